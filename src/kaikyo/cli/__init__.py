@@ -1,0 +1,1 @@
+"""The composition root: parses arguments, wires stores, engine, planner and server together."""

@@ -1,0 +1,23 @@
+"""What every command receives: output streams, clock, environment snapshot."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from kaikyo.clock import SYSTEM_CLOCK, Clock
+
+
+@dataclass
+class CliContext:
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    env: Mapping[str, str] = field(default_factory=dict)
+    clock: Clock = SYSTEM_CLOCK
+    stdin_is_tty: bool = False
+
+    @property
+    def interactive(self) -> bool:
+        return self.stderr.isatty()

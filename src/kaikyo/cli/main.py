@@ -1,0 +1,93 @@
+"""Entry point: parser, dispatch, and the single error -> exit-code mapping."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from kaikyo import __version__
+from kaikyo.cli import exitcodes
+from kaikyo.cli.context import CliContext
+from kaikyo.errors import KaikyoError, UsageError
+
+# One module per command under kaikyo.cli.commands; each has register(subparsers) and
+# run(args, ctx) -> int. Listed explicitly, so the CLI surface is greppable in one place.
+COMMAND_MODULES = [
+    "init",
+    "backup",
+    "snapshots",
+    "ls",
+    "find",
+    "diff",
+    "restore",
+    "check",
+    "repair",
+    "forget",
+    "prune",
+    "key",
+    "unlock",
+    "stats",
+    "cat",
+    "plan",
+    "inventory",
+    "serve",
+    "tenant",
+    "token",
+    "haven",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _load_commands() -> list[ModuleType]:
+    modules = []
+    for name in COMMAND_MODULES:
+        try:
+            modules.append(importlib.import_module(f"kaikyo.cli.commands.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"kaikyo.cli.commands.{name}":
+                raise
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kaikyo", description="Encrypted, deduplicated protection and "
+                     "evacuation of servers from a primary site to a haven.")
+    parser.add_argument("--version", action="version", version=f"kaikyo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in _load_commands():
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> int:
+    ctx = ctx or CliContext(env=dict(os.environ), stdin_is_tty=sys.stdin.isatty())
+    try:
+        parser = build_parser()
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        if not getattr(args, "func", None):
+            parser.print_help(ctx.stderr)
+            return exitcodes.USAGE
+        return int(args.func(args, ctx))
+    except KaikyoError as exc:
+        line = f"kaikyo: error: {exc.message}"
+        if exc.hint:
+            line += f" ({exc.hint})"
+        ctx.stderr.write(line + "\n")
+        return exitcodes.exit_code_for(exc)
+    except KeyboardInterrupt:
+        ctx.stderr.write("kaikyo: interrupted; finished work is kept and the next run resumes\n")
+        return exitcodes.INTERRUPTED
+    except BrokenPipeError:
+        return exitcodes.OK
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Human and --json rendering. Data and JSON go to stdout; progress and messages to stderr."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+
+from kaikyo.cli.context import CliContext
+
+
+def emit_json(ctx: CliContext, obj: Any) -> None:
+    ctx.stdout.write(json.dumps(obj, ensure_ascii=False, indent=None, default=str))
+    ctx.stdout.write("\n")
+    ctx.stdout.flush()
+
+
+def out_console(ctx: CliContext) -> Console:
+    return Console(file=ctx.stdout, highlight=False, soft_wrap=True)
+
+
+def err_console(ctx: CliContext) -> Console:
+    return Console(file=ctx.stderr, highlight=False, soft_wrap=True, stderr=True)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def show_path(raw: bytes) -> str:
+    """Render filename bytes for people: UTF-8 where valid, \\xNN escapes elsewhere."""
+    return raw.decode("utf-8", "backslashreplace")

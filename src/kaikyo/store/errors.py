@@ -1,0 +1,49 @@
+"""Store errors: each is also one of the cross-layer kinds in :mod:`kaikyo.errors`."""
+
+from __future__ import annotations
+
+from kaikyo import errors
+
+
+class StoreError(errors.KaikyoError):
+    """Base of errors raised by a :class:`~kaikyo.store.base.Store`."""
+
+
+class ObjectNotFound(StoreError, errors.NotFoundError):
+    pass
+
+
+class ObjectExists(StoreError, errors.AlreadyExistsError):
+    pass
+
+
+class InvalidName(StoreError, errors.UsageError):
+    default_hint = "object names are lowercase segments of [a-z0-9._-] separated by '/'"
+
+
+class StorePermissionDenied(StoreError, errors.PermissionDeniedError):
+    pass
+
+
+class StoreAuthFailed(StoreError, errors.AuthenticationError):
+    pass
+
+
+class StoreNoSpace(StoreError, errors.NoSpaceError):
+    pass
+
+
+class StoreQuotaExceeded(StoreError, errors.QuotaExceededError):
+    pass
+
+
+class StoreUnavailable(StoreError, errors.ConnectionFailedError):
+    """Transient: the store could not be reached or answered with a retryable failure."""
+
+
+class StoreCorrupt(StoreError, errors.IntegrityError):
+    """The bytes received do not match what was asked for (short read, hash mismatch)."""
+
+
+class InvalidRange(StoreError, errors.UsageError):
+    pass

@@ -1,0 +1,171 @@
+"""``file://`` and plain paths: a store in a local directory (the embedded default).
+
+Objects are files under the root named exactly as the object. A put writes a temporary file in
+``<root>/.tmp``, fsyncs it, links it into place (which fails if the name exists, so two writers
+never overwrite each other), then fsyncs the directory. A crash leaves at worst a stray
+temporary file, which is never listed and is cleaned on open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from kaikyo.store.base import ObjectInfo
+from kaikyo.store.errors import (
+    InvalidRange,
+    ObjectExists,
+    ObjectNotFound,
+    StoreError,
+    StoreNoSpace,
+    StorePermissionDenied,
+)
+from kaikyo.store.names import validate_name, validate_prefix
+
+TMP_DIR = ".tmp"
+STALE_TMP_SECONDS = 24 * 3600
+
+
+def _map_os_error(exc: OSError, what: str) -> StoreError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreNoSpace(f"no space left on the device while writing {what}")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorePermissionDenied(f"permission denied: {what}")
+    if exc.errno == errno.ENOENT:
+        return ObjectNotFound(f"object not found: {what}")
+    return StoreError(f"I/O error on {what}: {exc.strerror}")
+
+
+class LocalStore:
+    """A store rooted at a directory; see the module docstring for the write protocol."""
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = False) -> None:
+        self.root = Path(root).absolute()
+        self.url = str(self.root)
+        self._made_dirs: set[str] = set()
+        if create:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                (self.root / TMP_DIR).mkdir(exist_ok=True)
+            except OSError as exc:
+                raise _map_os_error(exc, str(self.root)) from None
+
+    def _path(self, name: str) -> Path:
+        return self.root / validate_name(name)
+
+    def _ensure_parent(self, path: Path) -> None:
+        parent = str(path.parent)
+        if parent not in self._made_dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(parent)
+
+    def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
+        final = self._path(name)
+        tmpdir = self.root / TMP_DIR
+        tmp = tmpdir / f"{secrets.token_hex(8)}.tmp"
+        try:
+            tmpdir.mkdir(exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._ensure_parent(final)
+            if overwrite:
+                os.replace(tmp, final)
+            else:
+                try:
+                    os.link(tmp, final)
+                except FileExistsError:
+                    raise ObjectExists(f"object exists: {name}") from None
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp)
+            dfd = os.open(final.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise _map_os_error(exc, name) from None
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        path = self._path(name)
+        if offset < 0 or (length is not None and length < 0):
+            raise InvalidRange(f"invalid range {offset}+{length} for {name}")
+        try:
+            with open(path, "rb") as fh:
+                if offset or length is not None:
+                    size = os.fstat(fh.fileno()).st_size
+                    end = size if length is None else offset + length
+                    if end > size:
+                        raise InvalidRange(f"range {offset}+{length} beyond end of {name}")
+                    fh.seek(offset)
+                    return fh.read(end - offset)
+                return fh.read()
+        except OSError as exc:
+            raise _map_os_error(exc, name) from None
+
+    def stat(self, name: str) -> ObjectInfo:
+        try:
+            return ObjectInfo(name, self._path(name).stat().st_size)
+        except OSError as exc:
+            raise _map_os_error(exc, name) from None
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        validate_prefix(prefix)
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self.root / base if base else self.root
+        root_len = len(str(self.root)) + 1
+        for dirpath, dirnames, filenames in os.walk(start):
+            if dirpath == str(self.root):
+                dirnames[:] = [d for d in dirnames if d != TMP_DIR]
+            for fn in filenames:
+                full = os.path.join(dirpath, fn)
+                name = full[root_len:]
+                if not name.startswith(prefix):
+                    continue
+                try:
+                    validate_name(name)
+                    size = os.stat(full).st_size
+                except (StoreError, OSError):
+                    continue  # foreign files and races with delete are not objects
+                yield ObjectInfo(name, size)
+
+    def delete(self, name: str) -> None:
+        try:
+            os.unlink(self._path(name))
+        except OSError as exc:
+            raise _map_os_error(exc, name) from None
+
+    def reopen(self) -> None:
+        self._made_dirs = set()
+
+    def close(self) -> None:
+        pass
+
+    def clean_temporary(self, older_than: float, now: float) -> int:
+        """Remove temporary files left by crashed writers; returns how many were removed."""
+        removed = 0
+        tmpdir = self.root / TMP_DIR
+        if not tmpdir.is_dir():
+            return 0
+        for entry in os.scandir(tmpdir):
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > older_than:
+                    os.unlink(entry.path)
+                    removed += 1
+        return removed

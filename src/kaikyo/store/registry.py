@@ -1,0 +1,92 @@
+"""URL scheme -> store factory, assembled explicitly in :func:`default_registry`.
+
+Nothing registers itself at import time; tests build their own registry when they need to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kaikyo.clock import SYSTEM_CLOCK, Clock
+from kaikyo.errors import UsageError
+from kaikyo.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOptions:
+    """Settings a store may need; each store reads only what applies to it."""
+
+    create: bool = False
+    token: str | None = None
+    upload_limit: str | None = None  # e.g. "09:00-20:00=100M,*=0" (see store.ratelimit)
+    connections: int = 8
+    timeout: float = 60.0
+    ca_file: str | None = None
+    clock: Clock = field(default=SYSTEM_CLOCK)
+
+
+Factory = Callable[[str, StoreOptions], Store]
+
+
+class StoreRegistry:
+    def __init__(self) -> None:
+        self._factories: dict[str, Factory] = {}
+
+    def register(self, scheme: str, factory: Factory) -> None:
+        self._factories[scheme] = factory
+
+    def schemes(self) -> list[str]:
+        return sorted(self._factories)
+
+    def open(self, url: str, options: StoreOptions | None = None) -> Store:
+        options = options or StoreOptions()
+        scheme, sep, _ = url.partition("://")
+        if not sep:
+            scheme = "file"
+        factory = self._factories.get(scheme)
+        if factory is None:
+            raise UsageError(
+                f"unsupported repository URL scheme {scheme!r}",
+                f"use one of: {', '.join(self.schemes())}, or a plain path",
+            )
+        return factory(url, options)
+
+
+def _local(url: str, options: StoreOptions) -> Store:
+    from kaikyo.store.local import LocalStore
+
+    path = url[len("file://") :] if url.startswith("file://") else url
+    return LocalStore(path, create=options.create)
+
+
+_MEMORY_STORES: dict[str, Store] = {}
+
+
+def _memory(url: str, options: StoreOptions) -> Store:
+    from kaikyo.store.memory import MemoryStore
+
+    # The same mem:// URL names the same store within one process, like a path does.
+    if url not in _MEMORY_STORES:
+        _MEMORY_STORES[url] = MemoryStore(url)
+    return _MEMORY_STORES[url]
+
+
+def _http(url: str, options: StoreOptions) -> Store:
+    from kaikyo.store.http import HttpStore
+
+    return HttpStore(url, options)
+
+
+def default_registry() -> StoreRegistry:
+    """Every built-in store, listed in one place."""
+    registry = StoreRegistry()
+    registry.register("file", _local)
+    registry.register("mem", _memory)
+    registry.register("http", _http)
+    registry.register("https", _http)
+    return registry
+
+
+def open_store(url: str, options: StoreOptions | None = None) -> Store:
+    return default_registry().open(url, options)

@@ -1,0 +1,1 @@
+"""Importable test support (fakes, conformance suites). Production code never imports it."""

@@ -1,0 +1,155 @@
+"""The Store conformance suite: every store implementation must pass every check here.
+
+Use it from a test module as::
+
+    @pytest.fixture
+    def store(): ...
+
+    from kaikyo.testing.contracts import STORE_CONTRACT
+    @pytest.mark.parametrize("check", STORE_CONTRACT, ids=lambda c: c.__name__)
+    def test_contract(store, check): check(store)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+
+from kaikyo.store import (
+    InvalidName,
+    InvalidRange,
+    ObjectExists,
+    ObjectNotFound,
+    Store,
+)
+
+
+def _name(data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    return f"data/{digest[:2]}/{digest}"
+
+
+def put_then_get_roundtrips(store: Store) -> None:
+    data = b"\x00kaikyo\xff" * 1000
+    store.put(_name(data), data)
+    assert store.get(_name(data)) == data
+    assert store.stat(_name(data)).size == len(data)
+    assert store.exists(_name(data))
+
+
+def empty_object_roundtrips(store: Store) -> None:
+    store.put("locks/" + "0" * 64, b"")
+    assert store.get("locks/" + "0" * 64) == b""
+
+
+def get_range(store: Store) -> None:
+    data = bytes(range(256)) * 64
+    name = _name(data)
+    store.put(name, data)
+    assert store.get(name, 10, 20) == data[10:30]
+    assert store.get(name, len(data) - 5) == data[-5:]
+    assert store.get(name, 0, len(data)) == data
+    try:
+        store.get(name, len(data) - 5, 10)
+    except InvalidRange:
+        pass
+    else:
+        raise AssertionError("range beyond the end must raise InvalidRange")
+
+
+def missing_object_raises_not_found(store: Store) -> None:
+    name = "snapshots/" + "1" * 64
+    for call in (lambda: store.get(name), lambda: store.stat(name), lambda: store.delete(name)):
+        try:
+            call()
+        except ObjectNotFound:
+            continue
+        raise AssertionError("a missing object must raise ObjectNotFound")
+    assert not store.exists(name)
+
+
+def put_existing_raises_unless_overwrite(store: Store) -> None:
+    name = "config"
+    store.put(name, b"one")
+    try:
+        store.put(name, b"two")
+    except ObjectExists:
+        pass
+    else:
+        raise AssertionError("putting an existing name must raise ObjectExists")
+    assert store.get(name) == b"one"
+    store.put(name, b"three", overwrite=True)
+    assert store.get(name) == b"three"
+
+
+def list_by_prefix(store: Store) -> None:
+    names = {f"index/{i:064x}" for i in range(5)} | {f"keys/{i:064x}" for i in range(2)}
+    for n in names:
+        store.put(n, n.encode())
+    listed = {o.name: o.size for o in store.list("index/")}
+    assert set(listed) == {n for n in names if n.startswith("index/")}
+    assert all(size == len(name) for name, size in listed.items())
+    assert {o.name for o in store.list("")} >= names
+    assert list(store.list("snapshots/")) == []
+
+
+def delete_removes(store: Store) -> None:
+    name = "snapshots/" + "2" * 64
+    store.put(name, b"x")
+    store.delete(name)
+    assert not store.exists(name)
+    assert all(o.name != name for o in store.list("snapshots/"))
+
+
+def invalid_names_rejected(store: Store) -> None:
+    bad = ["", "/etc/passwd", "../x", "data/../../x", "a//b", "UPPER", ".hidden", "a/./b",
+           "x" * 300, "a/b/c/d/e", "spa ce", "日本"]
+    for name in bad:
+        try:
+            store.put(name, b"x")
+        except InvalidName:
+            continue
+        raise AssertionError(f"name {name!r} must be rejected")
+
+
+def concurrent_puts_of_same_name_leave_one_object(store: Store) -> None:
+    data = b"same" * 4096
+    name = _name(data)
+    errors: list[BaseException] = []
+
+    def put() -> None:
+        try:
+            store.put(name, data)
+        except ObjectExists:
+            pass
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert store.get(name) == data
+
+
+def binary_payload_with_every_byte(store: Store) -> None:
+    data = bytes(range(256)) * 3 + b"\r\n\x00"
+    store.put(_name(data), memoryview(data))
+    assert store.get(_name(data)) == data
+
+
+STORE_CONTRACT: list[Callable[[Store], None]] = [
+    put_then_get_roundtrips,
+    empty_object_roundtrips,
+    get_range,
+    missing_object_raises_not_found,
+    put_existing_raises_unless_overwrite,
+    list_by_prefix,
+    delete_removes,
+    invalid_names_rejected,
+    concurrent_puts_of_same_name_leave_one_object,
+    binary_payload_with_every_byte,
+]
