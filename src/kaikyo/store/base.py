@@ -22,8 +22,15 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
+    """What a listing or stat tells about an object.
+
+    ``mtime`` is when the store received the object, by the store's clock (for the haven: the
+    haven's clock, which a client cannot set); ``None`` where a store cannot tell.
+    """
+
     name: str
     size: int
+    mtime: float | None = None
 
 
 class Store(Protocol):

@@ -118,7 +118,8 @@ class LocalStore:
 
     def stat(self, name: str) -> ObjectInfo:
         try:
-            return ObjectInfo(name, self._path(name).stat().st_size)
+            st = self._path(name).stat()
+            return ObjectInfo(name, st.st_size, st.st_mtime)
         except OSError as exc:
             raise _map_os_error(exc, name) from None
 
@@ -140,10 +141,10 @@ class LocalStore:
                     continue
                 try:
                     validate_name(name)
-                    size = os.stat(full).st_size
+                    st = os.stat(full)
                 except (StoreError, OSError):
                     continue  # foreign files and races with delete are not objects
-                yield ObjectInfo(name, size)
+                yield ObjectInfo(name, st.st_size, st.st_mtime)
 
     def delete(self, name: str) -> None:
         try:
