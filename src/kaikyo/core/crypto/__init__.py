@@ -1,1 +1,1 @@
-"""(package docstring below)"""
+"""Encryption, key derivation and key slots."""

@@ -1,1 +1,1 @@
-"""(package docstring below)"""
+"""Repository byte layouts: constants, envelopes, packs, index files, trees."""

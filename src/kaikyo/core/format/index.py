@@ -1,0 +1,45 @@
+"""Index-file codec: which blob lives where.
+
+Plaintext: ``version:u8 | (pack_id:32 | count:u32le | entry*)*`` with the pack entry layout;
+the whole is compressed and sealed (kind ``kaikyo/index``).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from kaikyo.core.format.constants import INDEX_VERSION, PACK_ENTRY_SIZE
+from kaikyo.core.format.pack import PackEntry, decode_entries, encode_entries
+from kaikyo.errors import IntegrityError, UnsupportedVersionError
+
+_PACK = struct.Struct("<32sI")
+
+
+def encode_index(packs: Iterable[tuple[bytes, list[PackEntry]]]) -> bytes:
+    parts = [bytes([INDEX_VERSION])]
+    for pack_id, entries in packs:
+        parts.append(_PACK.pack(pack_id, len(entries)))
+        parts.append(encode_entries(entries))
+    return b"".join(parts)
+
+
+def decode_index(plain: bytes, what: str = "index") -> list[tuple[bytes, list[PackEntry]]]:
+    if not plain:
+        raise IntegrityError(f"{what} is empty")
+    if plain[0] != INDEX_VERSION:
+        raise UnsupportedVersionError(f"{what} has unsupported version {plain[0]}")
+    view = memoryview(plain)
+    pos = 1
+    out: list[tuple[bytes, list[PackEntry]]] = []
+    while pos < len(view):
+        if pos + _PACK.size > len(view):
+            raise IntegrityError(f"{what} is truncated")
+        pack_id, count = _PACK.unpack_from(view, pos)
+        pos += _PACK.size
+        end = pos + count * PACK_ENTRY_SIZE
+        if end > len(view):
+            raise IntegrityError(f"{what} is truncated")
+        out.append((pack_id, list(decode_entries(view[pos:end], count, what))))
+        pos = end
+    return out

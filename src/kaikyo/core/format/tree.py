@@ -1,0 +1,66 @@
+"""Canonical tree serialization: one directory's nodes as JSON.
+
+Canonical (sorted keys, nodes sorted by name bytes, no whitespace) so an unchanged directory
+serialises to the same bytes and deduplicates. Byte strings that are not valid UTF-8 (file
+names, symlink targets, xattr names and values) are stored base64-encoded under a ``*_b`` key;
+valid UTF-8 is stored as text so ``kaikyo cat tree`` stays readable.
+
+Node keys (absent when not applicable): ``name``/``name_b``, ``type`` (file, dir, symlink, fifo,
+chardev, blockdev, socket), ``mode`` (permission and special bits), ``uid``, ``gid``, ``user``,
+``group``, ``mtime``/``ctime`` (ns), ``size``, ``inode``, ``dev``, ``links``, ``rdev``,
+``content`` (hex blob ids), ``subtree`` (hex tree id), ``target``/``target_b`` (symlink),
+``xattrs`` (list of ``[name, value_b64]``), ``sparse`` (true if the file had holes).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from kaikyo.errors import IntegrityError
+
+Node = dict[str, Any]
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def put_bytes(node: Node, key: str, raw: bytes) -> None:
+    """Store ``raw`` under ``key`` as text when it is UTF-8, else base64 under ``key_b``."""
+    try:
+        node[key] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        node[key + "_b"] = base64.b64encode(raw).decode("ascii")
+
+
+def get_bytes(node: Node, key: str) -> bytes | None:
+    text = node.get(key)
+    if text is not None:
+        return str(text).encode("utf-8")
+    b = node.get(key + "_b")
+    if b is not None:
+        return base64.b64decode(b)
+    return None
+
+
+def node_name(node: Node) -> bytes:
+    name = get_bytes(node, "name")
+    if name is None:
+        raise IntegrityError("tree node has no name")
+    return name
+
+
+def encode_tree(nodes: list[Node]) -> bytes:
+    """Serialise nodes (already sorted by name bytes) canonically."""
+    return _dumps({"nodes": nodes}).encode("utf-8")
+
+
+def decode_tree(raw: bytes) -> list[Node]:
+    try:
+        doc = json.loads(raw)
+        nodes = doc["nodes"]
+        if not isinstance(nodes, list):
+            raise TypeError("nodes is not a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"tree is malformed: {exc}") from None
+    return nodes

@@ -1,0 +1,372 @@
+"""Backup: walk -> (files cache | workers) -> trees -> snapshot.
+
+The main process walks depth-first and keeps a FIFO of work items in walk order: batches of
+files handed to the workers and "directory finished" markers. Items are completed strictly in
+order, so when a directory's marker reaches the front every file below it has its blob ids and
+its tree can be serialised and saved. The number of batches in flight is bounded, so memory
+does not grow with the size of the tree.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import socket
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from kaikyo import __version__
+from kaikyo.core.format.tree import Node, encode_tree, put_bytes
+from kaikyo.repo import FinishedPack, Repository
+from kaikyo.snapshot import filescache
+from kaikyo.snapshot.fs import DIR, FILE, make_node, node_type
+from kaikyo.snapshot.pool import WorkerPool
+
+BATCH_FILES = 256
+BATCH_BYTES = 16 * 1024 * 1024
+
+
+class BackupProgress(Protocol):
+    def file_done(self, path: bytes, size: int, cached: bool) -> None: ...
+
+    def error(self, path: bytes, message: str) -> None: ...
+
+
+class NullProgress:
+    def file_done(self, path: bytes, size: int, cached: bool) -> None:
+        pass
+
+    def error(self, path: bytes, message: str) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class BackupOptions:
+    paths: tuple[bytes, ...]
+    time: float
+    excludes: tuple[str, ...] = ()
+    one_file_system: bool = False
+    tags: tuple[str, ...] = ()
+    host: str = field(default_factory=socket.gethostname)
+    user: str = ""
+    dry_run: bool = False
+    workers: int = 2
+    max_in_flight: int = 4
+    cache_file: Path | None = None
+
+
+@dataclass
+class BackupResult:
+    snapshot_id: str | None
+    summary: dict[str, Any]
+    errors: list[dict[str, str]]
+    tree: str
+
+
+class _Dir:
+    __slots__ = ("entries", "node", "path")
+
+    def __init__(self, node: Node, path: bytes) -> None:
+        self.node = node
+        self.path = path
+        self.entries: list[Node] = []
+
+
+class _Level(dict[bytes, Any]):
+    """A directory above the backed-up paths (distinct from a node, which is a plain dict)."""
+
+
+class _Batch:
+    __slots__ = ("batch_id", "bytes", "files", "nodes", "submitted")
+
+    def __init__(self, batch_id: int) -> None:
+        self.batch_id = batch_id
+        self.files: list[tuple[bytes, int]] = []
+        self.nodes: list[tuple[Node, bytes, os.stat_result, bool]] = []
+        self.bytes = 0
+        self.submitted = False
+
+
+class Backup:
+    def __init__(self, repo: Repository, opts: BackupOptions, progress: BackupProgress) -> None:
+        self.repo = repo
+        self.opts = opts
+        self.progress = progress
+        self.old_cache = filescache.load(opts.cache_file)
+        self.new_cache: dict[bytes, filescache.Entry] = {}
+        self.queue: deque[_Batch | _Dir] = deque()
+        self.current: _Batch | None = None
+        self.next_batch = 0
+        self.errors: list[dict[str, str]] = []
+        self.counts = {"files_new": 0, "files_changed": 0, "files_unmodified": 0,
+                       "dirs": 0, "other": 0, "bytes_total": 0, "bytes_read": 0}
+        self.writer = repo.writer(opts.max_in_flight)
+        self.pool: WorkerPool | None = None
+        self.excludes = opts.excludes
+
+    # ---- the walk -----------------------------------------------------------------------
+
+    def _excluded(self, path: bytes, name: bytes) -> bool:
+        if not self.excludes:
+            return False
+        p = os.fsdecode(path)
+        n = os.fsdecode(name)
+        return any(fnmatch.fnmatchcase(p, pat) or fnmatch.fnmatchcase(n, pat)
+                   for pat in self.excludes)
+
+    def _error(self, path: bytes, message: str) -> None:
+        self.errors.append({"path": os.fsdecode(path), "error": message})
+        self.progress.error(path, message)
+
+    def _scandir(self, path: bytes) -> list[os.DirEntry[bytes]]:
+        try:
+            with os.scandir(path) as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            self._error(path, f"cannot list directory: {exc.strerror}")
+            return []
+
+    def walk_top(self, path: bytes) -> Node | None:
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            self._error(path, f"cannot read: {exc.strerror}")
+            return None
+        kind = node_type(st.st_mode)
+        if kind is None:
+            return None
+        node = make_node(os.path.basename(path) or b"/", path, st, kind)
+        if kind == FILE:
+            self._file(node, path, st)
+        elif kind == DIR:
+            self._walk_dir(node, path, st.st_dev)
+        return node
+
+    def _walk_dir(self, top_node: Node, top_path: bytes, root_dev: int) -> None:
+        top = _Dir(top_node, top_path)
+        self.counts["dirs"] += 1
+        stack = [(top, iter(self._scandir(top_path)))]
+        while stack:
+            rec, it = stack[-1]
+            entry = next(it, None)
+            if entry is None:
+                stack.pop()
+                self.queue.append(rec)
+                self._pump()
+                continue
+            full = entry.path
+            if self._excluded(full, entry.name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                kind = node_type(st.st_mode)
+                if kind is None:
+                    continue
+                node = make_node(entry.name, full, st, kind)
+            except OSError as exc:
+                self._error(full, f"cannot read: {exc.strerror}")
+                continue
+            rec.entries.append(node)
+            if kind == DIR:
+                self.counts["dirs"] += 1
+                child = _Dir(node, full)
+                if self.opts.one_file_system and st.st_dev != root_dev:
+                    self.queue.append(child)  # a mount point: kept, its contents are not
+                    continue
+                stack.append((child, iter(self._scandir(full))))
+            elif kind == FILE:
+                self._file(node, full, st)
+            else:
+                self.counts["other"] += 1
+
+    def _file(self, node: Node, path: bytes, st: os.stat_result) -> None:
+        self.counts["bytes_total"] += st.st_size
+        cached = self.old_cache.get(path)
+        if cached is not None:
+            if (cached[0] == st.st_size and cached[1] == st.st_mtime_ns
+                    and cached[2] == st.st_ctime_ns and cached[3] == st.st_ino):
+                raw = cached[4]
+                ids = [raw[i : i + 32] for i in range(0, len(raw), 32)]
+                if len(ids) == 1 and ids[0] in self.repo.index or (
+                        len(ids) != 1 and all(self.repo.index.contains_many(ids))):
+                    node["content"] = [i.hex() for i in ids]
+                    self.new_cache[path] = cached
+                    self.counts["files_unmodified"] += 1
+                    self.progress.file_done(path, st.st_size, True)
+                    return
+        batch = self.current
+        if batch is None:
+            batch = self.current = _Batch(self.next_batch)
+            self.next_batch += 1
+            self.queue.append(batch)
+        batch.files.append((path, st.st_size))
+        batch.nodes.append((node, path, st, cached is not None))
+        batch.bytes += st.st_size
+        if len(batch.files) >= BATCH_FILES or batch.bytes >= BATCH_BYTES:
+            self._submit(batch)
+        self._pump()
+
+    # ---- the FIFO -----------------------------------------------------------------------
+
+    def _submit(self, batch: _Batch) -> None:
+        assert self.pool is not None
+        self.pool.submit(batch.batch_id, batch.files)
+        batch.submitted = True
+        if self.current is batch:
+            self.current = None
+
+    def _pump(self, drain: bool = False) -> None:
+        """Complete items at the front of the queue: those ready, or all if the window is full."""
+        assert self.pool is not None
+        window = 3 * self.pool.size
+        while self.queue:
+            front = self.queue[0]
+            if isinstance(front, _Batch):
+                if not front.submitted:
+                    if not drain and front is self.current:
+                        return
+                    self._submit(front)
+                must_wait = drain or self.pool.in_flight() >= window
+                if not must_wait:
+                    self.pool.poll(0)
+                    if not self.pool.ready(front.batch_id):
+                        return
+                self._complete_batch(front, self.pool.result(front.batch_id))
+            else:
+                self._complete_dir(front)
+            self.queue.popleft()
+
+    def _complete_batch(self, batch: _Batch, results: list[Any]) -> None:
+        for (node, path, st, was_cached), result in zip(batch.nodes, results, strict=True):
+            if isinstance(result, str):
+                node["_error"] = True
+                self._error(path, f"cannot read: {result}")
+                continue
+            ids, size_read = result
+            node["content"] = [i.hex() for i in ids]
+            if size_read != st.st_size:
+                node["size"] = size_read  # changed while read: record what was stored
+            else:
+                self.new_cache[path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                        st.st_ino, b"".join(ids))
+            self.counts["files_changed" if was_cached else "files_new"] += 1
+            self.counts["bytes_read"] += size_read
+            self.progress.file_done(path, size_read, False)
+
+    def _complete_dir(self, rec: _Dir) -> None:
+        nodes = [n for n in rec.entries if not n.get("_error")]
+        rec.node["subtree"] = self._save_tree(nodes)
+        rec.entries = []
+
+    def _save_tree(self, nodes: list[Node]) -> str:
+        raw = encode_tree(nodes)
+        if self.opts.dry_run:
+            return self.repo.hasher(raw).hex()
+        return self.writer.save_tree(raw).hex()
+
+    # ---- the whole run ------------------------------------------------------------------
+
+    def on_pack(self, finished: FinishedPack) -> None:
+        if not self.opts.dry_run:
+            self.writer.pack_done(finished)
+
+    def run(self, parent: str | None) -> BackupResult:
+        paths = _normalise(self.opts.paths)
+        self.pool = WorkerPool(self.repo, self.opts.workers, self.opts.dry_run,
+                               self.opts.max_in_flight, self.on_pack)
+        try:
+            tops = []
+            for path in paths:
+                node = self.walk_top(path)
+                if node is not None:
+                    tops.append((path, node))
+            self._pump(drain=True)
+            self.pool.finish()
+        except BaseException:
+            self.pool.abort()
+            raise
+        root = self._upper_trees(tops)
+        stats = self.pool.stats
+        summary = dict(self.counts)
+        summary.update({
+            "data_blobs": sum(s["blobs_new"] for s in stats),
+            "data_added": sum(s["bytes_new"] for s in stats),
+            "data_stored": sum(s["bytes_stored"] for s in stats),
+            "errors": len(self.errors),
+        })
+        if self.opts.dry_run:
+            return BackupResult(None, summary, self.errors, root)
+        self.writer.flush()
+        self.writer.close()
+        doc = {
+            "time": self.opts.time,
+            "hostname": self.opts.host,
+            "username": self.opts.user,
+            "paths": [os.fsdecode(p) for p in paths],
+            "tags": list(self.opts.tags),
+            "tree": root,
+            "parent": parent,
+            "excludes": list(self.opts.excludes),
+            "program": f"kaikyo {__version__}",
+            "summary": summary,
+            "errors": self.errors,
+        }
+        sid = self.repo.save_snapshot(doc)
+        filescache.save(self.opts.cache_file, self.new_cache)
+        return BackupResult(sid, summary, self.errors, root)
+
+    def _upper_trees(self, tops: list[tuple[bytes, Node]]) -> str:
+        """Build the directories above the backed-up paths, mirroring their absolute paths."""
+        tree = _Level()
+        for path, node in tops:
+            if node.get("_error"):
+                continue
+            parts = [p for p in path.split(b"/") if p]
+            if not parts:  # "/" itself: its tree is the root
+                return str(node["subtree"])
+            level = tree
+            for part in parts[:-1]:
+                level = level.setdefault(part, _Level())
+                if not isinstance(level, _Level):
+                    break
+            else:
+                level[parts[-1]] = node
+        return self._save_level(tree, b"")
+
+    def _save_level(self, level: _Level, prefix: bytes) -> str:
+        nodes = []
+        for name in sorted(level):
+            child = level[name]
+            full = prefix + b"/" + name
+            if isinstance(child, _Level):
+                try:
+                    st = os.lstat(full)
+                    node = make_node(name, full, st, DIR)
+                except OSError:
+                    node = {"type": DIR, "mode": 0o755}
+                    put_bytes(node, "name", name)
+                node["subtree"] = self._save_level(child, full)
+                nodes.append(node)
+            else:
+                nodes.append(child)
+        return self._save_tree(nodes)
+
+
+def _normalise(paths: tuple[bytes, ...]) -> list[bytes]:
+    """Absolute, normalised, de-duplicated; a path inside another given path is dropped."""
+    absolute = sorted({os.path.normpath(os.path.abspath(p)) for p in paths})
+    out: list[bytes] = []
+    for p in absolute:
+        if any(p == q or p.startswith(q.rstrip(b"/") + b"/") for q in out):
+            continue
+        out.append(p)
+    return out
+
+
+def run_backup(repo: Repository, opts: BackupOptions, progress: BackupProgress | None = None,
+               parent: str | None = None) -> BackupResult:
+    """Back up ``opts.paths`` into ``repo`` (index already loaded, lock already held)."""
+    return Backup(repo, opts, progress or NullProgress()).run(parent)
+

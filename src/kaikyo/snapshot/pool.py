@@ -1,0 +1,122 @@
+"""The main process's side of the backup workers (see :mod:`kaikyo.snapshot.workers`)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from kaikyo.errors import KaikyoError
+from kaikyo.repo import FinishedPack, Repository
+from kaikyo.snapshot.workers import FileResult, worker_main
+
+
+class WorkerDied(KaikyoError):
+    pass
+
+
+class WorkerPool:
+    def __init__(self, repo: Repository, workers: int, dry_run: bool, max_in_flight: int,
+                 on_pack: Callable[[FinishedPack], None]) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conns: list[Connection] = []
+        self._procs: list[Any] = []
+        self._load: list[int] = []
+        self._results: dict[int, list[FileResult]] = {}
+        self._on_pack = on_pack
+        self.stats: list[dict[str, int]] = []
+        for _ in range(max(1, workers)):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=worker_main, args=(repo, child, dry_run, max_in_flight),
+                               daemon=True, name="kaikyo-worker")
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+            self._load.append(0)
+        self._owner: dict[int, int] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self._conns)
+
+    def in_flight(self) -> int:
+        return sum(self._load)
+
+    def submit(self, batch_id: int, files: list[tuple[bytes, int]]) -> None:
+        w = min(range(len(self._load)), key=self._load.__getitem__)
+        self._conns[w].send(("batch", batch_id, files))
+        self._load[w] += 1
+        self._owner[batch_id] = w
+
+    def _handle(self, w: int, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "batch":
+            self._results[msg[1]] = msg[2]
+            self._load[w] -= 1
+        elif kind == "pack":
+            self._on_pack((msg[1], msg[2]))
+        elif kind == "flushed":
+            self.stats.append(msg[1])
+        elif kind == "error":
+            exc = msg[1]
+            raise exc if isinstance(exc, BaseException) else WorkerDied(str(exc))
+
+    def _recv(self, w: int) -> tuple[Any, ...]:
+        try:
+            msg: tuple[Any, ...] = self._conns[w].recv()
+            return msg
+        except (EOFError, OSError):
+            code = self._procs[w].exitcode
+            raise WorkerDied(f"a backup worker process died (exit code {code})") from None
+
+    def poll(self, timeout: float | None) -> None:
+        for conn in wait(self._conns, timeout):
+            w = self._conns.index(conn)  # type: ignore[arg-type]
+            self._handle(w, self._recv(w))
+
+    def ready(self, batch_id: int) -> bool:
+        return batch_id in self._results
+
+    def result(self, batch_id: int) -> list[FileResult]:
+        while batch_id not in self._results:
+            self.poll(None)
+        self._owner.pop(batch_id, None)
+        return self._results.pop(batch_id)
+
+    def finish(self) -> None:
+        """Flush every worker's open pack and wait until all its uploads are durable."""
+        for conn in self._conns:
+            conn.send(("flush",))
+        for w in range(len(self._conns)):
+            while True:
+                msg = self._recv(w)
+                self._handle(w, msg)
+                if msg[0] == "flushed":
+                    break
+        self.close()
+
+    def close(self) -> None:
+        for conn in self._conns:
+            try:
+                conn.send(("exit",))
+                conn.close()
+            except OSError:
+                pass
+        for proc in self._procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        self._conns = []
+        self._procs = []
+
+    def abort(self) -> None:
+        for proc in self._procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self._procs:
+            proc.join()
+        self._conns = []
+        self._procs = []

@@ -1,0 +1,221 @@
+"""Backup worker processes: read, chunk, hash, deduplicate, compress, seal, pack, upload.
+
+Why processes: on many small files the cost is per file and in Python, so threads would hold
+the GIL; two forked workers use both cores. Each worker inherits the frozen master index at
+fork (shared copy-on-write, never written), keeps its own set of blobs it stored this session,
+writes its own packs and uploads them on a small thread pool. For big files it compresses
+chunks on two threads (zstd releases the GIL) so one large file still fills both cores.
+
+Protocol (one duplex pipe per worker): main sends ``("batch", n, [(path, size)])`` and
+``("flush",)``; the worker answers ``("batch", n, results)``, ``("pack", pack_id, entries)`` each
+time a pack is durable, ``("flushed", stats)`` and ``("error", exception)``. EOF on the pipe (the
+parent died) ends the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any
+
+from kaikyo.core.chunking import chunk_lengths, split_stream
+from kaikyo.core.compression import Compressor
+from kaikyo.core.format.constants import BLOB_DATA
+from kaikyo.core.format.envelope import seal_blob
+from kaikyo.repo import FinishedPack, PackWriter, Repository, Uploader
+from kaikyo.snapshot.fs import open_for_read
+
+# A file result: (blob ids, bytes read) or an error message.
+FileResult = tuple[list[bytes], int] | str
+
+BIG_CHUNK = 256 * 1024
+READ_BLOCK = 32 * 1024 * 1024
+
+
+class ChunkSaver:
+    """Dedup + compress + seal + pack for one worker process."""
+
+    def __init__(self, repo: Repository, uploader: Uploader, send_pack: Any,
+                 dry_run: bool) -> None:
+        self.repo = repo
+        self.params = repo.config.chunker
+        self.hasher = repo.hasher
+        self.cipher = repo.cipher
+        self.compressor = Compressor(repo.config.compression_level)
+        self.seen: set[bytes] = set()
+        self.dry_run = dry_run
+        self.bytes_new = 0
+        self.bytes_stored = 0
+        self.blobs_new = 0
+        self.packer = PackWriter(self.cipher, self.compressor, repo.config.pack_size, uploader,
+                                 send_pack)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
+        self._local = threading.local()
+
+    def _compress(self, data: bytes | memoryview) -> tuple[int, bytes | memoryview]:
+        comp: Compressor | None = getattr(self._local, "c", None)
+        if comp is None:
+            comp = Compressor(self.repo.config.compression_level)
+            self._local.c = comp
+        return comp.compress(data)
+
+    def save_chunks(self, chunks: list[memoryview]) -> list[bytes]:
+        """Store the new ones among ``chunks`` (of one or several files); return all ids."""
+        ids = [self.hasher(c) for c in chunks]
+        known = self.repo.index.contains_many(ids)
+        fresh = []
+        for k, (bid, chunk) in enumerate(zip(ids, chunks, strict=True)):
+            if known[k] or bid in self.seen:
+                continue
+            self.seen.add(bid)
+            fresh.append((bid, chunk))
+        if not fresh:
+            return ids
+        self.blobs_new += len(fresh)
+        if self.dry_run:
+            self.bytes_new += sum(len(c) for _, c in fresh)
+            return ids
+        big = len(fresh) > 1 and sum(len(c) for _, c in fresh) >= 2 * BIG_CHUNK
+        compressed: Iterator[tuple[int, bytes | memoryview]]
+        if big:
+            compressed = self._pool.map(self._compress, [c for _, c in fresh])
+        else:
+            compressed = (self.compressor.compress(c) for _, c in fresh)
+        for (bid, chunk), (comp, payload) in zip(fresh, compressed, strict=True):
+            sealed = seal_blob(self.cipher, BLOB_DATA, bid, comp, payload)
+            self.packer.add(BLOB_DATA, bid, sealed, len(chunk))
+            self.bytes_new += len(chunk)
+            self.bytes_stored += len(sealed)
+        return ids
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+
+def read_small(path: bytes, size: int) -> bytes:
+    fd = open_for_read(path)
+    try:
+        parts = []
+        want = size + 1  # read one byte more to notice growth, then read to EOF
+        while True:
+            block = os.read(fd, max(want, 65536))
+            if not block:
+                break
+            parts.append(block)
+            want = 65536
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[FileResult]:
+    """Chunk and save a batch; small files are deduplicated together in one vector lookup."""
+    results: list[FileResult] = []
+    params = saver.params
+    small: list[tuple[int, memoryview]] = []
+    for path, size in files:
+        try:
+            if size <= params.min_size:
+                data = read_small(path, size)
+                if len(data) <= params.min_size:
+                    results.append(([], len(data)))
+                    if data:
+                        small.append((len(results) - 1, memoryview(data)))
+                    continue
+                results.append(process_big_bytes(saver, data))
+            else:
+                results.append(process_big_file(saver, path))
+        except OSError as exc:
+            results.append(f"{exc.strerror or exc}")
+    if small:
+        ids = saver.save_chunks([c for _, c in small])
+        for (k, _), bid in zip(small, ids, strict=True):
+            entry = results[k]
+            assert not isinstance(entry, str)
+            entry[0].append(bid)
+    return results
+
+
+def process_big_bytes(saver: ChunkSaver, data: bytes) -> FileResult:
+    view = memoryview(data)
+    chunks, pos = [], 0
+    for length in chunk_lengths(view, saver.params):
+        chunks.append(view[pos : pos + length])
+        pos += length
+    return saver.save_chunks(chunks), len(data)
+
+
+def process_big_file(saver: ChunkSaver, path: bytes) -> FileResult:
+    """Stream a large file through the chunker with plain reads.
+
+    Not mmap: a file truncated while it is read would kill the worker with SIGBUS. Chunk
+    boundaries are only taken where FastCDC could not have looked past the buffer
+    (:func:`kaikyo.core.chunking.split_stream`), so they equal those of one pass over the file.
+    """
+    fd = open_for_read(path)
+    try:
+        ids: list[bytes] = []
+        carry = b""
+        total = 0
+        while True:
+            block = os.read(fd, READ_BLOCK)
+            final = not block
+            total += len(block)
+            buf = carry + block if carry else block
+            view = memoryview(buf)
+            lengths, consumed = split_stream(view, saver.params, final)
+            chunks, pos = [], 0
+            for length in lengths:
+                chunks.append(view[pos : pos + length])
+                pos += length
+            if chunks:
+                ids.extend(saver.save_chunks(chunks))
+            carry = bytes(view[consumed:])
+            del chunks
+            view.release()
+            if final:
+                return ids, total
+    finally:
+        os.close(fd)
+
+
+def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight: int) -> None:
+    """Entry point of a forked worker; runs until ``exit`` or EOF."""
+    repo.store.reopen()
+    send_lock = threading.Lock()
+
+    def send(msg: tuple[Any, ...]) -> None:
+        with send_lock:
+            conn.send(msg)
+
+    def on_pack(finished: FinishedPack) -> None:
+        send(("pack", finished[0], finished[1]))
+
+    uploader = Uploader(repo.store, max_in_flight)
+    saver = ChunkSaver(repo, uploader, on_pack, dry_run)
+    try:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                return
+            if msg[0] == "batch":
+                send(("batch", msg[1], process_batch(saver, msg[2])))
+            elif msg[0] == "flush":
+                saver.packer.flush()
+                uploader.wait()
+                send(("flushed", {"bytes_new": saver.bytes_new, "blobs_new": saver.blobs_new,
+                                  "bytes_stored": saver.bytes_stored}))
+            elif msg[0] == "exit":
+                return
+    except BaseException as exc:  # report to the parent, which raises it
+        try:
+            send(("error", exc))
+        except Exception:
+            send(("error", RuntimeError(repr(exc))))
+    finally:
+        saver.close()
+        uploader.close()
