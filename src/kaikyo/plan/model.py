@@ -1,0 +1,135 @@
+"""Frozen inputs of the planner: servers, the site and its link, and the request.
+
+Units are fixed so nothing needs converting twice: watts (W) per server, kW at the meter,
+decimal GB for storage and bytes on the wire, Mbit/s for links, hours for durations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAY_LEAVE = "may-leave"
+MUST_STAY = "must-stay"
+RESIDENCIES = (MAY_LEAVE, MUST_STAY)
+
+
+class Objective(StrEnum):
+    """What a feasible plan minimises once the target is met."""
+
+    BYTES = "bytes"
+    DOWNTIME = "downtime"
+    WEIGHTED = "weighted"
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """One fleet row. ``max_rtt_ms``/``downtime_window_h`` of None mean "no limit"."""
+
+    id: str
+    group: str
+    site: str
+    watts_avg: float
+    watts_peak: float
+    storage_gb: float
+    change_gb_per_day: float
+    tier: int
+    max_rtt_ms: float | None
+    residency: str
+    downtime_window_h: float | None = None
+    role: str = ""
+    power_source: str = "rated"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLimit:
+    """A time-of-day cap on the link: hours [start_hour, end_hour) run at ``mbps`` at most."""
+
+    start_hour: int
+    end_hour: int
+    mbps: float
+    weekdays_only: bool = True
+
+    def applies(self, when: dt.datetime) -> bool:
+        if self.weekdays_only and when.weekday() >= 5:
+            return False
+        return self.start_hour <= when.hour < self.end_hour
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """The primary site, the haven and the link between them (see docs/PLANNER.md)."""
+
+    name: str
+    baseline_peak_kw: float
+    pue_primary: float
+    pue_haven: float
+    rtt_ms: float
+    link_mbps: float
+    link_usable: float
+    dedup_ratio: float
+    price_per_kwh: float
+    price_haven_per_kwh: float
+    co2_kg_per_kwh: float
+    co2_haven_kg_per_kwh: float
+    currency: str
+    link_limits: tuple[LinkLimit, ...]
+    restriction_end: dt.date
+    restricted_hours: tuple[int, int]
+    metering_minutes: int
+    cutover_hours: float
+    delta_interval_hours: float
+    cutover_window_h: float | None
+    haven_capacity_kw: float | None
+
+    def rate_gb_per_hour(self, when: dt.datetime) -> float:
+        """Usable link throughput at ``when`` in GB/h, honouring time-of-day limits."""
+        mbps = self.link_mbps
+        for limit in self.link_limits:
+            if limit.applies(when):
+                mbps = min(mbps, limit.mbps)
+        return mbps * self.link_usable * 0.45  # 1 Mbit/s = 0.45 GB/h
+
+    @property
+    def peak_rate_gb_per_hour(self) -> float:
+        return self.link_mbps * self.link_usable * 0.45
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The reduction asked for: a share of the baseline peak, or an absolute kW figure."""
+
+    pct: float | None = None
+    kw: float | None = None
+
+    def resolve_kw(self, baseline_peak_kw: float) -> float:
+        if self.kw is not None:
+            return self.kw
+        return baseline_peak_kw * (self.pct or 0.0) / 100.0
+
+    def __str__(self) -> str:
+        return f"{self.kw:g} kW" if self.kw is not None else f"{self.pct:g}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Weights of the ``weighted`` objective: cost units per TB sent and per server-hour down."""
+
+    per_tb: float = 1.0
+    per_downtime_hour: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRequest:
+    """What the planner is asked: the target, the calendar and the operating limits."""
+
+    target: Target
+    start: dt.date
+    deadline: dt.date
+    objective: Objective = Objective.BYTES
+    wave_days: int = 7
+    servers_per_wave: int | None = None
+    weights: Weights = Weights()
+    time_limit_s: float = 60.0
+    mip_gap: float = 1e-4

@@ -1,0 +1,129 @@
+"""Frozen outputs of the planner and their JSON form (the ``--json`` contract)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    server: str
+    group: str
+    wave: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaveReport:
+    """One wave: seeding runs [seed_start, seed_end], the cut-over happens at ``cutover``."""
+
+    index: int
+    start: dt.datetime
+    end: dt.datetime
+    cutover: dt.datetime
+    groups: tuple[str, ...]
+    servers: int
+    storage_gb: float
+    send_gb: float
+    seed_start: dt.datetime | None
+    seed_end: dt.datetime | None
+    seed_hours: float
+    final_delta_hours: float
+    downtime_hours: float
+    kw_removed: float
+    cumulative_kw: float
+    link_capacity_gb: float
+    cumulative_capacity_gb: float
+
+
+@dataclass(frozen=True, slots=True)
+class Savings:
+    """Effects over the restriction period (from the cut-overs until ``restriction_end``)."""
+
+    period_start: dt.date
+    period_end: dt.date
+    kw_removed_primary: float
+    kw_added_haven: float
+    kwh_saved_primary: float
+    kwh_added_haven: float
+    cost_saved: float
+    cost_added: float
+    co2_saved_kg: float
+    co2_added_kg: float
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The answer: what moves when, what it achieves and why it cannot do better."""
+
+    feasible: bool
+    status: str  # solver status: optimal / time-limit
+    method: str  # how optimality was established (see kaikyo.plan.planner.solve)
+    mip_gap: float
+    objective: str
+    objective_value: float
+    target_kw: float
+    baseline_peak_kw: float
+    reduction_kw: float
+    reduction_pct: float
+    storage_gb_moved: float
+    send_gb: float
+    moves: tuple[Move, ...]
+    waves: tuple[WaveReport, ...]
+    binding: tuple[str, ...]
+    blockers: tuple[str, ...]
+    notes: tuple[str, ...]
+    savings: Savings
+    start: dt.date
+    deadline: dt.date
+
+    @property
+    def cap_kw(self) -> float:
+        return self.baseline_peak_kw - self.target_kw
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="minutes")
+
+
+def _r(value: float, digits: int = 3) -> float:
+    return round(value, digits)
+
+
+def wave_json(w: WaveReport) -> dict[str, Any]:
+    return {
+        "wave": w.index, "start": _iso(w.start), "end": _iso(w.end), "cutover": _iso(w.cutover),
+        "groups": list(w.groups), "servers": w.servers, "storage_gb": _r(w.storage_gb),
+        "send_gb": _r(w.send_gb), "seed_start": _iso(w.seed_start), "seed_end": _iso(w.seed_end),
+        "seed_hours": _r(w.seed_hours), "final_delta_hours": _r(w.final_delta_hours),
+        "downtime_hours": _r(w.downtime_hours), "kw_removed": _r(w.kw_removed),
+        "cumulative_kw": _r(w.cumulative_kw), "link_capacity_gb": _r(w.link_capacity_gb),
+    }
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The stable ``--json`` document; keys are only ever added."""
+    s = plan.savings
+    return {
+        "feasible": plan.feasible, "status": plan.status, "method": plan.method,
+        "mip_gap": plan.mip_gap,
+        "objective": plan.objective, "objective_value": _r(plan.objective_value),
+        "start": plan.start.isoformat(), "deadline": plan.deadline.isoformat(),
+        "baseline_peak_kw": _r(plan.baseline_peak_kw), "target_kw": _r(plan.target_kw),
+        "cap_kw": _r(plan.cap_kw), "reduction_kw": _r(plan.reduction_kw),
+        "reduction_pct": _r(plan.reduction_pct), "storage_gb_moved": _r(plan.storage_gb_moved),
+        "send_gb": _r(plan.send_gb),
+        "moves": [{"server": m.server, "group": m.group, "wave": m.wave} for m in plan.moves],
+        "waves": [wave_json(w) for w in plan.waves],
+        "binding": list(plan.binding), "blockers": list(plan.blockers), "notes": list(plan.notes),
+        "savings": {
+            "period_start": s.period_start.isoformat(), "period_end": s.period_end.isoformat(),
+            "kw_removed_primary": _r(s.kw_removed_primary), "kw_added_haven": _r(s.kw_added_haven),
+            "kwh_saved_primary": _r(s.kwh_saved_primary, 1),
+            "kwh_added_haven": _r(s.kwh_added_haven, 1), "cost_saved": _r(s.cost_saved, 0),
+            "cost_added": _r(s.cost_added, 0), "co2_saved_kg": _r(s.co2_saved_kg, 1),
+            "co2_added_kg": _r(s.co2_added_kg, 1), "currency": s.currency,
+        },
+    }
