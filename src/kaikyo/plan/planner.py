@@ -58,7 +58,8 @@ def make_plan(servers: Sequence[Server], site: Site, request: PlanRequest,
 
     reports = wave_reports(groups, waves, slots, site, request.start)
     reduction = sum(r.kw_removed for r in reports)
-    notes += explain.load_notes(groups, site)
+    if feasible:  # when infeasible, the same shares head the blockers instead
+        notes += explain.load_notes(groups, site)
     blockers = [] if feasible else explain.blockers(groups, inst, solver)
     return Plan(
         feasible=feasible, status=sol.status, method=sol.method, mip_gap=sol.gap,
