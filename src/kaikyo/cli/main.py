@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kaikyo", description="Encrypted, deduplicated protection and "
                      "evacuation of servers from a primary site to a haven.")
     parser.add_argument("--version", action="version", version=f"kaikyo {__version__}")
+    from kaikyo.cli.config import add_repo_args
+
+    add_repo_args(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in _load_commands():
         module.register(sub)

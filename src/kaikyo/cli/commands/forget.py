@@ -1,0 +1,82 @@
+"""kaikyo forget: remove snapshots by id or by retention policy (optionally prune after)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kaikyo.cli import config
+from kaikyo.cli.commands import prune as prune_cmd
+from kaikyo.cli.context import CliContext
+from kaikyo.cli.output import emit_json, out_console
+from kaikyo.cli.session import repository
+from kaikyo.errors import UsageError
+from kaikyo.snapshot.retention import Candidate, Policy, apply_policy, parse_duration
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("forget", help="remove snapshots")
+    p.add_argument("snapshots", nargs="*", help="snapshot ids to remove")
+    for rule in ("last", "hourly", "daily", "weekly", "monthly", "yearly"):
+        p.add_argument(f"--keep-{rule}", type=int, default=0, metavar="N")
+    p.add_argument("--keep-within", default="", metavar="DURATION", help="e.g. 7d, 2w, 1y6m")
+    p.add_argument("--keep-tag", action="append", default=[])
+    p.add_argument("--group-by", default="host,paths", help="host,paths,tags or ''")
+    p.add_argument("--prune", action="store_true", help="prune right after")
+    p.add_argument("-n", "--dry-run", action="store_true")
+    config.add_repo_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    try:
+        within = parse_duration(args.keep_within) if args.keep_within else 0.0
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    policy = Policy(args.keep_last, args.keep_hourly, args.keep_daily, args.keep_weekly,
+                    args.keep_monthly, args.keep_yearly, within, tuple(args.keep_tag))
+    if policy.empty() and not args.snapshots:
+        raise UsageError("nothing to forget", "give snapshot ids or a --keep-* policy")
+    with repository(args, ctx, "exclusive", load_index=False) as repo:
+        records = repo.list_snapshots()
+        # Retention judged by the store's receive time where it is a haven: a client with a
+        # wrong or hostile clock cannot push real snapshots out of the policy.
+        haven = repo.store.url.startswith(("http://", "https://"))
+        if args.snapshots:
+            remove = [repo.find_snapshot(s, records).snapshot_id for s in args.snapshots]
+            keep = [r.snapshot_id for r in records if r.snapshot_id not in remove]
+            reasons: dict[str, list[str]] = {}
+        else:
+            fields = [f for f in args.group_by.split(",") if f]
+            cands = [Candidate(r.snapshot_id,
+                               r.received if haven and r.received is not None else r.time,
+                               tuple(r.doc.get("tags", [])),
+                               _group(r.doc, fields)) for r in records]
+            decision = apply_policy(cands, policy)
+            remove, keep, reasons = decision.remove, decision.keep, decision.reasons
+        if not args.dry_run:
+            for sid in remove:
+                repo.delete_snapshot(sid)
+    if args.json:
+        emit_json(ctx, {"keep": keep, "remove": remove, "reasons": reasons,
+                        "dry_run": args.dry_run})
+    else:
+        out = out_console(ctx)
+        out.print(f"{'would remove' if args.dry_run else 'removed'} {len(remove)} snapshot(s), "
+                  f"keeping {len(keep)}")
+        for sid in remove:
+            out.print(f"  - {sid[:8]}")
+    if args.prune and not args.dry_run:
+        return prune_cmd.run(args, ctx)
+    return 0
+
+
+def _group(doc: dict[str, Any], fields: list[str]) -> str:
+    parts = []
+    if "host" in fields:
+        parts.append(str(doc.get("hostname", "")))
+    if "paths" in fields:
+        parts.append("|".join(sorted(doc.get("paths", []))))
+    if "tags" in fields:
+        parts.append("|".join(sorted(doc.get("tags", []))))
+    return "\0".join(parts)

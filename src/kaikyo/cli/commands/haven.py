@@ -1,0 +1,156 @@
+"""``kaikyo haven``: operator checks of a haven data directory (scrub, audit, trash purge).
+
+Also the shared helpers of the operator commands (``serve``, ``tenant``, ``token``): where the
+data directory comes from (``--data`` or ``KAIKYO_HAVEN_DATA``) and how sizes and durations
+are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kaikyo.cli import exitcodes
+from kaikyo.cli.context import CliContext
+from kaikyo.cli.output import emit_json, human_bytes
+from kaikyo.errors import IntegrityError, UsageError
+from kaikyo.server import Haven, HavenSettings
+from kaikyo.server.audit import verify
+from kaikyo.server.scrub import scrub
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(ki|mi|gi|ti|k|m|g|t)?b?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+               "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def add_data_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="DIR",
+                        help="the haven's data directory (default: $KAIKYO_HAVEN_DATA)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def settings_from(args: argparse.Namespace, ctx: CliContext, **extra: Any) -> HavenSettings:
+    data = args.data or ctx.env.get("KAIKYO_HAVEN_DATA")
+    if not data:
+        raise UsageError("no haven data directory", "pass --data DIR or set KAIKYO_HAVEN_DATA")
+    return HavenSettings(data_dir=Path(data).absolute(), **extra)
+
+
+def open_haven(args: argparse.Namespace, ctx: CliContext, *, create: bool = False) -> Haven:
+    return Haven(settings_from(args, ctx), ctx.clock, create=create)
+
+
+def parse_size(text: str | None) -> int | None:
+    """``100G``, ``1.5TiB``, ``0`` or ``none`` (unlimited) -> bytes or None."""
+    if text is None or text.lower() in ("none", "unlimited", "0"):
+        return None
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise UsageError(f"invalid size {text!r}", "write e.g. 500G, 2TiB or none")
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
+
+
+def parse_count(text: str | None) -> int | None:
+    if text is None or text.lower() in ("none", "unlimited", "0"):
+        return None
+    if not text.isdigit():
+        raise UsageError(f"invalid object count {text!r}", "write a whole number or none")
+    return int(text)
+
+
+def parse_duration(text: str) -> float:
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise UsageError(f"invalid duration {text!r}", "write e.g. 90s, 12h, 7d or 2w")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def parse_expiry(text: str, now: float) -> float:
+    """A duration from now (``30d``) or an ISO date/time (``2026-12-31``, UTC if no zone)."""
+    if _DURATION.fullmatch(text.strip()):
+        return now + parse_duration(text)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"invalid expiry {text!r}", "write e.g. 30d or 2026-12-31") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("haven", help="operator checks of a haven data directory")
+    sub = parser.add_subparsers(dest="haven_command", metavar="ACTION", required=True)
+    p = sub.add_parser("scrub", help="re-hash stored objects and list corrupt ones (no key needed)")
+    p.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
+    add_data_arg(p)
+    p.set_defaults(func=run, action=_scrub)
+    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    p = audit_sub.add_parser("verify", help="prove the audit log has not been altered")
+    add_data_arg(p)
+    p.set_defaults(func=run, action=_audit_verify)
+    p = sub.add_parser("purge", help="purge trashed objects older than the grace period")
+    p.add_argument("--older-than", metavar="DURATION",
+                   help="purge what was deleted this long ago (default: the grace period, 7d)")
+    add_data_arg(p)
+    p.set_defaults(func=run, action=_purge)
+
+
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    haven = open_haven(args, ctx)
+    try:
+        return int(args.action(haven, args, ctx))
+    finally:
+        haven.close()
+
+
+def _scrub(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
+    tenants = args.tenant or [t["name"] for t in haven.list_tenants()]
+    report = scrub(haven.area, tenants)
+    if args.json:
+        emit_json(ctx, {"checked": report.checked, "unverifiable": report.unverifiable,
+                        "corrupt": report.corrupt})
+    else:
+        for label in report.corrupt:
+            ctx.stdout.write(f"corrupt: {label}\n")
+        ctx.stderr.write(f"scrubbed {report.checked} objects "
+                         f"({report.unverifiable} without a content name), "
+                         f"{len(report.corrupt)} corrupt\n")
+    if not report.ok:
+        raise IntegrityError(f"{len(report.corrupt)} stored objects do not match their names",
+                             "restore them from another copy, or re-run the tenant's backup")
+    return exitcodes.OK
+
+
+def _audit_verify(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
+    result = verify(haven.db)
+    if args.json:
+        emit_json(ctx, {"rows": result.rows, "ok": result.ok,
+                        "first_bad_seq": result.first_bad_seq})
+    elif result.ok:
+        ctx.stdout.write(f"audit log intact: {result.rows} entries\n")
+    if not result.ok:
+        raise IntegrityError(f"audit log altered at entry {result.first_bad_seq} "
+                             f"({result.rows} entries before it verify)",
+                             "treat everything from that entry on as untrusted")
+    return exitcodes.OK
+
+
+def _purge(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
+    older = parse_duration(args.older_than) if args.older_than else None
+    count = haven.purge(older)
+    if args.json:
+        emit_json(ctx, {"purged": count})
+    else:
+        ctx.stdout.write(f"purged {count} trashed objects\n")
+    return exitcodes.OK
+
+
+__all__ = ["add_data_arg", "human_bytes", "open_haven", "parse_count", "parse_duration",
+           "parse_expiry", "parse_size", "register", "run", "settings_from"]

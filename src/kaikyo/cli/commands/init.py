@@ -1,0 +1,34 @@
+"""kaikyo init: create a repository and print its recovery key once."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kaikyo.cli import config
+from kaikyo.cli.context import CliContext
+from kaikyo.cli.output import emit_json, err_console, out_console
+from kaikyo.repo import Repository
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("init", help="create a new repository")
+    config.add_repo_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    store = config.store_for(args, ctx, create=True)
+    pw = config.password(args, ctx, confirm=True)
+    repo, recovery = Repository.create(store, pw, meta={"created": ctx.clock.now()})
+    if args.json:
+        emit_json(ctx, {"repository": store.url, "id": repo.config.repo_id,
+                        "recovery_key": recovery})
+        return 0
+    out = out_console(ctx)
+    out.print(f"created repository {repo.config.repo_id[:8]} at {store.url}")
+    err_console(ctx).print(
+        "[bold]Recovery key[/bold] (shown once; store it offline, it opens the repository "
+        "if every passphrase is lost):")
+    out.print(recovery)
+    return 0

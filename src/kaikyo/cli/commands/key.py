@@ -1,0 +1,61 @@
+"""kaikyo key list|add|remove|passwd: manage the passphrases that open the repository."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from typing import Any
+
+from kaikyo.cli import config
+from kaikyo.cli.context import CliContext
+from kaikyo.cli.output import emit_json, out_console
+from kaikyo.cli.session import repository
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("key", help="manage passphrases (key slots)")
+    p.add_argument("action", choices=["list", "add", "remove", "passwd"])
+    p.add_argument("key_id", nargs="?", help="key id (prefix) for remove")
+    p.add_argument("--new-password-file", help="new passphrase from a file "
+                   "(env KAIKYO_NEW_PASSWORD / KAIKYO_NEW_PASSWORD_FILE)")
+    config.add_repo_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    with repository(args, ctx, "read", load_index=False) as repo:
+        result: dict[str, Any]
+        if args.action == "list":
+            keys = repo.list_keys()
+            if args.json:
+                emit_json(ctx, [asdict(k) for k in keys])
+            else:
+                out = out_console(ctx)
+                for k in keys:
+                    mark = "*" if k.current else " "
+                    out.print(f"{mark} {k.key_id[:8]}  {k.kind:10} {k.user}@{k.host}")
+            return 0
+        if args.action == "add":
+            kid = repo.add_key(config.new_password(args, ctx), meta={"created": ctx.clock.now()})
+            result = {"added": kid}
+        elif args.action == "remove":
+            if not args.key_id:
+                raise_usage()
+            result = {"removed": repo.remove_key(args.key_id)}
+        else:  # passwd: add the new slot first, so a crash never leaves no key
+            kid = repo.add_key(config.new_password(args, ctx), meta={"created": ctx.clock.now()})
+            old = repo.key_id
+            repo.key_id = kid
+            repo.remove_key(old)
+            result = {"added": kid, "removed": old}
+    if args.json:
+        emit_json(ctx, result)
+    else:
+        out_console(ctx).print(", ".join(f"{k} key {v[:8]}" for k, v in result.items()))
+    return 0
+
+
+def raise_usage() -> None:
+    from kaikyo.errors import UsageError
+
+    raise UsageError("key remove needs a key id", "see 'kaikyo key list'")

@@ -1,0 +1,49 @@
+"""kaikyo snapshots: list snapshots."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.table import Table
+
+from kaikyo.cli import config
+from kaikyo.cli.context import CliContext
+from kaikyo.cli.output import emit_json, human_bytes, out_console
+from kaikyo.cli.session import repository
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("snapshots", help="list snapshots")
+    p.add_argument("--host", help="only snapshots of this host")
+    p.add_argument("--tag", action="append", default=[], help="only snapshots with this tag")
+    config.add_repo_args(p)
+    p.set_defaults(func=run)
+
+
+def fmt_time(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    with repository(args, ctx, "read", load_index=False) as repo:
+        records = repo.list_snapshots()
+    records = [r for r in records if (not args.host or r.doc.get("hostname") == args.host)
+               and (not args.tag or set(args.tag) & set(r.doc.get("tags", [])))]
+    if args.json:
+        emit_json(ctx, [{"id": r.snapshot_id, "short_id": r.snapshot_id[:8], **r.doc,
+                         "received": r.received} for r in records])
+        return 0
+    table = Table(title=None)
+    for col in ("ID", "Time (UTC)", "Host", "Tags", "Paths", "Size"):
+        table.add_column(col)
+    for r in records:
+        d = r.doc
+        table.add_row(r.snapshot_id[:8], fmt_time(r.time), d.get("hostname", ""),
+                      ",".join(d.get("tags", [])), "\n".join(d.get("paths", [])),
+                      human_bytes(d.get("summary", {}).get("bytes_total", 0)))
+    out = out_console(ctx)
+    out.print(table)
+    out.print(f"{len(records)} snapshot(s)")
+    return 0

@@ -1,0 +1,126 @@
+"""Settings from flags and environment: the only CLI module that reads the environment."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import socket
+from pathlib import Path
+
+from kaikyo.cli.context import CliContext
+from kaikyo.errors import ConfigError, UsageError
+from kaikyo.repo import Repository
+from kaikyo.store import Store, StoreOptions, open_store
+
+
+def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """Repository options; accepted before the command (as restic) and after it.
+
+    Below the command they default to SUPPRESS, so they never overwrite a value given above it.
+    """
+    default: object = None if top else argparse.SUPPRESS
+    g = parser.add_argument_group("repository")
+    g.add_argument("-r", "--repo", default=default,
+                   help="repository location (env KAIKYO_REPOSITORY): a path, "
+                   "or http(s)://HOST:PORT/TENANT/REPO for a haven")
+    g.add_argument("--password-file", default=default, help="read the passphrase from this "
+                   "file (env KAIKYO_PASSWORD_FILE; or KAIKYO_PASSWORD)")
+    g.add_argument("--limit-upload", default=default,
+                   help="upload limit schedule, e.g. '09:00-20:00=100M,*=0'")
+    add_json_arg(parser, top)
+
+
+def add_json_arg(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    parser.add_argument("--json", action="store_true",
+                        default=False if top else argparse.SUPPRESS,
+                        help="machine-readable output on stdout")
+
+
+def repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
+    url = getattr(args, "repo", None) or ctx.env.get("KAIKYO_REPOSITORY")
+    if not url:
+        raise UsageError("no repository given", "pass -r/--repo or set KAIKYO_REPOSITORY")
+    return str(url)
+
+
+def store_for(args: argparse.Namespace, ctx: CliContext, create: bool = False) -> Store:
+    options = StoreOptions(
+        create=create,
+        token=ctx.env.get("KAIKYO_TOKEN"),
+        upload_limit=getattr(args, "limit_upload", None) or ctx.env.get("KAIKYO_LIMIT_UPLOAD"),
+        clock=ctx.clock,
+    )
+    return open_store(repo_url(args, ctx), options)
+
+
+def password(args: argparse.Namespace, ctx: CliContext, confirm: bool = False,
+             prompt: str = "passphrase") -> str:
+    path = getattr(args, "password_file", None) or ctx.env.get("KAIKYO_PASSWORD_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from None
+    if "KAIKYO_PASSWORD" in ctx.env:
+        return ctx.env["KAIKYO_PASSWORD"]
+    if not ctx.stdin_is_tty:
+        raise UsageError("no passphrase given",
+                         "set KAIKYO_PASSWORD or KAIKYO_PASSWORD_FILE, or run on a terminal")
+    first = getpass.getpass(f"enter {prompt}: ")
+    if confirm and getpass.getpass(f"repeat {prompt}: ") != first:
+        raise UsageError("the passphrases do not match")
+    return first
+
+
+def new_password(args: argparse.Namespace, ctx: CliContext) -> str:
+    """The passphrase for a new key slot (``--new-password-file`` or KAIKYO_NEW_PASSWORD)."""
+    path = getattr(args, "new_password_file", None) or ctx.env.get("KAIKYO_NEW_PASSWORD_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from None
+    if "KAIKYO_NEW_PASSWORD" in ctx.env:
+        return ctx.env["KAIKYO_NEW_PASSWORD"]
+    if not ctx.stdin_is_tty:
+        raise UsageError("no new passphrase given",
+                         "pass --new-password-file or set KAIKYO_NEW_PASSWORD")
+    first = getpass.getpass("enter new passphrase: ")
+    if getpass.getpass("repeat new passphrase: ") != first:
+        raise UsageError("the passphrases do not match")
+    return first
+
+
+def open_repo(args: argparse.Namespace, ctx: CliContext) -> Repository:
+    store = store_for(args, ctx)
+    return Repository.open(store, password(args, ctx))
+
+
+def cache_dir(ctx: CliContext) -> Path:
+    base = ctx.env.get("KAIKYO_CACHE_DIR") or ctx.env.get("XDG_CACHE_HOME")
+    if base:
+        return Path(base) / ("kaikyo" if "KAIKYO_CACHE_DIR" not in ctx.env else "")
+    home = ctx.env.get("HOME") or os.path.expanduser("~")
+    return Path(home) / ".cache" / "kaikyo"
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def username() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def worker_count(ctx: CliContext) -> int:
+    value = ctx.env.get("KAIKYO_WORKERS")
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ConfigError(f"KAIKYO_WORKERS must be a number, not {value!r}") from None
+    return max(1, min(os.cpu_count() or 1, 4))
