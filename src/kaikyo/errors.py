@@ -1,7 +1,8 @@
 """The root of kaikyo's error tree and the bases every layer shares.
 
-Errors carry a one-line message (what is wrong) and a hint (what to do). Exit codes and HTTP
-statuses are assigned exactly once, at the edges: ``kaikyo.cli.exitcodes`` and ``kaikyo.store.wire``.
+Errors carry a one-line message (what is wrong) and a hint (what to do). Exit codes and
+HTTP statuses are assigned exactly once, at the edges: ``kaikyo.cli.exitcodes`` and
+``kaikyo.store.wire``.
 
 ::
 

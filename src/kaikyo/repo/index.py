@@ -96,9 +96,8 @@ class MasterIndex:
                 raise IntegrityError(f"{what}: unknown blob type")
             no = np.uint32(self.pack_number(pack_id))
             ids = table["id"].astype(np.uint64)
-            pack_col = np.full(count, no, dtype=np.uint32) | (
-                table["type"].astype(np.uint32) << np.uint32(31)
-            )
+            pack_col = (np.full(count, no, dtype=np.uint32) | (
+                table["type"].astype(np.uint32) << np.uint32(31))).astype(np.uint32)
             self._pending.append((ids, pack_col, table["offset"].astype(np.uint32),
                                   table["length"].astype(np.uint32),
                                   table["raw"].astype(np.uint32)))
@@ -115,7 +114,8 @@ class MasterIndex:
             n = len(self._delta)
             ids = np.frombuffer(b"".join(self._delta.keys()), dtype=">u8").reshape(n, 4)
             vals = np.array(list(self._delta.values()), dtype=np.uint64).reshape(n, 5)
-            pack_col = vals[:, 1].astype(np.uint32) | (vals[:, 0].astype(np.uint32) << 31)
+            pack_col = (vals[:, 1].astype(np.uint32)
+                        | (vals[:, 0].astype(np.uint32) << np.uint32(31))).astype(np.uint32)
             parts.append((ids.astype(np.uint64), pack_col, vals[:, 2].astype(np.uint32),
                           vals[:, 3].astype(np.uint32), vals[:, 4].astype(np.uint32)))
         all_ids = np.concatenate(

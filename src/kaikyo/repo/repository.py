@@ -36,7 +36,6 @@ from kaikyo.core.format.constants import (
     KEY_PREFIX,
     KIND_CONFIG,
     KIND_INDEX,
-    KIND_PACK_HEADER,
     KIND_SNAPSHOT,
     PACK_TRAILER_SIZE,
     SNAPSHOT_PREFIX,
@@ -298,8 +297,8 @@ class Repository:
         try:
             sealed = self.store.get(pack_name(loc.pack_id), loc.offset, loc.length)
         except ObjectNotFound:
-            raise IntegrityError(
-                f"pack {loc.pack_id.hex()[:8]} holding blob {blob_id.hex()[:8]} is missing") from None
+            raise IntegrityError(f"pack {loc.pack_id.hex()[:8]} holding blob "
+                                 f"{blob_id.hex()[:8]} is missing") from None
         return self.open_sealed_blob(loc, blob_id, sealed)
 
     def open_sealed_blob(self, loc: BlobLocation, blob_id: bytes, sealed: bytes | memoryview

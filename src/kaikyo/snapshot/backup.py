@@ -184,18 +184,13 @@ class Backup:
     def _file(self, node: Node, path: bytes, st: os.stat_result) -> None:
         self.counts["bytes_total"] += st.st_size
         cached = self.old_cache.get(path)
-        if cached is not None:
-            if (cached[0] == st.st_size and cached[1] == st.st_mtime_ns
-                    and cached[2] == st.st_ctime_ns and cached[3] == st.st_ino):
-                raw = cached[4]
-                ids = [raw[i : i + 32] for i in range(0, len(raw), 32)]
-                if len(ids) == 1 and ids[0] in self.repo.index or (
-                        len(ids) != 1 and all(self.repo.index.contains_many(ids))):
-                    node["content"] = [i.hex() for i in ids]
-                    self.new_cache[path] = cached
-                    self.counts["files_unmodified"] += 1
-                    self.progress.file_done(path, st.st_size, True)
-                    return
+        if cached is not None and self._unchanged(cached, st):
+            raw = cached[4]
+            node["content"] = [raw[i : i + 32].hex() for i in range(0, len(raw), 32)]
+            self.new_cache[path] = cached
+            self.counts["files_unmodified"] += 1
+            self.progress.file_done(path, st.st_size, True)
+            return
         batch = self.current
         if batch is None:
             batch = self.current = _Batch(self.next_batch)
@@ -207,6 +202,17 @@ class Backup:
         if len(batch.files) >= BATCH_FILES or batch.bytes >= BATCH_BYTES:
             self._submit(batch)
         self._pump()
+
+    def _unchanged(self, cached: filescache.Entry, st: os.stat_result) -> bool:
+        """Same size, times and inode, and every blob still in the repository."""
+        if (cached[0] != st.st_size or cached[1] != st.st_mtime_ns
+                or cached[2] != st.st_ctime_ns or cached[3] != st.st_ino):
+            return False
+        raw = cached[4]
+        if len(raw) == 32:
+            return raw in self.repo.index
+        return all(self.repo.index.contains_many(
+            [raw[i : i + 32] for i in range(0, len(raw), 32)]))
 
     # ---- the FIFO -----------------------------------------------------------------------
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from kaikyo.core.format.envelope import open_blob
-from kaikyo.core.format.pack import header_length, parse_header
+from kaikyo.core.format.pack import PackEntry, header_length, parse_header
 from kaikyo.core.format.tree import decode_tree, node_name
 from kaikyo.core.ids import object_id
 from kaikyo.errors import KaikyoError
@@ -54,30 +55,10 @@ def check(repo: Repository, read_data: bool = False,
     stored = repo.list_packs()
     by_pack = repo.index.by_pack()
     report.packs = len(stored)
-    for pid in by_pack:
-        if pid not in stored:
-            report.findings.append(Finding("error", "missing-pack",
-                                           f"pack {pid.hex()[:8]} is in the index but missing",
-                                           pack=pid.hex()))
-    for pid in stored:
-        if pid not in by_pack:
-            report.findings.append(Finding(
-                "warning", "unindexed-pack",
-                f"pack {pid.hex()[:8]} is in no index (left by an interrupted backup; the next "
-                "backup adopts it, 'kaikyo repair' indexes it, 'prune' removes it if unused)",
-                pack=pid.hex()))
+    _compare_packs(report, stored, by_pack)
     damaged: dict[bytes, str] = {}
     if read_data:
-        def verify(pid: bytes) -> tuple[bytes, str | None]:
-            return pid, _verify_pack(repo, pid, by_pack.get(pid, []))
-
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for done, (pid, problem) in enumerate(pool.map(verify, list(stored)), 1):
-                report.packs_read += 1
-                if on_pack:
-                    on_pack(done)
-                if problem:
-                    damaged[pid] = problem
+        damaged = _read_all(repo, report, list(stored), by_pack, on_pack)
     for pid in by_pack:
         if pid not in stored:
             damaged.setdefault(pid, "missing")
@@ -97,7 +78,41 @@ def check(repo: Repository, read_data: bool = False,
     return report
 
 
-def _verify_pack(repo: Repository, pid: bytes, indexed: list) -> str | None:  # type: ignore[type-arg]
+def _compare_packs(report: CheckReport, stored: dict[bytes, Any],
+                   by_pack: dict[bytes, list[PackEntry]]) -> None:
+    for pid in by_pack:
+        if pid not in stored:
+            report.findings.append(Finding("error", "missing-pack",
+                                           f"pack {pid.hex()[:8]} is in the index but missing",
+                                           pack=pid.hex()))
+    for pid in stored:
+        if pid not in by_pack:
+            report.findings.append(Finding(
+                "warning", "unindexed-pack",
+                f"pack {pid.hex()[:8]} is in no index (left by an interrupted backup; the next "
+                "backup adopts it, 'kaikyo repair' indexes it, 'prune' removes it if unused)",
+                pack=pid.hex()))
+
+
+def _read_all(repo: Repository, report: CheckReport, packs: list[bytes],
+              by_pack: dict[bytes, list[PackEntry]], on_pack: Callable[[int], None] | None
+              ) -> dict[bytes, str]:
+    damaged: dict[bytes, str] = {}
+
+    def verify(pid: bytes) -> tuple[bytes, str | None]:
+        return pid, _verify_pack(repo, pid, by_pack.get(pid, []))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for done, (pid, problem) in enumerate(pool.map(verify, packs), 1):
+            report.packs_read += 1
+            if on_pack:
+                on_pack(done)
+            if problem:
+                damaged[pid] = problem
+    return damaged
+
+
+def _verify_pack(repo: Repository, pid: bytes, indexed: list[PackEntry]) -> str | None:
     try:
         data = repo.store.get(pack_name(pid))
     except KaikyoError as exc:
