@@ -1,0 +1,181 @@
+"""Rendering of the results dictionary: rich tables with kaikyo's ratios to each anchor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+MB = 1_000_000
+MiB = 1 << 20
+Cell = dict[str, Any]
+Getter = Callable[[Cell], float | None]
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if unit == "+MB":
+        return f"+{value:,.1f}" if value >= 1 else f"+{value:.3f}"
+    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b <= 0:
+        return "n/a"
+    r = a / b
+    style = "green" if r < 1 else ("red" if r > 1 else "")
+    return f"[{style}]{r:.2f}[/]" if style else f"{r:.2f}"
+
+
+def _cell_text(cell: Cell | None, get: Getter, unit: str) -> str:
+    if cell is None:
+        return "-"
+    if cell.get("error"):
+        return f"[red]n/a (error: {str(cell['error']).split(':')[0][:24]})[/]"
+    text = _fmt(get(cell), unit)
+    verdict = cell.get("verify")
+    if verdict is not None and unit == "s":
+        text += " ✓" if verdict["ok"] else " [red]✗ restore wrong[/]"
+    if cell.get("warning"):
+        text += " [yellow](warn)[/]"
+    return text
+
+
+def _value(cell: Cell | None, get: Getter) -> float | None:
+    if cell is None or cell.get("error"):
+        return None
+    if cell.get("verify") is not None and not cell["verify"]["ok"]:
+        return None  # a wrong restore has no time worth comparing
+    return get(cell)
+
+
+def _metric_table(
+    results: dict[str, Any], title: str, get: Getter, unit: str, steps: list[str] | None = None
+) -> Table:
+    tools: list[str] = results["tools"]
+    anchors = [t for t in tools if t != "kaikyo"]
+    table = Table(title=title, title_justify="left")
+    table.add_column("step")
+    for tool in tools:
+        table.add_column(tool, justify="right")
+    if "kaikyo" in tools:
+        for anchor in anchors:
+            table.add_column(f"kaikyo/{anchor}", justify="right")
+    for step in results["steps"]:
+        if steps is not None and step["key"] not in steps:
+            continue
+        cells = step["results"]
+        row = [step["title"]] + [_cell_text(cells.get(t), get, unit) for t in tools]
+        if "kaikyo" in tools:
+            k = _value(cells.get("kaikyo"), get)
+            row += [_ratio(k, _value(cells.get(a), get)) for a in anchors]
+        table.add_row(*row)
+    return table
+
+
+def _peak_row(results: dict[str, Any], key: str) -> dict[str, float | None]:
+    peaks: dict[str, float | None] = {}
+    for tool in results["tools"]:
+        values = [
+            s["results"][tool][key] / MiB
+            for s in results["steps"]
+            if tool in s["results"] and not s["results"][tool].get("error")
+        ]
+        peaks[tool] = max(values) if values else None
+    return peaks
+
+
+def _ceiling_table(results: dict[str, Any]) -> Table:
+    table = Table(title="Machine ceilings (tree; image)", title_justify="left")
+    for col in ("when", "what", "seconds", "MB/s"):
+        table.add_column(col, justify="right" if col in ("seconds", "MB/s") else "left")
+    for when, ceil in results["ceilings"].items():
+        for what, item in ceil.items():
+            rate = item["bytes"] / item["seconds"] / MB if item["seconds"] else 0.0
+            table.add_row(when, what, f"{item['seconds']:.2f}", f"{rate:,.0f}")
+    return table
+
+
+def render(results: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console(width=max(Console().width, 140))
+    meta = results["meta"]
+    console.print(f"[bold]kaikyo bench[/] scale {meta['scale']:g}, seed {meta['seed']}, "
+                  f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu']}), "
+                  f"kernel {meta['machine']['kernel']}")
+    for tool, version in meta["versions"].items():
+        console.print(f"  {tool}: {version}")
+    for name, info in meta["datasets"].items():
+        console.print(f"  dataset {name}: {info}")
+    console.print(_ceiling_table(results))
+    console.print(_metric_table(results, "Time (seconds, wall clock)", lambda c: c["seconds"], "s"))
+    console.print(
+        _metric_table(
+            results,
+            "Repository growth per step (MB, apparent size of the repository directory)",
+            lambda c: c.get("repo_growth", 0) / MB if "repo_growth" in c else None,
+            "+MB",
+            steps=[s["key"] for s in results["steps"] if "repo_growth" in _any_cell(s)],
+        )
+    )
+    console.print(_size_totals(results))
+    for key, what in (("peak_rss", "RSS"), ("peak_pss", "PSS (shared pages split)")):
+        mem = _metric_table(
+            results, f"Peak memory (MiB, summed {what} of the process tree, 50 ms samples)",
+            lambda c, k=key: c[k] / MiB, "MiB",
+        )
+        _add_peak_row(mem, results, key)
+        console.print(mem)
+    _print_problems(results, console)
+
+
+def _any_cell(step: dict[str, Any]) -> Cell:
+    for cell in step["results"].values():
+        return dict(cell)
+    return {}
+
+
+def _size_totals(results: dict[str, Any]) -> Table:
+    tools: list[str] = results["tools"]
+    table = Table(title="Repository size at the end (MB)", title_justify="left")
+    table.add_column("")
+    for tool in tools:
+        table.add_column(tool, justify="right")
+    anchors = [t for t in tools if t != "kaikyo"]
+    if "kaikyo" in tools:
+        for anchor in anchors:
+            table.add_column(f"kaikyo/{anchor}", justify="right")
+    sizes = {t: results["repo_bytes"].get(t) for t in tools}
+    row = ["total"] + [_fmt(sizes[t] / MB if sizes[t] else None) for t in tools]
+    if "kaikyo" in tools:
+        k = sizes["kaikyo"] / MB if sizes.get("kaikyo") else None
+        row += [_ratio(k, sizes[a] / MB if sizes[a] else None) for a in anchors]
+    table.add_row(*row)
+    return table
+
+
+def _add_peak_row(table: Table, results: dict[str, Any], key: str) -> None:
+    peaks = _peak_row(results, key)
+    tools: list[str] = results["tools"]
+    row = ["[bold]max over steps[/]"] + [_fmt(peaks[t]) for t in tools]
+    if "kaikyo" in tools:
+        row += [_ratio(peaks["kaikyo"], peaks[a]) for a in tools if a != "kaikyo"]
+    table.add_row(*row)
+
+
+def _print_problems(results: dict[str, Any], console: Console) -> None:
+    seen: set[tuple[str, str]] = set()
+    for step in results["steps"]:
+        for tool, cell in step["results"].items():
+            if cell.get("error"):
+                if (tool, cell["error"]) not in seen:
+                    console.print(f"[red]{step['key']} {tool}: {cell['error']}[/]")
+                seen.add((tool, cell["error"]))
+            elif cell.get("warning"):
+                console.print(f"[yellow]{step['key']} {tool}: {cell['warning']}[/]")
+            verdict = cell.get("verify")
+            if verdict is not None:
+                colour = "green" if verdict["ok"] else "red"
+                console.print(f"[{colour}]{step['key']} {tool}: restore {verdict['summary']}[/]")
