@@ -53,6 +53,10 @@ class HighsSolver:
     """scipy.optimize.milp (HiGHS branch and cut); optimal within ``mip_gap`` or the time limit."""
 
     def solve(self, problem: MilpProblem) -> MilpSolution:
+        if not len(problem.c):  # nothing to decide (HiGHS refuses an empty model)
+            ok = bool(np.all(problem.row_lb <= 0) and np.all(problem.row_ub >= 0))
+            return MilpSolution(OPTIMAL if ok else INFEASIBLE,
+                                np.zeros(0) if ok else None, 0.0 if ok else float("inf"), 0.0)
         constraints = []
         if problem.a.shape[0]:
             constraints.append(optimize.LinearConstraint(problem.a, problem.row_lb, problem.row_ub))
