@@ -134,6 +134,8 @@ class MasterIndex:
     # ---- queries ----------------------------------------------------------------------------
 
     def _find(self, blob_id: bytes) -> int:
+        if self._pending:
+            self.freeze()
         w0, w1, w2, w3 = struct.unpack(">4Q", blob_id)
         hi = self._hi
         i = int(hi.searchsorted(np.uint64(w0)))
@@ -163,6 +165,8 @@ class MasterIndex:
         """Vectorised membership test for a batch of ids (the backup hot path)."""
         if not blob_ids:
             return []
+        if self._pending:
+            self.freeze()
         n = len(self._hi)
         result = [b in self._delta for b in blob_ids]
         if n == 0:
