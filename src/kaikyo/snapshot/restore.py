@@ -336,7 +336,10 @@ def write_packs(r: Restorer, packs: list[bytes]) -> int:
                     fd = fds.get(fno)
                     if fd is None:
                         fd = fds[fno] = os.open(out, os.O_WRONLY | os.O_NOFOLLOW)
-                    os.pwrite(fd, plain, foff)
+                    if node.get("sparse"):
+                        _pwrite_sparse(fd, plain, foff)
+                    else:
+                        os.pwrite(fd, plain, foff)
                     written += raw_len
         except OSError as exc:
             raise _map_oserror(exc, "file data") from None
@@ -344,6 +347,33 @@ def write_packs(r: Restorer, packs: list[bytes]) -> int:
             for fd in fds.values():
                 os.close(fd)
     return written
+
+
+SPARSE_BLOCK = 4096
+_ZERO_BLOCK = bytes(SPARSE_BLOCK)
+
+
+def _pwrite_sparse(fd: int, data: bytes, offset: int) -> None:
+    """Write ``data`` at ``offset`` but leave holes where whole aligned blocks are zero.
+
+    A chunk of a sparse file often mixes data with long zero runs (the chunker cuts zeros
+    only at its maximum size), so skipping all-zero chunks alone leaves the file dense.
+    """
+    view = memoryview(data)
+    pos = 0
+    start = -1  # start of the pending run of non-zero blocks
+    while pos < len(view):
+        end = min(len(view), pos + SPARSE_BLOCK - (offset + pos) % SPARSE_BLOCK)
+        block = view[pos:end]
+        zero = block == _ZERO_BLOCK[: end - pos]
+        if zero and start >= 0:
+            os.pwrite(fd, view[start:pos], offset + start)
+            start = -1
+        elif not zero and start < 0:
+            start = pos
+        pos = end
+    if start >= 0:
+        os.pwrite(fd, view[start:], offset + start)
 
 
 def _worker(r: Restorer, packs: list[bytes], queue: Any) -> None:
