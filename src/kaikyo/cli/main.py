@@ -46,9 +46,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _load_commands() -> list[ModuleType]:
+# Global options that take a value; needed to find the command word in argv without parsing.
+_VALUE_OPTIONS = {"-r", "--repo", "--password-file", "--limit-upload"}
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in _VALUE_OPTIONS:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg if arg in COMMAND_MODULES else None
+    return None
+
+
+def _load_commands(only: str | None = None) -> list[ModuleType]:
+    """Import the command modules; just the one being run, so a backup does not pay for
+    importing the planner's solver or the server's web stack."""
     modules = []
-    for name in COMMAND_MODULES:
+    for name in [only] if only else COMMAND_MODULES:
         try:
             modules.append(importlib.import_module(f"kaikyo.cli.commands.{name}"))
         except ModuleNotFoundError as exc:
@@ -57,7 +78,7 @@ def _load_commands() -> list[ModuleType]:
     return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="kaikyo", description="Encrypted, deduplicated protection and "
                      "evacuation of servers from a primary site to a haven.")
     parser.add_argument("--version", action="version", version=f"kaikyo {__version__}")
@@ -65,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_repo_args(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in _load_commands():
+    for module in _load_commands(only):
         module.register(sub)
     return parser
 
@@ -73,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> int:
     ctx = ctx or CliContext(env=dict(os.environ), stdin_is_tty=sys.stdin.isatty())
     try:
-        parser = build_parser()
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        argv = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(_command_in(argv))
+        args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help(ctx.stderr)
             return exitcodes.USAGE
@@ -94,3 +116,7 @@ def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> in
 
 def entry() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

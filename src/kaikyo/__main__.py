@@ -1,0 +1,5 @@
+"""python -m kaikyo"""
+
+from kaikyo.cli.main import entry
+
+entry()
