@@ -23,7 +23,7 @@ COLUMNS = (
     "id", "group", "site", "watts_avg", "watts_peak", "storage_gb", "change_gb_per_day",
     "tier", "max_rtt_ms", "residency",
 )
-OPTIONAL_COLUMNS = ("downtime_window_h", "role", "power_source")
+OPTIONAL_COLUMNS = ("downtime_window_h", "role", "power_source", "bmc", "model", "note")
 FORMATS = ("csv", "yaml", "json")
 
 
