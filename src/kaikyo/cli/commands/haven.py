@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kaikyo.cli import exitcodes
+from kaikyo.cli.config import add_json_arg
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes
 from kaikyo.errors import IntegrityError, UsageError
@@ -31,7 +32,7 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 def add_data_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR",
                         help="the haven's data directory (default: $KAIKYO_HAVEN_DATA)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json_arg(parser)
 
 
 def settings_from(args: argparse.Namespace, ctx: CliContext, **extra: Any) -> HavenSettings:

@@ -1,0 +1,127 @@
+"""The haven's ASGI application: every route in one table, each wrapped by its policy.
+
+- ``/{tenant}/{repo}/o/{name}`` and ``/{tenant}/{repo}/list``: the object protocol, behind
+  :class:`~kaikyo.server.auth.Guard` (token -> tenant -> scope -> handler)
+- ``/healthz``: liveness and database reachability, no credentials
+- ``/metrics``: Prometheus text; meant for the operator's network, holds no tenant data
+- ``/openapi.json``: the protocol description (kept in ``docs/openapi.json``)
+
+Middleware is pure ASGI (:class:`MetricsMiddleware`), so bodies are counted, never buffered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kaikyo.server.admin import Haven
+from kaikyo.server.auth import Guard
+from kaikyo.server.handlers import RepoHandler
+from kaikyo.server.metrics import Metrics
+from kaikyo.server.openapi import openapi_document
+from kaikyo.store import wire
+
+PURGE_INTERVAL = 3600.0
+
+
+class MetricsMiddleware:
+    """Counts requests, bytes and latency per tenant without touching the bodies."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, haven: Haven) -> None:
+        self.app, self.metrics, self.haven = app, metrics, haven
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        clock = self.haven.clock
+        started = clock.monotonic()
+        counts = {"in": 0, "out": 0, "status": 500}
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                counts["in"] += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                counts["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                counts["out"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            tenant = str(scope.get("kaikyo.tenant", "-"))
+            status = str(counts["status"])
+            method = str(scope["method"])
+            m = self.metrics
+            m.inc("kaikyo_haven_requests_total",
+                  (("tenant", tenant), ("method", method), ("status", status)))
+            m.inc("kaikyo_haven_bytes_in_total", (("tenant", tenant),), counts["in"])
+            m.inc("kaikyo_haven_bytes_out_total", (("tenant", tenant),), counts["out"])
+            if counts["status"] >= 400:
+                m.inc("kaikyo_haven_errors_total", (("tenant", tenant), ("status", status)))
+            m.observe((("method", method),), clock.monotonic() - started)
+
+
+def create_app(haven: Haven, *, purge_interval: float = PURGE_INTERVAL) -> ASGIApp:
+    """Build the haven's ASGI app over an open :class:`Haven`."""
+    guard = Guard(haven)
+    repo = RepoHandler(haven)
+    metrics = Metrics()
+    document = openapi_document()
+
+    async def healthz(_: Request) -> Response:
+        def ping() -> None:
+            with haven.db.read() as conn:
+                conn.execute(sa.text("SELECT 1"))
+
+        await run_in_threadpool(ping)
+        return JSONResponse({"status": "ok"})
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(document)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route(wire.LIST_ROUTE, guard.list_route(repo.list), methods=["GET"]),
+        # HEAD first: a GET route also answers HEAD in Starlette.
+        Route(wire.OBJECT_ROUTE, guard.object_route(repo.head), methods=["HEAD"]),
+        Route(wire.OBJECT_ROUTE, guard.object_route(repo.get), methods=["GET"]),
+        Route(wire.OBJECT_ROUTE, guard.object_route(repo.put), methods=["PUT"]),
+        Route(wire.OBJECT_ROUTE, guard.object_route(repo.delete), methods=["DELETE"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_purge_forever, haven, purge_interval)
+            yield
+            tasks.cancel_scope.cancel()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return MetricsMiddleware(app, metrics, haven)
+
+
+async def _purge_forever(haven: Haven, interval: float) -> None:
+    """Purge expired trash now and then, by the haven's clock."""
+    while True:
+        await run_in_threadpool(haven.purge)
+        await anyio.sleep(interval)

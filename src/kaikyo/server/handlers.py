@@ -1,0 +1,177 @@
+"""The object protocol (see :mod:`kaikyo.store.wire`) for one tenant's repository.
+
+Handlers receive an already authenticated and authorized :class:`~kaikyo.server.admin.Principal`
+(see :mod:`kaikyo.server.auth`); they know how to store objects, account for them and stream
+them, not who may do what. Blocking work (fsync, database, file reads) runs in worker threads
+so the event loop keeps serving other transfers. Request and response bodies are streamed in
+chunks: memory per request stays bounded whatever the object size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+
+from kaikyo.server import audit, quota
+from kaikyo.server.admin import Haven, Principal
+from kaikyo.server.objects import PendingObject, expected_sha256
+from kaikyo.server.policy import delete_is_delayed
+from kaikyo.store import wire
+from kaikyo.store.errors import ObjectExists, ObjectNotFound, StoreCorrupt, StoreError
+
+READ_CHUNK = 1024 * 1024
+
+
+class HttpRefusal(StoreError):
+    """A refusal at the HTTP level (no store error kind): missing length, body too large."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RepoHandler:
+    def __init__(self, haven: Haven) -> None:
+        self.haven = haven
+
+    def _content_length(self, request: Request) -> int:
+        raw = request.headers.get("content-length")
+        if raw is None or not raw.isdigit():
+            raise HttpRefusal(411, "a Content-Length header is required")
+        size = int(raw)
+        if size > self.haven.settings.max_body:
+            raise HttpRefusal(413, f"object of {size} bytes exceeds the haven's limit of "
+                                   f"{self.haven.settings.max_body}")
+        return size
+
+    def _audit(self, p: Principal, action: str, result: str, *, repo: str, name: str,
+               nbytes: int, remote: str | None) -> None:
+        with self.haven.db.write() as conn:
+            audit.append(conn, audit.AuditEntry(
+                ts=self.haven.clock.now(), action=action, result=result, tenant=p.tenant,
+                token_id=p.token_id, repo=repo, object=name, bytes=nbytes, remote=remote))
+
+    def _reserve(self, p: Principal, nbytes: int, nobjects: int) -> None:
+        with self.haven.db.write() as conn:
+            quota.reserve(conn, p.tenant_id, nbytes, nobjects)
+
+    def _release(self, p: Principal, nbytes: int, nobjects: int) -> None:
+        with self.haven.db.write() as conn:
+            quota.release(conn, p.tenant_id, nbytes, nobjects)
+
+    def _replace_old(self, p: Principal, repo: str, name: str) -> None:
+        with self.haven.db.write() as conn:
+            try:
+                self.haven.trash.move_in(conn, p.tenant_id, p.tenant, repo=repo, name=name,
+                                         now=self.haven.clock.now(), token_id=p.token_id)
+            except ObjectNotFound:
+                pass
+
+    async def put(self, request: Request, p: Principal, repo: str, name: str) -> Response:
+        overwrite = request.headers.get(wire.OVERWRITE_HEADER) == "1"
+        want = expected_sha256(name, p.verify_names)
+        size = self._content_length(request)
+        store = self.haven.area.store(p.tenant, repo)
+        if not overwrite and await run_in_threadpool(store.exists, name):
+            raise ObjectExists(f"object exists: {name}")
+        await run_in_threadpool(self._reserve, p, size, 1)
+        pending: PendingObject = await run_in_threadpool(
+            self.haven.area.begin_put, p.tenant, repo, name, size, want)
+        try:
+            async for chunk in request.stream():
+                pending.write(chunk)
+            if overwrite:
+                await run_in_threadpool(self._replace_old, p, repo, name)
+            await run_in_threadpool(pending.commit, self.haven.clock, overwrite)
+        except ClientDisconnect:
+            pending.abort()
+            await run_in_threadpool(self._release, p, size, 1)
+            raise StoreCorrupt(f"upload of {name} was cut after {pending.received} bytes") from None
+        except BaseException:
+            pending.abort()
+            await run_in_threadpool(self._release, p, size, 1)
+            raise
+        await run_in_threadpool(lambda: self._audit(
+            p, "put", "ok", repo=repo, name=name, nbytes=size, remote=_remote(request)))
+        return Response(status_code=201)
+
+    async def head(self, request: Request, p: Principal, repo: str, name: str) -> Response:
+        info = await run_in_threadpool(self.haven.area.store(p.tenant, repo).stat, name)
+        headers = {"content-length": str(info.size), wire.MTIME_HEADER: f"{info.mtime:.6f}",
+                   "content-type": "application/octet-stream"}
+        return Response(status_code=200, headers=headers)
+
+    async def get(self, request: Request, p: Principal, repo: str, name: str) -> Response:
+        path = self.haven.area.repo_root(p.tenant, repo) / name
+        store = self.haven.area.store(p.tenant, repo)
+        info = await run_in_threadpool(store.stat, name)
+        start, end, status = 0, info.size, 200
+        range_header = request.headers.get("range")
+        if range_header:
+            start, end = wire.parse_range(range_header, info.size)
+            status = 206
+        headers = {"content-length": str(end - start), "accept-ranges": "bytes"}
+        if status == 206:
+            headers["content-range"] = f"bytes {start}-{end - 1}/{info.size}"
+        if end - start <= READ_CHUNK:
+            data = await run_in_threadpool(store.get, name, start, end - start)
+            return Response(data, status_code=status, headers=headers,
+                            media_type="application/octet-stream")
+        try:
+            fd = await run_in_threadpool(os.open, path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"object not found: {name}") from None
+        return StreamingResponse(_read_file(fd, start, end), status_code=status,
+                                 headers=headers, media_type="application/octet-stream")
+
+    async def delete(self, request: Request, p: Principal, repo: str, name: str) -> Response:
+        expected_sha256(name, verify=False)
+        if delete_is_delayed(name):
+            def move() -> None:
+                with self.haven.db.write() as conn:
+                    self.haven.trash.move_in(
+                        conn, p.tenant_id, p.tenant, repo=repo, name=name,
+                        now=self.haven.clock.now(), token_id=p.token_id)
+            await run_in_threadpool(move)
+        else:
+            store = self.haven.area.store(p.tenant, repo)
+            size = (await run_in_threadpool(store.stat, name)).size
+            await run_in_threadpool(store.delete, name)
+            await run_in_threadpool(self._release, p, size, 1)
+        await run_in_threadpool(lambda: self._audit(
+            p, "delete", "ok", repo=repo, name=name, nbytes=0, remote=_remote(request)))
+        return Response(status_code=204)
+
+    async def list(self, request: Request, p: Principal, repo: str) -> Response:
+        prefix = request.query_params.get("prefix", "")
+        store = self.haven.area.store(p.tenant, repo)
+
+        def collect() -> list[str]:
+            return [json.dumps({"name": o.name, "size": o.size, "mtime": o.mtime}) + "\n"
+                    for o in store.list(prefix)]
+
+        lines = await run_in_threadpool(collect)
+        return Response("".join(lines), media_type=wire.LIST_CONTENT_TYPE)
+
+
+def _read_file(fd: int, start: int, end: int) -> Iterator[bytes]:
+    """Yield ``[start, end)`` of an open file in chunks; closes the file when done."""
+    try:
+        pos = start
+        while pos < end:
+            chunk = os.pread(fd, min(READ_CHUNK, end - pos), pos)
+            if not chunk:
+                raise StoreCorrupt("object shrank while it was being read")
+            pos += len(chunk)
+            yield chunk
+    finally:
+        os.close(fd)
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client else None

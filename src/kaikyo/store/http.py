@@ -1,0 +1,251 @@
+"""``http://`` and ``https://``: the client of a kaikyo haven (see :mod:`kaikyo.store.wire`).
+
+The repository URL is ``https://HOST:PORT/TENANT/REPO``; the token (``StoreOptions.token``) is
+sent as a bearer credential. One pooled :class:`httpx.Client` serves every thread, so many
+transfers can be in flight on one long fat pipe.
+
+Resumption after a cut link: objects are named by the hash of their bytes, so an object that
+arrived is never sent again. A put that failed in transit is retried (backoff with jitter), and
+a retry first asks the haven whether the earlier attempt's bytes arrived; only the objects that
+were in flight at the cut are sent twice.
+
+Fork safety: the client is bound to the process that made it. ``reopen()`` (or the first call
+in a forked child) builds a fresh pool instead of sharing the parent's sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import httpx
+
+from kaikyo.store import wire
+from kaikyo.store.base import ObjectInfo
+from kaikyo.store.errors import (
+    InvalidName,
+    ObjectNotFound,
+    StoreCorrupt,
+    StoreError,
+    StoreUnavailable,
+)
+from kaikyo.store.names import validate_name, validate_prefix
+from kaikyo.store.ratelimit import RateLimiter, parse_schedule
+from kaikyo.store.registry import StoreOptions
+from kaikyo.store.retrying import RetryPolicy, call_with_retry
+
+T = TypeVar("T")
+
+UPLOAD_CHUNK = 256 * 1024
+_HASH_NAME = re.compile(r"(?:data/[0-9a-f]{2}|index|snapshots|keys|locks)/[0-9a-f]{64}")
+
+
+def _is_content_addressed(name: str) -> bool:
+    return _HASH_NAME.fullmatch(name) is not None
+
+
+class HttpStore:
+    """A :class:`~kaikyo.store.base.Store` on a kaikyo haven; thread-safe, fork-safe."""
+
+    def __init__(
+        self,
+        url: str,
+        options: StoreOptions,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        parsed = httpx.URL(url)
+        segments = [s for s in parsed.path.split("/") if s]
+        if parsed.scheme not in ("http", "https") or len(segments) != 2 or not parsed.host:
+            raise InvalidName(
+                f"invalid haven repository URL {url!r}",
+                "write it as https://HOST:PORT/TENANT/REPO",
+            )
+        self.url = url
+        self._base = str(parsed.copy_with(path="/" + "/".join(segments), query=None))
+        self._options = options
+        self._transport = transport
+        self._retry = retry or RetryPolicy()
+        self._limiter = (
+            RateLimiter(parse_schedule(options.upload_limit), options.clock)
+            if options.upload_limit
+            else None
+        )
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._client: httpx.Client | None = None
+
+    # -- connection management -------------------------------------------------------------
+
+    def _make_client(self) -> httpx.Client:
+        headers = {"user-agent": "kaikyo"}
+        if self._options.token:
+            headers[wire.AUTHORIZATION] = f"Bearer {self._options.token}"
+        limits = httpx.Limits(
+            max_connections=max(4, self._options.connections * 2),
+            max_keepalive_connections=max(4, self._options.connections * 2),
+        )
+        verify: str | bool = self._options.ca_file or True
+        return httpx.Client(
+            base_url=self._base,
+            headers=headers,
+            limits=limits,
+            timeout=httpx.Timeout(self._options.timeout, connect=min(10.0, self._options.timeout)),
+            verify=verify,
+            transport=self._transport,
+        )
+
+    def _http(self) -> httpx.Client:
+        pid = os.getpid()
+        with self._lock:
+            if self._client is None or self._pid != pid:
+                # A child never closes its parent's client: that would shut sockets the parent
+                # still uses. It just stops referring to it.
+                self._client = self._make_client()
+                self._pid = pid
+            return self._client
+
+    def reopen(self) -> None:
+        with self._lock:
+            self._client = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None and self._pid == os.getpid():
+                self._client.close()
+            self._client = None
+
+    # -- request plumbing ------------------------------------------------------------------
+
+    def _send(self, request: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
+        """Run one request; map transport failures to StoreUnavailable, errors via wire."""
+        try:
+            response = request(self._http())
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise StoreUnavailable(f"haven unreachable: {type(exc).__name__}: {exc}") from None
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    @staticmethod
+    def _error(response: httpx.Response) -> StoreError:
+        kind = message = None
+        try:
+            body = json.loads(response.read() or b"{}")
+            if isinstance(body, dict):
+                kind, message = body.get("error"), body.get("message")
+        except (ValueError, httpx.HTTPError):
+            pass
+        return wire.error_from_response(response.status_code, kind, message)
+
+    def _retrying(self, fn: Callable[[int], T]) -> T:
+        return call_with_retry(fn, self._retry, self._options.clock)
+
+    @staticmethod
+    def _object_path(name: str) -> str:
+        return "/o/" + validate_name(name)
+
+    # -- the Store contract ----------------------------------------------------------------
+
+    def _body(self, data: memoryview) -> Iterator[bytes]:
+        for start in range(0, len(data), UPLOAD_CHUNK):
+            chunk = data[start : start + UPLOAD_CHUNK]
+            if self._limiter is not None:
+                self._limiter.acquire(len(chunk))
+            yield bytes(chunk)
+
+    def _arrived(self, name: str, data: memoryview) -> bool:
+        """Did an earlier, interrupted attempt of this put in fact store these bytes?"""
+        try:
+            info = self._stat_once(name)
+        except ObjectNotFound:
+            return False
+        if info.size != len(data):
+            return False
+        # A content-addressed name was verified by the haven; anything else is compared.
+        return _is_content_addressed(name) or self._get_once(name, 0, None) == bytes(data)
+
+    def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
+        path = self._object_path(name)
+        view = memoryview(data).cast("B")
+        headers = {"content-length": str(len(view)), "content-type": "application/octet-stream"}
+        if overwrite:
+            headers[wire.OVERWRITE_HEADER] = "1"
+
+        def attempt(n: int) -> None:
+            if n and not overwrite and self._arrived(name, view):
+                return
+            body = self._body(view) if self._limiter is not None else bytes(view)
+            self._send(lambda c: c.put(path, content=body, headers=headers))
+
+        self._retrying(attempt)
+
+    def _get_once(self, name: str, offset: int, length: int | None) -> bytes:
+        path = self._object_path(name)
+        headers = {}
+        if offset or length is not None:
+            if length == 0:
+                self._stat_once(name)  # an empty range is valid only inside the object
+                return b""
+            headers["range"] = wire.format_range(offset, length)
+        data = self._send(lambda c: c.get(path, headers=headers)).content
+        if length is not None and len(data) != length:
+            raise StoreCorrupt(f"short read of {name}: {len(data)} of {length} bytes")
+        return data
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        return self._retrying(lambda _: self._get_once(name, offset, length))
+
+    def _stat_once(self, name: str) -> ObjectInfo:
+        response = self._send(lambda c: c.head(self._object_path(name)))
+        mtime = response.headers.get(wire.MTIME_HEADER)
+        size = int(response.headers.get("content-length", "0"))
+        return ObjectInfo(name, size, float(mtime) if mtime else None)
+
+    def stat(self, name: str) -> ObjectInfo:
+        return self._retrying(lambda _: self._stat_once(name))
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.stat(name)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def _list_once(self, prefix: str) -> list[ObjectInfo]:
+        params = {"prefix": prefix}
+        text = self._send(lambda c: c.get("/list", params=params)).text
+        items = []
+        for line in text.splitlines():
+            if line:
+                obj = json.loads(line)
+                items.append(ObjectInfo(validate_name(obj["name"]), obj["size"], obj.get("mtime")))
+        return items
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        validate_prefix(prefix)
+        yield from self._retrying(lambda _: self._list_once(prefix))
+
+    def delete(self, name: str) -> None:
+        path = self._object_path(name)
+
+        def attempt(n: int) -> None:
+            try:
+                self._send(lambda c: c.delete(path))
+            except ObjectNotFound:
+                if n == 0:
+                    raise
+                # An earlier attempt's delete arrived before the link failed.
+
+        self._retrying(attempt)
+
+    def __repr__(self) -> str:
+        return f"HttpStore({self.url!r})"
+
+
+__all__ = ["HttpStore"]
