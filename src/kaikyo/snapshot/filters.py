@@ -17,8 +17,7 @@ class PathFilter:
     def wanted(self, path: bytes, is_dir: bool) -> bool:
         text = os.fsdecode(path)
         name = text.rsplit("/", 1)[-1]
-        if any(fnmatch.fnmatchcase(text, p) or fnmatch.fnmatchcase(name, p)
-               for p in self.exclude):
+        if self.exclude and self._excluded(text):
             return False
         if not self.include:
             return True
@@ -30,4 +29,14 @@ class PathFilter:
                 return True  # below an included directory
             if is_dir and pat.startswith(text + "/"):
                 return True  # on the way to an included path
+        return False
+
+    def _excluded(self, text: str) -> bool:
+        """The path or any directory above it matches an exclude (by full path or by name)."""
+        parts = text.split("/")
+        for i in range(1, len(parts)):
+            prefix, name = "/".join(parts[: i + 1]), parts[i]
+            if any(fnmatch.fnmatchcase(prefix, p) or fnmatch.fnmatchcase(name, p)
+                   for p in self.exclude):
+                return True
         return False
