@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-DATASET_VERSION = 2
+DATASET_VERSION = 3
 TREE_ROOTS = ("/usr", "/root/.pyenv")
 FULL_FILES = 100_000
 FULL_TREE_BYTES = 1_500_000_000
@@ -214,14 +214,18 @@ class TextGen:
         self.vocab = np.frombuffer(b"".join(pieces), dtype=np.uint8)
         self.lens = np.array([len(p) for p in pieces], dtype=np.int64)
         self.starts = np.concatenate(([0], np.cumsum(self.lens)[:-1]))
-        weights = 1.0 / np.arange(1, words + 1)
-        self.probs = weights / weights.sum()
+        self.words = words
+        # word rank r has probability ~ 1/r (Zipf): inverse CDF of the continuous 1/x law
+        ranks = np.arange(words)
+        probs = np.log((ranks + 2) / (ranks + 1)) / np.log(words + 1)
+        self.mean_len = float((probs * self.lens).sum())
 
     def generate(self, rng: np.random.Generator, size: int) -> bytes:
         out = bytearray()
         while len(out) < size:
-            n_words = max((size - len(out)) // 5, 16)
-            idx = rng.choice(len(self.lens), size=n_words, p=self.probs)
+            n_words = int((size - len(out)) / self.mean_len) + 16
+            ranks = np.power(float(self.words + 1), rng.random(n_words)) - 1.0
+            idx = np.minimum(ranks.astype(np.int64), self.words - 1)
             lens = self.lens[idx]
             out_starts = np.cumsum(lens) - lens
             src = np.repeat(self.starts[idx] - out_starts, lens) + np.arange(int(lens.sum()))

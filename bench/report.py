@@ -128,6 +128,8 @@ def render(results: dict[str, Any], console: Console | None = None) -> None:
         )
         _add_peak_row(mem, results, key)
         console.print(mem)
+    if "kaikyo" in results["tools"]:
+        console.print(goals_table(results))
     _print_problems(results, console)
 
 
@@ -179,3 +181,100 @@ def _print_problems(results: dict[str, Any], console: Console) -> None:
             if verdict is not None:
                 colour = "green" if verdict["ok"] else "red"
                 console.print(f"[{colour}]{step['key']} {tool}: restore {verdict['summary']}[/]")
+
+
+# ---------------------------------------------------------------- issue 2 section 7 goals
+
+
+def _cell(results: dict[str, Any], key: str, tool: str) -> Cell | None:
+    for step in results["steps"]:
+        if step["key"] == key:
+            cell: Cell | None = step["results"].get(tool)
+            return cell
+    return None
+
+
+def _faster(results: dict[str, Any], key: str) -> tuple[str, str]:
+    """(verdict, detail) for "kaikyo faster than every anchor at step ``key``"."""
+    anchors = [t for t in results["tools"] if t != "kaikyo"]
+    mine = _value(_cell(results, key, "kaikyo"), lambda c: c["seconds"])
+    theirs = {a: _value(_cell(results, key, a), lambda c: c["seconds"]) for a in anchors}
+    detail = f"kaikyo {_fmt(mine)} s; " + ", ".join(f"{a} {_fmt(v)} s" for a, v in theirs.items())
+    if mine is None or any(v is None for v in theirs.values()):
+        return "n/a", detail
+    return _verdict(all(mine < v for v in theirs.values() if v is not None)), detail
+
+
+def _verdict(ok: bool) -> str:
+    return "[green]met[/]" if ok else "[red]not met[/]"
+
+
+def _ceiling_share(results: dict[str, Any], key: str, ceiling: str) -> tuple[str, str]:
+    """kaikyo's backup throughput as a share of the read+BLAKE3 ceiling (mean of start/end)."""
+    rates = [c[ceiling]["bytes"] / c[ceiling]["seconds"]
+             for c in results["ceilings"].values() if c.get(ceiling, {}).get("seconds")]
+    nbytes = next((c[ceiling]["bytes"] for c in results["ceilings"].values() if ceiling in c), 0)
+    secs = _value(_cell(results, key, "kaikyo"), lambda c: c["seconds"])
+    if not rates or not secs:
+        return "n/a", "kaikyo has no time for this step"
+    share = nbytes / secs / (sum(rates) / len(rates))
+    detail = (f"{nbytes / secs / MB:,.0f} MB/s vs ceiling {sum(rates) / len(rates) / MB:,.0f} MB/s"
+              f" = {share:.0%}")
+    return _verdict(share >= 0.7), detail
+
+
+def _not_larger(
+    results: dict[str, Any], keys: list[str], get: Getter, what: str
+) -> tuple[str, str]:
+    if "restic" not in results["tools"]:
+        return "n/a", "restic not in this run"
+    parts, verdicts = [], []
+    for key in keys:
+        mine = _value(_cell(results, key, "kaikyo"), get)
+        theirs = _value(_cell(results, key, "restic"), get)
+        parts.append(f"{key}: {_fmt(mine)} vs {_fmt(theirs)} {what}")
+        verdicts.append(None if mine is None or theirs is None else mine <= theirs)
+    if None in verdicts:
+        return "n/a", "; ".join(parts)
+    return _verdict(all(verdicts)), "; ".join(parts)
+
+
+def _peak_not_larger(results: dict[str, Any]) -> tuple[str, str]:
+    if "restic" not in results["tools"]:
+        return "n/a", "restic not in this run"
+    rss, pss = _peak_row(results, "peak_rss"), _peak_row(results, "peak_pss")
+    k, r = rss.get("kaikyo"), rss.get("restic")
+    detail = (f"RSS kaikyo {_fmt(k)} vs restic {_fmt(r)} MiB; "
+              f"PSS {_fmt(pss.get('kaikyo'))} vs {_fmt(pss.get('restic'))} MiB")
+    if k is None or r is None:
+        return "n/a", detail
+    return _verdict(k <= r), detail
+
+
+def goals_table(results: dict[str, Any]) -> Table:
+    """The goals of issue 2 section 7, judged on this run's figures (RSS for memory)."""
+    def growth(c: Cell) -> float | None:
+        return c["repo_growth"] / MB if "repo_growth" in c else None
+
+    rows = [
+        ("first backup of tree faster than both", *_faster(results, "backup_tree")),
+        ("backup of image faster than both", *_faster(results, "backup_image")),
+        ("first tree backup >= 70% of read+BLAKE3 ceiling",
+         *_ceiling_share(results, "backup_tree", "tree: python read+BLAKE3, 1 thread")),
+        ("image backup >= 70% of read+BLAKE3 ceiling",
+         *_ceiling_share(results, "backup_image", "image: python read+BLAKE3, 1 thread")),
+        ("incremental backup faster than both", *_faster(results, "backup_tree2")),
+        ("unchanged re-backup faster than both", *_faster(results, "backup_unchanged")),
+        ("restore of tree2 faster than both", *_faster(results, "restore_tree2")),
+        ("restore of image faster than both", *_faster(results, "restore_image")),
+        ("repository no larger than restic's, every dataset",
+         *_not_larger(results, ["backup_tree", "backup_tree2", "backup_image"], growth, "MB")),
+        ("peak memory no larger than restic's", *_peak_not_larger(results)),
+        ("index <= 48 bytes/chunk at 5M chunks", "n/a", "not measured by this harness"),
+    ]
+    table = Table(title="Goals (issue 2, section 7), judged on this run", title_justify="left")
+    for col in ("goal", "verdict", "figures"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -61,6 +61,14 @@ def manifest(root: Path) -> tuple[dict[str, Entry], dict[str, int]]:
     return entries, mtimes
 
 
+def _difference(want: Entry, got: Entry) -> str:
+    if want[0] != got[0]:
+        return f"{want[0]} restored as {got[0]}"
+    if want[1] != got[1]:
+        return "link target differs" if want[0] == "link" else "content differs"
+    return f"mode {want[2]:o} restored as {got[2]:o}"
+
+
 def locate(target: Path, source: Path) -> Path:
     """Where a tool put ``source`` inside ``target``: under its absolute path (restic, borg),
     under its base name, or at the top."""
@@ -83,7 +91,7 @@ def compare(
     missing = len(want.keys() - got.keys())
     extra = len(got.keys() - want.keys())
     wrong = [rel for rel in want.keys() & got.keys() if want[rel] != got[rel]]
-    problems += [f"differs {rel}: {want[rel][0]} vs {got[rel][0]}" for rel in sorted(wrong)[:20]]
+    problems += [f"{rel}: {_difference(want[rel], got[rel])}" for rel in sorted(wrong)[:20]]
     mtime_diff = sum(
         1 for rel, ns in want_mtimes.items() if rel in got_mtimes and got_mtimes[rel] != ns
     )
