@@ -91,10 +91,12 @@ class Restorer:
                 raise AlreadyExistsError(
                     f"restore target {os.fsdecode(target)} is not empty",
                     "choose an empty directory, or pass --overwrite to replace files in it")
+
+    def _make_target(self) -> None:
         try:
-            os.makedirs(target, exist_ok=True)
+            os.makedirs(self.opts.target, exist_ok=True)
         except OSError as exc:
-            raise _map_oserror(exc, os.fsdecode(target)) from None
+            raise _map_oserror(exc, os.fsdecode(self.opts.target)) from None
 
     def collect(self, root_tree: str, subpath: bytes) -> None:
         """Walk the snapshot below ``subpath`` and build the plan."""
@@ -142,7 +144,8 @@ class Restorer:
 
     def run(self, root_tree: str, subpath: bytes = b"/") -> RestoreResult:
         self._check_target()
-        self.collect(root_tree, subpath)
+        self.collect(root_tree, subpath)  # a bad path fails here, before anything is created
+        self._make_target()
         for out, _ in self.dirs:
             try:
                 os.makedirs(out, mode=0o700, exist_ok=True)
