@@ -1,0 +1,312 @@
+"""Every user-facing error: one ``kaikyo: error:`` line, its own exit code, nothing half-written."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kaikyo.core.format.constants import KIND_LOCK, LOCK_PREFIX
+from kaikyo.core.format.envelope import seal_object
+from kaikyo.core.ids import object_id
+from kaikyo.repo import Repository, acquire_lock
+from kaikyo.repo.packer import put_content_addressed
+from kaikyo.store.local import LocalStore
+from kaikyo.testing.compare import assert_trees_equal
+
+from .conftest import PASSWORD, Kaikyo, Run
+
+CONTENT_ADDRESSED = ("data", "index", "snapshots", "keys", "locks")
+
+
+def assert_error(run: Run, code: int, *needles: str) -> str:
+    """Exactly one error line, no traceback, the expected exit code; returns the line."""
+    assert run.code == code, f"exit {run.code}, expected {code}: {run.err}"
+    assert "Traceback" not in run.err
+    lines = [ln for ln in run.err.splitlines() if ln.startswith("kaikyo: error:")]
+    assert len(lines) == 1, run.err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def repo_files(repo: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(repo)): p.read_bytes() for p in repo.rglob("*") if p.is_file()}
+
+
+def assert_repo_consistent(repo: Path) -> None:
+    """No partial object: every content-addressed object's bytes match its name."""
+    for top in CONTENT_ADDRESSED:
+        for p in (repo / top).rglob("*"):
+            if p.is_file():
+                assert hashlib.sha256(p.read_bytes()).hexdigest() == p.name, p
+    tmp = repo / ".tmp"
+    assert not tmp.exists() or list(tmp.iterdir()) == []
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "big").write_bytes(os.urandom(3 * 1024 * 1024))
+    (d / "small").write_bytes(b"small file\n")
+    return d
+
+
+# ---- opening ----------------------------------------------------------------------------
+
+
+def test_wrong_passphrase(kaikyo: Kaikyo, src: Path) -> None:
+    kaikyo.backup(src)
+    before = repo_files(kaikyo.repo)
+    for argv in (("snapshots",), ("backup", str(src)), ("prune",)):
+        run = kaikyo(*argv, env={"KAIKYO_PASSWORD": "wrong"}, expect=None)
+        assert_error(run, 12, "wrong passphrase")
+        assert run.out == ""
+    assert repo_files(kaikyo.repo) == before  # no lock, no pack left behind
+
+
+def test_missing_repository(kaikyo: Kaikyo, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    run = kaikyo("snapshots", env={"KAIKYO_REPOSITORY": str(missing)}, expect=None)
+    assert_error(run, 10, "no repository at", str(missing))
+    run = kaikyo("backup", str(tmp_path), "-r", str(missing), expect=None)
+    assert_error(run, 10)
+    assert not missing.exists()
+
+
+def test_init_over_existing(kaikyo: Kaikyo) -> None:
+    before = repo_files(kaikyo.repo)
+    run = kaikyo("init", expect=None)
+    assert_error(run, 11, "already exists")
+    assert repo_files(kaikyo.repo) == before
+
+
+def test_unsupported_format_version(kaikyo: Kaikyo) -> None:
+    config = kaikyo.repo / "config"
+    raw = bytearray(config.read_bytes())
+    raw[0] = 2  # the sealed-object version byte
+    config.write_bytes(bytes(raw))
+    assert_error(kaikyo("snapshots", expect=None), 14, "unsupported format version")
+
+
+# ---- corruption -------------------------------------------------------------------------
+
+
+def _data_pack(kaikyo: Kaikyo) -> tuple[Path, int]:
+    """A pack holding file data, and the offset of its first data blob."""
+    for entry in kaikyo("cat", "index").json():
+        blobs = kaikyo("cat", "pack", entry["pack"]).json()
+        data = [b for b in blobs if b["type"] == 0]
+        if data:
+            pid = entry["pack"]
+            return kaikyo.repo / "data" / pid[:2] / pid, data[0]["offset"]
+    raise AssertionError("no data pack")
+
+
+def test_corrupt_pack(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
+    sid = kaikyo.backup(src)["snapshot_id"]
+    pack, offset = _data_pack(kaikyo)
+    raw = bytearray(pack.read_bytes())
+    raw[offset + 100] ^= 0x01
+    pack.write_bytes(bytes(raw))
+    kaikyo("check")  # structure only: still fine
+    run = kaikyo("check", "--read-data", expect=None)
+    assert_error(run, 15, "check found 1 error")
+    assert f"pack {pack.name[:8]}" in run.err
+    assert f"affects snapshots: {sid[:8]}" in run.err
+    assert f"affects: {src}/big" in run.err
+    doc = kaikyo("check", "--read-data", "--json", expect=15).json()
+    [finding] = [f for f in doc["findings"] if f["severity"] == "error"]
+    assert finding["pack"] == pack.name and finding["snapshots"] == [sid]
+    assert f"{src}/big" in finding["files"]
+    run = kaikyo.restore(f"{sid}:{src}/big", tmp_path / "out", expect=None)
+    assert_error(run, 15, "does not authenticate")
+
+
+def test_truncated_index(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
+    kaikyo.backup(src)
+    [index] = list((kaikyo.repo / "index").iterdir())
+    index.write_bytes(index.read_bytes()[:-10])
+    assert_error(kaikyo("restore", "latest", "-t", tmp_path / "out", expect=None), 15,
+                 "corrupt or truncated")
+    assert_error(kaikyo("check", expect=None), 15)
+    assert_error(kaikyo("backup", src, expect=None), 15)
+    # repair rebuilds the index from the packs; then everything works again.
+    kaikyo("repair")
+    kaikyo("check", "--read-data")
+    out = tmp_path / "restored"
+    kaikyo.restore(f"latest:{src}", out)
+    assert_trees_equal(src, out)
+
+
+# ---- the repository's filesystem ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def mounted(*argv: str) -> Iterator[None]:
+    """Run a mount command; skip the test cleanly when mounting is not possible."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting needs root")
+    proc = subprocess.run(["mount", *argv], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount here: {proc.stderr.strip()}")
+    target = argv[-1]
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+
+
+def test_disk_full(tmp_path: Path, src: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)):
+        k = Kaikyo(mnt / "repo", tmp_path / "cache").init()
+        first = k.backup(src / "small")["snapshot_id"]
+        big = tmp_path / "incompressible"
+        big.mkdir()
+        for i in range(3):
+            (big / f"f{i}").write_bytes(os.urandom(1024 * 1024))
+        run = k("backup", big, expect=None)
+        assert_error(run, 16, "no space left")
+        # Free the space (as an operator would) and the repository is as it was.
+        assert_repo_consistent(k.repo)
+        assert list((k.repo / "locks").iterdir()) == []
+        assert [s["id"] for s in k("snapshots", "--json").json()] == [first]
+        k("check", "--read-data")
+        out = tmp_path / "out"
+        k.restore(f"{first}:{src}", out)
+        assert (out / "small").read_bytes() == b"small file\n"
+
+
+def test_permission_denied_on_repository(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
+    sid = kaikyo.backup(src / "small")["snapshot_id"]
+    before = repo_files(kaikyo.repo)
+    repo = str(kaikyo.repo)
+    if os.geteuid() == 0:
+        # chmod does not stop root: make the repository a read-only bind mount instead.
+        with mounted("--bind", repo, repo):
+            proc = subprocess.run(["mount", "-o", "remount,ro,bind", repo],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                pytest.skip(f"cannot remount read-only: {proc.stderr.strip()}")
+            _assert_read_only_repo(kaikyo, src, sid, tmp_path)
+    else:
+        for p in [kaikyo.repo, *kaikyo.repo.rglob("*")]:
+            if p.is_dir():
+                p.chmod(0o555)
+        try:
+            _assert_read_only_repo(kaikyo, src, sid, tmp_path)
+        finally:
+            for p in [kaikyo.repo, *kaikyo.repo.rglob("*")]:
+                if p.is_dir():
+                    p.chmod(0o755)
+    assert repo_files(kaikyo.repo) == before
+
+
+def _assert_read_only_repo(kaikyo: Kaikyo, src: Path, sid: str, tmp_path: Path) -> None:
+    assert_error(kaikyo("backup", src, expect=None), 17, "permission denied")
+    assert_error(kaikyo("prune", expect=None), 17, "permission denied")
+    # Reading still works from a read-only repository.
+    assert [s["id"] for s in kaikyo("snapshots", "--json").json()] == [sid]
+    kaikyo.restore(f"{sid}:{src}", tmp_path / "ro-out")
+    assert (tmp_path / "ro-out" / "small").read_bytes() == b"small file\n"
+
+
+# ---- locks ------------------------------------------------------------------------------
+
+
+def _write_lock(repo: Repository, pid: int, exclusive: bool) -> str:
+    import socket
+
+    doc = {"host": socket.gethostname(), "pid": pid, "time": 0.0 + os.getpid(),
+           "exclusive": exclusive, "nonce": os.urandom(8).hex()}
+    sealed = seal_object(repo.cipher, repo.compressor, KIND_LOCK, json.dumps(doc).encode())
+    name = LOCK_PREFIX + object_id(sealed)
+    put_content_addressed(repo.store, name, sealed)
+    return name
+
+
+def _open(kaikyo: Kaikyo) -> Repository:
+    return Repository.open(LocalStore(kaikyo.repo), PASSWORD)
+
+
+def test_locked_repository(kaikyo: Kaikyo, src: Path) -> None:
+    from kaikyo.clock import SYSTEM_CLOCK
+
+    repo = _open(kaikyo)
+    with acquire_lock(repo, SYSTEM_CLOCK, exclusive=True):  # held by this live process
+        run = kaikyo("backup", src, expect=None)
+        assert_error(run, 13, "repository is locked", f"exclusive lock by pid {os.getpid()}")
+        assert_error(kaikyo("check", expect=None), 13)
+        kaikyo("snapshots")  # reading needs no lock
+        assert len(list((kaikyo.repo / "locks").iterdir())) == 1  # ours withdrawn
+    with acquire_lock(repo, SYSTEM_CLOCK, exclusive=False):
+        kaikyo.backup(src)  # shared + shared is fine
+        assert_error(kaikyo("prune", expect=None), 13, "shared lock")
+    assert list((kaikyo.repo / "locks").iterdir()) == []
+
+
+def test_stale_lock_of_dead_process(kaikyo: Kaikyo, src: Path) -> None:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    repo = _open(kaikyo)
+    _write_lock(repo, child.pid, exclusive=True)
+    kaikyo.backup(src)  # a dead pid on this host: stale, ignored
+    kaikyo("prune")
+    removed = kaikyo("unlock", "--json").json()["removed"]
+    assert removed == [f"exclusive lock by pid {child.pid} on {os.uname().nodename}"]
+    assert list((kaikyo.repo / "locks").iterdir()) == []
+    # A live holder is not stale: unlock leaves it, --remove-all removes it.
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        _write_lock(repo, sleeper.pid, exclusive=True)
+        assert_error(kaikyo("backup", src, expect=None), 13)
+        assert kaikyo("unlock", "--json").json()["removed"] == []
+        assert len(kaikyo("unlock", "--remove-all", "--json").json()["removed"]) == 1
+        kaikyo.backup(src)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+# ---- usage and lookups ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ("backup", "--no-such-flag", "x"),
+    ("restore", "latest"),  # --target is required
+    ("forget",),  # neither ids nor a policy
+    ("forget", "--keep-within", "soon"),
+    ("nonsense-command",),
+    ("cat", "tree"),
+    ("key", "remove"),
+])
+def test_bad_usage(kaikyo: Kaikyo, argv: tuple[str, ...]) -> None:
+    assert_error(kaikyo(*argv, expect=None), 64)
+
+
+def test_no_repository_given(kaikyo: Kaikyo) -> None:
+    assert_error(kaikyo("snapshots", env={"KAIKYO_REPOSITORY": ""}, expect=None), 64,
+                 "no repository given")
+
+
+def test_unknown_snapshot(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
+    assert_error(kaikyo("restore", "latest", "-t", tmp_path / "o", expect=None), 21,
+                 "no snapshots yet")
+    sid = kaikyo.backup(src)["snapshot_id"]
+    missing = "0123456789" if not sid.startswith("0123") else "fedcba9876"
+    for argv in (("restore", missing, "-t", str(tmp_path / "o")), ("ls", missing),
+                 ("diff", sid, missing), ("forget", missing), ("cat", "snapshot", missing)):
+        assert_error(kaikyo(*argv, expect=None), 21, "no snapshot matches")
+    assert_error(kaikyo("restore", f"{sid}:/no/such/path", "-t", tmp_path / "o",
+                        expect=None), 21, "not in the snapshot")
+    assert not (tmp_path / "o").exists()
