@@ -82,7 +82,11 @@ class MasterIndex:
         if plain[0] != INDEX_VERSION:
             raise UnsupportedVersionError(f"{what} has unsupported version {plain[0]}")
         view = memoryview(plain)
-        pos, packs = 1, []
+        pos = 1
+        packs: list[bytes] = []
+        tables: list[memoryview] = []
+        numbers: list[int] = []
+        counts: list[int] = []
         while pos < len(view):
             if pos + _PACK.size > len(view):
                 raise IntegrityError(f"{what} is truncated")
@@ -91,18 +95,21 @@ class MasterIndex:
             end = pos + count * PACK_ENTRY_SIZE
             if end > len(view):
                 raise IntegrityError(f"{what} is truncated")
-            table = np.frombuffer(view[pos:end], dtype=_ENTRY_DTYPE)
-            if count and int(table["type"].max()) > 1:
-                raise IntegrityError(f"{what}: unknown blob type")
-            no = np.uint32(self.pack_number(pack_id))
-            ids = table["id"].astype(np.uint64)
-            pack_col = (np.full(count, no, dtype=np.uint32) | (
-                table["type"].astype(np.uint32) << np.uint32(31))).astype(np.uint32)
-            self._pending.append((ids, pack_col, table["offset"].astype(np.uint32),
-                                  table["length"].astype(np.uint32),
-                                  table["raw"].astype(np.uint32)))
+            tables.append(view[pos:end])
+            numbers.append(self.pack_number(pack_id))
+            counts.append(count)
             packs.append(pack_id)
             pos = end
+        # One conversion per index file, not per pack: thousands of tiny arrays would cost
+        # more memory in headers than the entries themselves.
+        table = np.frombuffer(b"".join(tables), dtype=_ENTRY_DTYPE)
+        if len(table) and int(table["type"].max()) > 1:
+            raise IntegrityError(f"{what}: unknown blob type")
+        pack_col = (np.repeat(np.array(numbers, dtype=np.uint32), counts)
+                    | (table["type"].astype(np.uint32) << np.uint32(31))).astype(np.uint32)
+        self._pending.append((table["id"].astype(np.uint64), pack_col,
+                              table["offset"].astype(np.uint32),
+                              table["length"].astype(np.uint32), table["raw"].astype(np.uint32)))
         return packs
 
     def freeze(self) -> None:
