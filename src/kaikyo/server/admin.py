@@ -194,6 +194,21 @@ class Haven:
                                         "ask the haven operator")
         return Principal(row.tenant_id, row.name, token_id, Scope(row.scope), row.verify_names)
 
+    def recount_usage(self) -> None:
+        """Set every tenant's usage from what is on disk.
+
+        Run at startup: a server killed mid-upload never released that upload's reservation,
+        and the disk, not the counter, is the truth.
+        """
+        for tenant in self.list_tenants():
+            nbytes = nobjects = 0
+            for repo in self.area.repositories(tenant["name"]):
+                for info in self.area.store(tenant["name"], repo).list(""):
+                    nbytes, nobjects = nbytes + info.size, nobjects + 1
+            with self.db.write() as conn:
+                conn.execute(tenants.update().where(tenants.c.name == tenant["name"])
+                             .values(used_bytes=nbytes, used_objects=nobjects))
+
     # -- trash -------------------------------------------------------------------------------
 
     def undelete(self, tenant: str, repo: str | None, name: str | None) -> TrashResult:

@@ -62,7 +62,8 @@ class Metrics:
             lines += [f"# HELP {hname} Request latency, by method.", f"# TYPE {hname} histogram"]
             for labels, counts in sorted(self._hist.items()):
                 for bound, count in zip(BUCKETS, counts, strict=False):
-                    lines.append(f"{hname}_bucket{_fmt((*labels, ('le', str(bound))))} {_num(count)}")
+                    le = _fmt((*labels, ("le", str(bound))))
+                    lines.append(f"{hname}_bucket{le} {_num(count)}")
                 lines.append(f"{hname}_bucket{_fmt((*labels, ('le', '+Inf')))} {_num(counts[-1])}")
                 lines.append(f"{hname}_sum{_fmt(labels)} {self._hist_sum[labels]:.6f}")
                 lines.append(f"{hname}_count{_fmt(labels)} {_num(counts[-1])}")

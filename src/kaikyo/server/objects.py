@@ -146,6 +146,16 @@ class ObjectArea:
         base = self.root / validate_segment("tenant", tenant)
         return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
+    def clean_uploads(self) -> int:
+        """Remove temporary files of uploads cut short by a crash; call only at startup, when
+        no upload can be in progress. Returns how many were removed."""
+        removed = 0
+        for tmp in self.root.glob(f"*/*/{TMP_DIR}/*.up"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed += 1
+        return removed
+
     def begin_put(
         self, tenant: str, repo: str, name: str, size: int, sha256: str | None
     ) -> PendingObject:

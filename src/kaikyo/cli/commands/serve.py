@@ -63,6 +63,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     settings = settings_from(args, ctx, trash_grace=parse_duration(args.trash_grace),
                              **({"max_body": max_object} if max_object else {}))
     haven = Haven(settings, ctx.clock, create=True)
+    haven.area.clean_uploads()
+    haven.recount_usage()
     scheme = "https" if tls else "http"
     url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
     if args.json:

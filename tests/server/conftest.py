@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from havenproc import HavenProcess
+
+
+@pytest.fixture(scope="module")
+def haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HavenProcess]:
+    """One real haven per test module, with tenants acme and globex."""
+    data = Path(tmp_path_factory.mktemp("haven")) / "data"
+    proc = HavenProcess(data, extra=("--max-object", "4Mi"))
+    proc.tenant("acme")
+    proc.tenant("globex")
+    proc.start()
+    yield proc
+    proc.stop()

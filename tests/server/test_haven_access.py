@@ -1,0 +1,227 @@
+"""Tenancy, scopes, tokens, names and bodies against a real ``kaikyo serve`` process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from havenproc import HavenProcess
+
+from kaikyo.store import (
+    InvalidName,
+    ObjectExists,
+    ObjectNotFound,
+    StoreAuthFailed,
+    StoreCorrupt,
+    StoreOptions,
+    StorePermissionDenied,
+    StoreQuotaExceeded,
+)
+from kaikyo.store.http import HttpStore
+from kaikyo.store.retrying import NO_RETRY
+
+
+def pack(data: bytes) -> str:
+    h = hashlib.sha256(data).hexdigest()
+    return f"data/{h[:2]}/{h}"
+
+
+_OPEN: list[HttpStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def client(haven: HavenProcess, tenant: str, token: str, repo: str = "main") -> HttpStore:
+    store = HttpStore(haven.url(tenant, repo), StoreOptions(token=token), retry=NO_RETRY)
+    _OPEN.append(store)
+    return store
+
+
+def leftovers(haven: HavenProcess) -> list[Path]:
+    return [p for p in (haven.data / "objects").rglob("*.up")]
+
+
+@pytest.fixture(scope="module")
+def tokens(haven: HavenProcess) -> dict[str, str]:
+    return {f"{t}-{s}": haven.token(t, s) for t in ("acme", "globex")
+            for s in ("backup", "restore", "admin")}
+
+
+def test_tenants_are_isolated(haven: HavenProcess, tokens: dict[str, str]) -> None:
+    data = os.urandom(1000)
+    client(haven, "acme", tokens["acme-backup"]).put(pack(data), data)
+    # globex's tokens, pointed at acme's URL, reach nothing of acme's.
+    intruder = client(haven, "acme", tokens["globex-admin"])
+    for call in (lambda: intruder.get(pack(data)), lambda: list(intruder.list("")),
+                 lambda: intruder.put(pack(b"x"), b"x"), lambda: intruder.delete(pack(data)),
+                 lambda: intruder.stat(pack(data))):
+        with pytest.raises((StorePermissionDenied, ObjectNotFound)):
+            call()
+    # Under its own tenant, globex sees none of acme's objects.
+    assert list(client(haven, "globex", tokens["globex-admin"]).list("")) == []
+    assert client(haven, "acme", tokens["acme-restore"]).get(pack(data)) == data
+
+
+def test_backup_token_is_append_only(haven: HavenProcess, tokens: dict[str, str]) -> None:
+    store = client(haven, "acme", tokens["acme-backup"])
+    data = os.urandom(500)
+    store.put(pack(data), data)
+    with pytest.raises(ObjectExists):
+        store.put(pack(data), data)
+    with pytest.raises(StorePermissionDenied):
+        store.put(pack(data), data, overwrite=True)
+    with pytest.raises(StorePermissionDenied):
+        store.delete(pack(data))
+    lock = b"lock of this backup"
+    lock_name = "locks/" + hashlib.sha256(lock).hexdigest()
+    store.put(lock_name, lock)
+    store.delete(lock_name)  # its own locks it may remove
+    assert store.get(pack(data)) == data
+
+
+def test_restore_token_is_read_only(haven: HavenProcess, tokens: dict[str, str]) -> None:
+    store = client(haven, "acme", tokens["acme-restore"])
+    with pytest.raises(StorePermissionDenied):
+        store.put(pack(b"new"), b"new")
+    with pytest.raises(StorePermissionDenied):
+        store.put("config", b"new", overwrite=True)
+    assert isinstance(list(store.list("data/")), list)
+
+
+def test_admin_delete_goes_to_trash_and_undelete_restores(
+    haven: HavenProcess, tokens: dict[str, str]
+) -> None:
+    data = os.urandom(2000)
+    admin = client(haven, "globex", tokens["globex-admin"], repo="trashy")
+    admin.put(pack(data), data)
+    admin.delete(pack(data))
+    assert not admin.exists(pack(data))
+    shown = haven.op("tenant", "show", "globex")
+    assert shown["trash"] == {"objects": 1, "bytes": 2000}
+    restored = haven.op("tenant", "undelete", "globex", "--repo", "trashy")
+    assert restored["restored"] == [f"trashy/{pack(data)}"]
+    assert admin.get(pack(data)) == data
+
+
+def test_revoked_and_expired_tokens_fail(haven: HavenProcess) -> None:
+    token = haven.token("acme", "backup")
+    store = client(haven, "acme", token)
+    assert list(store.list("keys/")) == []
+    haven.op("token", "revoke", token.split("_")[1])
+    with pytest.raises(StoreAuthFailed, match="revoked"):
+        list(store.list("keys/"))
+    expired = haven.token("acme", "backup", "--expires", "1s")
+    time.sleep(1.2)
+    with pytest.raises(StoreAuthFailed, match="expired"):
+        list(client(haven, "acme", expired).list(""))
+    for bad in ("", "kk_nothing", "kk_0123456789abcdef_" + "A" * 43):
+        with pytest.raises(StoreAuthFailed):
+            list(client(haven, "acme", bad).list(""))
+
+
+def test_suspended_tenant_is_refused(haven: HavenProcess) -> None:
+    haven.tenant("initech")
+    token = haven.token("initech", "admin")
+    haven.op("tenant", "suspend", "initech")
+    with pytest.raises(StorePermissionDenied, match="suspended"):
+        list(client(haven, "initech", token).list(""))
+    haven.op("tenant", "resume", "initech")
+    assert list(client(haven, "initech", token).list("")) == []
+
+
+@pytest.mark.parametrize("path", [
+    "/acme/main/o/../../etc/passwd", "/acme/main/o/%2e%2e/%2e%2e/x", "/acme/main/o/data/zz/x",
+    "/acme/main/o/UPPER", "/acme/main/o/a//b", "/acme/main/o/.tmp/x", "/acme/main/o/",
+    "/acme/..%2f/o/config", "/ACME/main/o/config", "/acme/main/o/" + "a" * 300,
+    "/acme/main/o/data/00/" + "0" * 64, "/acme/main/o/notrepo/" + "0" * 64,
+])
+def test_malformed_names_are_refused(
+    haven: HavenProcess, tokens: dict[str, str], path: str
+) -> None:
+    headers = {"authorization": f"Bearer {tokens['acme-admin']}"}
+    with httpx.Client(base_url=haven.base, headers=headers) as http:
+        r = http.put(path, content=b"x")
+        assert 400 <= r.status_code < 500, (path, r.status_code)
+        assert http.get(path).status_code < 500
+    assert not leftovers(haven)
+
+
+def test_content_must_match_its_name(haven: HavenProcess, tokens: dict[str, str]) -> None:
+    store = client(haven, "acme", tokens["acme-backup"], repo="verify")
+    name = pack(b"the real bytes")
+    with pytest.raises(StoreCorrupt, match="does not match"):
+        store.put(name, b"other bytes!!!")
+    assert not store.exists(name)
+    with pytest.raises(InvalidName):
+        store.put("data/00/" + hashlib.sha256(b"q").hexdigest(), b"q")  # wrong fan-out
+    assert not leftovers(haven)
+
+
+def test_oversized_body_is_refused(haven: HavenProcess, tokens: dict[str, str]) -> None:
+    data = os.urandom(5 * 1024 * 1024)  # the fixture's haven accepts at most 4 MiB
+    store = client(haven, "acme", tokens["acme-backup"], repo="big")
+    with pytest.raises(StorePermissionDenied, match="exceeds"):
+        store.put(pack(data), data)
+    assert not store.exists(pack(data))
+    assert not leftovers(haven)
+
+
+def test_truncated_body_leaves_nothing(haven: HavenProcess, tokens: dict[str, str]) -> None:
+    data = os.urandom(1024 * 1024)
+    name = pack(data)
+    before = haven.op("tenant", "show", "acme")["used_bytes"]
+    with socket.create_connection((haven.host, haven.port)) as sock:
+        sock.sendall((f"PUT /acme/cut/o/{name} HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {tokens['acme-backup']}\r\n"
+                      f"Content-Length: {len(data)}\r\n\r\n").encode() + data[: len(data) // 2])
+    # The server notices the cut, then cleans up: no object, no temp file, no usage.
+    deadline = time.monotonic() + 10
+    while leftovers(haven) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not leftovers(haven)
+    assert not client(haven, "acme", tokens["acme-backup"], repo="cut").exists(name)
+    assert haven.op("tenant", "show", "acme")["used_bytes"] == before
+
+
+def test_quota_is_enforced_before_upload(haven: HavenProcess) -> None:
+    haven.tenant("tiny", "--quota-bytes", "10K", "--quota-objects", "3")
+    store = client(haven, "tiny", haven.token("tiny", "backup"))
+    first = os.urandom(6000)
+    store.put(pack(first), first)
+    second = os.urandom(6000)
+    with pytest.raises(StoreQuotaExceeded, match="quota exceeded") as info:
+        store.put(pack(second), second)
+    assert "\n" not in str(info.value)
+    assert not store.exists(pack(second))
+    small = [os.urandom(10) for _ in range(3)]
+    store.put(pack(small[0]), small[0])
+    store.put(pack(small[1]), small[1])
+    with pytest.raises(StoreQuotaExceeded):
+        store.put(pack(small[2]), small[2])
+    usage = haven.op("tenant", "show", "tiny")
+    assert (usage["used_bytes"], usage["used_objects"]) == (6020, 3)
+
+
+def test_audit_log_records_refusals_and_verifies(haven: HavenProcess) -> None:
+    rows = haven.op("tenant", "show", "acme", "--audit-lines", "500")["audit_tail"]
+    results = {r["result"] for r in rows}
+    assert {"ok", "StorePermissionDenied", "StoreAuthFailed", "StoreCorrupt"} <= results
+    assert haven.op("haven", "audit", "verify")["ok"] is True
+
+
+def test_metrics_and_health(haven: HavenProcess) -> None:
+    assert httpx.get(f"{haven.base}/healthz").json() == {"status": "ok"}
+    text = httpx.get(f"{haven.base}/metrics").text
+    assert 'kaikyo_haven_requests_total{tenant="acme",method="PUT",status="201"}' in text
+    assert "kaikyo_haven_request_duration_seconds_bucket" in text
