@@ -32,7 +32,7 @@ def say(text: str) -> None:
 def run(args: list[str], env: dict[str, str], capture: bool = False) -> str:
     shown = " ".join(a if " " not in a else repr(a) for a in args)
     print(f"$ kaikyo {shown}", flush=True)
-    proc = subprocess.run(KAIKYO + args, env=env, text=True,
+    proc = subprocess.run(KAIKYO + args, env=env, text=True, check=False,
                           stdout=subprocess.PIPE if capture else None)
     if proc.returncode not in (0,):
         raise SystemExit(f"demo: 'kaikyo {' '.join(args)}' failed with exit code "
@@ -63,7 +63,7 @@ def make_sample(root: Path) -> None:
     script.chmod(0o755)
     os.mkfifo(root / "a-fifo")
     try:
-        os.setxattr(root / "secret.txt", "user.classification", "must-stay".encode())
+        os.setxattr(root / "secret.txt", "user.classification", b"must-stay")
     except OSError:
         pass
     (root / "empty-dir").mkdir()
@@ -125,7 +125,7 @@ def main() -> int:
             "plan", "--fleet", str(ROOT / "examples" / "fleet-tokyo.csv"),
             "--site", str(ROOT / "examples" / "site-tokyo.yaml"), "--target", "15%",
             "--start", "2011-05-01", "--deadline", "2011-07-01",
-            "--chart", str(chart), "--chart", str(OUT / "plan.html")], env=env)
+            "--chart", str(chart), "--chart", str(OUT / "plan.html")], env=env, check=False)
         if proc.returncode not in (0, 2):
             raise SystemExit(f"demo: plan failed with exit code {proc.returncode}")
         print(f"\nchart written to {chart} and {OUT / 'plan.html'}")
@@ -141,7 +141,8 @@ def main() -> int:
 def _start_haven(work: Path, env: dict[str, str]
                  ) -> tuple[subprocess.Popen[bytes], str, str] | None:
     """Start `kaikyo serve` on loopback and onboard a tenant; None if no haven is built."""
-    probe = subprocess.run(KAIKYO + ["serve", "--help"], env=env, capture_output=True)
+    probe = subprocess.run(KAIKYO + ["serve", "--help"], env=env, capture_output=True,
+                           check=False)
     if probe.returncode != 0:
         print("(the haven is not available in this build: using a local repository)")
         return None
@@ -153,16 +154,16 @@ def _start_haven(work: Path, env: dict[str, str]
                             "--json"], env, capture=True))["token"]
     server = subprocess.Popen(KAIKYO + ["serve", "--data", data, "--listen",
                                         f"127.0.0.1:{port}"], env=env)
-    import time
-
     import httpx
+
+    from kaikyo.clock import SYSTEM_CLOCK
 
     for _ in range(100):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
-            time.sleep(0.1)
+            SYSTEM_CLOCK.sleep(0.1)
     else:
         server.terminate()
         raise SystemExit("demo: the haven did not start")
