@@ -225,3 +225,33 @@ def test_metrics_and_health(haven: HavenProcess) -> None:
     text = httpx.get(f"{haven.base}/metrics").text
     assert 'kaikyo_haven_requests_total{tenant="acme",method="PUT",status="201"}' in text
     assert "kaikyo_haven_request_duration_seconds_bucket" in text
+
+
+def test_upload_limit_paces_puts(haven: HavenProcess, tokens: dict[str, str]) -> None:
+    store = HttpStore(haven.url("acme", "paced"),
+                      StoreOptions(token=tokens["acme-backup"], upload_limit="*=4M"),
+                      retry=NO_RETRY)
+    _OPEN.append(store)
+    data = os.urandom(2 * 1000 * 1000)
+    started = time.monotonic()
+    store.put(pack(data), data)
+    assert time.monotonic() - started >= 0.4  # 2 MB at 4 MB/s, minus one burst
+    assert store.get(pack(data)) == data
+
+
+def test_store_is_fork_safe(haven: HavenProcess, tokens: dict[str, str]) -> None:
+    store = client(haven, "acme", tokens["acme-backup"], repo="forked")
+    assert list(store.list("")) == []  # the parent's pool now holds a connection
+    data = os.urandom(1000)
+    pid = os.fork()
+    if pid == 0:  # child: a fresh pool after reopen, as the engine's workers do
+        code = 1
+        try:
+            store.reopen()
+            store.put(pack(data), data)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.get(pack(data)) == data  # the parent's own pool still works

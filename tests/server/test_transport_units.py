@@ -1,0 +1,101 @@
+"""Pure parts of the WAN transport: upload schedules, rate limiting, backoff, wire mapping."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from kaikyo.errors import UsageError
+from kaikyo.store import wire
+from kaikyo.store.errors import (
+    InvalidRange,
+    ObjectExists,
+    StoreNoSpace,
+    StoreQuotaExceeded,
+    StoreUnavailable,
+)
+from kaikyo.store.ratelimit import RateLimiter, Schedule, Window, parse_rate, parse_schedule
+from kaikyo.store.retrying import RetryPolicy, call_with_retry
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.t, self.slept = now, 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        self.slept += seconds
+
+
+def local_epoch(hour: int, minute: int = 0) -> float:
+    return time.mktime((2026, 6, 1, hour, minute, 0, 0, 0, -1))
+
+
+def test_parse_schedule_and_rates() -> None:
+    s = parse_schedule("09:00-20:00=100M, 22:00-06:00=1Gi, *=0")
+    assert s.windows == (Window(540, 1200, 100e6), Window(1320, 360, 2**30))
+    assert s.rate_at(local_epoch(12)) == 100e6
+    assert s.rate_at(local_epoch(23, 30)) == 2**30
+    assert s.rate_at(local_epoch(3)) == 2**30
+    assert s.rate_at(local_epoch(21)) == 0
+    assert parse_schedule("5M") == Schedule((), 5e6)
+    assert parse_rate("1.5KiB/s") == 1536
+    for bad in ("09:00-25:00=1M", "9-17=1M", "fast", "09:00-17:00=lots"):
+        with pytest.raises(UsageError):
+            parse_schedule(bad)
+
+
+def test_rate_limiter_holds_the_rate() -> None:
+    clock = FakeClock(local_epoch(10))
+    limiter = RateLimiter(parse_schedule("09:00-20:00=1M,*=0"), clock)
+    for _ in range(40):
+        limiter.acquire(256 * 1024)
+    assert clock.slept == pytest.approx(40 * 256 * 1024 / 1e6, rel=0.1)
+    clock.t = local_epoch(21)
+    before = clock.slept
+    limiter.acquire(10**9)  # unlimited outside the window
+    assert clock.slept == before
+
+
+def test_retry_backs_off_then_succeeds_or_gives_up() -> None:
+    clock = FakeClock(0)
+    attempts: list[int] = []
+
+    def flaky(n: int) -> str:
+        attempts.append(n)
+        if n < 3:
+            raise StoreUnavailable("down")
+        return "ok"
+
+    policy = RetryPolicy(initial_delay=1, max_delay=4, max_elapsed=100)
+    assert call_with_retry(flaky, policy, clock, random.Random(1)) == "ok"
+    assert attempts == [0, 1, 2, 3]
+    assert 0.5 + 1 + 2 <= clock.slept <= 1 + 2 + 4
+    with pytest.raises(StoreUnavailable):
+        call_with_retry(lambda n: flaky(-1), RetryPolicy(max_elapsed=5), FakeClock(0))
+    with pytest.raises(ObjectExists):  # permanent errors are never retried
+        call_with_retry(lambda n: (_ for _ in ()).throw(ObjectExists("x")), policy, clock)
+
+
+def test_wire_table_round_trips() -> None:
+    for cls, status in wire.ERROR_TABLE:
+        exc = cls("m")
+        assert wire.status_for(exc) == status
+        body = wire.error_body(exc)
+        assert type(wire.error_from_response(status, body["error"], body["message"])) is cls
+    assert isinstance(wire.error_from_response(507, None, None), StoreQuotaExceeded)
+    assert isinstance(wire.error_from_response(507, "StoreNoSpace", "x"), StoreNoSpace)
+    assert isinstance(wire.error_from_response(502, None, None), StoreUnavailable)
+    assert wire.parse_range("bytes=10-19", 100) == (10, 20)
+    assert wire.parse_range("bytes=90-", 100) == (90, 100)
+    for bad in ("bytes=90-100", "bytes=5-1", "items=1-2", "bytes=1-2,4-5", "bytes=-5"):
+        with pytest.raises(InvalidRange):
+            wire.parse_range(bad, 100)
