@@ -56,11 +56,12 @@ class Uploader:
                 put_content_addressed(self._store, name, data)
             finally:
                 self._slots.release()
+            # Inside the task, not a done-callback: callbacks run after the future is marked
+            # done, so wait() could return before the pack was reported and indexed.
+            if on_done is not None:
+                on_done()
 
-        fut = self._pool.submit(run)
-        if on_done is not None:
-            fut.add_done_callback(lambda f: on_done() if f.exception() is None else None)
-        self._futures.append(fut)
+        self._futures.append(self._pool.submit(run))
 
     def _raise_first_error(self) -> None:
         still = []
