@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import multiprocessing
 import os
+import signal
 import socket
 from pathlib import Path
+from typing import Any
 
 from kaikyo.cli.context import CliContext
 from kaikyo.errors import ConfigError, UsageError
@@ -51,7 +54,43 @@ def store_for(args: argparse.Namespace, ctx: CliContext, create: bool = False) -
         upload_limit=getattr(args, "limit_upload", None) or ctx.env.get("KAIKYO_LIMIT_UPLOAD"),
         clock=ctx.clock,
     )
-    return open_store(repo_url(args, ctx), options)
+    store = open_store(repo_url(args, ctx), options)
+    kill_at = ctx.env.get("KAIKYO_TEST_KILL_AT_WRITE")
+    return _KillAtWrite(store, int(kill_at)) if kill_at else store
+
+
+class _KillAtWrite:
+    """Test hook (tests/fault): SIGKILL this command just before its Nth store write.
+
+    Puts and deletes are counted across the forked workers (shared memory), so a given N is
+    a deterministic point in the write sequence; the whole process group dies when this
+    command leads it (``start_new_session``), as with ``kill -9`` of a session.
+    """
+
+    def __init__(self, store: Store, n: int) -> None:
+        self._store, self._n, self._leader = store, n, os.getpid()
+        self._count = multiprocessing.get_context("fork").Value("i", 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _tick(self) -> None:
+        with self._count.get_lock():
+            self._count.value += 1
+            if self._count.value < self._n:
+                return
+        if os.getpgrp() == self._leader:
+            os.killpg(self._leader, signal.SIGKILL)
+        os.kill(self._leader, signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
+        self._tick()
+        self._store.put(name, data, overwrite=overwrite)
+
+    def delete(self, name: str) -> None:
+        self._tick()
+        self._store.delete(name)
 
 
 def password(args: argparse.Namespace, ctx: CliContext, confirm: bool = False,
