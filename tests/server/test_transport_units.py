@@ -99,3 +99,19 @@ def test_wire_table_round_trips() -> None:
     for bad in ("bytes=90-100", "bytes=5-1", "items=1-2", "bytes=1-2,4-5", "bytes=-5"):
         with pytest.raises(InvalidRange):
             wire.parse_range(bad, 100)
+
+
+def test_rate_limiter_is_shared_with_forked_children() -> None:
+    import os
+
+    clock = FakeClock(local_epoch(10))
+    limiter = RateLimiter(parse_schedule("*=1M"), clock)
+    clock.t += 1.0  # a full bucket, in parent and child alike
+    pid = os.fork()
+    if pid == 0:
+        limiter.acquire(500_000)  # the child spends it
+        os._exit(0)
+    os.waitpid(pid, 0)
+    before = clock.slept
+    limiter.acquire(500_000)
+    assert clock.slept - before == pytest.approx(0.5, rel=0.05)

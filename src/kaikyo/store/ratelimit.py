@@ -5,14 +5,15 @@ midnight) and an optional ``*=RATE`` default; the first matching window wins. RA
 second with an optional K/M/G (powers of 1000) or Ki/Mi/Gi suffix; 0 means unlimited. Times are
 the client's local time, because business hours are where the client's link is shared.
 
-:class:`RateLimiter` is a token bucket shared by every upload thread of one store, so the limit
-holds for the sum of all transfers in flight.
+:class:`RateLimiter` is a token bucket shared by every upload thread of one store and by every
+process forked from it (its state lives in shared memory), so the limit holds for the sum of
+all transfers in flight, including those of the engine's forked backup workers.
 """
 
 from __future__ import annotations
 
 import re
-import threading
+import multiprocessing
 import time as _time
 from dataclasses import dataclass
 
@@ -89,7 +90,7 @@ def parse_schedule(spec: str) -> Schedule:
 
 
 class RateLimiter:
-    """A token bucket whose rate follows a :class:`Schedule`; thread-safe.
+    """A token bucket whose rate follows a :class:`Schedule`; thread- and fork-safe.
 
     The bucket holds at most a quarter second of tokens, so a burst after an idle period stays
     small while a steady stream sees exactly the configured rate.
@@ -100,9 +101,10 @@ class RateLimiter:
     def __init__(self, schedule: Schedule, clock: Clock) -> None:
         self._schedule = schedule
         self._clock = clock
-        self._lock = threading.Lock()
-        self._tokens = 0.0
-        self._last = clock.monotonic()
+        ctx = multiprocessing.get_context("fork")
+        self._lock = ctx.Lock()
+        # [tokens, last refill (monotonic; the same clock in forked children)]
+        self._state = ctx.RawArray("d", [0.0, clock.monotonic()])
 
     def acquire(self, nbytes: int) -> None:
         """Block until ``nbytes`` may be sent under the rate in force now."""
@@ -113,10 +115,11 @@ class RateLimiter:
                     return
                 now = self._clock.monotonic()
                 burst = max(rate * self.BURST_SECONDS, float(nbytes))
-                self._tokens = min(burst, self._tokens + (now - self._last) * rate)
-                self._last = now
-                if self._tokens >= nbytes:
-                    self._tokens -= nbytes
+                tokens = min(burst, self._state[0] + (now - self._state[1]) * rate)
+                self._state[1] = now
+                if tokens >= nbytes:
+                    self._state[0] = tokens - nbytes
                     return
-                wait = (nbytes - self._tokens) / rate
+                self._state[0] = tokens
+                wait = (nbytes - tokens) / rate
             self._clock.sleep(min(wait, 1.0))
