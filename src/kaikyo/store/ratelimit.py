@@ -12,8 +12,8 @@ all transfers in flight, including those of the engine's forked backup workers.
 
 from __future__ import annotations
 
-import re
 import multiprocessing
+import re
 import time as _time
 from dataclasses import dataclass
 
