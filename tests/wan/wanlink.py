@@ -92,6 +92,7 @@ class WanLink:
 
 
 _SINK = """
+import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("{addr}", {port})); s.listen(1); c, _ = s.accept()
 while c.recv(1 << 20): pass
