@@ -1,5 +1,5 @@
 """The HTTP store passes the same conformance suite as every other store, against a real
-``kaikyo serve`` process on 127.0.0.1."""
+``kaikyo serve`` process on 127.0.0.1, with a tenant that verifies names (the default)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ _REPOS = itertools.count()
 @pytest.fixture(scope="module")
 def contract_haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HavenProcess, str]]:
     haven = HavenProcess(Path(tmp_path_factory.mktemp("contract")) / "data")
-    # The suite uses names that are not hashes of their bytes (e.g. "index/000...1" holding
-    # its own name), so this tenant accepts any valid name instead of verifying content.
-    haven.tenant("contract", "--no-verify-names")
+    # A normal tenant: the haven verifies every content name against the SHA-256 of the bytes
+    # while they stream, and the suite names its objects that way, as a repository does.
+    haven.tenant("contract")
+    assert haven.op("tenant", "show", "contract")["verify_names"] is True
     token = haven.token("contract", "admin")
     haven.start()
     yield haven, token

@@ -168,6 +168,42 @@ def test_content_must_match_its_name(haven: HavenProcess, tokens: dict[str, str]
     assert not leftovers(haven)
 
 
+@pytest.mark.parametrize("prefix", ["data/", "index/", "snapshots/", "keys/", "locks/"])
+def test_mismatched_body_is_refused_server_side_and_leaves_nothing(
+    haven: HavenProcess, tokens: dict[str, str], prefix: str
+) -> None:
+    """A body whose SHA-256 is not its name is refused by the haven itself (the client does not
+    check), after streaming in full, with no object, no temp file, no usage and no listing."""
+    real = os.urandom(3 * 1024 * 1024)  # many upload chunks: the check runs at the very end
+    digest = hashlib.sha256(real).hexdigest()
+    name = f"data/{digest[:2]}/{digest}" if prefix == "data/" else prefix + digest
+    forged = real[:-1] + bytes([real[-1] ^ 1])  # same size, one bit off
+    repo = "mismatch-" + prefix.rstrip("/")
+    before = haven.op("tenant", "show", "acme")
+    admin = client(haven, "acme", tokens["acme-admin"], repo=repo)
+    with pytest.raises(StoreCorrupt, match="does not match its name"):
+        admin.put(name, forged)
+    # The same refusal on the raw wire: 422 and the error kind, whatever client sends it.
+    with httpx.Client(base_url=haven.base, timeout=30,
+                      headers={"authorization": f"Bearer {tokens['acme-admin']}"}) as http:
+        r = http.put(f"/acme/{repo}/o/{name}", content=forged)
+        assert r.status_code == 422 and r.json()["error"] == "StoreCorrupt", r.text
+        assert http.head(f"/acme/{repo}/o/{name}").status_code == 404
+    assert not admin.exists(name)
+    assert list(admin.list("")) == []
+    repo_dir = haven.data / "objects" / "acme" / repo
+    assert [p for p in repo_dir.rglob("*") if p.is_file()] == []
+    assert not leftovers(haven)
+    after = haven.op("tenant", "show", "acme")
+    assert (after["used_bytes"], after["used_objects"]) == (
+        before["used_bytes"], before["used_objects"])
+    rows = haven.op("tenant", "show", "acme", "--audit-lines", "20")["audit_tail"]
+    assert [r["result"] for r in rows if r["object"] == name] == ["StoreCorrupt"] * 2
+    # Nothing reserved or squatted the name: the true bytes go in afterwards.
+    admin.put(name, real)
+    assert admin.get(name) == real
+
+
 def test_oversized_body_is_refused(haven: HavenProcess, tokens: dict[str, str]) -> None:
     data = os.urandom(5 * 1024 * 1024)  # the fixture's haven accepts at most 4 MiB
     store = client(haven, "acme", tokens["acme-backup"], repo="big")
