@@ -12,9 +12,12 @@ from havenproc import KAIKYO
 
 
 def run_kaikyo(url: str, token: str, *argv: str, netns: str | None = None,
-               check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KAIKYO_REPOSITORY": url, "KAIKYO_TOKEN": token,
-           "KAIKYO_PASSWORD": "correct horse battery staple"}
+               check: bool = True, timeout: float = 600, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    # Trust comes only from what a test passes: never from the developer's environment.
+    base = {k: v for k, v in os.environ.items() if k != "KAIKYO_CA_FILE"}
+    env = {**base, "KAIKYO_REPOSITORY": url, "KAIKYO_TOKEN": token,
+           "KAIKYO_PASSWORD": "correct horse battery staple", **(env or {})}
     cmd = [*KAIKYO, *argv]
     if netns:
         cmd = ["ip", "netns", "exec", netns, *cmd]

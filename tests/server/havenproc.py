@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -40,15 +41,22 @@ def kaikyo(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str
 
 class HavenProcess:
     def __init__(self, data: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 extra: tuple[str, ...] = (), netns: str | None = None) -> None:
+                 extra: tuple[str, ...] = (), netns: str | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
+        """``tls=(cert, key)`` serves https with that pair; the certificate is then also the
+        CA a client must trust (see tlscert.self_signed)."""
         self.data, self.host, self.port = data, host, port or free_port()
-        self.extra, self.netns = extra, netns
+        self.extra, self.netns, self.tls = extra, netns, tls
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data.parent / f"{data.name}-serve.log"
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def ca_file(self) -> str | None:
+        return str(self.tls[0]) if self.tls else None
 
     def url(self, tenant: str, repo: str) -> str:
         return f"{self.base}/{tenant}/{repo}"
@@ -56,6 +64,8 @@ class HavenProcess:
     def start(self, timeout: float = 20.0) -> None:
         cmd = [*KAIKYO, "serve", "--data", str(self.data), "--listen",
                f"{self.host}:{self.port}", *self.extra]
+        if self.tls:
+            cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -80,7 +90,8 @@ class HavenProcess:
                  f"import httpx; httpx.get('{self.base}/healthz', timeout=1).raise_for_status()"],
                 capture_output=True, check=False)
             return probe.returncode == 0
-        return httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200
+        verify = ssl.create_default_context(cafile=self.ca_file) if self.tls else True
+        return httpx.get(f"{self.base}/healthz", timeout=1, verify=verify).status_code == 200
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -31,6 +31,8 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
                    "file (env KAIKYO_PASSWORD_FILE; or KAIKYO_PASSWORD)")
     g.add_argument("--limit-upload", default=default,
                    help="upload limit schedule, e.g. '09:00-20:00=100M,*=0'")
+    g.add_argument("--ca-file", default=default, metavar="FILE",
+                   help="trust only this CA (PEM) for an https:// haven (env KAIKYO_CA_FILE)")
     add_json_arg(parser, top)
 
 
@@ -52,6 +54,7 @@ def store_for(args: argparse.Namespace, ctx: CliContext, create: bool = False) -
         create=create,
         token=ctx.env.get("KAIKYO_TOKEN"),
         upload_limit=getattr(args, "limit_upload", None) or ctx.env.get("KAIKYO_LIMIT_UPLOAD"),
+        ca_file=getattr(args, "ca_file", None) or ctx.env.get("KAIKYO_CA_FILE") or None,
         clock=ctx.clock,
     )
     store = open_store(repo_url(args, ctx), options)

@@ -9,6 +9,11 @@ arrived is never sent again. A put that failed in transit is retried (backoff wi
 a retry first asks the haven whether the earlier attempt's bytes arrived; only the objects that
 were in flight at the cut are sent twice.
 
+TLS: ``https://`` verifies the haven's certificate against the system's trust store, or only
+against ``StoreOptions.ca_file`` when given (a haven with a private or self-signed CA). A
+certificate that does not verify is a trust failure, not a transient one: it raises
+:class:`StoreTrustFailed` (exit 18, like an unreachable haven) at once instead of retrying.
+
 Fork safety: the client is bound to the process that made it. ``reopen()`` (or the first call
 in a forked child) builds a fresh pool instead of sharing the parent's sockets.
 """
@@ -18,12 +23,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import httpx
 
+from kaikyo import errors
 from kaikyo.store import wire
 from kaikyo.store.base import ObjectInfo
 from kaikyo.store.errors import (
@@ -46,6 +53,41 @@ _HASH_NAME = re.compile(r"(?:data/[0-9a-f]{2}|index|snapshots|keys|locks)/[0-9a-
 
 def _is_content_addressed(name: str) -> bool:
     return _HASH_NAME.fullmatch(name) is not None
+
+
+class StoreTrustFailed(StoreError, errors.ConnectionFailedError):
+    """The haven's TLS certificate does not verify. Permanent (never retried): the same
+    certificate will not become trusted by waiting."""
+
+    default_hint = "give the haven's CA certificate with --ca-file or KAIKYO_CA_FILE"
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The context that verifies the haven: the system's trust store, or only ``ca_file``."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except ssl.SSLError as exc:  # before OSError, of which it is a subclass
+        raise errors.ConfigError(f"CA file {ca_file} holds no usable PEM certificate: "
+                                 f"{exc.reason or exc}") from None
+    except OSError as exc:
+        raise errors.ConfigError(
+            f"cannot read CA file {ca_file}: {exc.strerror or exc}",
+            "KAIKYO_CA_FILE / --ca-file must name a PEM file") from None
+
+
+def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification error behind an httpx transport error, if that is what
+    it is (httpx and httpcore chain the ``ssl`` exception as the cause)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class HttpStore:
@@ -79,6 +121,9 @@ class HttpStore:
         self._lock = threading.Lock()
         self._pid = -1
         self._client: httpx.Client | None = None
+        self._host = parsed.host
+        if parsed.scheme == "https":
+            tls_context(options.ca_file)  # a bad CA file fails now, with one clear line
 
     # -- connection management -------------------------------------------------------------
 
@@ -90,7 +135,11 @@ class HttpStore:
             max_connections=max(4, self._options.connections * 2),
             max_keepalive_connections=max(4, self._options.connections * 2),
         )
-        verify: str | bool = self._options.ca_file or True
+        # A fresh context per client (and so per process after a fork); with a CA file only
+        # that CA is trusted, as an operator running a private haven expects.
+        verify: ssl.SSLContext | bool = (
+            tls_context(self._options.ca_file) if self._base.startswith("https:") else True
+        )
         return httpx.Client(
             base_url=self._base,
             headers=headers,
@@ -127,6 +176,11 @@ class HttpStore:
         try:
             response = request(self._http())
         except (httpx.TransportError, httpx.StreamError) as exc:
+            untrusted = _cert_failure(exc)
+            if untrusted is not None:
+                reason = untrusted.verify_message or untrusted.reason or "verification failed"
+                raise StoreTrustFailed(
+                    f"TLS certificate of haven {self._host} not trusted: {reason}") from None
             raise StoreUnavailable(f"haven unreachable: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 400:
             raise self._error(response)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import ssl
 
 import uvicorn
 
@@ -16,7 +17,7 @@ from kaikyo.cli import exitcodes
 from kaikyo.cli.commands.haven import add_data_arg, parse_duration, parse_size, settings_from
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json
-from kaikyo.errors import UsageError
+from kaikyo.errors import ConfigError, UsageError
 from kaikyo.server import Haven, create_app
 
 
@@ -51,6 +52,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _check_tls(cert: str, key: str) -> None:
+    """Load the pair once before starting, so a wrong path or a key that does not match the
+    certificate is one clear line (exit 23) rather than a traceback from inside uvicorn."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except OSError as exc:
+        if isinstance(exc, ssl.SSLError):
+            raise ConfigError(f"cannot use TLS certificate {cert} with key {key}: "
+                              f"{exc.reason or exc}",
+                              "give a PEM certificate (chain) and its matching private key"
+                              ) from None
+        raise ConfigError(f"cannot read TLS certificate or key: {exc.filename or cert}: "
+                          f"{exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     host, port = _split_listen(args.listen)
     tls = bool(args.tls_cert or args.tls_key)
@@ -59,6 +75,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if not tls and not _is_loopback(host) and not args.allow_plain_http:
         raise UsageError(f"refusing plain HTTP on {host}: tokens would cross the network in clear",
                          "pass --tls-cert and --tls-key, or listen on 127.0.0.1")
+    if tls:
+        _check_tls(args.tls_cert, args.tls_key)
     max_object = parse_size(args.max_object)
     settings = settings_from(args, ctx, trash_grace=parse_duration(args.trash_grace),
                              **({"max_body": max_object} if max_object else {}))
