@@ -102,7 +102,9 @@ class RepoHandler:
 
     async def head(self, request: Request, p: Principal, repo: str, name: str) -> Response:
         info = await run_in_threadpool(self.haven.area.store(p.tenant, repo).stat, name)
-        headers = {"content-length": str(info.size), wire.MTIME_HEADER: f"{info.mtime:.6f}",
+        # repr: the shortest text that reads back as the same float, so HEAD and the listing
+        # (JSON) report exactly the same receive time.
+        headers = {"content-length": str(info.size), wire.MTIME_HEADER: repr(info.mtime),
                    "content-type": "application/octet-stream"}
         return Response(status_code=200, headers=headers)
 
