@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -197,7 +198,8 @@ def test_mismatched_body_is_refused_server_side_and_leaves_nothing(
     after = haven.op("tenant", "show", "acme")
     assert (after["used_bytes"], after["used_objects"]) == (
         before["used_bytes"], before["used_objects"])
-    rows = haven.op("tenant", "show", "acme", "--audit-lines", "20")["audit_tail"]
+    rows = cast(list[dict[str, Any]],
+                haven.op("tenant", "show", "acme", "--audit-lines", "20")["audit_tail"])
     assert [r["result"] for r in rows if r["object"] == name] == ["StoreCorrupt"] * 2
     # Nothing reserved or squatted the name: the true bytes go in afterwards.
     admin.put(name, real)
@@ -250,7 +252,8 @@ def test_quota_is_enforced_before_upload(haven: HavenProcess) -> None:
 
 
 def test_audit_log_records_refusals_and_verifies(haven: HavenProcess) -> None:
-    rows = haven.op("tenant", "show", "acme", "--audit-lines", "500")["audit_tail"]
+    rows = cast(list[dict[str, Any]],
+                haven.op("tenant", "show", "acme", "--audit-lines", "500")["audit_tail"])
     results = {r["result"] for r in rows}
     assert {"ok", "StorePermissionDenied", "StoreAuthFailed", "StoreCorrupt"} <= results
     assert haven.op("haven", "audit", "verify")["ok"] is True
