@@ -69,6 +69,15 @@ def test_untrusted_certificate_fails_at_once(tls_haven: HavenProcess, tmp_path: 
     assert not repo.exists() or not [p for p in repo.rglob("*") if p.is_file()]
 
 
+def test_https_to_a_plain_port_fails_at_once(haven: HavenProcess) -> None:
+    started = time.monotonic()
+    url = haven.url("acme", "x").replace("http://", "https://")
+    result = run_kaikyo(url, haven.token("acme", "backup"), "init", check=False, timeout=120)
+    assert result.returncode == 18, result.stderr
+    assert "does not speak TLS" in one_error_line(result.stderr)
+    assert time.monotonic() - started < 30
+
+
 def test_unreadable_ca_file_is_a_config_error(tls_haven: HavenProcess, tmp_path: Path) -> None:
     token = tls_haven.token("acme", "backup")
     garbage = tmp_path / "garbage.pem"

@@ -77,15 +77,21 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
             "KAIKYO_CA_FILE / --ca-file must name a PEM file") from None
 
 
-def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
-    """The certificate verification error behind an httpx transport error, if that is what
-    it is (httpx and httpcore chain the ``ssl`` exception as the cause)."""
+def _tls_failure(exc: BaseException, host: str) -> StoreTrustFailed | None:
+    """The permanent TLS failure behind an httpx transport error, if that is what it is
+    (httpx and httpcore chain the ``ssl`` exception as the cause): a certificate that does not
+    verify, or a peer that does not speak TLS at all. Anything else may be a cut link."""
     seen: BaseException | None = exc
     for _ in range(8):
         if seen is None:
             return None
         if isinstance(seen, ssl.SSLCertVerificationError):
-            return seen
+            reason = seen.verify_message or seen.reason or "verification failed"
+            return StoreTrustFailed(f"TLS certificate of haven {host} not trusted: {reason}")
+        if isinstance(seen, ssl.SSLError) and seen.reason == "WRONG_VERSION_NUMBER":
+            return StoreTrustFailed(f"haven {host} does not speak TLS on this port",
+                                    "use the http:// URL only for a loopback haven without "
+                                    "--tls-cert, or check the port")
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -176,11 +182,9 @@ class HttpStore:
         try:
             response = request(self._http())
         except (httpx.TransportError, httpx.StreamError) as exc:
-            untrusted = _cert_failure(exc)
-            if untrusted is not None:
-                reason = untrusted.verify_message or untrusted.reason or "verification failed"
-                raise StoreTrustFailed(
-                    f"TLS certificate of haven {self._host} not trusted: {reason}") from None
+            permanent = _tls_failure(exc, self._host)
+            if permanent is not None:
+                raise permanent from None
             raise StoreUnavailable(f"haven unreachable: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 400:
             raise self._error(response)
