@@ -367,7 +367,9 @@ class RepositoryWriter:
         self.repo = repo
         self.uploader = Uploader(repo.store, max_in_flight)
         self._lock = threading.Lock()
-        self._finished: list[FinishedPack] = []
+        # Indexed packs, kept as encoded index plaintext until flush: a list of PackEntry
+        # objects would cost about 300 bytes per blob of a large backup.
+        self._finished: list[bytes] = []
         self._unwritten: list[FinishedPack] = []
         self.packs_written = 0
         self.bytes_written = 0
@@ -386,8 +388,9 @@ class RepositoryWriter:
                 batch, self._unwritten = self._unwritten, []
         if flush:
             self.repo.write_index(batch)
+            plain = encode_index(batch)
             with self._lock:
-                self._finished.extend(batch)
+                self._finished.append(plain)
 
     def save_tree(self, raw: bytes) -> bytes:
         tree_id = self.repo.hasher(raw)
@@ -408,10 +411,11 @@ class RepositoryWriter:
         if batch:
             self.repo.write_index(batch)
         with self._lock:
-            self._finished.extend(batch)
+            if batch:
+                self._finished.append(encode_index(batch))
             finished, self._finished = self._finished, []
-        for pid, entries in finished:
-            self.repo.index.add_pack(pid, entries)
+        for plain in finished:
+            self.repo.index.add_index_plain(plain)
         self.repo.index.freeze()
 
     def close(self) -> None:

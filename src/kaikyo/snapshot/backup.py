@@ -53,7 +53,7 @@ class BackupOptions:
     user: str = ""
     dry_run: bool = False
     workers: int = 2
-    max_in_flight: int = 4
+    max_in_flight: int = 2  # packs uploading at once per worker (each up to pack_size)
     cache_file: Path | None = None
 
 
@@ -185,7 +185,7 @@ class Backup:
         self.counts["bytes_total"] += st.st_size
         cached = self.old_cache.get(path)
         if cached is not None and self._unchanged(cached, st):
-            raw = cached[4]
+            raw = filescache.blob_ids(cached)
             node["content"] = [raw[i : i + 32].hex() for i in range(0, len(raw), 32)]
             self.new_cache[path] = cached
             self.counts["files_unmodified"] += 1
@@ -205,10 +205,9 @@ class Backup:
 
     def _unchanged(self, cached: filescache.Entry, st: os.stat_result) -> bool:
         """Same size, times and inode, and every blob still in the repository."""
-        if (cached[0] != st.st_size or cached[1] != st.st_mtime_ns
-                or cached[2] != st.st_ctime_ns or cached[3] != st.st_ino):
+        if not filescache.matches(cached, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
             return False
-        raw = cached[4]
+        raw = filescache.blob_ids(cached)
         if len(raw) == 32:
             return raw in self.repo.index
         return all(self.repo.index.contains_many(
@@ -255,8 +254,8 @@ class Backup:
             if size_read != st.st_size:
                 node["size"] = size_read  # changed while read: record what was stored
             else:
-                self.new_cache[path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns,
-                                        st.st_ino, b"".join(ids))
+                self.new_cache[path] = filescache.make_entry(
+                    st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, b"".join(ids))
             self.counts["files_changed" if was_cached else "files_new"] += 1
             self.counts["bytes_read"] += size_read
             self.progress.file_done(path, size_read, False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
@@ -20,6 +21,7 @@ class WorkerPool:
     def __init__(self, repo: Repository, workers: int, dry_run: bool, max_in_flight: int,
                  on_pack: Callable[[FinishedPack], None]) -> None:
         ctx = multiprocessing.get_context("fork")
+        gc.freeze()  # children must not copy the parent's objects by collecting them
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
         self._load: list[int] = []
@@ -35,6 +37,7 @@ class WorkerPool:
             self._conns.append(parent)
             self._procs.append(proc)
             self._load.append(0)
+        gc.unfreeze()
         self._owner: dict[int, int] = {}
 
     @property

@@ -32,7 +32,7 @@ from kaikyo.snapshot.fs import open_for_read
 FileResult = tuple[list[bytes], int] | str
 
 BIG_CHUNK = 256 * 1024
-READ_BLOCK = 32 * 1024 * 1024
+READ_BLOCK = 16 * 1024 * 1024
 
 
 class ChunkSaver:

@@ -19,8 +19,11 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     store = config.store_for(args, ctx, create=True)
-    pw = config.password(args, ctx, confirm=True)
-    repo, recovery = Repository.create(store, pw, meta={"created": ctx.clock.now()})
+    try:
+        pw = config.password(args, ctx, confirm=True)
+        repo, recovery = Repository.create(store, pw, meta={"created": ctx.clock.now()})
+    finally:
+        store.close()
     if args.json:
         emit_json(ctx, {"repository": store.url, "id": repo.config.repo_id,
                         "recovery_key": recovery})
