@@ -75,11 +75,14 @@ def make_node(name: bytes, path: bytes, st: os.stat_result, kind: str) -> Node:
         "uid": st.st_uid,
         "gid": st.st_gid,
         "mtime": st.st_mtime_ns,
-        "ctime": st.st_ctime_ns,
-        "inode": st.st_ino,
-        "dev": st.st_dev,
-        "links": st.st_nlink,
     }
+    # Inode and device only tell hardlinks apart; for a file with one link they would only
+    # make unchanged trees differ (after a copy or restore) and cost space. ctime cannot be
+    # restored and is not stored; the files cache compares it.
+    if st.st_nlink > 1 and kind != DIR:
+        node["inode"] = st.st_ino
+        node["dev"] = st.st_dev
+        node["links"] = st.st_nlink
     put_bytes(node, "name", name)
     user = user_name(st.st_uid)
     if user is not None:

@@ -7,7 +7,8 @@ valid UTF-8 is stored as text so ``kaikyo cat tree`` stays readable.
 
 Node keys (absent when not applicable): ``name``/``name_b``, ``type`` (file, dir, symlink, fifo,
 chardev, blockdev, socket), ``mode`` (permission and special bits), ``uid``, ``gid``, ``user``,
-``group``, ``mtime``/``ctime`` (ns), ``size``, ``inode``, ``dev``, ``links``, ``rdev``,
+``group``, ``mtime`` (ns), ``size``, ``inode``/``dev``/``links`` (only for files with more
+than one link), ``rdev``,
 ``content`` (hex blob ids), ``subtree`` (hex tree id), ``target``/``target_b`` (symlink),
 ``xattrs`` (list of ``[name, value_b64]``), ``sparse`` (true if the file had holes).
 """
