@@ -41,8 +41,8 @@ from kaikyo.core.format.constants import (
     SNAPSHOT_PREFIX,
 )
 from kaikyo.core.format.envelope import open_blob, open_object, seal_blob, seal_object
-from kaikyo.core.format.index import encode_index
-from kaikyo.core.format.pack import PackEntry, header_length, parse_header
+from kaikyo.core.format.index import encode_index, encode_index_raw
+from kaikyo.core.format.pack import PackEntry, encode_entries, header_length, parse_header
 from kaikyo.core.hashing import BlobHasher
 from kaikyo.core.ids import object_id
 from kaikyo.errors import (
@@ -59,6 +59,7 @@ from kaikyo.repo.packer import FinishedPack, PackWriter, Uploader, pack_name, pu
 from kaikyo.store import ObjectInfo, ObjectNotFound, Store
 
 INDEX_FLUSH_PACKS = 32
+RawPack = tuple[bytes, bytes, int]  # pack id, encoded entry table, entry count
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +230,10 @@ class Repository:
         items = list(packs)
         if not items:
             return None
-        sealed = seal_object(self.cipher, self.compressor, KIND_INDEX, encode_index(items))
+        return self.write_index_plain(encode_index(items))
+
+    def write_index_plain(self, plain: bytes) -> str:
+        sealed = seal_object(self.cipher, self.compressor, KIND_INDEX, plain)
         name = INDEX_PREFIX + object_id(sealed)
         put_content_addressed(self.store, name, sealed)
         self.indexed_files.add(name)
@@ -370,7 +374,7 @@ class RepositoryWriter:
         # Indexed packs, kept as encoded index plaintext until flush: a list of PackEntry
         # objects would cost about 300 bytes per blob of a large backup.
         self._finished: list[bytes] = []
-        self._unwritten: list[FinishedPack] = []
+        self._unwritten: list[RawPack] = []
         self.packs_written = 0
         self.bytes_written = 0
         self._tree_packer = PackWriter(repo.cipher, repo.compressor, repo.config.pack_size,
@@ -379,16 +383,19 @@ class RepositoryWriter:
 
     def pack_done(self, finished: FinishedPack) -> None:
         """Record a pack that is now durable in the store (any thread)."""
+        self.pack_done_raw(finished[0], encode_entries(finished[1]), len(finished[1]))
+
+    def pack_done_raw(self, pack_id: bytes, table: bytes, count: int) -> None:
+        """Like :meth:`pack_done` with the entry table already encoded (from a worker)."""
         with self._lock:
-            self._unwritten.append(finished)
+            self._unwritten.append((pack_id, table, count))
             self.packs_written += 1
-            self.bytes_written += sum(e.length for e in finished[1])
             flush = len(self._unwritten) >= INDEX_FLUSH_PACKS
             if flush:
                 batch, self._unwritten = self._unwritten, []
         if flush:
-            self.repo.write_index(batch)
-            plain = encode_index(batch)
+            plain = encode_index_raw(batch)
+            self.repo.write_index_plain(plain)
             with self._lock:
                 self._finished.append(plain)
 
@@ -409,10 +416,11 @@ class RepositoryWriter:
         with self._lock:
             batch, self._unwritten = self._unwritten, []
         if batch:
-            self.repo.write_index(batch)
+            plain = encode_index_raw(batch)
+            self.repo.write_index_plain(plain)
         with self._lock:
             if batch:
-                self._finished.append(encode_index(batch))
+                self._finished.append(plain)
             finished, self._finished = self._finished, []
         for plain in finished:
             self.repo.index.add_index_plain(plain)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from kaikyo import __version__
 from kaikyo.core.format.tree import Node, encode_tree, put_bytes
-from kaikyo.repo import FinishedPack, Repository
+from kaikyo.repo import Repository
 from kaikyo.snapshot import filescache
 from kaikyo.snapshot.fs import DIR, FILE, make_node, node_type
 from kaikyo.snapshot.pool import WorkerPool
@@ -105,6 +105,7 @@ class Backup:
         self.writer = repo.writer(opts.max_in_flight)
         self.pool: WorkerPool | None = None
         self.excludes = opts.excludes
+        self._since_poll = 0
 
     # ---- the walk -----------------------------------------------------------------------
 
@@ -235,6 +236,11 @@ class Backup:
                     self._submit(front)
                 must_wait = drain or self.pool.in_flight() >= window
                 if not must_wait:
+                    # Looking at the pipes costs a syscall per worker: not on every file.
+                    self._since_poll += 1
+                    if self._since_poll < 64:
+                        return
+                    self._since_poll = 0
                     self.pool.poll(0)
                     if not self.pool.ready(front.batch_id):
                         return
@@ -273,9 +279,9 @@ class Backup:
 
     # ---- the whole run ------------------------------------------------------------------
 
-    def on_pack(self, finished: FinishedPack) -> None:
+    def on_pack(self, pack_id: bytes, table: bytes, count: int) -> None:
         if not self.opts.dry_run:
-            self.writer.pack_done(finished)
+            self.writer.pack_done_raw(pack_id, table, count)
 
     def run(self, parent: str | None) -> BackupResult:
         paths = _normalise(self.opts.paths)

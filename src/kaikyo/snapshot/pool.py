@@ -9,7 +9,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from kaikyo.errors import KaikyoError
-from kaikyo.repo import FinishedPack, Repository
+from kaikyo.repo import Repository
 from kaikyo.snapshot.workers import FileResult, worker_main
 
 
@@ -19,7 +19,7 @@ class WorkerDied(KaikyoError):
 
 class WorkerPool:
     def __init__(self, repo: Repository, workers: int, dry_run: bool, max_in_flight: int,
-                 on_pack: Callable[[FinishedPack], None]) -> None:
+                 on_pack: Callable[[bytes, bytes, int], None]) -> None:
         ctx = multiprocessing.get_context("fork")
         gc.freeze()  # children must not copy the parent's objects by collecting them
         self._conns: list[Connection] = []
@@ -59,7 +59,7 @@ class WorkerPool:
             self._results[msg[1]] = msg[2]
             self._load[w] -= 1
         elif kind == "pack":
-            self._on_pack((msg[1], msg[2]))
+            self._on_pack(msg[1], msg[2], msg[3])
         elif kind == "flushed":
             self.stats.append(msg[1])
         elif kind == "error":
@@ -75,8 +75,14 @@ class WorkerPool:
             raise WorkerDied(f"a backup worker process died (exit code {code})") from None
 
     def poll(self, timeout: float | None) -> None:
-        for conn in wait(self._conns, timeout):
-            w = self._conns.index(conn)  # type: ignore[arg-type]
+        if timeout == 0:
+            # The cheap check: Connection.poll is one syscall; wait() builds a selector.
+            for w, conn in enumerate(self._conns):
+                while conn.poll():
+                    self._handle(w, self._recv(w))
+            return
+        for ready in wait(self._conns, timeout):
+            w = self._conns.index(ready)  # type: ignore[arg-type]
             self._handle(w, self._recv(w))
 
     def ready(self, batch_id: int) -> bool:

@@ -25,6 +25,7 @@ from kaikyo.core.chunking import chunk_lengths, split_stream
 from kaikyo.core.compression import Compressor
 from kaikyo.core.format.constants import BLOB_DATA
 from kaikyo.core.format.envelope import seal_blob
+from kaikyo.core.format.pack import encode_entries
 from kaikyo.repo import FinishedPack, PackWriter, Repository, Uploader
 from kaikyo.snapshot.fs import open_for_read
 
@@ -78,9 +79,10 @@ class ChunkSaver:
         if self.dry_run:
             self.bytes_new += sum(len(c) for _, c in fresh)
             return ids
-        big = len(fresh) > 1 and sum(len(c) for _, c in fresh) >= 2 * BIG_CHUNK
+        # Big chunks compress on two threads (zstd releases the GIL); small ones inline, where
+        # a thread hand-off would cost more than the compression.
         compressed: Iterator[tuple[int, bytes | memoryview]]
-        if big:
+        if len(fresh) > 1 and sum(len(c) for _, c in fresh) >= len(fresh) * BIG_CHUNK:
             compressed = self._pool.map(self._compress, [c for _, c in fresh])
         else:
             compressed = (self.compressor.compress(c) for _, c in fresh)
@@ -192,7 +194,9 @@ def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight
             conn.send(msg)
 
     def on_pack(finished: FinishedPack) -> None:
-        send(("pack", finished[0], finished[1]))
+        # Encoded, not pickled dataclasses: unpickling those cost the main process more CPU
+        # than anything else it does per blob.
+        send(("pack", finished[0], encode_entries(finished[1]), len(finished[1])))
 
     uploader = Uploader(repo.store, max_in_flight)
     saver = ChunkSaver(repo, uploader, on_pack, dry_run)

@@ -24,6 +24,15 @@ def encode_index(packs: Iterable[tuple[bytes, list[PackEntry]]]) -> bytes:
     return b"".join(parts)
 
 
+def encode_index_raw(packs: Iterable[tuple[bytes, bytes, int]]) -> bytes:
+    """Like :func:`encode_index` from already-encoded entry tables (pack_id, table, count)."""
+    parts = [bytes([INDEX_VERSION])]
+    for pack_id, table, count in packs:
+        parts.append(_PACK.pack(pack_id, count))
+        parts.append(table)
+    return b"".join(parts)
+
+
 def decode_index(plain: bytes, what: str = "index") -> list[tuple[bytes, list[PackEntry]]]:
     if not plain:
         raise IntegrityError(f"{what} is empty")
