@@ -50,3 +50,24 @@ class BackupBar:
 
     def error(self, path: bytes, message: str) -> None:
         pass
+
+
+class Status:
+    """A spinner with a line of text, for steps whose total is not known in advance."""
+
+    def __init__(self, ctx: CliContext, text: str, enabled: bool) -> None:
+        self._status = err_console(ctx).status(text) if enabled and ctx.interactive else None
+
+    def __enter__(self) -> Status:
+        if self._status is not None:
+            self._status.start()
+        return self
+
+    def update(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(text)
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._status is not None:
+            self._status.stop()

@@ -9,6 +9,7 @@ from typing import Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, out_console
+from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
 from kaikyo.errors import IntegrityError
 from kaikyo.snapshot.check import check
@@ -22,8 +23,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    with repository(args, ctx, "shared", load_index=False) as repo:
-        report = check(repo, read_data=args.read_data)
+    with (repository(args, ctx, "shared", load_index=False) as repo,
+          Status(ctx, "checking", not args.json) as status):
+        report = check(repo, read_data=args.read_data,
+                       on_pack=lambda n: status.update(f"read {n} packs"))
     errors = [f for f in report.findings if f.severity == "error"]
     if args.json:
         emit_json(ctx, {"ok": report.ok, "packs": report.packs, "packs_read": report.packs_read,

@@ -8,6 +8,7 @@ from typing import Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
+from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
 from kaikyo.snapshot.prune import execute_prune, plan_prune, used_blobs
 
@@ -21,11 +22,13 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     dry = getattr(args, "dry_run", False)
-    with repository(args, ctx, "exclusive") as repo:
+    with (repository(args, ctx, "exclusive") as repo,
+          Status(ctx, "finding data in use", not args.json) as status):
         repo.adopt_unindexed()
         trees = [r.doc["tree"] for r in repo.list_snapshots()]
         used = used_blobs(repo, trees)
         plan = plan_prune(repo.index.by_pack(), used)
+        status.update(f"repacking {len(plan.repack)} and deleting {len(plan.delete_packs)} packs")
         written = 0 if dry else execute_prune(repo, plan)
     summary = {"packs_deleted": len(plan.delete_packs), "packs_repacked": len(plan.repack),
                "packs_written": written, "bytes_freed": plan.bytes_freed,

@@ -9,6 +9,7 @@ from typing import Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
+from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
 from kaikyo.errors import UsageError
 from kaikyo.snapshot import RestoreOptions, run_restore
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                               overwrite=args.overwrite, verify=args.verify,
                               workers=config.worker_count(ctx),
                               numeric_owner=args.numeric_owner)
-        result = run_restore(repo, snap.doc["tree"], (sub or "/").encode(), opts)
+        with Status(ctx, f"restoring snapshot {snap.snapshot_id[:8]}", not args.json):
+            result = run_restore(repo, snap.doc["tree"], (sub or "/").encode(), opts)
     for w in result.warnings:
         ctx.stderr.write(f"kaikyo: warning: {w}\n")
     if args.json:
