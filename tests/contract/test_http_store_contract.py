@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import itertools
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from havenproc import HavenProcess  # noqa: E402
-
-from kaikyo.store import Store, StoreOptions, open_store  # noqa: E402
-from kaikyo.testing.contracts import STORE_CONTRACT  # noqa: E402
+from kaikyo.store import Store, StoreOptions, open_store
+from kaikyo.testing.contracts import STORE_CONTRACT
+from kaikyo.testing.haven import HavenProcess
 
 _REPOS = itertools.count()
 

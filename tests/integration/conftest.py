@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ import pytest
 
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.main import main
+from kaikyo.server.settings import OBJECTS_DIR
+from kaikyo.testing.haven import HavenProcess
 from kaikyo.testing.trees import Zoo, build_zoo
 
 PASSWORD = "correct horse battery staple"
@@ -30,12 +33,19 @@ class Run:
 
 
 class Kaikyo:
-    """Call ``main(argv, ctx)`` with an environment naming one repository."""
+    """Call ``main(argv, ctx)`` with an environment naming one repository.
 
-    def __init__(self, repo: Path, cache: Path, password: str = PASSWORD) -> None:
+    ``repo`` is where the repository's objects lie on disk: the repository itself for a local
+    one, the haven's directory for that tenant's repository when ``url`` points at a haven.
+    """
+
+    def __init__(self, repo: Path, cache: Path, password: str = PASSWORD,
+                 url: str | None = None, token: str | None = None) -> None:
         self.repo = repo
-        self.env = {"KAIKYO_REPOSITORY": str(repo), "KAIKYO_PASSWORD": password,
+        self.env = {"KAIKYO_REPOSITORY": url or str(repo), "KAIKYO_PASSWORD": password,
                     "KAIKYO_CACHE_DIR": str(cache), "KAIKYO_WORKERS": "2"}
+        if token:
+            self.env["KAIKYO_TOKEN"] = token
         self.recovery_key = ""
 
     def __call__(self, *argv: str | os.PathLike[str], env: dict[str, str] | None = None,
@@ -61,9 +71,56 @@ class Kaikyo:
         return self("restore", ref, "--target", target, *extra, expect=expect)
 
 
+class Haven:
+    """One real ``kaikyo serve`` for the session, with one tenant and an admin token."""
+
+    def __init__(self, proc: HavenProcess, token: str) -> None:
+        self.proc = proc
+        self.token = token
+        self._repos = itertools.count()
+
+    def new(self, cache: Path) -> Kaikyo:
+        name = f"repo{next(self._repos)}"
+        return Kaikyo(self.proc.data / OBJECTS_DIR / TENANT / name, cache,
+                      url=self.proc.url(TENANT, name), token=self.token)
+
+
+TENANT = "it-tenant"
+
+
+@pytest.fixture(scope="session")
+def haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Haven]:
+    proc = HavenProcess(tmp_path_factory.mktemp("haven") / "data")
+    proc.tenant(TENANT)
+    token = proc.token(TENANT, "admin")
+    proc.start()
+    try:
+        yield Haven(proc, token)
+    finally:
+        proc.stop()
+
+
+def _new_repo(kind: str, request: pytest.FixtureRequest, base: Path) -> Kaikyo:
+    if kind == "haven":
+        h: Haven = request.getfixturevalue("haven")
+        return h.new(base / "cache")
+    return Kaikyo(base / "repo", base / "cache")
+
+
+# Every round trip runs against a local repository and through a real haven process.
+REPO_KINDS = ["local", "haven"]
+
+
+@pytest.fixture(params=REPO_KINDS)
+def kaikyo(request: pytest.FixtureRequest, tmp_path: Path) -> Kaikyo:
+    """A fresh, initialised repository in this test's tmp dir (or at the haven)."""
+    return _new_repo(request.param, request, tmp_path).init()
+
+
 @pytest.fixture
-def kaikyo(tmp_path: Path) -> Kaikyo:
-    """A fresh, initialised repository in this test's tmp dir."""
+def local_kaikyo(tmp_path: Path) -> Kaikyo:
+    """A local repository only: for failures of the repository's own filesystem, which at a
+    haven are the operator's disk, not the tenant's (scope refusals: tests/server)."""
     return Kaikyo(tmp_path / "repo", tmp_path / "cache").init()
 
 
@@ -80,10 +137,11 @@ class ZooRepo:
         return f"{self.snapshot}:{self.zoo.root}{sub}"
 
 
-@pytest.fixture(scope="module")
-def zoo_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooRepo]:
+@pytest.fixture(scope="module", params=REPO_KINDS)
+def zoo_repo(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooRepo]:
     base = tmp_path_factory.mktemp("zoo")
     zoo = build_zoo(base / "zoo")
-    k = Kaikyo(base / "repo", base / "cache").init()
+    k = _new_repo(request.param, request, base).init()
     result = k.backup(zoo.root)
     yield ZooRepo(k, zoo, result["snapshot_id"], result)

@@ -187,7 +187,9 @@ def test_disk_full(tmp_path: Path, src: Path) -> None:
         assert (out / "small").read_bytes() == b"small file\n"
 
 
-def test_permission_denied_on_repository(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
+def test_permission_denied_on_repository(local_kaikyo: Kaikyo, src: Path, tmp_path: Path
+                                         ) -> None:
+    kaikyo = local_kaikyo
     sid = kaikyo.backup(src / "small")["snapshot_id"]
     before = repo_files(kaikyo.repo)
     repo = str(kaikyo.repo)

@@ -4,7 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from havenproc import HavenProcess
+
+from kaikyo.testing.haven import HavenProcess
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from havenproc import KAIKYO
+from kaikyo.testing.haven import KAIKYO
 
 
 def run_kaikyo(url: str, token: str, *argv: str, netns: str | None = None,

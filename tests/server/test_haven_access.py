@@ -12,7 +12,6 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from havenproc import HavenProcess
 
 from kaikyo.store import (
     InvalidName,
@@ -26,6 +25,7 @@ from kaikyo.store import (
 )
 from kaikyo.store.http import HttpStore
 from kaikyo.store.retrying import NO_RETRY
+from kaikyo.testing.haven import HavenProcess
 
 
 def pack(data: bytes) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 import psutil
 import pytest
 from enginecli import backup_json, run_kaikyo, same_tree
-from havenproc import HavenProcess
+
+from kaikyo.testing.haven import HavenProcess
 
 
 def make_tree(root: Path, seed: int, size: int) -> Path:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from havenproc import HavenProcess
 from hypothesis import HealthCheck, settings
 
 from kaikyo.server.openapi import openapi_document
+from kaikyo.testing.haven import HavenProcess
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"

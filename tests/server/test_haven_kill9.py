@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from havenproc import HavenProcess, kaikyo
 
 from kaikyo.store import StoreOptions
 from kaikyo.store.http import HttpStore
 from kaikyo.store.retrying import RetryPolicy
+from kaikyo.testing.haven import HavenProcess, kaikyo
 
 
 def pack(data: bytes) -> str:

@@ -17,14 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from havenproc import KAIKYO, HavenProcess
-
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.main import main
 from kaikyo.clock import SYSTEM_CLOCK, Clock
 from kaikyo.store import StoreOptions
 from kaikyo.store.http import HttpStore
 from kaikyo.testing.clock import FakeClock
+from kaikyo.testing.haven import KAIKYO, HavenProcess
 
 DAY = 86400.0
 # Clock skews of the client at each backup, in order: far behind, behind, right, far ahead.

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from enginecli import backup_json, run_kaikyo, same_tree
-from havenproc import KAIKYO, HavenProcess, free_port
 from tlscert import self_signed
+
+from kaikyo.testing.haven import KAIKYO, HavenProcess, free_port
 
 
 @pytest.fixture(scope="module")

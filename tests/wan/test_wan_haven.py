@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from enginecli import run_kaikyo, same_tree
-from havenproc import KAIKYO, HavenProcess
 from wanlink import ADDR_B, WanLink, wan_available
+
+from kaikyo.testing.haven import KAIKYO, HavenProcess
 
 TOTAL = int(os.environ.get("KAIKYO_WAN_TEST_BYTES", str(500 * 1000 * 1000)))
 CUT_SECONDS = 10.0

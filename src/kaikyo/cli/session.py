@@ -17,8 +17,9 @@ Mode = Literal["read", "shared", "exclusive"]
 @contextmanager
 def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
                load_index: bool = True) -> Iterator[Repository]:
-    repo = config.open_repo(args, ctx)
+    store = config.store_for(args, ctx)
     try:
+        repo = Repository.open(store, config.password(args, ctx))
         if mode == "read":
             if load_index:
                 repo.load_index()
@@ -29,4 +30,4 @@ def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
                 repo.load_index()
             yield repo
     finally:
-        repo.store.close()
+        store.close()
