@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -33,6 +33,7 @@ from kaikyo.snapshot.fs import open_for_read
 FileResult = tuple[list[bytes], int] | str
 
 BIG_CHUNK = 256 * 1024
+MAX_PENDING = 48  # big chunks in compression at once (about 48 MiB)
 READ_BLOCK = 16 * 1024 * 1024
 
 
@@ -54,6 +55,7 @@ class ChunkSaver:
         self.packer = PackWriter(self.cipher, self.compressor, repo.config.pack_size, uploader,
                                  send_pack)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
+        self._pending: deque[tuple[bytes, int, Future[tuple[int, bytes | memoryview]]]] = deque()
         self._local = threading.local()
 
     def _compress(self, data: bytes | memoryview) -> tuple[int, bytes | memoryview]:
@@ -65,7 +67,10 @@ class ChunkSaver:
 
     def save_chunks(self, chunks: list[memoryview]) -> list[bytes]:
         """Store the new ones among ``chunks`` (of one or several files); return all ids."""
-        ids = [self.hasher(c) for c in chunks]
+        big = len(chunks) > 1 and sum(len(c) for c in chunks) >= len(chunks) * BIG_CHUNK
+        # BLAKE3 releases the GIL, so big chunks hash on the pool's threads too.
+        ids = list(self._pool.map(self.hasher, chunks)) if big else [self.hasher(c)
+                                                                       for c in chunks]
         known = self.repo.index.contains_many(ids)
         fresh = []
         for k, (bid, chunk) in enumerate(zip(ids, chunks, strict=True)):
@@ -79,19 +84,37 @@ class ChunkSaver:
         if self.dry_run:
             self.bytes_new += sum(len(c) for _, c in fresh)
             return ids
-        # Big chunks compress on two threads (zstd releases the GIL); small ones inline, where
-        # a thread hand-off would cost more than the compression.
-        compressed: Iterator[tuple[int, bytes | memoryview]]
-        if len(fresh) > 1 and sum(len(c) for _, c in fresh) >= len(fresh) * BIG_CHUNK:
-            compressed = self._pool.map(self._compress, [c for _, c in fresh])
-        else:
-            compressed = (self.compressor.compress(c) for _, c in fresh)
-        for (bid, chunk), (comp, payload) in zip(fresh, compressed, strict=True):
-            sealed = seal_blob(self.cipher, BLOB_DATA, bid, comp, payload)
-            self.packer.add(BLOB_DATA, bid, sealed, len(chunk))
-            self.bytes_new += len(chunk)
-            self.bytes_stored += len(sealed)
+        if big:
+            # Big chunks compress on the pool's threads (zstd releases the GIL) while this
+            # thread reads and chunks the next block; they are sealed later, in order. The
+            # bytes are copied because the caller reuses its read buffer.
+            for bid, chunk in fresh:
+                data = bytes(chunk)
+                self._pending.append((bid, len(data), self._pool.submit(self._compress, data)))
+            while len(self._pending) > MAX_PENDING:
+                self._seal_oldest()
+            return ids
+        # Small chunks compress inline, where a thread hand-off would cost more.
+        for bid, chunk in fresh:
+            comp, payload = self.compressor.compress(chunk)
+            self._seal(bid, len(chunk), comp, payload)
         return ids
+
+    def _seal(self, bid: bytes, raw_len: int, comp: int, payload: bytes | memoryview) -> None:
+        sealed = seal_blob(self.cipher, BLOB_DATA, bid, comp, payload)
+        self.packer.add(BLOB_DATA, bid, sealed, raw_len)
+        self.bytes_new += raw_len
+        self.bytes_stored += len(sealed)
+
+    def _seal_oldest(self) -> None:
+        bid, raw_len, fut = self._pending.popleft()
+        comp, payload = fut.result()
+        self._seal(bid, raw_len, comp, payload)
+
+    def drain(self) -> None:
+        """Seal every chunk still compressing (before a flush: packs must hold them all)."""
+        while self._pending:
+            self._seal_oldest()
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -160,26 +183,37 @@ def process_big_file(saver: ChunkSaver, path: bytes) -> FileResult:
     fd = open_for_read(path)
     try:
         ids: list[bytes] = []
-        carry = b""
+        # One buffer for the whole file: the undecided tail moves to its front and the next
+        # block is read in after it, instead of allocating (and faulting in) fresh megabytes
+        # per block.
+        buf = bytearray(READ_BLOCK + saver.params.max_size)
+        view = memoryview(buf)
+        filled = 0
         total = 0
-        while True:
-            block = os.read(fd, READ_BLOCK)
-            final = not block
-            total += len(block)
-            buf = carry + block if carry else block
-            view = memoryview(buf)
-            lengths, consumed = split_stream(view, saver.params, final)
-            chunks, pos = [], 0
-            for length in lengths:
-                chunks.append(view[pos : pos + length])
-                pos += length
-            if chunks:
-                ids.extend(saver.save_chunks(chunks))
-            carry = bytes(view[consumed:])
-            del chunks
+        try:
+            while True:
+                n = os.readv(fd, [view[filled:]]) if filled < len(buf) else 0
+                total += n
+                filled += n
+                final = n == 0
+                if not final and filled < len(buf):
+                    continue  # short read: fill the buffer before chunking
+                lengths, consumed = split_stream(view[:filled], saver.params, final)
+                chunks, pos = [], 0
+                for length in lengths:
+                    chunks.append(view[pos : pos + length])
+                    pos += length
+                if chunks:
+                    ids.extend(saver.save_chunks(chunks))
+                for c in chunks:
+                    c.release()
+                del chunks
+                if final:
+                    return ids, total
+                buf[: filled - consumed] = buf[consumed:filled]
+                filled -= consumed
+        finally:
             view.release()
-            if final:
-                return ids, total
     finally:
         os.close(fd)
 
@@ -209,6 +243,7 @@ def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight
             if msg[0] == "batch":
                 send(("batch", msg[1], process_batch(saver, msg[2])))
             elif msg[0] == "flush":
+                saver.drain()
                 saver.packer.flush()
                 uploader.wait()
                 send(("flushed", {"bytes_new": saver.bytes_new, "blobs_new": saver.blobs_new,
