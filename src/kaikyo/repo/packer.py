@@ -45,7 +45,6 @@ class Uploader:
         self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="upload")
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._futures: list[Future[None]] = []
-        self._done_callbacks: list[Callable[[], None]] = []
 
     def submit(self, name: str, data: bytes, on_done: Callable[[], None] | None = None) -> None:
         self._raise_first_error()
