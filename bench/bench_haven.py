@@ -27,11 +27,11 @@ sys.path.insert(0, str(HERE.parent / "tests" / "server"))
 sys.path.insert(0, str(HERE.parent / "tests" / "wan"))
 
 from enginecli import run_kaikyo  # noqa: E402
-from havenproc import HavenProcess  # noqa: E402
 from wanlink import ADDR_B, WanLink, wan_available  # noqa: E402
 
 from kaikyo.store import StoreOptions  # noqa: E402
 from kaikyo.store.http import HttpStore  # noqa: E402
+from kaikyo.testing.haven import HavenProcess  # noqa: E402
 
 OBJECT = 16 * 1024 * 1024
 
