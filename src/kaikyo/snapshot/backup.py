@@ -79,10 +79,11 @@ class _Level(dict[bytes, Any]):
 
 
 class _Batch:
-    __slots__ = ("batch_id", "bytes", "files", "nodes", "submitted")
+    __slots__ = ("batch_id", "bytes", "files", "nodes", "submitted", "worker")
 
-    def __init__(self, batch_id: int) -> None:
+    def __init__(self, batch_id: int, worker: int) -> None:
         self.batch_id = batch_id
+        self.worker = worker
         self.files: list[tuple[bytes, int]] = []
         self.nodes: list[tuple[Node, bytes, os.stat_result, bool]] = []
         self.bytes = 0
@@ -97,7 +98,8 @@ class Backup:
         self.old_cache = filescache.load(opts.cache_file)
         self.new_cache: dict[bytes, filescache.Entry] = {}
         self.queue: deque[_Batch | _Dir] = deque()
-        self.current: _Batch | None = None
+        # One open batch per worker: files are routed by size (see _file).
+        self.current: dict[int, _Batch] = {}
         self.next_batch = 0
         self.errors: list[dict[str, str]] = []
         self.counts = {"files_new": 0, "files_changed": 0, "files_unmodified": 0,
@@ -192,9 +194,13 @@ class Backup:
             self.counts["files_unmodified"] += 1
             self.progress.file_done(path, st.st_size, True)
             return
-        batch = self.current
+        # Identical files have identical sizes: routing by size sends them to the same worker,
+        # whose own set of stored blobs then deduplicates them (workers share no memory).
+        assert self.pool is not None
+        worker = st.st_size % self.pool.size
+        batch = self.current.get(worker)
         if batch is None:
-            batch = self.current = _Batch(self.next_batch)
+            batch = self.current[worker] = _Batch(self.next_batch, worker)
             self.next_batch += 1
             self.queue.append(batch)
         batch.files.append((path, st.st_size))
@@ -218,10 +224,10 @@ class Backup:
 
     def _submit(self, batch: _Batch) -> None:
         assert self.pool is not None
-        self.pool.submit(batch.batch_id, batch.files)
+        self.pool.submit(batch.batch_id, batch.files, batch.worker)
         batch.submitted = True
-        if self.current is batch:
-            self.current = None
+        if self.current.get(batch.worker) is batch:
+            del self.current[batch.worker]
 
     def _pump(self, drain: bool = False) -> None:
         """Complete items at the front of the queue: those ready, or all if the window is full."""
@@ -230,11 +236,11 @@ class Backup:
         while self.queue:
             front = self.queue[0]
             if isinstance(front, _Batch):
-                if not front.submitted:
-                    if not drain and front is self.current:
-                        return
-                    self._submit(front)
                 must_wait = drain or self.pool.in_flight() >= window
+                if not front.submitted:
+                    if not must_wait and self.current.get(front.worker) is front:
+                        return  # still filling
+                    self._submit(front)
                 if not must_wait:
                     # Looking at the pipes costs a syscall per worker: not on every file.
                     self._since_poll += 1

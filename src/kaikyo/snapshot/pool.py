@@ -47,8 +47,8 @@ class WorkerPool:
     def in_flight(self) -> int:
         return sum(self._load)
 
-    def submit(self, batch_id: int, files: list[tuple[bytes, int]]) -> None:
-        w = min(range(len(self._load)), key=self._load.__getitem__)
+    def submit(self, batch_id: int, files: list[tuple[bytes, int]], worker: int) -> None:
+        w = worker % len(self._conns)
         self._conns[w].send(("batch", batch_id, files))
         self._load[w] += 1
         self._owner[batch_id] = w
