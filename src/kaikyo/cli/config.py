@@ -96,42 +96,35 @@ class _KillAtWrite:
         self._store.delete(name)
 
 
-def password(args: argparse.Namespace, ctx: CliContext, confirm: bool = False,
-             prompt: str = "passphrase") -> str:
-    path = getattr(args, "password_file", None) or ctx.env.get("KAIKYO_PASSWORD_FILE")
+def _secret(path: str | None, ctx: CliContext, value_env: str, what: str, hint: str,
+            confirm: bool) -> str:
+    """A passphrase from a file, an environment variable, or a terminal prompt (in that order)."""
     if path:
         try:
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from None
-    if "KAIKYO_PASSWORD" in ctx.env:
-        return ctx.env["KAIKYO_PASSWORD"]
+    if value_env in ctx.env:
+        return ctx.env[value_env]
     if not ctx.stdin_is_tty:
-        raise UsageError("no passphrase given",
-                         "set KAIKYO_PASSWORD or KAIKYO_PASSWORD_FILE, or run on a terminal")
-    first = getpass.getpass(f"enter {prompt}: ")
-    if confirm and getpass.getpass(f"repeat {prompt}: ") != first:
+        raise UsageError(f"no {what} given", hint)
+    first = getpass.getpass(f"enter {what}: ")
+    if confirm and getpass.getpass(f"repeat {what}: ") != first:
         raise UsageError("the passphrases do not match")
     return first
+
+
+def password(args: argparse.Namespace, ctx: CliContext, confirm: bool = False) -> str:
+    path = getattr(args, "password_file", None) or ctx.env.get("KAIKYO_PASSWORD_FILE")
+    return _secret(path, ctx, "KAIKYO_PASSWORD", "passphrase",
+                   "set KAIKYO_PASSWORD or KAIKYO_PASSWORD_FILE, or run on a terminal", confirm)
 
 
 def new_password(args: argparse.Namespace, ctx: CliContext) -> str:
     """The passphrase for a new key slot (``--new-password-file`` or KAIKYO_NEW_PASSWORD)."""
     path = getattr(args, "new_password_file", None) or ctx.env.get("KAIKYO_NEW_PASSWORD_FILE")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"cannot read password file {path}: {exc.strerror}") from None
-    if "KAIKYO_NEW_PASSWORD" in ctx.env:
-        return ctx.env["KAIKYO_NEW_PASSWORD"]
-    if not ctx.stdin_is_tty:
-        raise UsageError("no new passphrase given",
-                         "pass --new-password-file or set KAIKYO_NEW_PASSWORD")
-    first = getpass.getpass("enter new passphrase: ")
-    if getpass.getpass("repeat new passphrase: ") != first:
-        raise UsageError("the passphrases do not match")
-    return first
+    return _secret(path, ctx, "KAIKYO_NEW_PASSWORD", "new passphrase",
+                   "pass --new-password-file or set KAIKYO_NEW_PASSWORD", True)
 
 
 def open_repo(args: argparse.Namespace, ctx: CliContext) -> Repository:

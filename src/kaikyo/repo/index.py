@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kaikyo.core.format.constants import INDEX_VERSION, PACK_ENTRY_SIZE
+from kaikyo.core.format.constants import PACK_ENTRY_SIZE
+from kaikyo.core.format.index import iter_index_tables
 from kaikyo.core.format.pack import PackEntry
-from kaikyo.errors import IntegrityError, UnsupportedVersionError
+from kaikyo.errors import IntegrityError
 
 _TYPE_BIT = np.uint32(1 << 31)
 _PACK = struct.Struct("<32sI")
@@ -77,29 +78,15 @@ class MasterIndex:
 
     def add_index_plain(self, plain: bytes, what: str = "index") -> list[bytes]:
         """Add every entry of a decoded index file; returns the pack ids it lists."""
-        if not plain:
-            raise IntegrityError(f"{what} is empty")
-        if plain[0] != INDEX_VERSION:
-            raise UnsupportedVersionError(f"{what} has unsupported version {plain[0]}")
-        view = memoryview(plain)
-        pos = 1
         packs: list[bytes] = []
         tables: list[memoryview] = []
         numbers: list[int] = []
         counts: list[int] = []
-        while pos < len(view):
-            if pos + _PACK.size > len(view):
-                raise IntegrityError(f"{what} is truncated")
-            pack_id, count = _PACK.unpack_from(view, pos)
-            pos += _PACK.size
-            end = pos + count * PACK_ENTRY_SIZE
-            if end > len(view):
-                raise IntegrityError(f"{what} is truncated")
-            tables.append(view[pos:end])
+        for pack_id, raw_table, count in iter_index_tables(plain, what):
+            tables.append(raw_table)
             numbers.append(self.pack_number(pack_id))
             counts.append(count)
             packs.append(pack_id)
-            pos = end
         # One conversion per index file, not per pack: thousands of tiny arrays would cost
         # more memory in headers than the entries themselves.
         table = np.frombuffer(b"".join(tables), dtype=_ENTRY_DTYPE)

@@ -7,7 +7,7 @@ the whole is compressed and sealed (kind ``kaikyo/index``).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from kaikyo.core.format.constants import INDEX_VERSION, PACK_ENTRY_SIZE
 from kaikyo.core.format.pack import PackEntry, decode_entries, encode_entries
@@ -33,14 +33,15 @@ def encode_index_raw(packs: Iterable[tuple[bytes, bytes, int]]) -> bytes:
     return b"".join(parts)
 
 
-def decode_index(plain: bytes, what: str = "index") -> list[tuple[bytes, list[PackEntry]]]:
+def iter_index_tables(plain: bytes, what: str = "index"
+                      ) -> Iterator[tuple[bytes, memoryview, int]]:
+    """Yield (pack id, encoded entry table, entry count) for each pack an index file lists."""
     if not plain:
         raise IntegrityError(f"{what} is empty")
     if plain[0] != INDEX_VERSION:
         raise UnsupportedVersionError(f"{what} has unsupported version {plain[0]}")
     view = memoryview(plain)
     pos = 1
-    out: list[tuple[bytes, list[PackEntry]]] = []
     while pos < len(view):
         if pos + _PACK.size > len(view):
             raise IntegrityError(f"{what} is truncated")
@@ -49,6 +50,10 @@ def decode_index(plain: bytes, what: str = "index") -> list[tuple[bytes, list[Pa
         end = pos + count * PACK_ENTRY_SIZE
         if end > len(view):
             raise IntegrityError(f"{what} is truncated")
-        out.append((pack_id, list(decode_entries(view[pos:end], count, what))))
+        yield pack_id, view[pos:end], count
         pos = end
-    return out
+
+
+def decode_index(plain: bytes, what: str = "index") -> list[tuple[bytes, list[PackEntry]]]:
+    return [(pack_id, list(decode_entries(table, count, what)))
+            for pack_id, table, count in iter_index_tables(plain, what)]
