@@ -101,14 +101,17 @@ def test_unsupported_format_version(kaikyo: Kaikyo) -> None:
 
 
 def _data_pack(kaikyo: Kaikyo) -> tuple[Path, int]:
-    """A pack holding file data, and the offset of its first data blob."""
+    """The pack holding the largest data blob (a chunk of ``big``), and that blob's offset.
+
+    Files may be spread over several packs (workers own packs), so pick by content."""
+    best: tuple[int, str, int] | None = None
     for entry in kaikyo("cat", "index").json():
-        blobs = kaikyo("cat", "pack", entry["pack"]).json()
-        data = [b for b in blobs if b["type"] == 0]
-        if data:
-            pid = entry["pack"]
-            return kaikyo.repo / "data" / pid[:2] / pid, data[0]["offset"]
-    raise AssertionError("no data pack")
+        for b in kaikyo("cat", "pack", entry["pack"]).json():
+            if b["type"] == 0 and (best is None or b["raw_length"] > best[0]):
+                best = (b["raw_length"], entry["pack"], b["offset"])
+    assert best is not None, "no data pack"
+    _, pid, offset = best
+    return kaikyo.repo / "data" / pid[:2] / pid, offset
 
 
 def test_corrupt_pack(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
