@@ -114,7 +114,22 @@ def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> in
         return exitcodes.OK
 
 
+def _limit_malloc_arenas() -> None:
+    """Cap glibc's per-thread malloc arenas at two (inherited by forked workers).
+
+    Compression and upload threads each got a 64 MiB arena of their own, which kept tens of
+    megabytes per process resident for nothing; two arenas cost no measurable speed here.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 def entry() -> None:
+    _limit_malloc_arenas()
     sys.exit(main())
 
 

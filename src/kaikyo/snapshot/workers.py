@@ -33,7 +33,7 @@ from kaikyo.snapshot.fs import open_for_read
 FileResult = tuple[list[bytes], int] | str
 
 BIG_CHUNK = 256 * 1024
-MAX_PENDING = 48  # big chunks in compression at once (about 48 MiB)
+MAX_PENDING = 16  # big chunks in compression at once (about 16 MiB)
 READ_BLOCK = 16 * 1024 * 1024
 
 
@@ -151,6 +151,8 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[Fil
                         small.append((len(results) - 1, memoryview(data)))
                     continue
                 results.append(process_big_bytes(saver, data))
+            elif size <= READ_BLOCK:
+                results.append(process_big_bytes(saver, read_small(path, size)))
             else:
                 results.append(process_big_file(saver, path))
         except OSError as exc:
