@@ -322,22 +322,25 @@ class Restorer:
                 raise _map_oserror(exc, os.fsdecode(rec.out)) from None
 
     def _write_data(self) -> None:
+        """Share 0 runs in this process, the others in forked children: the parent would only
+        wait otherwise, and each child costs a copy of every page of the plan it touches."""
         n = len(self.shares)
-        if n == 1:
-            written, warnings = write_share(self, 0)
-            self.result.bytes += written
-            self.result.warnings += warnings
-            return
         ctx = multiprocessing.get_context("fork")
         queue: Any = ctx.SimpleQueue()
         # Keep the collector's hands off the plan in the children: otherwise its first pass
         # writes to every object's header and copies the whole plan into each worker.
         gc.freeze()
         procs = [ctx.Process(target=_worker, args=(self, w, queue), daemon=True)
-                 for w in range(n)]
+                 for w in range(1, n)]
         for p in procs:
             p.start()
         failure: BaseException | None = None
+        try:
+            written, warnings = write_share(self, 0)
+            self.result.bytes += written
+            self.result.warnings += warnings
+        except BaseException as exc:
+            failure = exc
         for _ in procs:
             kind, value, warnings = queue.get()
             if kind == "ok":
