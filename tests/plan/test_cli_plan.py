@@ -61,9 +61,11 @@ def test_kw_target_table_csv_and_charts(tmp_path: Path):
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = (tmp_path / "m.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("server,group,wave") and len(lines) > 1
-    code, _, _ = run(*BASE, "--target", "60kW", "--chart", str(tmp_path / "c.html"))
+    code, _, _ = run(*BASE, "--target", "60kW", "--chart", str(tmp_path / "c.html"),
+                     "--chart", str(tmp_path / "d.png"))
     page = (tmp_path / "c.html").read_text(encoding="utf-8")
     assert code == 0 and "<svg" in page and "<script" not in page
+    assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # both charts
 
 
 @pytest.mark.parametrize("flag,value", [("--target", "15"), ("--target", "150%"),

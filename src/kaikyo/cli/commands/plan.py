@@ -59,7 +59,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--time-limit", type=float, default=60.0, help="solver time limit, seconds")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--csv", metavar="FILE", help="write the moves as CSV")
-    p.add_argument("--chart", metavar="FILE", help="write a chart: FILE.png or FILE.html")
+    p.add_argument("--chart", metavar="FILE", action="append", default=[],
+                   help="write a chart: FILE.png or FILE.html (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -94,8 +95,9 @@ def _read(kind: str, path: str) -> str:
 def request_from(args: argparse.Namespace) -> PlanRequest:
     if args.servers_per_wave is not None and args.servers_per_wave < 1:
         raise UsageError("--servers-per-wave must be at least 1")
-    if args.chart and not args.chart.lower().endswith((".png", ".html")):
-        raise UsageError(f"--chart {args.chart}: the name must end in .png or .html")
+    for chart in args.chart:
+        if not chart.lower().endswith((".png", ".html")):
+            raise UsageError(f"--chart {chart}: the name must end in .png or .html")
     return PlanRequest(
         target=parse_target(args.target), start=_date("--start", args.start),
         deadline=_date("--deadline", args.deadline), objective=Objective(args.objective),
@@ -121,11 +123,12 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.chart:
         from kaikyo.plan.chart import render_html, render_png  # matplotlib is slow to import
 
-        path = Path(args.chart)
-        if path.suffix.lower() == ".png":
-            path.write_bytes(render_png(plan))
-        else:
-            path.write_text(render_html(plan), encoding="utf-8")
+        for chart in args.chart:
+            path = Path(chart)
+            if path.suffix.lower() == ".png":
+                path.write_bytes(render_png(plan))
+            else:
+                path.write_text(render_html(plan), encoding="utf-8")
     if args.json:
         emit_json(ctx, plan_json(plan))
     else:
