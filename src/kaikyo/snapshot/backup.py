@@ -195,9 +195,11 @@ class Backup:
             self.progress.file_done(path, st.st_size, True)
             return
         # Identical files have identical sizes: routing by size sends them to the same worker,
-        # whose own set of stored blobs then deduplicates them (workers share no memory).
+        # whose own set of stored blobs then deduplicates them (workers share no memory). A
+        # tree of equal-sized files would then load one worker only, so a worker that is two
+        # batches ahead of the idlest one gives way (rarely costing a duplicate blob).
         assert self.pool is not None
-        worker = st.st_size % self.pool.size
+        worker = self.pool.route(st.st_size)
         batch = self.current.get(worker)
         if batch is None:
             batch = self.current[worker] = _Batch(self.next_batch, worker)

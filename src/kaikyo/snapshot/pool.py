@@ -17,6 +17,14 @@ class WorkerDied(KaikyoError):
     pass
 
 
+def choose_worker(size: int, loads: list[int]) -> int:
+    """The worker for a file of ``size`` bytes given each worker's batches in flight: by size
+    (so identical files meet one dedup set), unless that worker is two batches ahead."""
+    preferred = size % len(loads)
+    idlest = min(range(len(loads)), key=loads.__getitem__)
+    return idlest if loads[preferred] - loads[idlest] >= 2 else preferred
+
+
 class WorkerPool:
     def __init__(self, repo: Repository, workers: int, dry_run: bool, max_in_flight: int,
                  on_pack: Callable[[bytes, bytes, int], None]) -> None:
@@ -46,6 +54,9 @@ class WorkerPool:
 
     def in_flight(self) -> int:
         return sum(self._load)
+
+    def route(self, size: int) -> int:
+        return choose_worker(size, self._load)
 
     def submit(self, batch_id: int, files: list[tuple[bytes, int]], worker: int) -> None:
         w = worker % len(self._conns)
