@@ -316,9 +316,12 @@ class Backup:
             "errors": len(self.errors),
         })
         if self.opts.dry_run:
+            self.writer.close()
             return BackupResult(None, summary, self.errors, root)
-        self.writer.flush()
-        self.writer.close()
+        try:
+            self.writer.flush()
+        finally:
+            self.writer.close()
         doc = {
             "time": self.opts.time,
             "hostname": self.opts.host,

@@ -1,0 +1,75 @@
+"""backup's options: --dry-run, -x/--one-file-system, --exclude-file, --tag, --host."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import Kaikyo
+
+
+def _objects(repo: Path) -> set[str]:
+    return {str(p.relative_to(repo)) for p in repo.rglob("*")
+            if p.is_file() and not p.name.endswith(".tmp")}
+
+
+def _tree(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    (src / "keep").mkdir(parents=True)
+    (src / "keep" / "a.txt").write_text("a" * 5000)
+    (src / "keep" / "b.log").write_text("log line\n" * 100)
+    (src / "cache").mkdir()
+    (src / "cache" / "big.bin").write_bytes(os.urandom(200_000))
+    return src
+
+
+def test_dry_run_stores_nothing(kaikyo: Kaikyo, tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    before = _objects(kaikyo.repo)
+    doc = kaikyo("backup", "--dry-run", "--json", src).json()
+    assert doc["snapshot_id"] is None and doc["dry_run"] is True
+    assert doc["summary"]["files_new"] == 3 and doc["summary"]["data_added"] > 200_000
+    assert {o for o in _objects(kaikyo.repo) if not o.startswith("locks/")} == {
+        o for o in before if not o.startswith("locks/")}
+    assert kaikyo("snapshots", "--json").json() == []
+
+
+def test_exclude_file_tag_and_host(kaikyo: Kaikyo, tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    patterns = tmp_path / "excludes"
+    patterns.write_text("# comment\n*.log\n\ncache\n")
+    sid = kaikyo("backup", "--json", "--exclude-file", patterns, "--tag", "nightly",
+                 "--tag", "夜間", "--host", "tokyo-db-01", src).json()["snapshot_id"]
+    paths = {e["path"] for e in kaikyo("ls", "--json", sid).json()}
+    assert f"{src}/keep/a.txt" in paths
+    assert f"{src}/keep/b.log" not in paths and f"{src}/cache" not in paths
+    [snap] = kaikyo("snapshots", "--json", "--tag", "夜間").json()
+    assert snap["hostname"] == "tokyo-db-01" and snap["tags"] == ["nightly", "夜間"]
+    assert kaikyo("snapshots", "--json", "--host", "elsewhere").json() == []
+    run = kaikyo("backup", "--exclude-file", tmp_path / "missing", src, expect=23)
+    assert run.err.count("kaikyo: error:") == 1
+
+
+def test_one_file_system_keeps_the_mount_point_not_its_contents(kaikyo: Kaikyo,
+                                                                tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    mnt = src / "mnt"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        (mnt / "other-fs.txt").write_text("on another filesystem\n")
+        crossing = kaikyo("backup", "--json", src).json()["snapshot_id"]
+        staying = kaikyo("backup", "--json", "-x", src).json()["snapshot_id"]
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    crossed = {e["path"] for e in kaikyo("ls", "--json", crossing).json()}
+    stayed = {e["path"] for e in kaikyo("ls", "--json", staying).json()}
+    assert f"{mnt}/other-fs.txt" in crossed
+    assert f"{mnt}" in stayed and f"{mnt}/other-fs.txt" not in stayed
+    assert f"{src}/keep/a.txt" in stayed
