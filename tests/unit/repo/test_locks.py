@@ -1,0 +1,60 @@
+"""Lock conflicts and staleness, judged by an injected clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from kaikyo.errors import LockedError
+from kaikyo.repo import Lock, Repository, list_locks, remove_stale_locks
+from kaikyo.repo.locks import STALE_AFTER
+from kaikyo.store.memory import MemoryStore
+from kaikyo.testing.clock import FakeClock
+
+T0 = 1_309_478_400.0
+
+
+@pytest.fixture(scope="module")
+def repo() -> Repository:
+    repo, _ = Repository.create(MemoryStore(), "pw", kdf_cost=(1, 64))
+    return repo
+
+
+def other_host(repo: Repository, clock: FakeClock, exclusive: bool) -> Lock:
+    lock = Lock(repo, clock, exclusive)
+    lock.host = "another-host"  # its pid means nothing here: only time can make it stale
+    return lock.acquire()
+
+
+def test_shared_locks_coexist_exclusive_conflicts(repo: Repository) -> None:
+    clock = FakeClock(T0)
+    a = other_host(repo, clock, exclusive=False)
+    b = Lock(repo, clock, exclusive=False).acquire()
+    with pytest.raises(LockedError, match="shared lock by pid"):
+        Lock(repo, clock, exclusive=True).acquire()
+    a.release()
+    b.release()
+    assert list_locks(repo) == []
+
+
+def test_a_lock_not_refreshed_goes_stale_by_the_clock(repo: Repository) -> None:
+    clock = FakeClock(T0)
+    old = other_host(repo, clock, exclusive=True)
+    with pytest.raises(LockedError):
+        Lock(repo, clock, exclusive=False).acquire()
+    clock.advance(STALE_AFTER + 1)
+    mine = Lock(repo, clock, exclusive=True).acquire()  # the old one no longer counts
+    mine.release()
+    removed = remove_stale_locks(repo, clock)
+    assert [r.host for r in removed] == ["another-host"]
+    old.release()  # already gone: releasing is harmless
+    assert list_locks(repo) == []
+
+
+def test_refused_acquire_leaves_no_lock_behind(repo: Repository) -> None:
+    clock = FakeClock(T0)
+    held = other_host(repo, clock, exclusive=True)
+    for _ in range(3):
+        with pytest.raises(LockedError):
+            Lock(repo, clock, exclusive=True).acquire()
+    assert len(list_locks(repo)) == 1
+    held.release()
