@@ -265,7 +265,8 @@ def test_stale_lock_of_dead_process(kaikyo: Kaikyo, src: Path) -> None:
     child.wait()
     repo = _open(kaikyo)
     _write_lock(repo, child.pid, exclusive=True)
-    kaikyo.backup(src)  # a dead pid on this host: stale, ignored
+    run = kaikyo("backup", src)  # a dead pid on this host: stale, ignored, and said so
+    assert f"ignoring a stale exclusive lock by pid {child.pid}" in run.err
     kaikyo("prune")
     removed = kaikyo("unlock", "--json").json()["removed"]
     assert removed == [f"exclusive lock by pid {child.pid} on {os.uname().nodename}"]

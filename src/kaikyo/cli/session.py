@@ -25,7 +25,10 @@ def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
                 repo.load_index()
             yield repo
             return
-        with acquire_lock(repo, ctx.clock, exclusive=mode == "exclusive"):
+        with acquire_lock(repo, ctx.clock, exclusive=mode == "exclusive") as lock:
+            for info in lock.stale:
+                ctx.stderr.write(f"kaikyo: warning: ignoring a stale {info.describe()} "
+                                 "(remove it with 'kaikyo unlock')\n")
             if load_index:
                 repo.load_index()
             yield repo

@@ -84,6 +84,7 @@ class Lock:
         self.name = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.stale: list[LockInfo] = []  # stale locks of others, ignored by acquire
 
     def _write(self) -> str:
         doc: dict[str, Any] = {"host": self.host, "pid": os.getpid(), "time": self.clock.now(),
@@ -98,7 +99,10 @@ class Lock:
         self.name = self._write()
         now = self.clock.now()
         for other in list_locks(self.repo):
-            if other.name == self.name or other.stale(now, self.host):
+            if other.name == self.name:
+                continue
+            if other.stale(now, self.host):
+                self.stale.append(other)
                 continue
             if self.exclusive or other.exclusive:
                 self._remove(self.name)
