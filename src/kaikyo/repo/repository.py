@@ -375,8 +375,6 @@ class RepositoryWriter:
         # objects would cost about 300 bytes per blob of a large backup.
         self._finished: list[bytes] = []
         self._unwritten: list[RawPack] = []
-        self.packs_written = 0
-        self.bytes_written = 0
         self._tree_packer = PackWriter(repo.cipher, repo.compressor, repo.config.pack_size,
                                        self.uploader, self.pack_done)
         self._session_trees: set[bytes] = set()
@@ -389,7 +387,6 @@ class RepositoryWriter:
         """Like :meth:`pack_done` with the entry table already encoded (from a worker)."""
         with self._lock:
             self._unwritten.append((pack_id, table, count))
-            self.packs_written += 1
             flush = len(self._unwritten) >= INDEX_FLUSH_PACKS
             if flush:
                 batch, self._unwritten = self._unwritten, []

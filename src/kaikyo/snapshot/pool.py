@@ -46,7 +46,6 @@ class WorkerPool:
             self._procs.append(proc)
             self._load.append(0)
         gc.unfreeze()
-        self._owner: dict[int, int] = {}
 
     @property
     def size(self) -> int:
@@ -62,7 +61,6 @@ class WorkerPool:
         w = worker % len(self._conns)
         self._conns[w].send(("batch", batch_id, files))
         self._load[w] += 1
-        self._owner[batch_id] = w
 
     def _handle(self, w: int, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
@@ -102,7 +100,6 @@ class WorkerPool:
     def result(self, batch_id: int) -> list[FileResult]:
         while batch_id not in self._results:
             self.poll(None)
-        self._owner.pop(batch_id, None)
         return self._results.pop(batch_id)
 
     def finish(self) -> None:

@@ -26,17 +26,13 @@ import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 from kaikyo.core.format.tree import Node, get_bytes, node_name
 from kaikyo.errors import AlreadyExistsError, IntegrityError, NoSpaceError, PermissionDeniedError
 from kaikyo.repo import Repository, pack_name
 from kaikyo.snapshot import trees
 from kaikyo.snapshot.filters import PathFilter
-
-
-class RestoreProgress(Protocol):
-    def bytes_written(self, n: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +142,9 @@ def apply_meta(target: bytes | int, meta: Meta, is_root: bool, warnings: list[st
 
 
 class Restorer:
-    def __init__(self, repo: Repository, opts: RestoreOptions,
-                 progress: RestoreProgress | None = None) -> None:
+    def __init__(self, repo: Repository, opts: RestoreOptions) -> None:
         self.repo = repo
         self.opts = opts
-        self.progress = progress
         self.result = RestoreResult()
         self.files: list[FileRec] = []
         self.dirs: list[tuple[bytes, Meta]] = []

@@ -143,18 +143,16 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[Fil
     small: list[tuple[int, memoryview]] = []
     for path, size in files:
         try:
-            if size <= params.min_size:
-                data = read_small(path, size)
-                if len(data) <= params.min_size:
-                    results.append(([], len(data)))
-                    if data:
-                        small.append((len(results) - 1, memoryview(data)))
-                    continue
-                results.append(process_big_bytes(saver, data))
-            elif size <= READ_BLOCK:
-                results.append(process_big_bytes(saver, read_small(path, size)))
-            else:
+            if size > READ_BLOCK:
                 results.append(process_big_file(saver, path))
+                continue
+            data = read_small(path, size)  # whole, even if it grew since the walk
+            if len(data) > params.min_size:
+                results.append(process_big_bytes(saver, data))
+                continue
+            results.append(([], len(data)))
+            if data:
+                small.append((len(results) - 1, memoryview(data)))
         except OSError as exc:
             results.append(f"{exc.strerror or exc}")
     if small:
