@@ -166,6 +166,45 @@ def test_incremental_backup_uses_files_cache(kaikyo: Kaikyo, tmp_path: Path) -> 
     assert not any(p == "/one-byte" for _, p in changes)
 
 
+def test_files_cache_for_files_given_as_paths(kaikyo: Kaikyo, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "dir").mkdir()
+    top = [src / "a.bin", src / JAPANESE_NAME, Path(os.fsdecode(bytes(src) + b"/" + NON_UTF8_NAME)),
+           src / "sub" / "c"]
+    inside = [src / "dir" / KOREAN_NAME, src / "dir" / ("n" * 255)]
+    for i, p in enumerate(top + inside):
+        p.write_bytes(os.urandom(1000 + i))
+    total = sum(p.stat().st_size for p in top + inside)
+    paths = [*top, src / "dir"]
+    first = kaikyo.backup(*paths)["summary"]
+    assert (first["files_new"], first["bytes_read"]) == (6, total)
+
+    again = kaikyo.backup(*paths)["summary"]
+    assert (again["files_unmodified"], again["files_new"], again["files_changed"]) == (6, 0, 0)
+    assert again["bytes_read"] == 0
+
+    # Same size, another mtime: read again, whether the content changed or not.
+    st = os.stat(top[0])
+    os.utime(top[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    st = os.stat(inside[0])
+    inside[0].write_bytes(os.urandom(st.st_size))
+    os.utime(inside[0], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    third = kaikyo.backup(*paths)
+    s = third["summary"]
+    assert (s["files_unmodified"], s["files_changed"], s["files_new"]) == (4, 2, 0)
+    assert s["bytes_read"] == top[0].stat().st_size + inside[0].stat().st_size
+    out = tmp_path / "out"
+    kaikyo.restore(f"{third['snapshot_id']}:{src}", out)
+    assert (out / "dir" / KOREAN_NAME).read_bytes() == inside[0].read_bytes()
+
+    # A directory's cache serves a file of it given alone, and the other way round.
+    s = kaikyo.backup(inside[1], top[3])["summary"]
+    assert (s["files_unmodified"], s["bytes_read"]) == (2, 0)
+    s = kaikyo.backup(src / "sub")["summary"]
+    assert (s["files_unmodified"], s["bytes_read"]) == (1, 0)
+
+
 def test_no_cache_rereads_everything(kaikyo: Kaikyo, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()

@@ -66,12 +66,14 @@ class BackupResult:
 
 
 class _Dir:
-    __slots__ = ("entries", "node", "path")
+    __slots__ = ("cached", "entries", "node", "path")
 
     def __init__(self, node: Node, path: bytes) -> None:
         self.node = node
         self.path = path
         self.entries: list[Node] = []
+        # Files-cache records of this directory's files, joined into one value by _complete_dir.
+        self.cached: list[bytes] = []
 
 
 class _Level(dict[bytes, Any]):
@@ -85,7 +87,8 @@ class _Batch:
         self.batch_id = batch_id
         self.worker = worker
         self.files: list[tuple[bytes, int]] = []
-        self.nodes: list[tuple[Node, bytes, os.stat_result, bool]] = []
+        # node, name, path, stat, was in the old cache, where its new cache record goes
+        self.nodes: list[tuple[Node, bytes, bytes, os.stat_result, bool, list[bytes]]] = []
         self.bytes = 0
         self.submitted = False
 
@@ -95,8 +98,14 @@ class Backup:
         self.repo = repo
         self.opts = opts
         self.progress = progress
-        self.old_cache = filescache.load(opts.cache_file)
-        self.new_cache: dict[bytes, filescache.Entry] = {}
+        # The files cache, one value per directory (see filescache). A directory's old value
+        # is taken out when the walk enters it, so the old cache shrinks as the new one grows.
+        # Loaded by run() once the workers are forked: they have no use for it.
+        self.old_cache: dict[bytes, bytes] = {}
+        self.new_cache: dict[bytes, bytes] = {}
+        # Files given as backup paths are filed under their parent directory.
+        self.top_old: dict[bytes, dict[bytes, filescache.Entry]] = {}
+        self.top_new: dict[bytes, list[bytes]] = {}
         self.queue: deque[_Batch | _Dir] = deque()
         # One open batch per worker: files are routed by size (see _file).
         self.current: dict[int, _Batch] = {}
@@ -142,7 +151,11 @@ class Backup:
             return None
         node = make_node(os.path.basename(path) or b"/", path, st, kind)
         if kind == FILE:
-            self._file(node, path, st)
+            parent, name = os.path.split(path)
+            old = self.top_old.get(parent)
+            if old is None:
+                old = self.top_old[parent] = self._old_files(parent)
+            self._file(node, name, path, st, old, self.top_new.setdefault(parent, []))
         elif kind == DIR:
             self._walk_dir(node, path, st.st_dev)
         return node
@@ -150,9 +163,9 @@ class Backup:
     def _walk_dir(self, top_node: Node, top_path: bytes, root_dev: int) -> None:
         top = _Dir(top_node, top_path)
         self.counts["dirs"] += 1
-        stack = [(top, iter(self._scandir(top_path)))]
+        stack = [(top, iter(self._scandir(top_path)), self._old_files(top_path))]
         while stack:
-            rec, it = stack[-1]
+            rec, it, old = stack[-1]
             entry = next(it, None)
             if entry is None:
                 stack.pop()
@@ -178,19 +191,26 @@ class Backup:
                 if self.opts.one_file_system and st.st_dev != root_dev:
                     self.queue.append(child)  # a mount point: kept, its contents are not
                     continue
-                stack.append((child, iter(self._scandir(full))))
+                stack.append((child, iter(self._scandir(full)), self._old_files(full)))
             elif kind == FILE:
-                self._file(node, full, st)
+                self._file(node, entry.name, full, st, old, rec.cached)
             else:
                 self.counts["other"] += 1
 
-    def _file(self, node: Node, path: bytes, st: os.stat_result) -> None:
+    def _old_files(self, dir_path: bytes) -> dict[bytes, filescache.Entry]:
+        """The old files cache of one directory (name -> entry), taken out of the old cache."""
+        raw = self.old_cache.pop(dir_path, None)
+        return {} if raw is None else filescache.decode_dir(raw)
+
+    def _file(self, node: Node, name: bytes, path: bytes, st: os.stat_result,
+              old: dict[bytes, filescache.Entry], new: list[bytes]) -> None:
+        """``old``: the old cache of the file's directory; ``new``: where its record goes."""
         self.counts["bytes_total"] += st.st_size
-        cached = self.old_cache.get(path)
+        cached = old.get(name)
         if cached is not None and self._unchanged(cached, st):
             raw = filescache.blob_ids(cached)
             node["content"] = [raw[i : i + 32].hex() for i in range(0, len(raw), 32)]
-            self.new_cache[path] = cached
+            new.append(filescache.record(name, cached))
             self.counts["files_unmodified"] += 1
             self.progress.file_done(path, st.st_size, True)
             return
@@ -206,7 +226,7 @@ class Backup:
             self.next_batch += 1
             self.queue.append(batch)
         batch.files.append((path, st.st_size))
-        batch.nodes.append((node, path, st, cached is not None))
+        batch.nodes.append((node, name, path, st, cached is not None, new))
         batch.bytes += st.st_size
         if len(batch.files) >= BATCH_FILES or batch.bytes >= BATCH_BYTES:
             self._submit(batch)
@@ -258,7 +278,8 @@ class Backup:
             self.queue.popleft()
 
     def _complete_batch(self, batch: _Batch, results: list[Any]) -> None:
-        for (node, path, st, was_cached), result in zip(batch.nodes, results, strict=True):
+        for (node, name, path, st, was_cached, new), result in zip(batch.nodes, results,
+                                                                 strict=True):
             if isinstance(result, str):
                 node["_error"] = True
                 self._error(path, f"cannot read: {result}")
@@ -268,8 +289,8 @@ class Backup:
             if size_read != st.st_size:
                 node["size"] = size_read  # changed while read: record what was stored
             else:
-                self.new_cache[path] = filescache.make_entry(
-                    st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, b"".join(ids))
+                new.append(filescache.record(name, filescache.make_entry(
+                    st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, b"".join(ids))))
             self.counts["files_changed" if was_cached else "files_new"] += 1
             self.counts["bytes_read"] += size_read
             self.progress.file_done(path, size_read, False)
@@ -278,6 +299,9 @@ class Backup:
         nodes = [n for n in rec.entries if not n.get("_error")]
         rec.node["subtree"] = self._save_tree(nodes)
         rec.entries = []
+        if rec.cached:
+            self.new_cache[rec.path] = b"".join(rec.cached)
+            rec.cached = []
 
     def _save_tree(self, nodes: list[Node]) -> str:
         raw = encode_tree(nodes)
@@ -296,6 +320,7 @@ class Backup:
         self.pool = WorkerPool(self.repo, self.opts.workers, self.opts.dry_run,
                                self.opts.max_in_flight, self.on_pack)
         try:
+            self.old_cache = filescache.load(self.opts.cache_file)
             tops = []
             for path in paths:
                 node = self.walk_top(path)
@@ -306,6 +331,10 @@ class Backup:
         except BaseException:
             self.pool.abort()
             raise
+        for dir_path, records in self.top_new.items():
+            if records:  # a parent is never also walked (_normalise drops paths inside paths)
+                self.new_cache[dir_path] = self.new_cache.get(dir_path, b"") + b"".join(records)
+        self.top_old.clear()
         root = self._upper_trees(tops)
         stats = self.pool.stats
         summary = dict(self.counts)

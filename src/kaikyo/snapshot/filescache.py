@@ -1,25 +1,37 @@
 """The files cache: lets an incremental backup skip unchanged files without reading them.
 
-Per repository, a local file maps absolute path bytes to one bytes value: ``size:u64 |
-mtime_ns:i64 | ctime_ns:i64 | inode:u64 | blob id*`` (one object per file instead of a tuple of
-five keeps a cache of millions of files small in memory). An entry is trusted only when all
-four stat fields match and every blob is still in the repository index (a prune may have
-removed it). Written atomically after a snapshot is
+Per repository, a local file maps each directory's absolute path bytes to ONE bytes value
+holding the records of all its regular files, one after another::
+
+    name_len:u16 | entry_len:u32 | name | entry
+
+where an entry is ``size:u64 | mtime_ns:i64 | ctime_ns:i64 | inode:u64 | blob id*`` (32 bytes
+each). One object per directory instead of ~3 per file keeps a cache of millions of files small
+in memory; a backup decodes a directory's records into a small dict when it enters that
+directory and drops it when it leaves. A file given as a backup path is filed under its parent
+directory. An entry is trusted only when all four stat fields match and every blob is still in
+the repository index (a prune may have removed it). Written atomically after a snapshot is
 saved, so a crashed backup never leaves a cache that names unsaved data. ``marshal`` keeps it
-fast to load and, unlike pickle, cannot run code.
+fast to load and, unlike pickle, cannot run code. The file is ``marshal`` values one after
+another: the version, dicts of up to SAVE_DIRS directories, then None (so saving never
+serialises the whole cache at once). A cache of another version, truncated or damaged, is
+ignored: every file is read again, which is always correct.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import marshal
 import os
 import struct
 from pathlib import Path
 
 Entry = bytes
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 STAT = struct.Struct("<QqqQ")
+HEAD = struct.Struct("<HI")  # name length, entry length
+SAVE_DIRS = 1024
 
 
 def make_entry(size: int, mtime_ns: int, ctime_ns: int, inode: int, ids: bytes) -> Entry:
@@ -35,27 +47,63 @@ def blob_ids(entry: Entry) -> bytes:
     return entry[STAT.size :]
 
 
-def load(path: Path | None) -> dict[bytes, Entry]:
+def record(name: bytes, entry: Entry) -> bytes:
+    """One file's record in its directory's value (the values are these, concatenated)."""
+    return HEAD.pack(len(name), len(entry)) + name + entry
+
+
+def decode_dir(raw: bytes) -> dict[bytes, Entry]:
+    """A directory's value as name -> entry; a damaged value (or not bytes) gives {}."""
+    files: dict[bytes, Entry] = {}
+    pos = end = 0
+    unpack = HEAD.unpack_from
+    try:
+        end = len(raw)
+        while pos < end:
+            name_len, entry_len = unpack(raw, pos)
+            pos += HEAD.size
+            name = raw[pos : pos + name_len]
+            pos += name_len
+            files[name] = raw[pos : pos + entry_len]
+            pos += entry_len
+    except (struct.error, TypeError):
+        return {}
+    return files if pos == end else {}
+
+
+def load(path: Path | None) -> dict[bytes, bytes]:
+    """Directory path -> its encoded records; empty if there is no usable cache."""
     if path is None:
         return {}
+    dirs: dict[bytes, bytes] = {}
     try:
         with open(path, "rb") as fh:
-            version, entries = marshal.load(fh)
-    except (OSError, EOFError, ValueError, TypeError):
+            if marshal.load(fh) != CACHE_VERSION:
+                return {}
+            while (part := marshal.load(fh)) is not None:
+                if not isinstance(part, dict):
+                    return {}
+                dirs.update(part)
+    except (OSError, EOFError, ValueError, TypeError, MemoryError):
         return {}
-    if version != CACHE_VERSION or not isinstance(entries, dict):
-        return {}
-    return entries
+    return dirs
 
 
-def save(path: Path | None, entries: dict[bytes, Entry]) -> None:
+def save(path: Path | None, dirs: dict[bytes, bytes]) -> None:
     if path is None:
         return
-    with contextlib.suppress(OSError):
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        items = iter(dirs.items())
         with open(tmp, "wb") as fh:
-            marshal.dump((CACHE_VERSION, entries), fh)
+            marshal.dump(CACHE_VERSION, fh)
+            while part := dict(itertools.islice(items, SAVE_DIRS)):
+                marshal.dump(part, fh)
+            marshal.dump(None, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError:  # no cache is only slower: the next backup reads every file
+        with contextlib.suppress(OSError):
+            tmp.unlink()
