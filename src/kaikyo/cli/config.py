@@ -91,6 +91,10 @@ class _KillAtWrite:
         self._tick()
         self._store.put(name, data, overwrite=overwrite)
 
+    def put_file(self, name: str, path: str) -> None:
+        self._tick()
+        self._store.put_file(name, path)
+
     def delete(self, name: str) -> None:
         self._tick()
         self._store.delete(name)

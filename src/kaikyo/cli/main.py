@@ -114,22 +114,27 @@ def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> in
         return exitcodes.OK
 
 
-def _limit_malloc_arenas() -> None:
-    """Cap glibc's per-thread malloc arenas at two (inherited by forked workers).
+def _tune_malloc() -> None:
+    """Keep glibc's allocator from holding freed memory (inherited by forked workers).
 
-    Compression and upload threads each got a 64 MiB arena of their own, which kept tens of
-    megabytes per process resident for nothing; two arenas cost no measurable speed here.
+    Two arenas at most: compression and upload threads each got a 64 MiB arena of their own,
+    which kept tens of megabytes per process resident for nothing. A fixed mmap threshold of
+    128 KiB: by default glibc raises the threshold each time a large block is freed, after
+    which megabyte chunks and packs of compressed data are carved from the heap, which then
+    stays fragmented and large (measured: 15 MiB more per backup worker).
     """
     try:
         import ctypes
 
-        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD (fixing it also stops the raising)
     except (OSError, AttributeError):
         pass  # not glibc
 
 
 def entry() -> None:
-    _limit_malloc_arenas()
+    _tune_malloc()
     sys.exit(main())
 
 

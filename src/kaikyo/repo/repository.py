@@ -424,6 +424,7 @@ class RepositoryWriter:
         self.repo.index.freeze()
 
     def close(self) -> None:
+        self._tree_packer.discard()  # only non-empty if the session was abandoned
         self.uploader.close()
 
 

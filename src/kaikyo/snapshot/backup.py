@@ -330,6 +330,7 @@ class Backup:
             self.pool.finish()
         except BaseException:
             self.pool.abort()
+            self.writer.close()  # drops the trees' unfinished pack
             raise
         for dir_path, records in self.top_new.items():
             if records:  # a parent is never also walked (_normalise drops paths inside paths)

@@ -10,6 +10,7 @@ from typing import Any
 
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import Repository
+from kaikyo.repo.packer import remove_spools_of, spool_dir_for
 from kaikyo.snapshot.workers import FileResult, worker_main
 
 
@@ -28,28 +29,38 @@ def choose_worker(size: int, loads: list[int]) -> int:
 class WorkerPool:
     def __init__(self, repo: Repository, workers: int, dry_run: bool, max_in_flight: int,
                  on_pack: Callable[[bytes, bytes, int], None]) -> None:
-        ctx = multiprocessing.get_context("fork")
-        gc.freeze()  # children must not copy the parent's objects by collecting them
+        self._repo = repo
+        self._dry_run = dry_run
+        self._max_in_flight = max_in_flight
+        self._workers = max(1, workers)
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
-        self._load: list[int] = []
+        self._load: list[int] = [0] * self._workers
         self._results: dict[int, list[FileResult]] = {}
         self._on_pack = on_pack
         self.stats: list[dict[str, int]] = []
-        for _ in range(max(1, workers)):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(repo, child, dry_run, max_in_flight),
-                               daemon=True, name="kaikyo-worker")
-            proc.start()
-            child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
-            self._load.append(0)
-        gc.unfreeze()
+
+    def _start(self) -> None:
+        """Fork the workers, on the first batch: a backup that finds every file unchanged in
+        the files cache never pays for them."""
+        ctx = multiprocessing.get_context("fork")
+        gc.freeze()  # children must not copy the parent's objects by collecting them
+        try:
+            for _ in range(self._workers):
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=worker_main,
+                                   args=(self._repo, child, self._dry_run, self._max_in_flight),
+                                   daemon=True, name="kaikyo-worker")
+                proc.start()
+                child.close()
+                self._conns.append(parent)
+                self._procs.append(proc)
+        finally:
+            gc.unfreeze()
 
     @property
     def size(self) -> int:
-        return len(self._conns)
+        return self._workers
 
     def in_flight(self) -> int:
         return sum(self._load)
@@ -58,6 +69,8 @@ class WorkerPool:
         return choose_worker(size, self._load)
 
     def submit(self, batch_id: int, files: list[tuple[bytes, int]], worker: int) -> None:
+        if not self._conns:
+            self._start()
         w = worker % len(self._conns)
         self._conns[w].send(("batch", batch_id, files))
         self._load[w] += 1
@@ -135,5 +148,7 @@ class WorkerPool:
                 proc.terminate()
         for proc in self._procs:
             proc.join()
+        if self._procs:
+            remove_spools_of(spool_dir_for(self._repo.store), [p.pid for p in self._procs])
         self._conns = []
         self._procs = []

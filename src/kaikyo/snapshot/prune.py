@@ -101,6 +101,8 @@ def execute_prune(repo: Repository, plan: PrunePlan) -> int:
         data.flush()
         uploader.wait()
     finally:
+        trees.discard()
+        data.discard()
         uploader.close()
     old_index = [o.name for o in repo.store.list(INDEX_PREFIX)]
     survivors = list(plan.keep_packs.items()) + new_packs

@@ -33,8 +33,11 @@ from kaikyo.snapshot.fs import open_for_read
 FileResult = tuple[list[bytes], int] | str
 
 BIG_CHUNK = 256 * 1024
-MAX_PENDING = 16  # big chunks in compression at once (about 16 MiB)
-READ_BLOCK = 16 * 1024 * 1024
+MAX_PENDING = 8  # big chunks in compression at once (about 8 MiB)
+# Files up to READ_BLOCK are read whole; bigger ones stream through a buffer of READ_BLOCK plus
+# the largest chunk. Small files are deduplicated in groups of up to SMALL_GROUP bytes.
+READ_BLOCK = 4 * 1024 * 1024
+SMALL_GROUP = 4 * 1024 * 1024
 
 
 class ChunkSaver:
@@ -141,6 +144,16 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[Fil
     results: list[FileResult] = []
     params = saver.params
     small: list[tuple[int, memoryview]] = []
+    small_bytes = 0
+
+    def save_small() -> None:
+        ids = saver.save_chunks([c for _, c in small])
+        for (k, _), bid in zip(small, ids, strict=True):
+            entry = results[k]
+            assert not isinstance(entry, str)
+            entry[0].append(bid)
+        small.clear()
+
     for path, size in files:
         try:
             if size > READ_BLOCK:
@@ -153,14 +166,14 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[Fil
             results.append(([], len(data)))
             if data:
                 small.append((len(results) - 1, memoryview(data)))
+                small_bytes += len(data)
+                if small_bytes >= SMALL_GROUP:
+                    save_small()
+                    small_bytes = 0
         except OSError as exc:
             results.append(f"{exc.strerror or exc}")
     if small:
-        ids = saver.save_chunks([c for _, c in small])
-        for (k, _), bid in zip(small, ids, strict=True):
-            entry = results[k]
-            assert not isinstance(entry, str)
-            entry[0].append(bid)
+        save_small()
     return results
 
 
@@ -257,4 +270,5 @@ def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight
             send(("error", RuntimeError(repr(exc))))
     finally:
         saver.close()
+        saver.packer.discard()
         uploader.close()

@@ -7,6 +7,9 @@ Semantics every implementation guarantees (and :mod:`kaikyo.testing.contracts` c
   ``overwrite=True``. Callers that name objects by content treat ``ObjectExists`` as success.
 - ``get(name, offset, length)`` returns exactly the requested bytes or raises; a range beyond
   the end raises :class:`InvalidRange`; ``length=None`` means "to the end".
+- ``put_file(name, path)`` is ``put`` of a local file's bytes (never ``overwrite``); the caller
+  keeps and removes the file. ``spool_dir()`` names a directory where a writer should build
+  such files (``None``: anywhere), so the store can take them without a copy.
 - ``list(prefix)`` yields every object whose name starts with ``prefix``, in no promised order.
 - ``delete`` of a missing object raises :class:`ObjectNotFound`.
 - Transient failures raise :class:`StoreUnavailable`; everything else is permanent.
@@ -37,6 +40,10 @@ class Store(Protocol):
     url: str
 
     def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None: ...
+
+    def put_file(self, name: str, path: str) -> None: ...
+
+    def spool_dir(self) -> str | None: ...
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes: ...
 

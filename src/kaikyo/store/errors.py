@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 from kaikyo import errors
 
 
@@ -47,3 +49,14 @@ class StoreCorrupt(StoreError, errors.IntegrityError):
 
 class InvalidRange(StoreError, errors.UsageError):
     pass
+
+
+def map_os_error(exc: OSError, what: str) -> StoreError:
+    """The store error for a local I/O failure on ``what`` (an object name or a path)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreNoSpace(f"no space left on the device while writing {what}")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorePermissionDenied(f"permission denied: {what}")
+    if exc.errno == errno.ENOENT:
+        return ObjectNotFound(f"object not found: {what}")
+    return StoreError(f"I/O error on {what}: {exc.strerror}")

@@ -39,6 +39,7 @@ from kaikyo.store.errors import (
     StoreCorrupt,
     StoreError,
     StoreUnavailable,
+    map_os_error,
 )
 from kaikyo.store.names import validate_name, validate_prefix
 from kaikyo.store.ratelimit import RateLimiter, parse_schedule
@@ -48,6 +49,7 @@ from kaikyo.store.retrying import RetryPolicy, call_with_retry
 T = TypeVar("T")
 
 UPLOAD_CHUNK = 256 * 1024
+FILE_BLOCK = 1024 * 1024
 _HASH_NAME = re.compile(r"(?:data/[0-9a-f]{2}|index|snapshots|keys|locks)/[0-9a-f]{64}")
 
 
@@ -166,8 +168,10 @@ class HttpStore:
             return self._client
 
     def reopen(self) -> None:
-        with self._lock:
-            self._client = None
+        # In a forked child: a fresh lock, not the parent's, which one of the parent's upload
+        # threads may have held at the moment of the fork (it would never be released here).
+        self._lock = threading.Lock()
+        self._client = None
 
     def close(self) -> None:
         with self._lock:
@@ -242,6 +246,44 @@ class HttpStore:
             self._send(lambda c: c.put(path, content=body, headers=headers))
 
         self._retrying(attempt)
+
+    def _file_body(self, path: str) -> Iterator[bytes]:
+        with open(path, "rb") as fh:
+            while block := fh.read(FILE_BLOCK):
+                if self._limiter is not None:
+                    self._limiter.acquire(len(block))
+                yield block
+
+    def _file_arrived(self, name: str, path: str, size: int) -> bool:
+        try:
+            info = self._stat_once(name)
+        except ObjectNotFound:
+            return False
+        if info.size != size:
+            return False
+        if _is_content_addressed(name):
+            return True
+        with open(path, "rb") as fh:
+            return self._get_once(name, 0, None) == fh.read()
+
+    def put_file(self, name: str, path: str) -> None:
+        """Stream a local file (a spooled pack) in blocks: never the whole object in memory."""
+        target = self._object_path(name)
+        try:
+            size = os.stat(path).st_size
+        except OSError as exc:
+            raise map_os_error(exc, path) from None
+        headers = {"content-length": str(size), "content-type": "application/octet-stream"}
+
+        def attempt(n: int) -> None:
+            if n and self._file_arrived(name, path, size):
+                return
+            self._send(lambda c: c.put(target, content=self._file_body(path), headers=headers))
+
+        self._retrying(attempt)
+
+    def spool_dir(self) -> str | None:
+        return None
 
     def _get_once(self, name: str, offset: int, length: int | None) -> bytes:
         path = self._object_path(name)

@@ -9,7 +9,6 @@ temporary file, which is never listed and is cleaned on open.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import secrets
 from collections.abc import Iterator
@@ -19,25 +18,13 @@ from kaikyo.store.base import ObjectInfo
 from kaikyo.store.errors import (
     InvalidRange,
     ObjectExists,
-    ObjectNotFound,
     StoreError,
-    StoreNoSpace,
-    StorePermissionDenied,
+    map_os_error,
 )
 from kaikyo.store.names import validate_name, validate_prefix
 
 TMP_DIR = ".tmp"
 STALE_TMP_SECONDS = 24 * 3600
-
-
-def _map_os_error(exc: OSError, what: str) -> StoreError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StoreNoSpace(f"no space left on the device while writing {what}")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return StorePermissionDenied(f"permission denied: {what}")
-    if exc.errno == errno.ENOENT:
-        return ObjectNotFound(f"object not found: {what}")
-    return StoreError(f"I/O error on {what}: {exc.strerror}")
 
 
 class LocalStore:
@@ -52,7 +39,7 @@ class LocalStore:
                 self.root.mkdir(parents=True, exist_ok=True)
                 (self.root / TMP_DIR).mkdir(exist_ok=True)
             except OSError as exc:
-                raise _map_os_error(exc, str(self.root)) from None
+                raise map_os_error(exc, str(self.root)) from None
 
     def _path(self, name: str) -> Path:
         return self.root / validate_name(name)
@@ -63,12 +50,21 @@ class LocalStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._made_dirs.add(parent)
 
-    def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
-        final = self._path(name)
+    def spool_dir(self) -> str:
+        """Where a writer may build a large object so that :meth:`put_file` links it into
+        place without copying (same file system as the objects)."""
         tmpdir = self.root / TMP_DIR
-        tmp = tmpdir / f"{secrets.token_hex(8)}.tmp"
         try:
             tmpdir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise map_os_error(exc, str(tmpdir)) from None
+        return str(tmpdir)
+
+    def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
+        final = self._path(name)
+        tmp = self.root / TMP_DIR / f"{secrets.token_hex(8)}.tmp"
+        try:
+            (self.root / TMP_DIR).mkdir(exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 view = memoryview(data)
@@ -78,26 +74,66 @@ class LocalStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            self._ensure_parent(final)
-            if overwrite:
-                os.replace(tmp, final)
-            else:
-                try:
-                    os.link(tmp, final)
-                except FileExistsError:
-                    raise ObjectExists(f"object exists: {name}") from None
-                finally:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(tmp)
-            dfd = os.open(final.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            self._install(tmp, final, name, overwrite)
         except OSError as exc:
+            raise map_os_error(exc, name) from None
+        finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            raise _map_os_error(exc, name) from None
+
+    def put_file(self, name: str, path: str) -> None:
+        """Store the bytes of the local file ``path`` (the caller keeps and removes it).
+
+        A file in :meth:`spool_dir` is fsynced and hard-linked into place: a 16 MiB pack is
+        never copied, nor held in memory. Any other file is copied in, then linked.
+        """
+        final = self._path(name)
+        tmpdir = self.root / TMP_DIR
+        if os.path.dirname(os.path.abspath(path)) == str(tmpdir):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                self._install(Path(path), final, name, overwrite=False)
+            except OSError as exc:
+                raise map_os_error(exc, name) from None
+            return
+        tmp = tmpdir / f"{secrets.token_hex(8)}.tmp"
+        try:
+            tmpdir.mkdir(exist_ok=True)
+            with open(path, "rb") as src, open(tmp, "xb") as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+                dst.flush()
+                os.fsync(dst.fileno())
+            self._install(tmp, final, name, overwrite=False)
+        except OSError as exc:
+            raise map_os_error(exc, name) from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def _install(self, tmp: Path, final: Path, name: str, overwrite: bool) -> None:
+        """Make the durable file ``tmp`` visible as ``final``; then fsync the directory.
+
+        Without ``overwrite`` a hard link, which fails if the name exists, so two writers
+        never replace each other's object. ``tmp`` itself is left for the caller to remove.
+        """
+        self._ensure_parent(final)
+        if overwrite:
+            os.replace(tmp, final)
+        else:
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                raise ObjectExists(f"object exists: {name}") from None
+        dfd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         path = self._path(name)
@@ -114,14 +150,14 @@ class LocalStore:
                     return fh.read(end - offset)
                 return fh.read()
         except OSError as exc:
-            raise _map_os_error(exc, name) from None
+            raise map_os_error(exc, name) from None
 
     def stat(self, name: str) -> ObjectInfo:
         try:
             st = self._path(name).stat()
             return ObjectInfo(name, st.st_size, st.st_mtime)
         except OSError as exc:
-            raise _map_os_error(exc, name) from None
+            raise map_os_error(exc, name) from None
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
@@ -150,7 +186,7 @@ class LocalStore:
         try:
             os.unlink(self._path(name))
         except OSError as exc:
-            raise _map_os_error(exc, name) from None
+            raise map_os_error(exc, name) from None
 
     def reopen(self) -> None:
         self._made_dirs = set()

@@ -24,6 +24,13 @@ class MemoryStore:
                 raise ObjectExists(f"object exists: {name}")
             self._objects[name] = blob
 
+    def put_file(self, name: str, path: str) -> None:
+        with open(path, "rb") as fh:
+            self.put(name, fh.read())
+
+    def spool_dir(self) -> str | None:
+        return None
+
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
         validate_name(name)
         with self._lock:

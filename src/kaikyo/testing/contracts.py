@@ -18,6 +18,8 @@ Use it from a test module as::
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import threading
 from collections.abc import Callable
 
@@ -153,6 +155,68 @@ def binary_payload_with_every_byte(store: Store) -> None:
     assert store.get(_name(data)) == data
 
 
+def _spool(store: Store, data: bytes) -> str:
+    """A local file holding ``data``, where the store asks writers to build files."""
+    directory = store.spool_dir() or tempfile.gettempdir()
+    fd, path = tempfile.mkstemp(prefix="kaikyo-contract-", dir=directory)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+def put_file_stores_the_file_and_leaves_it(store: Store) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)  # several blocks of any streaming upload
+    path = _spool(store, data)
+    try:
+        store.put_file(_name(data), path)
+        assert store.get(_name(data)) == data
+        assert store.stat(_name(data)).size == len(data)
+        assert os.path.exists(path)  # the caller removes it; the object does not depend on it
+    finally:
+        os.unlink(path)
+    assert store.get(_name(data)) == data
+
+
+def put_file_from_anywhere(store: Store) -> None:
+    data = b"\xe6\xb5\xb7\xe5\xb3\xa1 outside the spool directory" * 100
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "pack")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        store.put_file(_name(data), path)
+    assert store.get(_name(data)) == data
+
+
+def put_file_existing_raises_and_keeps_the_object(store: Store) -> None:
+    data = b"first and only"
+    store.put(_name(data), data)
+    path = _spool(store, data)
+    try:
+        try:
+            store.put_file(_name(data), path)
+        except ObjectExists:
+            pass
+        else:
+            raise AssertionError("put_file over an existing object must raise ObjectExists")
+    finally:
+        os.unlink(path)
+    assert store.get(_name(data)) == data
+    assert [i.name for i in store.list("data/")] == [_name(data)]
+
+
+def put_file_rejects_invalid_names(store: Store) -> None:
+    path = _spool(store, b"x")
+    try:
+        for bad in ("../escape", "/abs", "data/../../x"):
+            try:
+                store.put_file(bad, path)
+            except InvalidName:
+                continue
+            raise AssertionError(f"name {bad!r} must be rejected")
+    finally:
+        os.unlink(path)
+
+
 STORE_CONTRACT: list[Callable[[Store], None]] = [
     put_then_get_roundtrips,
     empty_object_roundtrips,
@@ -164,4 +228,8 @@ STORE_CONTRACT: list[Callable[[Store], None]] = [
     invalid_names_rejected,
     concurrent_puts_of_same_name_leave_one_object,
     binary_payload_with_every_byte,
+    put_file_stores_the_file_and_leaves_it,
+    put_file_from_anywhere,
+    put_file_existing_raises_and_keeps_the_object,
+    put_file_rejects_invalid_names,
 ]
