@@ -43,7 +43,10 @@ def compute() -> dict[str, object]:
                             Policy(last=3, daily=5, weekly=3, monthly=2))
     return {
         "repo_version": REPO_VERSION,
-        "chunks_default": list(chunk_lengths(data, ChunkerParams())),
+        # The first repositories' parameters (still opened), then today's init default.
+        "chunks_default": list(chunk_lengths(data, ChunkerParams(
+            min_size=512 * 1024, avg_size=1024 * 1024, max_size=8 * 1024 * 1024))),
+        "chunks_init": list(chunk_lengths(data, ChunkerParams())),
         "chunks_small": list(chunk_lengths(data[:200_000],
                                            ChunkerParams(min_size=2048, avg_size=8192,
                                                          max_size=65536))),
@@ -64,8 +67,8 @@ def test_golden_vectors(request: pytest.FixtureRequest) -> None:
         VECTORS.parent.mkdir(exist_ok=True)
         VECTORS.write_text(json.dumps(now, indent=1, ensure_ascii=False))
     golden = json.loads(VECTORS.read_text())
-    for key in ("repo_version", "chunks_default", "chunks_small", "blob_id", "subkeys", "tree",
-                "retention_keep"):
+    for key in ("repo_version", "chunks_default", "chunks_init", "chunks_small", "blob_id",
+                "subkeys", "tree", "retention_keep"):
         assert now[key] == golden[key], f"{key} changed: this breaks existing repositories"
     c = Compressor()
     # Sealed bytes use random nonces: what must hold is that old bytes still open.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kaikyo.testing.compare import assert_trees_equal, compare_trees, scan
-from kaikyo.testing.trees import JAPANESE_NAME, KOREAN_NAME, NON_UTF8_NAME, build_zoo
+from kaikyo.testing.trees import CHUNK_MIN, JAPANESE_NAME, KOREAN_NAME, NON_UTF8_NAME, build_zoo
 
 from .conftest import PASSWORD, Kaikyo, ZooRepo
 
@@ -64,7 +64,7 @@ def test_compare_detects_differences(zoo_repo: ZooRepo, tmp_path: Path) -> None:
     os.chmod(out / "modes" / "setuid", 0o755)
     os.unlink(out / "hard" / "b")
     shutil.copy(out / "hard" / "a", out / "hard" / "b")
-    (out / "chunk-min").write_bytes(b"x" * (512 * 1024))
+    (out / "chunk-min").write_bytes(b"x" * CHUNK_MIN)
     os.unlink(out / "link-dangling")
     os.symlink("elsewhere", out / "link-dangling")
     diffs = "\n".join(compare_trees(zoo_repo.zoo.root, out))
@@ -281,7 +281,7 @@ def test_stats_json(zoo_repo: ZooRepo) -> None:
 def test_cat_json(zoo_repo: ZooRepo) -> None:
     k = zoo_repo.k
     config = k("cat", "config").json()
-    assert config["version"] == 1 and config["chunker"]["min_size"] == 512 * 1024
+    assert config["version"] == 1 and config["chunker"]["min_size"] == 256 * 1024
     snap = k("cat", "snapshot", zoo_repo.snapshot).json()
     assert snap["id"] == zoo_repo.snapshot and snap["paths"] == [str(zoo_repo.zoo.root)]
     root = k("cat", "tree", snap["tree"]).json()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 KIB = 1024
 MIB = 1024 * KIB
-CHUNK_MIN = 512 * KIB  # the default chunker's minimum chunk size
+CHUNK_MIN = 256 * KIB  # the default chunker's minimum chunk size
 
 NON_UTF8_NAME = b"caf\xe9-\xff\xfe.bin"  # latin-1 bytes: not valid UTF-8
 NON_UTF8_TARGET = b"../\xff\xfe-nowhere"
