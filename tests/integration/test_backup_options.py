@@ -73,3 +73,20 @@ def test_one_file_system_keeps_the_mount_point_not_its_contents(kaikyo: Kaikyo,
     assert f"{mnt}/other-fs.txt" in crossed
     assert f"{mnt}" in stayed and f"{mnt}/other-fs.txt" not in stayed
     assert f"{src}/keep/a.txt" in stayed
+
+
+def test_alternating_path_sets_keep_their_files_cache(kaikyo: Kaikyo, tmp_path: Path) -> None:
+    """backup A, backup B, backup A: the third reads nothing (Borg keeps unseen entries for a
+    while too); a file changed meanwhile is still read."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        (d / "sub").mkdir(parents=True)
+        (d / "sub" / "f.bin").write_bytes(os.urandom(50_000))
+        (d / "g.txt").write_text("海峡 " * 1000)
+    kaikyo("backup", "--json", a).json()
+    kaikyo("backup", "--json", b).json()
+    doc = kaikyo("backup", "--json", a).json()
+    assert doc["summary"]["bytes_read"] == 0 and doc["summary"]["files_unmodified"] == 2
+    (b / "g.txt").write_text("changed")
+    doc = kaikyo("backup", "--json", b).json()
+    assert doc["summary"]["files_unmodified"] == 1 and doc["summary"]["bytes_read"] == 7

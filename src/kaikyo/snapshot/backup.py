@@ -102,6 +102,7 @@ class Backup:
         # is taken out when the walk enters it, so the old cache shrinks as the new one grows.
         # Loaded by run() once the workers are forked: they have no use for it.
         self.old_cache: dict[bytes, bytes] = {}
+        self.old_ages: dict[bytes, int] = {}
         self.new_cache: dict[bytes, bytes] = {}
         # Files given as backup paths are filed under their parent directory.
         self.top_old: dict[bytes, dict[bytes, filescache.Entry]] = {}
@@ -320,7 +321,7 @@ class Backup:
         self.pool = WorkerPool(self.repo, self.opts.workers, self.opts.dry_run,
                                self.opts.max_in_flight, self.on_pack)
         try:
-            self.old_cache = filescache.load(self.opts.cache_file)
+            self.old_cache, self.old_ages = filescache.load_with_ages(self.opts.cache_file)
             tops = []
             for path in paths:
                 node = self.walk_top(path)
@@ -366,7 +367,8 @@ class Backup:
             "errors": self.errors,
         }
         sid = self.repo.save_snapshot(doc)
-        filescache.save(self.opts.cache_file, self.new_cache)
+        ages = filescache.carry_over(self.new_cache, self.old_cache, self.old_ages)
+        filescache.save(self.opts.cache_file, self.new_cache, ages)
         return BackupResult(sid, summary, self.errors, root)
 
     def _upper_trees(self, tops: list[tuple[bytes, Node]]) -> str:

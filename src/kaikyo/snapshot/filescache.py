@@ -14,8 +14,13 @@ the repository index (a prune may have removed it). Written atomically after a s
 saved, so a crashed backup never leaves a cache that names unsaved data. ``marshal`` keeps it
 fast to load and, unlike pickle, cannot run code. The file is ``marshal`` values one after
 another: the version, dicts of up to SAVE_DIRS directories, then None (so saving never
-serialises the whole cache at once). A cache of another version, truncated or damaged, is
-ignored: every file is read again, which is always correct.
+serialises the whole cache at once), then optionally a dict of *ages*. A cache of another
+version, truncated or damaged, is ignored: every file is read again, which is always correct.
+
+Directories a backup did not visit (another set of paths backed up into the same repository)
+are carried over with their age (backups since they were last seen) and dropped after
+MAX_AGE, as Borg does: alternating ``backup /etc`` and ``backup /home`` does not read
+everything every time, and the cache of deleted directories does not grow for ever.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ CACHE_VERSION = 3
 STAT = struct.Struct("<QqqQ")
 HEAD = struct.Struct("<HI")  # name length, entry length
 SAVE_DIRS = 1024
+MAX_AGE = 20
 
 
 def make_entry(size: int, mtime_ns: int, ctime_ns: int, inode: int, ids: bytes) -> Entry:
@@ -73,23 +79,48 @@ def decode_dir(raw: bytes) -> dict[bytes, Entry]:
 
 def load(path: Path | None) -> dict[bytes, bytes]:
     """Directory path -> its encoded records; empty if there is no usable cache."""
+    return load_with_ages(path)[0]
+
+
+def load_with_ages(path: Path | None) -> tuple[dict[bytes, bytes], dict[bytes, int]]:
+    """The directories and, for those carried over unvisited, how many backups ago they were
+    last seen (absent: seen by the last backup)."""
     if path is None:
-        return {}
+        return {}, {}
     dirs: dict[bytes, bytes] = {}
+    ages: dict[bytes, int] = {}
     try:
         with open(path, "rb") as fh:
             if marshal.load(fh) != CACHE_VERSION:
-                return {}
+                return {}, {}
             while (part := marshal.load(fh)) is not None:
                 if not isinstance(part, dict):
-                    return {}
+                    return {}, {}
                 dirs.update(part)
+            with contextlib.suppress(EOFError):
+                tail = marshal.load(fh)
+                if isinstance(tail, dict):
+                    ages = {k: v for k, v in tail.items() if isinstance(v, int)}
     except (OSError, EOFError, ValueError, TypeError, MemoryError):
-        return {}
-    return dirs
+        return {}, {}
+    return dirs, ages
 
 
-def save(path: Path | None, dirs: dict[bytes, bytes]) -> None:
+def carry_over(visited: dict[bytes, bytes], unvisited: dict[bytes, bytes],
+               ages: dict[bytes, int]) -> dict[bytes, int]:
+    """Add the unvisited directories younger than MAX_AGE to ``visited`` (in place); return
+    the ages to save with it."""
+    new_ages: dict[bytes, int] = {}
+    for path, raw in unvisited.items():
+        age = ages.get(path, 0) + 1
+        if age <= MAX_AGE and path not in visited:
+            visited[path] = raw
+            new_ages[path] = age
+    return new_ages
+
+
+def save(path: Path | None, dirs: dict[bytes, bytes], ages: dict[bytes, int] | None = None
+         ) -> None:
     if path is None:
         return
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -101,6 +132,8 @@ def save(path: Path | None, dirs: dict[bytes, bytes]) -> None:
             while part := dict(itertools.islice(items, SAVE_DIRS)):
                 marshal.dump(part, fh)
             marshal.dump(None, fh)
+            if ages:
+                marshal.dump(ages, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -110,3 +110,24 @@ def test_save_failure_is_silent(tmp_path: Path) -> None:
     blocker.write_bytes(b"")
     filescache.save(blocker / "files", {b"/d": b""})  # parent is a file: no cache, no error
     filescache.save(None, {b"/d": b""})
+
+
+def test_unvisited_directories_are_carried_over_until_max_age(tmp_path: Path) -> None:
+    path = tmp_path / "files"
+    visited = {b"/etc": encode({b"hosts": filescache.make_entry(1, 2, 3, 4, b"")})}
+    unvisited = {b"/home": encode({b"a": filescache.make_entry(5, 6, 7, 8, b"")}),
+                 b"/gone": b"", b"/etc": b"stale value of a visited directory"}
+    ages = filescache.carry_over(visited, unvisited, {b"/gone": filescache.MAX_AGE})
+    assert ages == {b"/home": 1}  # /gone aged out; /etc keeps this backup's records
+    assert set(visited) == {b"/etc", b"/home"} and visited[b"/etc"] != unvisited[b"/etc"]
+    filescache.save(path, visited, ages)
+    assert filescache.load_with_ages(path) == (visited, ages)
+    # Seen again: its age starts over (a saved directory without an age is age 0).
+    again = filescache.carry_over({}, visited, ages)
+    assert again == {b"/etc": 1, b"/home": 2}
+
+
+def test_cache_without_ages_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "files"
+    filescache.save(path, {b"/d": b""})
+    assert filescache.load_with_ages(path) == ({b"/d": b""}, {})
