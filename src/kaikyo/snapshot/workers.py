@@ -34,10 +34,10 @@ FileResult = tuple[list[bytes], int] | str
 
 BIG_CHUNK = 256 * 1024
 MAX_PENDING = 8  # big chunks in compression at once (about 8 MiB)
-# Files up to READ_BLOCK are read whole; bigger ones stream through a buffer of READ_BLOCK plus
-# the largest chunk. Small files are deduplicated in groups of up to SMALL_GROUP bytes.
+# Files up to READ_BLOCK are read whole into a reusable buffer of twice that; bigger ones
+# stream through a buffer of READ_BLOCK plus the largest chunk.
 READ_BLOCK = 4 * 1024 * 1024
-SMALL_GROUP = 4 * 1024 * 1024
+GROUP_BUFFER = 2 * READ_BLOCK + 1
 
 
 class ChunkSaver:
@@ -60,6 +60,7 @@ class ChunkSaver:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
         self._pending: deque[tuple[bytes, int, Future[tuple[int, bytes | memoryview]]]] = deque()
         self._local = threading.local()
+        self.group_view = memoryview(bytearray(GROUP_BUFFER))
 
     def _compress(self, data: bytes | memoryview) -> tuple[int, bytes | memoryview]:
         comp: Compressor | None = getattr(self._local, "c", None)
@@ -123,67 +124,80 @@ class ChunkSaver:
         self._pool.shutdown()
 
 
-def read_small(path: bytes, size: int) -> bytes:
-    fd = open_for_read(path)
-    try:
-        parts = []
-        want = size + 1  # read one byte more to notice growth, then read to EOF
-        while True:
-            block = os.read(fd, max(want, 65536))
-            if not block:
-                break
-            parts.append(block)
-            want = 65536
-        return b"".join(parts)
-    finally:
-        os.close(fd)
+def read_into(fd: int, view: memoryview, size: int) -> int:
+    """Read into ``view`` (``size`` + 1 bytes long, the +1 to notice growth); return the bytes
+    read. A read that ends exactly at ``size`` is taken as the end of the file: one system call
+    per file instead of two (a file that grows meanwhile still shows it in the extra byte)."""
+    got = 0
+    while got < len(view):
+        n = os.readv(fd, [view[got:]])
+        if n == 0:
+            break
+        got += n
+        if got == size:
+            break
+    return got
 
 
 def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[FileResult]:
-    """Chunk and save a batch; small files are deduplicated together in one vector lookup."""
+    """Chunk and save a batch.
+
+    Files up to READ_BLOCK are read one after another into the worker's reusable buffer (no
+    allocation and no fresh pages per file) and their chunks are deduplicated together, one
+    vector lookup per buffer-full. Bigger files stream through :func:`process_big_file`.
+    """
     results: list[FileResult] = []
     params = saver.params
-    small: list[tuple[int, memoryview]] = []
-    small_bytes = 0
+    view = saver.group_view
+    pending: list[tuple[int, memoryview]] = []  # (result index, chunk) in file order
+    used = 0
 
-    def save_small() -> None:
-        ids = saver.save_chunks([c for _, c in small])
-        for (k, _), bid in zip(small, ids, strict=True):
-            entry = results[k]
-            assert not isinstance(entry, str)
-            entry[0].append(bid)
-        small.clear()
+    def flush() -> None:
+        nonlocal used
+        if pending:
+            ids = saver.save_chunks([c for _, c in pending])
+            for (k, _), bid in zip(pending, ids, strict=True):
+                entry = results[k]
+                assert not isinstance(entry, str)
+                entry[0].append(bid)
+            for _, chunk in pending:
+                chunk.release()
+            pending.clear()
+        used = 0
 
     for path, size in files:
         try:
             if size > READ_BLOCK:
                 results.append(process_big_file(saver, path))
                 continue
-            data = read_small(path, size)  # whole, even if it grew since the walk
-            if len(data) > params.min_size:
-                results.append(process_big_bytes(saver, data))
+            if used + size + 1 > len(view):
+                flush()
+            fd = open_for_read(path)
+            try:
+                n = read_into(fd, view[used : used + size + 1], size)
+            finally:
+                os.close(fd)
+            if n > size:  # grew since the walk: store it as it is now, whatever its size
+                results.append(process_big_file(saver, path))
                 continue
-            results.append(([], len(data)))
-            if data:
-                small.append((len(results) - 1, memoryview(data)))
-                small_bytes += len(data)
-                if small_bytes >= SMALL_GROUP:
-                    save_small()
-                    small_bytes = 0
+            results.append(([], n))
+            if not n:
+                continue
+            k = len(results) - 1
+            data = view[used : used + n]
+            used += n
+            if n <= params.min_size:
+                pending.append((k, data))
+                continue
+            pos = 0
+            for length in chunk_lengths(data, params):
+                pending.append((k, data[pos : pos + length]))
+                pos += length
+            data.release()
         except OSError as exc:
             results.append(f"{exc.strerror or exc}")
-    if small:
-        save_small()
+    flush()
     return results
-
-
-def process_big_bytes(saver: ChunkSaver, data: bytes) -> FileResult:
-    view = memoryview(data)
-    chunks, pos = [], 0
-    for length in chunk_lengths(view, saver.params):
-        chunks.append(view[pos : pos + length])
-        pos += length
-    return saver.save_chunks(chunks), len(data)
 
 
 def process_big_file(saver: ChunkSaver, path: bytes) -> FileResult:

@@ -1,0 +1,81 @@
+"""A worker's batch: files read into one reusable buffer give the same blobs as whole reads."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kaikyo.core.chunking import chunk_lengths
+from kaikyo.repo import Repository, Uploader
+from kaikyo.snapshot.workers import READ_BLOCK, ChunkSaver, process_batch
+from kaikyo.store.memory import MemoryStore
+
+
+@pytest.fixture
+def saver() -> Iterator[ChunkSaver]:
+    repo, _ = Repository.create(MemoryStore(), "pw", kdf_cost=(1, 64))
+    uploader = Uploader(repo.store, 2)
+    s = ChunkSaver(repo, uploader, lambda _: None, dry_run=False)
+    yield s
+    s.drain()
+    s.packer.flush()
+    uploader.wait()
+    s.close()
+    uploader.close()
+
+
+def expected_ids(saver: ChunkSaver, data: bytes) -> list[bytes]:
+    view, pos, ids = memoryview(data), 0, []
+    for length in chunk_lengths(view, saver.params):
+        ids.append(saver.hasher(view[pos : pos + length]))
+        pos += length
+    return ids
+
+
+def test_many_files_through_one_buffer(saver: ChunkSaver, tmp_path: Path) -> None:
+    rng = random.Random(7)
+    sizes = [0, 1, 100, saver.params.min_size, saver.params.min_size + 1, 3 * 1024 * 1024,
+             READ_BLOCK, READ_BLOCK + 1, 9 * 1024 * 1024] + [rng.randint(0, 300_000)
+                                                             for _ in range(60)]
+    files, contents = [], []
+    for i, size in enumerate(sizes):
+        data = rng.randbytes(size) if i % 3 else (b"text %d " % i) * (size // 7 + 1)
+        data = data[:size]
+        path = tmp_path / f"f{i}"
+        path.write_bytes(data)
+        files.append((os.fsencode(path), size))
+        contents.append(data)
+    results = process_batch(saver, files)
+    for data, result in zip(contents, results, strict=True):
+        assert not isinstance(result, str)
+        ids, read = result
+        assert read == len(data)
+        assert ids == expected_ids(saver, data)
+
+
+def test_file_that_grew_or_shrank_since_the_walk(saver: ChunkSaver, tmp_path: Path) -> None:
+    grown = tmp_path / "grown"
+    grown.write_bytes(b"g" * 5000)
+    shrunk = tmp_path / "shrunk"
+    shrunk.write_bytes(b"s" * 100)
+    after = tmp_path / "after"
+    after.write_bytes(b"a" * 10)
+    files = [(os.fsencode(grown), 1000), (os.fsencode(shrunk), 4000), (os.fsencode(after), 10)]
+    results = process_batch(saver, files)
+    assert results[0] == (expected_ids(saver, b"g" * 5000), 5000)  # all of it, as it is now
+    assert results[1] == (expected_ids(saver, b"s" * 100), 100)
+    assert results[2] == (expected_ids(saver, b"a" * 10), 10)
+
+
+def test_unreadable_file_is_reported_and_the_rest_kept(saver: ChunkSaver,
+                                                       tmp_path: Path) -> None:
+    ok = tmp_path / "ok"
+    ok.write_bytes(b"fine")
+    results = process_batch(saver, [(os.fsencode(tmp_path / "vanished"), 10),
+                                    (os.fsencode(ok), 4)])
+    assert isinstance(results[0], str) and "No such file" in results[0]
+    assert results[1] == (expected_ids(saver, b"fine"), 4)
