@@ -209,18 +209,20 @@ def _verdict(ok: bool) -> str:
     return "[green]met[/]" if ok else "[red]not met[/]"
 
 
-def _ceiling_share(results: dict[str, Any], key: str, ceiling: str) -> tuple[str, str]:
-    """kaikyo's backup throughput as a share of the read+BLAKE3 ceiling (mean of start/end)."""
+def _ceiling_share(results: dict[str, Any], key: str, ceiling: str, cores: int = 1,
+                   goal: float = 0.7) -> tuple[str, str]:
+    """kaikyo's backup throughput as a share of a ceiling (mean of start/end), the ceiling's
+    one-thread rate multiplied by ``cores``."""
     rates = [c[ceiling]["bytes"] / c[ceiling]["seconds"]
              for c in results["ceilings"].values() if c.get(ceiling, {}).get("seconds")]
     nbytes = next((c[ceiling]["bytes"] for c in results["ceilings"].values() if ceiling in c), 0)
     secs = _value(_cell(results, key, "kaikyo"), lambda c: c["seconds"])
     if not rates or not secs:
         return "n/a", "kaikyo has no time for this step"
-    share = nbytes / secs / (sum(rates) / len(rates))
-    detail = (f"{nbytes / secs / MB:,.0f} MB/s vs ceiling {sum(rates) / len(rates) / MB:,.0f} MB/s"
-              f" = {share:.0%}")
-    return _verdict(share >= 0.7), detail
+    rate = cores * sum(rates) / len(rates)
+    share = nbytes / secs / rate
+    detail = f"{nbytes / secs / MB:,.0f} MB/s vs ceiling {rate / MB:,.0f} MB/s = {share:.0%}"
+    return _verdict(share >= goal), detail
 
 
 def _not_larger(
@@ -263,6 +265,12 @@ def goals_table(results: dict[str, Any]) -> Table:
          *_ceiling_share(results, "backup_tree", "tree: python read+BLAKE3, 1 thread")),
         ("image backup >= 70% of read+BLAKE3 ceiling",
          *_ceiling_share(results, "backup_image", "image: python read+BLAKE3, 1 thread")),
+        ("(context) tree backup vs read+BLAKE3+zstd-3 on 2 cores",
+         *_ceiling_share(results, "backup_tree", "tree: python read+BLAKE3+zstd-3, 1 thread",
+                         cores=2)),
+        ("(context) image backup vs read+BLAKE3+zstd-3 on 2 cores",
+         *_ceiling_share(results, "backup_image", "image: python read+BLAKE3+zstd-3, 1 thread",
+                         cores=2)),
         ("incremental backup faster than both", *_faster(results, "backup_tree2")),
         ("unchanged re-backup faster than both", *_faster(results, "backup_unchanged")),
         ("restore of tree2 faster than both", *_faster(results, "restore_tree2")),
