@@ -44,6 +44,18 @@ class BlobLocation:
     raw_length: int
 
 
+@dataclass(frozen=True, slots=True)
+class Locations:
+    """Columns of :meth:`MasterIndex.locate_many`, one row per queried id."""
+
+    found: npt.NDArray[np.bool_]
+    blob_type: npt.NDArray[np.uint8]
+    pack: U32  # pack number: see MasterIndex.pack_id
+    offset: U32
+    length: U32
+    raw_length: U32
+
+
 def _empty_u64(shape: tuple[int, ...]) -> U64:
     return np.zeros(shape, dtype=np.uint64)
 
@@ -177,6 +189,48 @@ class MasterIndex:
                     break
                 i += 1
         return result
+
+    def locate_many(self, blob_ids: bytes | bytearray | memoryview) -> Locations:
+        """Vectorised :meth:`lookup` of concatenated 32-byte ids (restore plans every chunk of
+        a snapshot at once). Where an id has several entries, the same one as :meth:`lookup`.
+        ``found`` is False for an id that is not indexed (its other columns are then 0)."""
+        if self._pending:
+            self.freeze()
+        q = np.frombuffer(blob_ids, dtype=">u8").reshape(-1, 4)
+        n = len(q)
+        at = np.full(n, -1, dtype=np.int64)
+        size = len(self._hi)
+        if size and n:
+            hi = q[:, 0].astype(np.uint64)
+            pos = self._hi.searchsorted(hi)
+            cand = np.minimum(pos, size - 1)
+            hit = ((pos < size) & (self._hi[cand] == hi)
+                   & (self._rest[cand] == q[:, 1:].astype(np.uint64)).all(axis=1))
+            at[hit] = pos[hit]
+            # The first entry with this leading word is another id: scan as lookup does.
+            for k in np.flatnonzero(~hit & (pos < size) & (self._hi[cand] == hi)).tolist():
+                at[k] = self._find(bytes(blob_ids[k * 32 : k * 32 + 32]))
+        found = at >= 0
+        rows = at[found]
+        pack = np.zeros(n, dtype=np.uint32)
+        offset, length, raw = (np.zeros(n, dtype=np.uint32) for _ in range(3))
+        pack[found] = self._pack[rows]
+        offset[found] = self._offset[rows]
+        length[found] = self._length[rows]
+        raw[found] = self._raw[rows]
+        if self._delta:
+            for k in range(n):
+                d = self._delta.get(bytes(blob_ids[k * 32 : k * 32 + 32]))
+                if d is not None:
+                    found[k] = True
+                    pack[k] = d[1] | (d[0] << 31)
+                    offset[k], length[k], raw[k] = d[2], d[3], d[4]
+        return Locations(found, (pack >> np.uint32(31)).astype(np.uint8),
+                         pack & np.uint32(0x7FFFFFFF), offset, length, raw)
+
+    def pack_id(self, number: int) -> bytes:
+        """The pack id behind a pack number of :meth:`locate_many`."""
+        return self._packs[number]
 
     def __len__(self) -> int:
         return len(self._hi) + len(self._delta) + sum(len(p[0]) for p in self._pending)

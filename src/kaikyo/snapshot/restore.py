@@ -1,15 +1,25 @@
 """Restore: recreate a snapshot (or part of it) under a target directory, exactly.
 
-Plan first: walk the snapshot's trees and note, for every pack holding needed blobs, which file
-offsets each blob goes to. Then forked worker processes share the packs; each reads a pack once
-(one ranged read over the blobs needed), decrypts its blobs and writes them. Per-file work
-(creating the inode, setting owner, mode and times) is the bulk of a restore of many small
-files and is Python-bound, so it is done by the workers too: a file whose blobs all sit in one
-pack is created, written, given its metadata and closed by the worker that owns that pack, in
-one open. Files spread over several packs, and sparse files, are created by the main process
-first and finished by it last. Files marked sparse keep their holes: aligned all-zero blocks are
-not written and the size is set by truncate. Directories get their metadata last, deepest
-first, so writing into them does not disturb their times.
+Plan first: walk the snapshot's trees into compact columns (arrays, not an object per file):
+per file its directory (one shared bytes object per directory), name, mode, owner, times and
+size; per chunk of a file one row (id, then pack, offset, lengths and offset in the file, all
+located in the index at once). About 100 bytes per file and 70 per chunk.
+
+Then threads share the packs. Each reads the chunks a pack holds for the restore in spans of at
+most ``SPAN`` bytes (one ranged read per span), decrypts and writes them, so it holds one span
+and one chunk at a time. Threads, not forked processes: decryption, decompression and file
+system calls release the GIL, and a forked child counts the interpreter and the plan again.
+
+Per-file work (creating the inode, setting owner, mode and times) is the bulk of a restore of
+many small files, so the threads do it too: a file whose chunks all sit in one pack is created,
+written, given its metadata and closed by the thread that owns that pack, in one open, once its
+last chunk is written. Calls that would change nothing are skipped: when a probe shows that a
+new inode in the target gets our uid and gid and exactly the mode asked for less the umask, a
+file is created with its final mode, and chown/chmod run only where they change something.
+Files spread over several packs, and sparse files, are created by the main thread first and
+finished by it last. Files marked sparse keep their holes: aligned all-zero blocks are not
+written and the size is set by truncate. Directories get their metadata last, deepest first, so
+writing into them does not disturb their times.
 """
 
 from __future__ import annotations
@@ -17,22 +27,33 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import gc
 import grp
-import multiprocessing
 import os
 import pwd
 import stat
-from collections import defaultdict
+import threading
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from kaikyo.core.format.envelope import open_blob
 from kaikyo.core.format.tree import Node, get_bytes, node_name
 from kaikyo.errors import AlreadyExistsError, IntegrityError, NoSpaceError, PermissionDeniedError
 from kaikyo.repo import Repository, pack_name
 from kaikyo.snapshot import trees
 from kaikyo.snapshot.filters import PathFilter
+
+# One ranged read covers the needed chunks of a pack within this many bytes (a bigger chunk is
+# read alone); a gap wider than ``GAP`` between needed chunks starts a new read.
+SPAN = 4 * 1024 * 1024
+GAP = 512 * 1024
+# Chunk ids located in the index per call (bounds the temporary arrays of a huge plan).
+LOCATE_BATCH = 1 << 16
+MAX_WORKERS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,34 +78,20 @@ class RestoreResult:
     verified: int = 0
 
 
-class Meta:
-    """What is applied to an inode after its data: compact, since a restore holds one per file."""
-
-    __slots__ = ("gid", "mode", "mtime", "uid", "xattrs")
-
-    def __init__(self, node: Node, numeric_owner: bool) -> None:
-        self.mode = int(node.get("mode", 0o644))
-        self.mtime = int(node.get("mtime", 0))
-        uid, gid = int(node.get("uid", -1)), int(node.get("gid", -1))
-        if not numeric_owner:
-            uid = _uid(node.get("user"), uid)
-            gid = _gid(node.get("group"), gid)
-        self.uid = uid
-        self.gid = gid
-        self.xattrs: list[list[str]] | None = node.get("xattrs") or None
+# What is applied to an inode after its data: mode, uid, gid, mtime (ns); xattrs apart.
+Meta = tuple[int, int, int, int]
+Xattrs = list[list[str]]
+U32 = npt.NDArray[np.uint32]
 
 
-class FileRec:
-    __slots__ = ("content", "meta", "out", "owner", "size", "sparse")
-
-    def __init__(self, out: bytes, node: Node, numeric_owner: bool) -> None:
-        self.out = out
-        self.size = int(node.get("size", 0))
-        self.sparse = bool(node.get("sparse"))
-        # Raw ids, concatenated: hex strings in a list would cost three times the memory.
-        self.content = b"".join(bytes.fromhex(h) for h in node.get("content", ()))
-        self.meta = Meta(node, numeric_owner)
-        self.owner = -1  # worker that creates and finishes it; -1: the main process
+def node_meta(node: Node, numeric_owner: bool) -> Meta:
+    mode = int(node.get("mode", 0o644))
+    mtime = int(node.get("mtime", 0))
+    uid, gid = int(node.get("uid", -1)), int(node.get("gid", -1))
+    if not numeric_owner:
+        uid = _uid(node.get("user"), uid)
+        gid = _gid(node.get("group"), gid)
+    return mode, uid, gid, mtime
 
 
 @lru_cache(maxsize=4096)
@@ -103,12 +110,6 @@ def _gid(group: str | None, default: int) -> int:
     return default
 
 
-# One write: (file number, offset in file)
-Target = tuple[int, int]
-# pack id -> blob id -> (offset, length, raw length, targets)
-Plan = dict[bytes, dict[bytes, tuple[int, int, int, list[Target]]]]
-
-
 def _map_oserror(exc: OSError, what: str) -> Exception:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return NoSpaceError(f"no space left on the device while restoring {what}")
@@ -117,44 +118,101 @@ def _map_oserror(exc: OSError, what: str) -> Exception:
     return exc
 
 
-def apply_meta(target: bytes | int, meta: Meta, is_root: bool, warnings: list[str],
-               shown: bytes, symlink: bool = False) -> None:
-    """Owner (where permitted), xattrs, mode, then times: chown clears set-id bits, and any
-    later change would move the times."""
+def apply_meta(target: bytes | int, meta: Meta, xattrs: Xattrs | None, chown: bool,
+               chmod: bool, warnings: list[str], shown: bytes, symlink: bool = False) -> None:
+    """Owner (if ``chown``), xattrs, mode (if ``chmod``), then times: chown clears set-id
+    bits, and any later change would move the times."""
+    mode, uid, gid, mtime = meta
     follow = not symlink
-    if is_root or meta.uid == os.geteuid():
+    if chown:
         try:
-            os.chown(target, meta.uid, meta.gid, follow_symlinks=follow)
+            os.chown(target, uid, gid, follow_symlinks=follow)
         except OSError as exc:
             warnings.append(f"{os.fsdecode(shown)}: cannot set owner: {exc.strerror}")
-    for name, value in meta.xattrs or ():
+    for name, value in xattrs or ():
         try:
             os.setxattr(target, name, base64.b64decode(value), follow_symlinks=follow)
         except OSError as exc:
             warnings.append(f"{os.fsdecode(shown)}: cannot set xattr {name}: {exc.strerror}")
-    if not symlink:
+    if chmod and not symlink:
         try:
-            os.chmod(target, meta.mode)
+            os.chmod(target, mode)
         except OSError as exc:
             warnings.append(f"{os.fsdecode(shown)}: cannot set mode: {exc.strerror}")
     with contextlib.suppress(OSError, NotImplementedError):
-        os.utime(target, ns=(meta.mtime, meta.mtime), follow_symlinks=follow)
+        os.utime(target, ns=(mtime, mtime), follow_symlinks=follow)
+
+
+def _umask() -> int:
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", "rb") as fh:
+        for line in fh:
+            if line.startswith(b"Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
+class Plan:
+    """Every planned file's chunks as columns, one row per (file, chunk), in walk order.
+
+    ``order`` lists the rows by (pack, offset); ``groups`` are its runs of one pack, as
+    (pack number, first, end) into ``order``.
+    """
+
+    def __init__(self) -> None:
+        empty: U32 = np.zeros(0, dtype=np.uint32)
+        self.ids = bytearray()  # 32 bytes per row
+        self.blob_type = np.zeros(0, dtype=np.uint8)
+        self.pack = self.offset = self.length = self.raw = self.fno = self.order = empty
+        self.foff = np.zeros(0, dtype=np.uint64)
+        self.groups: list[tuple[int, int, int]] = []
+
+    def blob_id(self, row: int) -> bytes:
+        return bytes(self.ids[row * 32 : row * 32 + 32])
 
 
 class Restorer:
     def __init__(self, repo: Repository, opts: RestoreOptions) -> None:
         self.repo = repo
         self.opts = opts
+        self.target = opts.target
         self.result = RestoreResult()
-        self.files: list[FileRec] = []
-        self.dirs: list[tuple[bytes, Meta]] = []
-        self.specials: list[tuple[bytes, Node]] = []
-        self.hardlinks: list[tuple[bytes, bytes]] = []
-        self.plan: Plan = defaultdict(dict)
+        # Files by number, in walk order: directory and name; mode, uid, gid, mtime and size
+        # (``f_meta``, five per file); where its chunk rows end (``f_rows``, from 0).
+        self.f_parent: list[bytes] = []
+        self.f_name: list[bytes] = []
+        self.f_meta = array("q")
+        self.f_rows = array("I", [0])
+        self.f_xattrs: dict[int, Xattrs] = {}
+        self.sparse: set[int] = set()
+        self.owner = bytearray()  # 0: the main thread; w + 1: worker w
+        # Files with more than one link, to find the ones seen before: (dev, inode, number).
+        self.linked = (array("Q"), array("Q"), array("I"))
+        self.hardlinks: list[tuple[int, bytes]] = []  # (file linked to, path of the link)
+        self.dirs: list[bytes] = []
+        self.d_meta = array("q")  # mode, uid, gid, mtime
+        self.d_xattrs: dict[int, Xattrs] = {}
+        # (path, type, symlink target or device number, meta, xattrs)
+        self.specials: list[tuple[bytes, str, bytes | int, Meta, Xattrs | None]] = []
+        self.plan = Plan()
         self.filter = PathFilter(opts.include, opts.exclude)
-        self.is_root = os.geteuid() == 0
-        self.shares: list[list[bytes]] = []
+        self.filtering = bool(opts.include or opts.exclude)
+        self.euid = os.geteuid()
+        self.egid = os.getegid()
+        self.is_root = self.euid == 0
+        # Set by _probe: new inodes get our uid/gid and the mode asked less ``umask``.
+        self.plain = False
+        self.umask = 0o777
+        self.shares: list[list[int]] = []  # indices into plan.groups
         self.empty_shares: list[list[int]] = []
+
+    @property
+    def files(self) -> int:
+        return len(self.f_name)
+
+    def out(self, fno: int) -> bytes:
+        return self.f_parent[fno] + b"/" + self.f_name[fno]
 
     def _check_target(self) -> None:
         target = self.opts.target
@@ -172,82 +230,226 @@ class Restorer:
         except OSError as exc:
             raise _map_oserror(exc, os.fsdecode(self.opts.target)) from None
 
+    # ---- planning -------------------------------------------------------------------------
+
     def collect(self, root_tree: str, subpath: bytes) -> None:
         """Walk the snapshot below ``subpath`` and build the plan."""
         _, node, tree = trees.resolve(self.repo, root_tree, subpath)
         # As restic: restoring SNAPSHOT:/a/b puts the contents of /a/b into the target.
-        if node is None:
-            items = trees.walk(self.repo, root_tree)
-        elif tree:
-            items = trees.walk(self.repo, tree)
+        if node is None or tree:
+            self._walk(tree or root_tree)
         else:
-            items = iter([(b"/" + node_name(node), node)])
-        seen_inodes: dict[tuple[int, int], bytes] = {}
-        numeric = self.opts.numeric_owner
-        for path, n in items:
-            if not self.filter.wanted(path, n.get("type") == "dir"):
-                continue
-            out = self.opts.target + path
-            kind = n.get("type")
-            if kind == "dir":
-                self.dirs.append((out, Meta(n, numeric)))
-            elif kind == "file":
-                if int(n.get("links", 1)) > 1:
-                    key = (int(n.get("dev", 0)), int(n.get("inode", 0)))
-                    if key in seen_inodes:
-                        self.hardlinks.append((seen_inodes[key], out))
-                        continue
-                    seen_inodes[key] = out
-                self._plan_file(FileRec(out, n, numeric))
-            else:
-                self.specials.append((out, n))
+            name = node_name(node)
+            if not self.filtering or self.filter.wanted(b"/" + name, node.get("type") == "dir"):
+                self._add(self.target, name, node, self.target + b"/" + name)
+        self._find_hardlinks()
+        self._locate()
 
-    def _plan_file(self, rec: FileRec) -> None:
-        fno = len(self.files)
-        self.files.append(rec)
-        offset = 0
-        raw = rec.content
-        for i in range(0, len(raw), 32):
-            bid = raw[i : i + 32]
-            loc = self.repo.blob_location(bid)
-            blobs = self.plan[loc.pack_id]
-            entry = blobs.get(bid)
-            if entry is None:
-                entry = blobs[bid] = (loc.offset, loc.length, loc.raw_length, [])
-            entry[3].append((fno, offset))
-            offset += loc.raw_length
+    def _walk(self, tree_hex: str) -> None:
+        """Depth-first, parents before children, each directory's nodes in tree order (the
+        order of :func:`trees.walk`). A directory's path is one object, shared as the parent
+        of everything in it."""
+        stack = [(b"", self.target, tree_hex)]
+        wanted = self.filter.wanted if self.filtering else None
+        while stack:
+            base, parent, tid = stack.pop()
+            subdirs = []
+            for node in trees.load_tree(self.repo, tid):
+                name = node_name(node)
+                is_dir = node.get("type") == "dir"
+                out = parent + b"/" + name if is_dir else b""
+                if wanted is None or wanted(base + b"/" + name, is_dir):
+                    self._add(parent, name, node, out)
+                if is_dir and node.get("subtree"):
+                    subdirs.append((base + b"/" + name, out, node["subtree"]))
+            stack.extend(reversed(subdirs))
+
+    def _add(self, parent: bytes, name: bytes, n: Node, out: bytes) -> None:
+        kind = n.get("type")
+        numeric = self.opts.numeric_owner
+        if kind == "file":
+            fno = len(self.f_name)
+            if int(n.get("links", 1)) > 1:
+                dev, ino, nos = self.linked
+                dev.append(int(n.get("dev", 0)))
+                ino.append(int(n.get("inode", 0)))
+                nos.append(fno)
+            self.f_parent.append(parent)
+            self.f_name.append(name)
+            self.f_meta.extend(node_meta(n, numeric))
+            self.f_meta.append(int(n.get("size", 0)))
+            if n.get("xattrs"):
+                self.f_xattrs[fno] = n["xattrs"]
+            if n.get("sparse"):
+                self.sparse.add(fno)
+            content = n.get("content")
+            if content:
+                self.plan.ids += bytes.fromhex("".join(content))
+            self.f_rows.append(len(self.plan.ids) >> 5)
+        elif kind == "dir":
+            if n.get("xattrs"):
+                self.d_xattrs[len(self.dirs)] = n["xattrs"]
+            self.dirs.append(out)
+            self.d_meta.extend(node_meta(n, numeric))
+        else:
+            path = parent + b"/" + name
+            payload: bytes | int = (get_bytes(n, "target") or b"" if kind == "symlink"
+                                    else int(n.get("rdev", 0)))
+            self.specials.append((path, str(kind), payload, node_meta(n, numeric),
+                                  n.get("xattrs") or None))
+
+    def _find_hardlinks(self) -> None:
+        """A file whose (dev, inode) was seen before becomes a link to the first one: drop it
+        from the files, and every later file number shifts down."""
+        dev_a, ino_a, nos_a = self.linked
+        self.linked = (array("Q"), array("Q"), array("I"))
+        if len(nos_a) < 2:
+            return
+        dev = np.frombuffer(dev_a, dtype=np.uint64)
+        ino = np.frombuffer(ino_a, dtype=np.uint64)
+        nos = np.frombuffer(nos_a, dtype=np.uint32)
+        o = np.lexsort((nos, ino, dev))
+        dev, ino, nos = dev[o], ino[o], nos[o]
+        again = np.zeros(len(o), dtype=bool)
+        again[1:] = (dev[1:] == dev[:-1]) & (ino[1:] == ino[:-1])
+        if not again.any():
+            return
+        # The first of each run of one inode (the lowest file number: seen first).
+        first = np.maximum.accumulate(np.where(again, 0, np.arange(len(o))))
+        dups, srcs = nos[again], nos[first[again]]
+        by_walk = np.argsort(dups, kind="stable")
+        dups, srcs = dups[by_walk], srcs[by_walk]
+        keep = np.ones(self.files, dtype=bool)
+        keep[dups] = False
+        renumber = np.cumsum(keep) - 1
+        self.hardlinks = [(int(renumber[s]), self.out(d))
+                          for s, d in zip(srcs.tolist(), dups.tolist(), strict=True)]
+        starts = np.frombuffer(self.f_rows, dtype=np.uint32)
+        counts = np.diff(starts)
+        rows = np.repeat(keep, counts)
+        ids = np.frombuffer(self.plan.ids, dtype=np.uint8).reshape(-1, 32)
+        self.plan.ids = bytearray(ids[rows].tobytes())
+        del ids
+        self.f_rows = array("I", [0])
+        self.f_rows.frombytes(np.cumsum(counts[keep], dtype=np.uint32).tobytes())
+        meta = np.frombuffer(self.f_meta, dtype=np.int64).reshape(-1, 5)
+        self.f_meta = array("q", meta[keep].tobytes())
+        kept = keep.tolist()
+        self.f_parent = [p for p, k in zip(self.f_parent, kept, strict=True) if k]
+        self.f_name = [n for n, k in zip(self.f_name, kept, strict=True) if k]
+        self.f_xattrs = {int(renumber[f]): x for f, x in self.f_xattrs.items() if kept[f]}
+        self.sparse = {int(renumber[f]) for f in self.sparse if kept[f]}
+
+    def _locate(self) -> None:
+        """Find every chunk in the index; each row's offset in its file; the pack order."""
+        plan = self.plan
+        nrows = len(plan.ids) >> 5
+        blob_type = np.zeros(nrows, dtype=np.uint8)
+        pack, offset, length, raw = (np.zeros(nrows, dtype=np.uint32) for _ in range(4))
+        index = self.repo.index
+        with memoryview(plan.ids) as view:
+            for lo in range(0, nrows, LOCATE_BATCH):
+                hi = min(nrows, lo + LOCATE_BATCH)
+                loc = index.locate_many(view[lo * 32 : hi * 32])
+                if not loc.found.all():
+                    bid = plan.blob_id(lo + int(np.flatnonzero(~loc.found)[0]))
+                    self.repo.blob_location(bid)  # raises the error a lookup raises
+                    raise IntegrityError(f"blob {bid.hex()[:8]} is missing from the index")
+                blob_type[lo:hi] = loc.blob_type
+                pack[lo:hi] = loc.pack
+                offset[lo:hi] = loc.offset
+                length[lo:hi] = loc.length
+                raw[lo:hi] = loc.raw_length
+        starts = np.frombuffer(self.f_rows, dtype=np.uint32)
+        fno = np.repeat(np.arange(self.files, dtype=np.uint32), np.diff(starts))
+        ends = np.zeros(nrows + 1, dtype=np.uint64)
+        np.cumsum(raw, out=ends[1:])
+        plan.foff = ends[:-1] - ends[starts[:-1]][fno]
+        del ends
+        order = np.lexsort((offset, pack)).astype(np.uint32)
+        by_pack = pack[order]
+        cuts = (np.flatnonzero(by_pack[1:] != by_pack[:-1]) + 1).tolist()
+        if nrows:
+            plan.groups = [(int(by_pack[a]), a, b)
+                           for a, b in zip([0, *cuts], [*cuts, nrows], strict=True)]
+        plan.blob_type, plan.pack, plan.offset, plan.length, plan.raw = (
+            blob_type, pack, offset, length, raw)
+        plan.fno, plan.order = fno, order
+
+    # ---- running --------------------------------------------------------------------------
 
     def run(self, root_tree: str, subpath: bytes = b"/") -> RestoreResult:
         self._check_target()
         self.collect(root_tree, subpath)  # a bad path fails here, before anything is created
         self._make_target()
+        self._probe()
         self._make_dirs()
         self._assign()
         self._prepare_shared_files()
         self._write_data()
-        for rec in self.files:
-            if rec.owner < 0:
-                self._finish_file(rec)
-        for src, dst in self.hardlinks:
+        for fno in range(self.files):
+            if not self.owner[fno]:
+                self._finish_file(fno)
+        for first, dst in self.hardlinks:
             self._replace(dst)
             try:
-                os.link(src, dst)
+                os.link(self.out(first), dst)
             except OSError as exc:
                 raise _map_oserror(exc, os.fsdecode(dst)) from None
             self.result.links += 1
-        for out, node in self.specials:
-            self._special(out, node)
-        for out, meta in sorted(self.dirs, key=lambda d: d[0].count(b"/"), reverse=True):
-            apply_meta(out, meta, self.is_root, self.result.warnings, out)
-        self.result.files = len(self.files)
+        for special in self.specials:
+            self._special(*special)
+        depth = [d.count(b"/") for d in self.dirs]
+        for i in sorted(range(len(self.dirs)), key=depth.__getitem__, reverse=True):
+            m, out = self.d_meta, self.dirs[i]
+            meta = (m[4 * i], m[4 * i + 1], m[4 * i + 2], m[4 * i + 3])
+            apply_meta(out, meta, self.d_xattrs.get(i), self._chown(meta), True,
+                       self.result.warnings, out)
+        self.result.files = self.files
         self.result.dirs = len(self.dirs)
         if self.opts.verify:
             self.result.verified = self._verify()
         return self.result
 
+    def _probe(self) -> None:
+        """Does an inode created in the target get our uid and gid, the mode asked for less
+        the umask, and no ACL? Then chown and chmod that would change nothing are skipped.
+        (An unnamed O_TMPFILE inode: nothing appears in the target. Not with --overwrite:
+        directories already there may differ from the target.)"""
+        if self.opts.overwrite or not hasattr(os, "O_TMPFILE"):
+            return
+        umask = _umask()
+        try:
+            fd = os.open(self.target, os.O_TMPFILE | os.O_WRONLY, 0o777)
+        except OSError:
+            return
+        try:
+            st = os.fstat(fd)
+            try:
+                os.getxattr(fd, "system.posix_acl_access")
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.ENODATA, errno.ENOTSUP):
+                    return
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+        if (st.st_uid, st.st_gid) == (self.euid, self.egid) and \
+                stat.S_IMODE(st.st_mode) == 0o777 & ~umask:
+            self.plain, self.umask = True, umask
+
+    def _chown(self, meta: Meta) -> bool:
+        """Whether to set the owner of an inode this restore created: permitted (running as
+        root or as the owner) and not already right."""
+        uid, gid = meta[1], meta[2]
+        if not (self.is_root or uid == self.euid):
+            return False
+        return not (self.plain and uid == self.euid and gid == self.egid)
+
     def _make_dirs(self) -> None:
         # Walk order puts parents first, so plain mkdir suffices; makedirs only as a fallback.
-        for out, _ in self.dirs:
+        for out in self.dirs:
             try:
                 os.mkdir(out, 0o700)
             except FileExistsError:
@@ -262,35 +464,46 @@ class Restorer:
                 raise _map_oserror(exc, os.fsdecode(out)) from None
 
     def _assign(self) -> None:
-        """Share packs among workers by bytes; give each single-pack file to its pack's worker."""
-        packs = sorted(self.plan, key=lambda p: len(self.plan[p]), reverse=True)
-        n = max(1, min(self.opts.workers, max(len(packs), 1)))
+        """Share packs among workers by bytes; give each single-pack file to its pack's worker,
+        and the empty files round the workers."""
+        plan = self.plan
+        groups = plan.groups
+        n = max(1, min(self.opts.workers, len(groups), MAX_WORKERS))
         self.shares = [[] for _ in range(n)]
         self.empty_shares = [[] for _ in range(n)]
-        loads = [0] * n
-        worker_of: dict[bytes, int] = {}
-        for pid in packs:
-            w = loads.index(min(loads))
-            self.shares[w].append(pid)
-            worker_of[pid] = w
-            loads[w] += sum(e[1] for e in self.plan[pid].values()) + 4096 * len(self.plan[pid])
-        first_pack: dict[int, bytes] = {}
-        multi: set[int] = set()
-        for pid, blobs in self.plan.items():
-            for _, _, _, targets in blobs.values():
-                for fno, _ in targets:
-                    seen = first_pack.setdefault(fno, pid)
-                    if seen != pid:
-                        multi.add(fno)
-        for fno, rec in enumerate(self.files):
-            if rec.sparse or fno in multi:
-                continue
-            if not rec.content:
-                w = fno % n
-                self.empty_shares[w].append(fno)
-                rec.owner = w
-            elif fno in first_pack:
-                rec.owner = worker_of[first_pack[fno]]
+        owner = np.zeros(self.files, dtype=np.uint8)
+        starts = np.frombuffer(self.f_rows, dtype=np.uint32)
+        counts = np.diff(starts)
+        if groups:
+            o = plan.order
+            by_pack, by_offset = plan.pack[o], plan.offset[o]
+            new = np.ones(len(o), dtype=bool)  # the first row of each distinct chunk
+            new[1:] = (by_pack[1:] != by_pack[:-1]) | (by_offset[1:] != by_offset[:-1])
+            firsts = np.array([g[1] for g in groups], dtype=np.int64)
+            blobs = np.add.reduceat(new.astype(np.int64), firsts).tolist()
+            nbytes = np.add.reduceat(np.where(new, plan.length[o], 0).astype(np.int64),
+                                     firsts).tolist()
+            del by_pack, by_offset, new
+            worker_of = np.zeros(int(plan.pack.max()) + 1, dtype=np.uint8)
+            loads = [0] * n
+            for g in sorted(range(len(groups)), key=blobs.__getitem__, reverse=True):
+                w = loads.index(min(loads))
+                self.shares[w].append(g)
+                worker_of[groups[g][0]] = w
+                loads[w] += nbytes[g] + 4096 * blobs[g]
+            filled = np.flatnonzero(counts)
+            low = np.minimum.reduceat(plan.pack, starts[filled])
+            high = np.maximum.reduceat(plan.pack, starts[filled])
+            one = low == high
+            owner[filled[one]] = worker_of[low[one]] + 1
+        empty = np.flatnonzero(counts == 0)
+        owner[empty] = empty % n + 1
+        for fno in self.sparse:
+            owner[fno] = 0
+        for fno in empty.tolist():
+            if fno not in self.sparse:
+                self.empty_shares[fno % n].append(fno)
+        self.owner = bytearray(owner.tobytes())
 
     def _replace(self, path: bytes) -> None:
         if self.opts.overwrite and os.path.lexists(path) and not os.path.isdir(path):
@@ -298,74 +511,191 @@ class Restorer:
 
     def _prepare_shared_files(self) -> None:
         """Create the files written by several workers (or sparse) before data arrives."""
-        for rec in self.files:
-            if rec.owner >= 0:
+        owner = self.owner
+        for fno in range(self.files):
+            if owner[fno]:
                 if self.opts.overwrite:
-                    self._replace(rec.out)
+                    self._replace(self.out(fno))
                 continue
-            self._replace(rec.out)
+            out = self.out(fno)
+            self._replace(out)
             try:
-                fd = os.open(rec.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
-                             0o600)
+                fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
                 try:
-                    if rec.sparse:
-                        os.ftruncate(fd, rec.size)
+                    if fno in self.sparse:
+                        os.ftruncate(fd, self.f_meta[fno * 5 + 4])
                 finally:
                     os.close(fd)
             except OSError as exc:
-                raise _map_oserror(exc, os.fsdecode(rec.out)) from None
+                raise _map_oserror(exc, os.fsdecode(out)) from None
 
     def _write_data(self) -> None:
-        """Share 0 runs in this process, the others in forked children: the parent would only
-        wait otherwise, and each child costs a copy of every page of the plan it touches."""
+        """Share 0 runs in this thread, the others in worker threads. A failure stops the
+        others before their next read; the first (this thread's first) is raised once all
+        have stopped."""
         n = len(self.shares)
-        ctx = multiprocessing.get_context("fork")
-        queue: Any = ctx.SimpleQueue()
-        # Keep the collector's hands off the plan in the children: otherwise its first pass
-        # writes to every object's header and copies the whole plan into each worker.
-        gc.freeze()
-        procs = [ctx.Process(target=_worker, args=(self, w, queue), daemon=True)
-                 for w in range(1, n)]
-        for p in procs:
-            p.start()
-        failure: BaseException | None = None
+        stop = threading.Event()
+        outcome: list[tuple[int, list[str]] | BaseException | None] = [None] * n
+
+        def work(w: int) -> None:
+            try:
+                outcome[w] = self._write_share(w, stop)
+            except BaseException as exc:  # re-raised below, in the main thread
+                stop.set()
+                outcome[w] = exc
+
+        threads = [threading.Thread(target=work, args=(w,), name=f"kaikyo-restore-{w}",
+                                    daemon=True) for w in range(1, n)]
+        for t in threads:
+            t.start()
         try:
-            written, warnings = write_share(self, 0)
-            self.result.bytes += written
-            self.result.warnings += warnings
-        except BaseException as exc:
-            failure = exc
-        for _ in procs:
-            kind, value, warnings = queue.get()
-            if kind == "ok":
-                self.result.bytes += value
-                self.result.warnings += warnings
-            elif failure is None:
-                failure = value
-        for p in procs:
-            p.join()
-        gc.unfreeze()
-        if failure is not None:
-            raise failure
+            work(0)
+        finally:
+            for t in threads:
+                t.join()
+        for item in outcome:
+            if isinstance(item, BaseException):
+                raise item
+        for item in outcome:
+            if isinstance(item, tuple):
+                self.result.bytes += item[0]
+                self.result.warnings += item[1]
 
-    def _finish_file(self, rec: FileRec) -> None:
+    def _write_share(self, w: int, stop: threading.Event) -> tuple[int, list[str]]:
+        """Worker ``w``'s part: its packs' chunks, and the files it owns created and finished.
+
+        Returns (bytes written, warnings).
+        """
+        warnings: list[str] = []
+        written = 0
+        for fno in self.empty_shares[w]:
+            out = self.out(fno)
+            try:
+                fd = os.open(out, _CREATE, self._create_mode(fno))
+            except OSError as exc:
+                raise _map_oserror(exc, os.fsdecode(out)) from None
+            try:
+                self._finish_owned(fd, fno, warnings)
+            finally:
+                os.close(fd)
+        for g in self.shares[w]:
+            if stop.is_set():
+                break
+            try:
+                written += self._write_pack(g, w + 1, stop, warnings)
+            except OSError as exc:
+                raise _map_oserror(exc, "file data") from None
+        return written, warnings
+
+    def _create_mode(self, fno: int) -> int:
+        """A file a worker creates and finishes gets its final mode at once where it can."""
+        mode = self.f_meta[fno * 5]
+        return mode if self.plain and not mode & ~0o777 else 0o600
+
+    def _finish_owned(self, fd: int, fno: int, warnings: list[str]) -> None:
+        """Metadata of a file created with :meth:`_create_mode`, by its open descriptor."""
+        m = self.f_meta
+        i = fno * 5
+        meta = (m[i], m[i + 1], m[i + 2], m[i + 3])
+        chown = self._chown(meta)
+        chmod = not self.plain or bool(meta[0] & (self.umask | ~0o777))
+        xattrs = self.f_xattrs.get(fno)
+        if chown or chmod or xattrs:
+            apply_meta(fd, meta, xattrs, chown, chmod, warnings, self.out(fno))
+            return
+        try:
+            os.utime(fd, ns=(meta[3], meta[3]))
+        except (OSError, NotImplementedError):
+            pass
+
+    def _write_pack(self, g: int, me: int, stop: threading.Event, warnings: list[str]) -> int:
+        """Write the chunks pack group ``g`` holds, span by span; create the files worker
+        ``me - 1`` owns as their first chunk arrives and finish each after its last."""
+        plan = self.plan
+        repo = self.repo
+        cipher, compressor, store = repo.cipher, repo.compressor, repo.store
+        pno, first, end = plan.groups[g]
+        name = pack_name(repo.index.pack_id(pno))
+        sel = plan.order[first:end]
+        rows, offs, lens, raws, types, fnos, foffs = (
+            sel.tolist(), plan.offset[sel].tolist(), plan.length[sel].tolist(),
+            plan.raw[sel].tolist(), plan.blob_type[sel].tolist(), plan.fno[sel].tolist(),
+            plan.foff[sel].tolist())
+        del sel
+        owner, sparse, f_rows, ids = self.owner, self.sparse, self.f_rows, plan.ids
+        parents, names = self.f_parent, self.f_name
+        fds: dict[int, int] = {}
+        left: dict[int, int] = {}  # chunks still to write of the open files this worker owns
+        written = 0
+        try:
+            for i, j, lo, hi in _spans(offs, lens):
+                if stop.is_set():
+                    break
+                data = memoryview(store.get(name, lo, hi - lo))
+                at = -1
+                plain = b""
+                for k in range(i, j):
+                    o = offs[k]
+                    if o != at:  # rows of one chunk (written to several places) are adjacent
+                        at = o
+                        row = rows[k]
+                        bid = bytes(ids[row * 32 : row * 32 + 32])
+                        plain = open_blob(cipher, compressor, types[k], bid,
+                                          data[o - lo : o - lo + lens[k]], raws[k])
+                        if len(plain) != raws[k]:
+                            raise IntegrityError(f"blob {bid.hex()[:8]} has the wrong length")
+                    fno = fnos[k]
+                    fd = fds.get(fno)
+                    if fd is None:
+                        path = parents[fno] + b"/" + names[fno]
+                        if owner[fno] == me:
+                            fd = os.open(path, _CREATE, self._create_mode(fno))
+                            left[fno] = f_rows[fno + 1] - f_rows[fno]
+                        else:
+                            fd = os.open(path, _REOPEN)
+                        fds[fno] = fd
+                    if fno in sparse:
+                        _pwrite_sparse(fd, plain, foffs[k])
+                    else:
+                        os.pwrite(fd, plain, foffs[k])
+                    written += raws[k]
+                    if fno in left:
+                        left[fno] -= 1
+                        if not left[fno]:
+                            del left[fno], fds[fno]
+                            try:
+                                self._finish_owned(fd, fno, warnings)
+                            finally:
+                                os.close(fd)
+                del data, plain
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+        return written
+
+    def _finish_file(self, fno: int) -> None:
+        out = self.out(fno)
+        m = self.f_meta
+        i = fno * 5
         with contextlib.suppress(OSError):
-            if os.lstat(rec.out).st_size != rec.size:
-                os.truncate(rec.out, rec.size)
-        apply_meta(rec.out, rec.meta, self.is_root, self.result.warnings, rec.out)
+            if os.lstat(out).st_size != m[i + 4]:
+                os.truncate(out, m[i + 4])
+        meta = (m[i], m[i + 1], m[i + 2], m[i + 3])
+        apply_meta(out, meta, self.f_xattrs.get(fno), self._chown(meta), True,
+                   self.result.warnings, out)
 
-    def _special(self, out: bytes, node: Node) -> None:
-        kind = node.get("type")
+    def _special(self, out: bytes, kind: str, payload: bytes | int, meta: Meta,
+                 xattrs: Xattrs | None) -> None:
         self._replace(out)
         try:
             if kind == "symlink":
-                target = get_bytes(node, "target") or b""
-                os.symlink(target, out)
+                assert isinstance(payload, bytes)
+                os.symlink(payload, out)
             elif kind == "fifo":
                 os.mkfifo(out, 0o600)
             elif kind in ("chardev", "blockdev"):
                 flag = stat.S_IFCHR if kind == "chardev" else stat.S_IFBLK
-                os.mknod(out, flag | 0o600, int(node.get("rdev", 0)))
+                os.mknod(out, flag | 0o600, int(payload))
             else:
                 self.result.warnings.append(f"{os.fsdecode(out)}: {kind} not restored")
                 return
@@ -375,94 +705,65 @@ class Restorer:
         except OSError as exc:
             raise _map_oserror(exc, os.fsdecode(out)) from None
         self.result.other += 1
-        apply_meta(out, Meta(node, self.opts.numeric_owner), self.is_root,
-                   self.result.warnings, out, symlink=kind == "symlink")
+        apply_meta(out, meta, xattrs, self._chown(meta), True, self.result.warnings, out,
+                   symlink=kind == "symlink")
 
     def _verify(self) -> int:
         """Re-read every restored file and check each chunk against its blob id."""
         bad = []
-        for rec in self.files:
+        plan = self.plan
+        raws = plan.raw.tolist()
+        f_rows = self.f_rows
+        hasher = self.repo.hasher
+        for fno in range(self.files):
+            out = self.out(fno)
             try:
-                fd = os.open(rec.out, os.O_RDONLY)
+                fd = os.open(out, os.O_RDONLY)
             except OSError as exc:
-                bad.append(f"{os.fsdecode(rec.out)}: {exc.strerror}")
+                bad.append(f"{os.fsdecode(out)}: {exc.strerror}")
                 continue
             try:
-                raw = rec.content
-                for i in range(0, len(raw), 32):
-                    bid = raw[i : i + 32]
-                    raw_len = self.repo.blob_location(bid).raw_length
+                for row in range(f_rows[fno], f_rows[fno + 1]):
+                    raw_len = raws[row]
                     data = os.read(fd, raw_len)
                     while len(data) < raw_len:
                         more = os.read(fd, raw_len - len(data))
                         if not more:
                             break
                         data += more
-                    if self.repo.hasher(data) != bid:
-                        bad.append(f"{os.fsdecode(rec.out)}: content differs from the snapshot")
+                    if hasher(data) != plan.blob_id(row):
+                        bad.append(f"{os.fsdecode(out)}: content differs from the snapshot")
                         break
             finally:
                 os.close(fd)
         if bad:
             raise IntegrityError(f"verification failed for {len(bad)} file(s): {bad[0]}")
-        return len(self.files)
+        return self.files
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
 _REOPEN = os.O_WRONLY | os.O_NOFOLLOW
 
 
-def write_share(r: Restorer, w: int) -> tuple[int, list[str]]:
-    """Worker ``w``'s part: its packs' blobs, and the files it owns created and finished.
-
-    Returns (bytes written, warnings).
-    """
-    repo = r.repo
-    written = 0
-    warnings: list[str] = []
-    files = r.files
-    for fno in r.empty_shares[w]:
-        rec = files[fno]
-        try:
-            fd = os.open(rec.out, _CREATE, 0o600)
-        except OSError as exc:
-            raise _map_oserror(exc, os.fsdecode(rec.out)) from None
-        try:
-            apply_meta(fd, rec.meta, r.is_root, warnings, rec.out)
-        finally:
-            os.close(fd)
-    for pid in r.shares[w]:
-        blobs = r.plan[pid]
-        lo = min(e[0] for e in blobs.values())
-        hi = max(e[0] + e[1] for e in blobs.values())
-        data = memoryview(repo.store.get(pack_name(pid), lo, hi - lo))
-        fds: dict[int, int] = {}
-        try:
-            for bid, (off, length, raw_len, targets) in blobs.items():
-                loc = repo.blob_location(bid)
-                plain = repo.open_sealed_blob(loc, bid, data[off - lo : off - lo + length])
-                for fno, foff in targets:
-                    rec = files[fno]
-                    if fno in fds:
-                        fd = fds[fno]
-                    else:
-                        flags = _CREATE if rec.owner == w else _REOPEN
-                        fd = fds[fno] = os.open(rec.out, flags, 0o600)
-                    if rec.sparse:
-                        _pwrite_sparse(fd, plain, foff)
-                    else:
-                        os.pwrite(fd, plain, foff)
-                    written += raw_len
-            for fno, fd in fds.items():
-                rec = files[fno]
-                if rec.owner == w:
-                    apply_meta(fd, rec.meta, r.is_root, warnings, rec.out)
-        except OSError as exc:
-            raise _map_oserror(exc, "file data") from None
-        finally:
-            for fd in fds.values():
-                os.close(fd)
-    return written, warnings
+def _spans(offs: list[int], lens: list[int]) -> Iterator[tuple[int, int, int, int]]:
+    """Cut one pack's rows (by offset; a chunk wanted in several places has adjacent rows
+    with one offset) into reads: (first row, end row, first byte, end byte). A read spans at
+    most ``SPAN`` bytes unless one chunk is bigger, and skips gaps wider than ``GAP``."""
+    m = len(offs)
+    i = 0
+    while i < m:
+        lo = offs[i]
+        hi = lo + lens[i]
+        j = i + 1
+        while j < m:
+            o = offs[j]
+            if o >= hi:  # the next chunk
+                if o + lens[j] - lo > SPAN or o - hi > GAP:
+                    break
+                hi = o + lens[j]
+            j += 1
+        yield i, j, lo, hi
+        i = j
 
 
 SPARSE_BLOCK = 4096
@@ -490,15 +791,6 @@ def _pwrite_sparse(fd: int, data: bytes, offset: int) -> None:
         pos = end
     if start >= 0:
         os.pwrite(fd, view[start:], offset + start)
-
-
-def _worker(r: Restorer, w: int, queue: Any) -> None:
-    try:
-        r.repo.store.reopen()
-        written, warnings = write_share(r, w)
-        queue.put(("ok", written, warnings))
-    except BaseException as exc:
-        queue.put(("error", exc, []))
 
 
 def run_restore(repo: Repository, root_tree: str, subpath: bytes, opts: RestoreOptions

@@ -64,3 +64,37 @@ def test_entries_roundtrip_by_pack() -> None:
     es = [entry(i) for i in range(5)]
     idx.add_pack(b"z" * 32, es)
     assert sorted(idx.by_pack()[b"z" * 32], key=lambda e: e.offset) == es
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), unique=True, max_size=60),
+       st.lists(st.binary(min_size=32, max_size=32), max_size=20))
+def test_locate_many_agrees_with_lookup(stored: list[bytes], probes: list[bytes]) -> None:
+    idx = MasterIndex()
+    half = len(stored) // 2
+    idx.add_pack(b"x" * 32, [PackEntry(i % 2, b, 10 * i, i + 1, i + 2)
+                             for i, b in enumerate(stored[:half])])
+    idx.freeze()
+    idx.add_pack(b"y" * 32, [PackEntry(1, b, 7 * i, i + 3, i + 4)
+                             for i, b in enumerate(stored[half:])])  # left in the delta
+    queries = probes + stored + stored[:3]
+    loc = idx.locate_many(b"".join(queries))
+    for k, q in enumerate(queries):
+        want = idx.lookup(q)
+        assert bool(loc.found[k]) == (want is not None)
+        if want is not None:
+            got = (idx.pack_id(int(loc.pack[k])), int(loc.blob_type[k]), int(loc.offset[k]),
+                   int(loc.length[k]), int(loc.raw_length[k]))
+            assert got == (want.pack_id, want.blob_type, want.offset, want.length,
+                           want.raw_length)
+
+
+def test_locate_many_tells_apart_ids_sharing_a_prefix() -> None:
+    idx = MasterIndex()
+    prefix = b"\x07" * 8
+    ids = [prefix + bytes([i]) * 24 for i in range(5)]
+    idx.add_pack(b"p" * 32, [PackEntry(0, b, 100 * i, 10, 20) for i, b in enumerate(ids)])
+    idx.freeze()
+    loc = idx.locate_many(b"".join(reversed(ids)) + prefix + b"\xff" * 24)
+    assert loc.found.tolist() == [True] * 5 + [False]
+    assert loc.offset.tolist() == [400, 300, 200, 100, 0, 0]
+    assert len(idx.locate_many(b"").found) == 0

@@ -13,6 +13,7 @@ from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
 from kaikyo.errors import UsageError
 from kaikyo.snapshot import RestoreOptions, run_restore
+from kaikyo.snapshot.restore import SPAN
 
 
 def register(sub: Any) -> None:
@@ -32,11 +33,32 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _tune_malloc() -> None:
+    """Let restore's buffers come from the heap and be reused there.
+
+    The entry point fixes glibc's mmap threshold at 128 KiB for backup. Restore's threads
+    allocate a span read (up to ``SPAN``) and one or two chunk-sized results per chunk; with
+    that threshold each is a fresh mapping, faulted in page by page and unmapped again (with a
+    TLB shootdown across the threads): measured on a 2 GiB image, 2.7 s instead of 1.7 s. Above
+    ``2 * SPAN`` allocations are still mapped apart; the heap gives back free space over twice
+    that. Costs about 10 MiB of reused heap.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 2 * SPAN)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 4 * SPAN)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     ref, _, sub = args.snapshot.partition(":")
     if not ref:
         raise UsageError("no snapshot given")
     with repository(args, ctx, "read") as repo:
+        _tune_malloc()  # after the index is loaded: its buffers are better mapped apart
         snap = repo.find_snapshot(ref)
         opts = RestoreOptions(target=os.fsencode(os.path.abspath(args.target)),
                               include=tuple(args.include), exclude=tuple(args.exclude),
