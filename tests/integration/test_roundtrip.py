@@ -115,6 +115,24 @@ def test_restore_include_exclude(zoo_repo: ZooRepo, tmp_path: Path) -> None:
     assert b"/names/dir-\xe9\xe8/inside" in restored
 
 
+def test_restore_include_by_name_creates_the_parents(zoo_repo: ZooRepo, tmp_path: Path) -> None:
+    """An include that matches names anywhere (``*.bin``) restores those files and the
+    directories above them, with their metadata, and nothing else (restic does the same)."""
+    out = tmp_path / "by-name"
+    zoo_repo.k.restore(zoo_repo.ref(), out, "--include", "*.bin")
+    source = scan(zoo_repo.zoo.root)
+    wanted = {rel for rel, e in source.items()
+              if rel.endswith(b".bin") and not stat.S_ISDIR(e.st.st_mode)}
+    assert len(wanted) >= 2
+    parents = {rel[:i] for rel in wanted for i in range(1, len(rel)) if rel[i:i + 1] == b"/"}
+    restored = scan(out)
+    assert set(restored) == wanted | parents | {b""}
+    for rel in wanted | parents:
+        assert restored[rel].st.st_mode == source[rel].st.st_mode, rel
+        if rel in wanted:
+            assert restored[rel].digest == source[rel].digest, rel
+
+
 def test_restore_refuses_non_empty_target(zoo_repo: ZooRepo, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

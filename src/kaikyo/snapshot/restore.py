@@ -172,6 +172,17 @@ class Plan:
         return bytes(self.ids[row * 32 : row * 32 + 32])
 
 
+class _Pending:
+    """A directory walked but not (yet) added to the plan, and the one above it."""
+
+    __slots__ = ("added", "args", "up")
+
+    def __init__(self, args: tuple[bytes, bytes, Node, bytes], up: _Pending | None) -> None:
+        self.args = args
+        self.up = up
+        self.added = False
+
+
 class Restorer:
     def __init__(self, repo: Repository, opts: RestoreOptions) -> None:
         self.repo = repo
@@ -248,21 +259,43 @@ class Restorer:
     def _walk(self, tree_hex: str) -> None:
         """Depth-first, parents before children, each directory's nodes in tree order (the
         order of :func:`trees.walk`). A directory's path is one object, shared as the parent
-        of everything in it."""
-        stack = [(b"", self.target, tree_hex)]
+        of everything in it.
+
+        A directory that is not wanted itself is still walked (an include such as ``*.conf``
+        matches by name, anywhere below), and created, with its metadata, only when something
+        inside it is restored, as restic does.
+        """
+        stack: list[tuple[bytes, bytes, str, _Pending | None]] = [
+            (b"", self.target, tree_hex, None)]
         wanted = self.filter.wanted if self.filtering else None
         while stack:
-            base, parent, tid = stack.pop()
+            base, parent, tid, pending = stack.pop()
             subdirs = []
             for node in trees.load_tree(self.repo, tid):
                 name = node_name(node)
                 is_dir = node.get("type") == "dir"
                 out = parent + b"/" + name if is_dir else b""
+                below: _Pending | None = None
                 if wanted is None or wanted(base + b"/" + name, is_dir):
+                    if pending is not None:
+                        self._add_pending(pending)
                     self._add(parent, name, node, out)
+                elif is_dir:
+                    below = _Pending((parent, name, node, out), pending)
                 if is_dir and node.get("subtree"):
-                    subdirs.append((base + b"/" + name, out, node["subtree"]))
+                    subdirs.append((base + b"/" + name, out, node["subtree"], below))
             stack.extend(reversed(subdirs))
+
+    def _add_pending(self, pending: _Pending) -> None:
+        """Add the directories above a wanted node that were not added yet, top down."""
+        chain = []
+        link: _Pending | None = pending
+        while link is not None and not link.added:
+            chain.append(link)
+            link = link.up
+        for item in reversed(chain):
+            self._add(*item.args)
+            item.added = True
 
     def _add(self, parent: bytes, name: bytes, n: Node, out: bytes) -> None:
         kind = n.get("type")
