@@ -13,7 +13,6 @@ from typing import Any
 
 from kaikyo.cli.context import CliContext
 from kaikyo.errors import ConfigError, UsageError
-from kaikyo.repo import Repository
 from kaikyo.store import Store, StoreOptions, open_store
 
 
@@ -129,11 +128,6 @@ def new_password(args: argparse.Namespace, ctx: CliContext) -> str:
     path = getattr(args, "new_password_file", None) or ctx.env.get("KAIKYO_NEW_PASSWORD_FILE")
     return _secret(path, ctx, "KAIKYO_NEW_PASSWORD", "new passphrase",
                    "pass --new-password-file or set KAIKYO_NEW_PASSWORD", True)
-
-
-def open_repo(args: argparse.Namespace, ctx: CliContext) -> Repository:
-    store = store_for(args, ctx)
-    return Repository.open(store, password(args, ctx))
 
 
 def cache_dir(ctx: CliContext) -> Path:

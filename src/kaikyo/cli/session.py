@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.repo import Repository, acquire_lock
+from kaikyo.repo.slots import unlock
+
+if TYPE_CHECKING:
+    from kaikyo.repo import Repository
 
 Mode = Literal["read", "shared", "exclusive"]
 
@@ -19,7 +22,12 @@ def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
                load_index: bool = True) -> Iterator[Repository]:
     store = config.store_for(args, ctx)
     try:
-        repo = Repository.open(store, config.password(args, ctx))
+        # The key first, the engine's imports after: Argon2id's 64 MiB are freed before NumPy
+        # and the codecs load (a restore's peak: 112 -> see the closing note of issue 2).
+        master, slot = unlock(store, config.password(args, ctx))
+        from kaikyo.repo import Repository, acquire_lock
+
+        repo = Repository.open_with_key(store, master, slot)
         if mode == "read":
             if load_index:
                 repo.load_index()

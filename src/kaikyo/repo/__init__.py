@@ -3,13 +3,50 @@
 Vocabulary: a :class:`Repository` is opened with a passphrase and reads blobs, trees, index
 files and snapshots; a :class:`RepositoryWriter` is a write session whose packs become
 durable and indexed, in crash-safe order, on :meth:`RepositoryWriter.flush`.
+
+The names below are imported on first use (PEP 562), so ``kaikyo.repo.slots`` can open a key
+before NumPy and the codecs are loaded: the CLI derives the key first, and Argon2id's 64 MiB
+then never sit on top of the engine's libraries.
 """
 
-from kaikyo.repo.config import DEFAULT_PACK_SIZE, RepoConfig
-from kaikyo.repo.index import BlobLocation, MasterIndex
-from kaikyo.repo.locks import Lock, LockInfo, acquire_lock, list_locks, remove_stale_locks
-from kaikyo.repo.packer import FinishedPack, PackWriter, Uploader, pack_name, put_content_addressed
-from kaikyo.repo.repository import KeyInfo, Repository, RepositoryWriter, SnapshotRecord
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kaikyo.repo.config import DEFAULT_PACK_SIZE, RepoConfig
+    from kaikyo.repo.index import BlobLocation, MasterIndex
+    from kaikyo.repo.locks import Lock, LockInfo, acquire_lock, list_locks, remove_stale_locks
+    from kaikyo.repo.packer import (
+        FinishedPack,
+        PackWriter,
+        Uploader,
+        pack_name,
+        put_content_addressed,
+    )
+    from kaikyo.repo.repository import KeyInfo, Repository, RepositoryWriter, SnapshotRecord
+
+_WHERE = {
+    "DEFAULT_PACK_SIZE": "config", "RepoConfig": "config",
+    "BlobLocation": "index", "MasterIndex": "index",
+    "Lock": "locks", "LockInfo": "locks", "acquire_lock": "locks", "list_locks": "locks",
+    "remove_stale_locks": "locks",
+    "FinishedPack": "packer", "PackWriter": "packer", "Uploader": "packer",
+    "pack_name": "packer", "put_content_addressed": "packer",
+    "KeyInfo": "repository", "Repository": "repository", "RepositoryWriter": "repository",
+    "SnapshotRecord": "repository",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kaikyo.repo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"kaikyo.repo.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_PACK_SIZE",

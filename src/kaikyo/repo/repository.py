@@ -24,7 +24,6 @@ from kaikyo.core.crypto.keys import (
     MasterKey,
     generate_recovery_key,
     make_key_slot,
-    open_key_slot,
     parse_key_slot,
     recovery_secret,
 )
@@ -49,13 +48,12 @@ from kaikyo.errors import (
     IntegrityError,
     NotFoundError,
     RepositoryExistsError,
-    RepositoryNotFoundError,
     UsageError,
-    WrongPasswordError,
 )
 from kaikyo.repo.config import RepoConfig
 from kaikyo.repo.index import BlobLocation, MasterIndex
 from kaikyo.repo.packer import FinishedPack, PackWriter, Uploader, pack_name, put_content_addressed
+from kaikyo.repo.slots import unlock
 from kaikyo.store import ObjectInfo, ObjectNotFound, Store
 
 INDEX_FLUSH_PACKS = 32
@@ -139,30 +137,17 @@ class Repository:
 
     @classmethod
     def open(cls, store: Store, password: str) -> Repository:
-        if not store.exists(CONFIG_NAME):
-            raise RepositoryNotFoundError(f"no repository at {store.url}")
-        slots = [o.name for o in store.list(KEY_PREFIX)]
-        candidates = [password.encode()]
-        try:
-            candidates.append(recovery_secret(password))
-        except WrongPasswordError:
-            pass
-        for name in slots:
-            raw = store.get(name)
-            try:
-                kind = parse_key_slot(raw).get("kind")
-            except IntegrityError:
-                continue
-            for secret in candidates:
-                if (kind == "recovery") != (secret is not candidates[0]):
-                    continue
-                master = open_key_slot(raw, secret)
-                if master is not None:
-                    probe = Repository(store, master, RepoConfig(repo_id=""), "")
-                    plain = open_object(probe.cipher, probe.compressor, KIND_CONFIG,
-                                        store.get(CONFIG_NAME), "repository config")
-                    return cls(store, master, RepoConfig.from_json(plain), _hex_from_name(name))
-        raise WrongPasswordError("wrong passphrase: no key slot of this repository opens with it")
+        master, slot_name = unlock(store, password)
+        return cls.open_with_key(store, master, slot_name)
+
+    @classmethod
+    def open_with_key(cls, store: Store, master: MasterKey, slot_name: str) -> Repository:
+        """Open with a master key already unwrapped from the slot ``slot_name`` (by
+        :func:`kaikyo.repo.slots.unlock`; the CLI derives it before importing the engine)."""
+        probe = Repository(store, master, RepoConfig(repo_id=""), "")
+        plain = open_object(probe.cipher, probe.compressor, KIND_CONFIG, store.get(CONFIG_NAME),
+                            "repository config")
+        return cls(store, master, RepoConfig.from_json(plain), _hex_from_name(slot_name))
 
     # ---- keys ---------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.progress import BackupBar
 from kaikyo.cli.session import repository
 from kaikyo.errors import ConfigError
-from kaikyo.snapshot import BackupOptions, run_backup
 
 
 def register(sub: Any) -> None:
@@ -49,6 +48,9 @@ def _excludes(args: argparse.Namespace) -> tuple[str, ...]:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     paths = tuple(os.fsencode(p) for p in args.paths)
     with repository(args, ctx, "shared") as repo:
+        # Imported once the key is open: see cli/session.py.
+        from kaikyo.snapshot import BackupOptions, run_backup
+
         adopted = 0 if args.dry_run else repo.adopt_unindexed()
         cache = None if args.no_cache else (
             config.cache_dir(ctx) / repo.config.repo_id / "files")

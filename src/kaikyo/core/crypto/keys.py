@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,29 @@ def open_key_slot(raw: bytes, secret: bytes) -> MasterKey | None:
     except IntegrityError:
         return None
     return MasterKey.from_secret(master)
+
+
+def open_any_slot(slots: Iterable[tuple[str, bytes]], password: str) -> tuple[MasterKey, str]:
+    """The master key from the first slot ``(name, bytes)`` that ``password`` opens, and that
+    slot's name: a passphrase slot with the passphrase, or a recovery slot with a recovery key
+    given as the passphrase. Slots that do not parse are skipped."""
+    candidates = [password.encode()]
+    try:
+        candidates.append(recovery_secret(password))
+    except WrongPasswordError:
+        pass
+    for name, raw in slots:
+        try:
+            kind = parse_key_slot(raw).get("kind")
+        except IntegrityError:
+            continue
+        for secret in candidates:
+            if (kind == "recovery") != (secret is not candidates[0]):
+                continue
+            master = open_key_slot(raw, secret)
+            if master is not None:
+                return master, name
+    raise WrongPasswordError("wrong passphrase: no key slot of this repository opens with it")
 
 
 def generate_recovery_key() -> str:
