@@ -12,7 +12,6 @@ from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
 from kaikyo.errors import UsageError
-from kaikyo.snapshot.restore import SPAN
 
 
 def register(sub: Any) -> None:
@@ -39,10 +38,11 @@ def _tune_malloc() -> None:
     allocate a span read (up to ``SPAN``) and one or two chunk-sized results per chunk; above
     the threshold each is a fresh mapping, faulted in page by page and unmapped again (with a
     TLB shootdown across the threads): measured on a 2 GiB image with a 128 KiB threshold,
-    2.7 s instead of 1.7 s. Above
-    ``2 * SPAN`` allocations are still mapped apart; the heap gives back free space over twice
-    that. Costs about 10 MiB of reused heap.
+    2.7 s instead of 1.7 s. Above ``2 * SPAN`` allocations are still mapped apart; the heap
+    gives back free space over twice that. Costs about 10 MiB of reused heap.
     """
+    from kaikyo.snapshot.restore import SPAN
+
     try:
         import ctypes
 
