@@ -2,10 +2,34 @@
 
 Vocabulary: a *snapshot* is a sealed manifest naming a root *tree*; a tree is one directory's
 *nodes* (see :mod:`kaikyo.core.format.tree` for the node keys).
+
+The names below are imported on first use (PEP 562), as in :mod:`kaikyo.repo`: a command
+imports the engine only once its repository key is open.
 """
 
-from kaikyo.snapshot.backup import BackupOptions, BackupResult, run_backup
-from kaikyo.snapshot.restore import RestoreOptions, RestoreResult, run_restore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kaikyo.snapshot.backup import BackupOptions, BackupResult, run_backup
+    from kaikyo.snapshot.restore import RestoreOptions, RestoreResult, run_restore
+
+_WHERE = {
+    "BackupOptions": "backup", "BackupResult": "backup", "run_backup": "backup",
+    "RestoreOptions": "restore", "RestoreResult": "restore", "run_restore": "restore",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kaikyo.snapshot' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"kaikyo.snapshot.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BackupOptions",

@@ -12,7 +12,6 @@ from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
 from kaikyo.errors import IntegrityError
-from kaikyo.snapshot.check import check
 
 
 def register(sub: Any) -> None:
@@ -25,6 +24,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with (repository(args, ctx, "shared", load_index=False) as repo,
           Status(ctx, "checking", not args.json) as status):
+        from kaikyo.snapshot.check import check  # the engine, once the key is open
+
         report = check(repo, read_data=args.read_data,
                        on_pack=lambda n: status.update(f"read {n} packs"))
     errors = [f for f in report.findings if f.severity == "error"]

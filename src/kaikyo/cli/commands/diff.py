@@ -9,7 +9,6 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, show_path
 from kaikyo.cli.session import repository
-from kaikyo.snapshot.diff import diff_trees
 
 
 def register(sub: Any) -> None:
@@ -22,6 +21,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read") as repo:
+        from kaikyo.snapshot.diff import diff_trees  # the engine, once the key is open
+
         records = repo.list_snapshots()
         a = repo.find_snapshot(args.a, records)
         b = repo.find_snapshot(args.b, records)

@@ -11,7 +11,6 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, show_path
 from kaikyo.cli.session import repository
-from kaikyo.snapshot import trees
 
 
 def register(sub: Any) -> None:
@@ -25,6 +24,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     hits = []
     with repository(args, ctx, "read") as repo:
+        from kaikyo.snapshot import trees  # the engine, once the key is open
+
         records = repo.list_snapshots()
         if args.snapshot:
             records = [repo.find_snapshot(s, records) for s in args.snapshot]

@@ -10,7 +10,6 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, show_path
 from kaikyo.cli.session import repository
-from kaikyo.snapshot import trees
 
 
 def register(sub: Any) -> None:
@@ -30,6 +29,8 @@ def describe(node: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read") as repo:
+        from kaikyo.snapshot import trees  # the engine, once the key is open
+
         snap = repo.find_snapshot(args.snapshot)
         base, node, tree = trees.resolve(repo, snap.doc["tree"], args.path.encode())
         items = [] if tree or node is None else [(base, node)]

@@ -10,7 +10,6 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
-from kaikyo.snapshot.prune import execute_prune, plan_prune, used_blobs
 
 
 def register(sub: Any) -> None:
@@ -24,6 +23,9 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     dry = getattr(args, "dry_run", False)
     with (repository(args, ctx, "exclusive") as repo,
           Status(ctx, "finding data in use", not args.json) as status):
+        # The engine, once the key is open.
+        from kaikyo.snapshot.prune import execute_prune, plan_prune, used_blobs
+
         repo.adopt_unindexed()
         trees = [r.doc["tree"] for r in repo.list_snapshots()]
         used = used_blobs(repo, trees)

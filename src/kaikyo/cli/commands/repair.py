@@ -9,7 +9,6 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.session import repository
-from kaikyo.snapshot.prune import rebuild_index
 
 
 def register(sub: Any) -> None:
@@ -21,6 +20,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "exclusive", load_index=False) as repo:
+        from kaikyo.snapshot.prune import rebuild_index  # the engine, once the key is open
+
         packs, problems = rebuild_index(repo)
     for p in problems:
         ctx.stderr.write(f"kaikyo: warning: {p} (left out)\n")

@@ -9,7 +9,6 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.session import repository
-from kaikyo.snapshot import trees
 
 
 def register(sub: Any) -> None:
@@ -21,6 +20,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read") as repo:
+        from kaikyo.snapshot import trees  # the engine, once the key is open
+
         records = repo.list_snapshots()
         if args.snapshot:
             records = [repo.find_snapshot(args.snapshot, records)]

@@ -9,7 +9,6 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.session import repository
-from kaikyo.repo import remove_stale_locks
 
 
 def register(sub: Any) -> None:
@@ -22,6 +21,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read", load_index=False) as repo:
+        from kaikyo.repo import remove_stale_locks  # the engine, once the key is open
+
         removed = remove_stale_locks(repo, ctx.clock, args.remove_all)
     if args.json:
         emit_json(ctx, {"removed": [r.describe() for r in removed]})
