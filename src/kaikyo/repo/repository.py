@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +21,8 @@ from kaikyo.core.compression import Compressor
 from kaikyo.core.crypto.aead import Cipher
 from kaikyo.core.crypto.keys import (
     MasterKey,
-    generate_recovery_key,
     make_key_slot,
     parse_key_slot,
-    recovery_secret,
 )
 from kaikyo.core.format.constants import (
     BLOB_TREE,
@@ -47,13 +44,12 @@ from kaikyo.core.ids import object_id
 from kaikyo.errors import (
     IntegrityError,
     NotFoundError,
-    RepositoryExistsError,
     UsageError,
 )
 from kaikyo.repo.config import RepoConfig
 from kaikyo.repo.index import BlobLocation, MasterIndex
 from kaikyo.repo.packer import FinishedPack, PackWriter, Uploader, pack_name, put_content_addressed
-from kaikyo.repo.slots import unlock
+from kaikyo.repo.slots import NewKeys, ensure_absent, new_keys, slot_meta, unlock
 from kaikyo.store import ObjectInfo, ObjectNotFound, Store
 
 INDEX_FLUSH_PACKS = 32
@@ -111,29 +107,25 @@ class Repository:
 
     @classmethod
     def create(cls, store: Store, password: str, config: RepoConfig | None = None,
-               meta: dict[str, Any] | None = None, kdf_cost: tuple[int, int] | None = None
-               ) -> tuple[Repository, str]:
-        """Create a repository; returns it and the recovery key (shown once, never stored)."""
-        if store.exists(CONFIG_NAME):
-            raise RepositoryExistsError(f"a repository already exists at {store.url}")
-        if not password:
-            raise UsageError("an empty passphrase is not allowed")
+               meta: dict[str, Any] | None = None, kdf_cost: tuple[int, int] | None = None,
+               keys: NewKeys | None = None) -> tuple[Repository, str]:
+        """Create a repository; returns it and the recovery key (shown once, never stored).
+
+        ``keys`` made beforehand by :func:`kaikyo.repo.slots.new_keys` (the CLI derives them
+        before importing the engine) are used instead of making new ones.
+        """
+        ensure_absent(store)
         config = config or RepoConfig(repo_id=os.urandom(32).hex())
         config.chunker.validate()
-        master = MasterKey.generate()
-        t, m = kdf_cost or (None, None)
-        slot = make_key_slot(master, password.encode(), meta=_slot_meta(meta),
-                             time_cost=t, memory_kib=m)
-        recovery = generate_recovery_key()
-        rslot = make_key_slot(master, recovery_secret(recovery), recovery=True,
-                              meta=_slot_meta(meta))
-        key_id = object_id(slot)
-        put_content_addressed(store, KEY_PREFIX + key_id, slot)
-        put_content_addressed(store, KEY_PREFIX + object_id(rslot), rslot)
-        repo = cls(store, master, config, key_id)
+        keys = keys or new_keys(password, meta, kdf_cost)
+        key_id = object_id(keys.slot)
+        put_content_addressed(store, KEY_PREFIX + key_id, keys.slot)
+        put_content_addressed(store, KEY_PREFIX + object_id(keys.recovery_slot),
+                              keys.recovery_slot)
+        repo = cls(store, keys.master, config, key_id)
         sealed = seal_object(repo.cipher, repo.compressor, KIND_CONFIG, config.to_json())
         store.put(CONFIG_NAME, sealed)
-        return repo, recovery
+        return repo, keys.recovery
 
     @classmethod
     def open(cls, store: Store, password: str) -> Repository:
@@ -166,7 +158,7 @@ class Repository:
         if not password:
             raise UsageError("an empty passphrase is not allowed")
         t, m = kdf_cost or (None, None)
-        slot = make_key_slot(self.key, password.encode(), meta=_slot_meta(meta),
+        slot = make_key_slot(self.key, password.encode(), meta=slot_meta(meta),
                              time_cost=t, memory_kib=m)
         kid = object_id(slot)
         put_content_addressed(self.store, KEY_PREFIX + kid, slot)
@@ -411,18 +403,3 @@ class RepositoryWriter:
     def close(self) -> None:
         self._tree_packer.discard()  # only non-empty if the session was abandoned
         self.uploader.close()
-
-
-def _slot_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
-    base: dict[str, Any] = {"host": socket.gethostname(), "user": _username()}
-    base.update(meta or {})
-    return base
-
-
-def _username() -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(os.getuid()).pw_name
-    except (KeyError, ImportError):
-        return str(os.getuid())

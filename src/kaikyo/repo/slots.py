@@ -7,12 +7,33 @@ little at that moment peaks lower.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from kaikyo.core.crypto.keys import MasterKey, open_any_slot
+from kaikyo.core.crypto.keys import (
+    MasterKey,
+    generate_recovery_key,
+    make_key_slot,
+    open_any_slot,
+    recovery_secret,
+)
 from kaikyo.core.format.constants import CONFIG_NAME, KEY_PREFIX
-from kaikyo.errors import RepositoryNotFoundError
+from kaikyo.errors import RepositoryExistsError, RepositoryNotFoundError, UsageError
 from kaikyo.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class NewKeys:
+    """A new repository's master key, its passphrase slot and its recovery slot; ``recovery``
+    is the recovery key, shown once and never stored."""
+
+    master: MasterKey
+    slot: bytes
+    recovery_slot: bytes
+    recovery: str
 
 
 def key_slots(store: Store) -> Iterator[tuple[str, bytes]]:
@@ -29,3 +50,37 @@ def key_slots(store: Store) -> Iterator[tuple[str, bytes]]:
 def unlock(store: Store, password: str) -> tuple[MasterKey, str]:
     """The master key that ``password`` opens, and the name of its slot."""
     return open_any_slot(key_slots(store), password)
+
+
+def ensure_absent(store: Store) -> None:
+    if store.exists(CONFIG_NAME):
+        raise RepositoryExistsError(f"a repository already exists at {store.url}")
+
+
+def new_keys(password: str, meta: dict[str, Any] | None = None,
+             kdf_cost: tuple[int, int] | None = None) -> NewKeys:
+    """Generate a master key and wrap it for ``password`` and for a new recovery key."""
+    if not password:
+        raise UsageError("an empty passphrase is not allowed")
+    master = MasterKey.generate()
+    t, m = kdf_cost or (None, None)
+    slot = make_key_slot(master, password.encode(), meta=slot_meta(meta), time_cost=t,
+                         memory_kib=m)
+    recovery = generate_recovery_key()
+    rslot = make_key_slot(master, recovery_secret(recovery), recovery=True, meta=slot_meta(meta))
+    return NewKeys(master, slot, rslot, recovery)
+
+
+def slot_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
+    base: dict[str, Any] = {"host": socket.gethostname(), "user": _username()}
+    base.update(meta or {})
+    return base
+
+
+def _username() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (KeyError, ImportError):
+        return str(os.getuid())

@@ -8,7 +8,7 @@ from typing import Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, err_console, out_console
-from kaikyo.repo import Repository
+from kaikyo.repo.slots import ensure_absent, new_keys
 
 
 def register(sub: Any) -> None:
@@ -21,7 +21,12 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     store = config.store_for(args, ctx, create=True)
     try:
         pw = config.password(args, ctx, confirm=True)
-        repo, recovery = Repository.create(store, pw, meta={"created": ctx.clock.now()})
+        ensure_absent(store)
+        # Argon2id before the engine's imports, as for every command (see cli/session.py).
+        keys = new_keys(pw, meta={"created": ctx.clock.now()})
+        from kaikyo.repo import Repository
+
+        repo, recovery = Repository.create(store, pw, keys=keys)
     finally:
         store.close()
     if args.json:
