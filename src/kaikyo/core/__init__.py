@@ -10,8 +10,9 @@ and the codecs (see :mod:`kaikyo.repo.slots`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kaikyo.lazy import exports
 
 if TYPE_CHECKING:
     from kaikyo.core.chunking import ChunkerParams, chunk_lengths, split_stream
@@ -40,14 +41,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kaikyo.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"kaikyo.core.{module}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = exports(__name__, _WHERE, globals())
 
 __all__ = [
     "BlobHasher",

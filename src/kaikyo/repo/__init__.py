@@ -11,8 +11,9 @@ then never sit on top of the engine's libraries.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kaikyo.lazy import exports
 
 if TYPE_CHECKING:
     from kaikyo.repo.config import DEFAULT_PACK_SIZE, RepoConfig
@@ -39,14 +40,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kaikyo.repo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"kaikyo.repo.{module}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = exports(__name__, _WHERE, globals())
 
 __all__ = [
     "DEFAULT_PACK_SIZE",

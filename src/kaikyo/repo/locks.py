@@ -23,6 +23,7 @@ from kaikyo.core.format.envelope import open_object, seal_object
 from kaikyo.core.ids import object_id
 from kaikyo.errors import IntegrityError, LockedError
 from kaikyo.repo.packer import put_content_addressed
+from kaikyo.repo.process import pid_alive
 from kaikyo.repo.repository import Repository
 from kaikyo.store import ObjectNotFound, StoreError
 
@@ -40,7 +41,7 @@ class LockInfo:
     received: float | None
 
     def stale(self, now: float, host: str) -> bool:
-        if self.host == host and not _pid_alive(self.pid):
+        if self.host == host and not pid_alive(self.pid):
             return True
         seen = self.received if self.received is not None else self.time
         return now - seen > STALE_AFTER
@@ -48,16 +49,6 @@ class LockInfo:
     def describe(self) -> str:
         kind = "exclusive" if self.exclusive else "shared"
         return f"{kind} lock by pid {self.pid} on {self.host}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def list_locks(repo: Repository) -> list[LockInfo]:

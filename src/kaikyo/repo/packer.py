@@ -29,6 +29,7 @@ from kaikyo.core.compression import Compressor
 from kaikyo.core.crypto.aead import Cipher
 from kaikyo.core.format.constants import DATA_PREFIX
 from kaikyo.core.format.pack import PackEntry, build_trailer
+from kaikyo.repo.process import pid_alive
 from kaikyo.store import ObjectExists, Store
 from kaikyo.store.errors import map_os_error
 
@@ -75,16 +76,6 @@ def _spool_prefix(pid: int) -> str:
     return f"{SPOOL_PREFIX}{_host_tag()}-{pid}-"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_spools_of(directory: str, pids: list[int]) -> int:
     """Remove the spool files of processes that were stopped (a worker terminated while it
     was building a pack cannot clean up after itself)."""
@@ -112,7 +103,7 @@ def clean_stale_spools(directory: str, now: float | None = None) -> int:
             with contextlib.suppress(OSError, ValueError):
                 dead = now - entry.stat().st_mtime > STALE_SPOOL_SECONDS
                 if entry.name.startswith(mine):
-                    dead = dead or not _pid_alive(int(entry.name[len(mine):].split("-", 1)[0]))
+                    dead = dead or not pid_alive(int(entry.name[len(mine):].split("-", 1)[0]))
                 if dead:
                     os.unlink(entry.path)
                     removed += 1

@@ -9,8 +9,9 @@ imports the engine only once its repository key is open.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kaikyo.lazy import exports
 
 if TYPE_CHECKING:
     from kaikyo.snapshot.backup import BackupOptions, BackupResult, run_backup
@@ -22,14 +23,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kaikyo.snapshot' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"kaikyo.snapshot.{module}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = exports(__name__, _WHERE, globals())
 
 __all__ = [
     "BackupOptions",
