@@ -115,3 +115,35 @@ def test_rate_limiter_is_shared_with_forked_children() -> None:
     before = clock.slept
     limiter.acquire(500_000)
     assert clock.slept - before == pytest.approx(0.5, rel=0.05)
+
+
+def test_http_store_in_a_forked_child_ignores_a_lock_the_parent_held() -> None:
+    """A backup forks its workers while upload threads run: a lock one of them held at the
+    fork is never released in the child, so reopen() must not wait for it."""
+    import os
+
+    from kaikyo.store import StoreOptions, open_store
+
+    store = open_store("http://127.0.0.1:9/tenant/repo", StoreOptions(token="t"))
+    store._lock.acquire()  # type: ignore[attr-defined]  # as if an upload thread held it
+    pid = os.fork()
+    if pid == 0:  # the child: must not block
+        code = 1
+        try:
+            store.reopen()
+            store._http()  # type: ignore[attr-defined]
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("reopen() in a forked child waited for the parent's lock")
+    store._lock.release()  # type: ignore[attr-defined]
+    assert os.waitstatus_to_exitcode(status) == 0
