@@ -11,8 +11,6 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json
 from kaikyo.cli.session import repository
-from kaikyo.core import parse_hex_id
-from kaikyo.core.format.tree import decode_tree
 from kaikyo.errors import UsageError
 
 
@@ -26,6 +24,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read", load_index=args.what in ("index", "tree")) as repo:
+        # The engine, once the key is open.
+        from kaikyo.core.format.tree import decode_tree
+        from kaikyo.core.ids import parse_hex_id
+
         out: Any
         if args.what == "config":
             out = json.loads(repo.config.to_json())
