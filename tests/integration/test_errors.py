@@ -190,6 +190,37 @@ def test_disk_full(tmp_path: Path, src: Path) -> None:
         assert (out / "small").read_bytes() == b"small file\n"
 
 
+def test_restore_onto_a_full_disk(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
+    """Disk full while restore's threads write: one line, exit 16, and after freeing space
+    the same restore with --overwrite completes."""
+    sid = kaikyo.backup(src)["snapshot_id"]  # 'big' is 3 MiB of random data
+    mnt = tmp_path / "small-target"
+    mnt.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)):
+        run = kaikyo("restore", f"{sid}:{src}", "--target", mnt / "out", expect=None)
+        assert_error(run, 16, "no space left")
+    out = tmp_path / "out"
+    kaikyo.restore(f"{sid}:{src}", out)
+    assert (out / "big").read_bytes() == (src / "big").read_bytes()
+
+
+def test_restore_into_a_target_without_permission(kaikyo: Kaikyo, src: Path,
+                                                  tmp_path: Path) -> None:
+    sid = kaikyo.backup(src)["snapshot_id"]
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:
+        with mounted("-t", "tmpfs", "-o", "size=8m,ro", "tmpfs", str(ro)):
+            run = kaikyo("restore", f"{sid}:{src}", "--target", ro / "out", expect=None)
+    else:
+        ro.chmod(0o555)
+        try:
+            run = kaikyo("restore", f"{sid}:{src}", "--target", ro / "out", expect=None)
+        finally:
+            ro.chmod(0o755)
+    assert_error(run, 17, "permission denied")
+
+
 def test_permission_denied_on_repository(local_kaikyo: Kaikyo, src: Path, tmp_path: Path
                                          ) -> None:
     kaikyo = local_kaikyo
