@@ -53,6 +53,11 @@ FILE_BLOCK = 1024 * 1024
 _HASH_NAME = re.compile(r"(?:data/[0-9a-f]{2}|index|snapshots|keys|locks)/[0-9a-f]{64}")
 
 
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def _is_content_addressed(name: str) -> bool:
     return _HASH_NAME.fullmatch(name) is not None
 
@@ -221,16 +226,17 @@ class HttpStore:
                 self._limiter.acquire(len(chunk))
             yield bytes(chunk)
 
-    def _arrived(self, name: str, data: memoryview) -> bool:
-        """Did an earlier, interrupted attempt of this put in fact store these bytes?"""
+    def _arrived(self, name: str, size: int, content: Callable[[], bytes]) -> bool:
+        """Did an earlier, interrupted attempt of this put in fact store these bytes?
+        ``content`` gives them, read only when the name does not already vouch for them."""
         try:
             info = self._stat_once(name)
         except ObjectNotFound:
             return False
-        if info.size != len(data):
+        if info.size != size:
             return False
         # A content-addressed name was verified by the haven; anything else is compared.
-        return _is_content_addressed(name) or self._get_once(name, 0, None) == bytes(data)
+        return _is_content_addressed(name) or self._get_once(name, 0, None) == content()
 
     def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
         path = self._object_path(name)
@@ -240,7 +246,7 @@ class HttpStore:
             headers[wire.OVERWRITE_HEADER] = "1"
 
         def attempt(n: int) -> None:
-            if n and not overwrite and self._arrived(name, view):
+            if n and not overwrite and self._arrived(name, len(view), view.tobytes):
                 return
             body = self._body(view) if self._limiter is not None else bytes(view)
             self._send(lambda c: c.put(path, content=body, headers=headers))
@@ -254,18 +260,6 @@ class HttpStore:
                     self._limiter.acquire(len(block))
                 yield block
 
-    def _file_arrived(self, name: str, path: str, size: int) -> bool:
-        try:
-            info = self._stat_once(name)
-        except ObjectNotFound:
-            return False
-        if info.size != size:
-            return False
-        if _is_content_addressed(name):
-            return True
-        with open(path, "rb") as fh:
-            return self._get_once(name, 0, None) == fh.read()
-
     def put_file(self, name: str, path: str) -> None:
         """Stream a local file (a spooled pack) in blocks: never the whole object in memory."""
         target = self._object_path(name)
@@ -276,7 +270,7 @@ class HttpStore:
         headers = {"content-length": str(size), "content-type": "application/octet-stream"}
 
         def attempt(n: int) -> None:
-            if n and self._file_arrived(name, path, size):
+            if n and self._arrived(name, size, lambda: _read_file(path)):
                 return
             self._send(lambda c: c.put(target, content=self._file_body(path), headers=headers))
 

@@ -3,7 +3,8 @@
 Objects are files under the root named exactly as the object. A put writes a temporary file in
 ``<root>/.tmp``, fsyncs it, links it into place (which fails if the name exists, so two writers
 never overwrite each other), then fsyncs the directory. A crash leaves at worst a stray
-temporary file, which is never listed and is cleaned on open.
+temporary file, which is never listed and is removed after a day, when a writer next asks for
+the spool directory (:meth:`LocalStore.spool_dir`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from kaikyo.clock import SYSTEM_CLOCK
 from kaikyo.store.base import ObjectInfo
 from kaikyo.store.errors import (
     InvalidRange,
@@ -34,6 +36,7 @@ class LocalStore:
         self.root = Path(root).absolute()
         self.url = str(self.root)
         self._made_dirs: set[str] = set()
+        self._cleaned = False  # stale temporary files removed (once per store)
         if create:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -58,6 +61,9 @@ class LocalStore:
             tmpdir.mkdir(exist_ok=True)
         except OSError as exc:
             raise map_os_error(exc, str(tmpdir)) from None
+        if not self._cleaned:
+            self.clean_temporary(STALE_TMP_SECONDS, SYSTEM_CLOCK.now())
+            self._cleaned = True
         return str(tmpdir)
 
     def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:

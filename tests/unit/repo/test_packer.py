@@ -106,3 +106,17 @@ def test_spools_of_dead_processes_on_this_host_are_cleaned(tmp_path: Path) -> No
     assert left == sorted([Path(live.path).name, foreign_young.name, unrelated.name])
     assert remove_spools_of(str(tmp_path), [os.getpid()]) == 1
     live.discard()
+
+
+def test_a_writer_start_removes_day_old_temporary_files_of_the_local_store(
+        tmp_path: Path) -> None:
+    """A put killed between its temporary file and the link leaves ``<hex>.tmp`` behind: the
+    next writer removes it once it is a day old, and leaves younger ones to their writers."""
+    LocalStore(tmp_path / "repo", create=True)
+    tmp = tmp_path / "repo" / ".tmp"
+    old, young = tmp / "0123abcd.tmp", tmp / "4567ef01.tmp"
+    old.write_bytes(b"half an object")
+    young.write_bytes(b"being written")
+    os.utime(old, (1, 1))
+    Uploader(LocalStore(tmp_path / "repo")).close()
+    assert sorted(p.name for p in tmp.iterdir()) == [young.name]
