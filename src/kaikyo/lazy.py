@@ -2,7 +2,7 @@
 
 ``kaikyo.core``, ``kaikyo.repo`` and ``kaikyo.snapshot`` re-export their main names this way,
 so that importing one small module of a package does not load the whole engine: a command
-opens its key (Argon2id, 64 MiB for a moment) before NumPy and the codecs are loaded. Type
+opens its key (Argon2id, 48 MiB for a moment) before NumPy and the codecs are loaded. Type
 checkers see the names through ``if TYPE_CHECKING`` imports in each package.
 """
 

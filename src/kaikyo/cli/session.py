@@ -22,7 +22,7 @@ def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
                load_index: bool = True) -> Iterator[Repository]:
     store = config.store_for(args, ctx)
     try:
-        # The key first, the engine's imports after: Argon2id's 64 MiB are freed before NumPy
+        # The key first, the engine's imports after: Argon2id's 48 MiB are freed before NumPy
         # and the codecs load (a restore's peak: 112 -> see the closing note of issue 2).
         master, slot = unlock(store, config.password(args, ctx))
         from kaikyo.repo import Repository, acquire_lock

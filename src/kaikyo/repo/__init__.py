@@ -5,7 +5,7 @@ files and snapshots; a :class:`RepositoryWriter` is a write session whose packs 
 durable and indexed, in crash-safe order, on :meth:`RepositoryWriter.flush`.
 
 The names below are imported on first use (PEP 562), so ``kaikyo.repo.slots`` can open a key
-before NumPy and the codecs are loaded: the CLI derives the key first, and Argon2id's 64 MiB
+before NumPy and the codecs are loaded: the CLI derives the key first, and Argon2id's 48 MiB
 then never sit on top of the engine's libraries.
 """
 

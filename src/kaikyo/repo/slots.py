@@ -1,7 +1,7 @@
 """Finding a repository's key slots in a store, without loading the engine.
 
 Kept apart from :mod:`kaikyo.repo.repository` (which imports NumPy for the index and the
-codecs): opening a key costs Argon2id's 64 MiB for a moment, and a process that has imported
+codecs): opening a key costs Argon2id's 48 MiB for a moment, and a process that has imported
 little at that moment peaks lower.
 """
 

@@ -26,6 +26,10 @@ from kaikyo.snapshot.pool import WorkerPool
 
 BATCH_FILES = 256
 BATCH_BYTES = 16 * 1024 * 1024
+# Nodes the walk may hold ahead of the oldest unfinished batch. Files found in the files cache
+# need no worker, so without this bound a few changed files could keep tens of thousands of
+# unchanged ones (and their directories) waiting in memory behind them.
+MAX_HELD_NODES = 8192
 
 
 class BackupProgress(Protocol):
@@ -98,12 +102,10 @@ class Backup:
         self.repo = repo
         self.opts = opts
         self.progress = progress
-        # The files cache, one value per directory (see filescache). A directory's old value
-        # is taken out when the walk enters it, so the old cache shrinks as the new one grows.
-        # Loaded by run() once the workers are forked: they have no use for it.
-        self.old_cache: dict[bytes, bytes] = {}
-        self.old_ages: dict[bytes, int] = {}
-        self.new_cache: dict[bytes, bytes] = {}
+        # The files cache (see filescache): the old one is read a directory at a time as the
+        # walk enters it, the new one written a directory at a time as the walk finishes it.
+        self.old_cache = filescache.OldCache()
+        self.new_cache = filescache.NewCache(None)
         # Files given as backup paths are filed under their parent directory.
         self.top_old: dict[bytes, dict[bytes, filescache.Entry]] = {}
         self.top_new: dict[bytes, list[bytes]] = {}
@@ -111,6 +113,7 @@ class Backup:
         # One open batch per worker: files are routed by size (see _file).
         self.current: dict[int, _Batch] = {}
         self.next_batch = 0
+        self.held_nodes = 0
         self.errors: list[dict[str, str]] = []
         self.counts = {"files_new": 0, "files_changed": 0, "files_unmodified": 0,
                        "dirs": 0, "other": 0, "bytes_total": 0, "bytes_read": 0}
@@ -186,6 +189,7 @@ class Backup:
                 self._error(full, f"cannot read: {exc.strerror}")
                 continue
             rec.entries.append(node)
+            self.held_nodes += 1
             if kind == DIR:
                 self.counts["dirs"] += 1
                 child = _Dir(node, full)
@@ -200,8 +204,7 @@ class Backup:
 
     def _old_files(self, dir_path: bytes) -> dict[bytes, filescache.Entry]:
         """The old files cache of one directory (name -> entry), taken out of the old cache."""
-        raw = self.old_cache.pop(dir_path, None)
-        return {} if raw is None else filescache.decode_dir(raw)
+        return self.old_cache.take(dir_path)
 
     def _file(self, node: Node, name: bytes, path: bytes, st: os.stat_result,
               old: dict[bytes, filescache.Entry], new: list[bytes]) -> None:
@@ -259,7 +262,8 @@ class Backup:
         while self.queue:
             front = self.queue[0]
             if isinstance(front, _Batch):
-                must_wait = drain or self.pool.in_flight() >= window
+                must_wait = (drain or self.pool.in_flight() >= window
+                             or self.held_nodes >= MAX_HELD_NODES)
                 if not front.submitted:
                     if not must_wait and self.current.get(front.worker) is front:
                         return  # still filling
@@ -299,9 +303,10 @@ class Backup:
     def _complete_dir(self, rec: _Dir) -> None:
         nodes = [n for n in rec.entries if not n.get("_error")]
         rec.node["subtree"] = self._save_tree(nodes)
+        self.held_nodes -= len(rec.entries)
         rec.entries = []
         if rec.cached:
-            self.new_cache[rec.path] = b"".join(rec.cached)
+            self.new_cache.add(rec.path, b"".join(rec.cached))
             rec.cached = []
 
     def _save_tree(self, nodes: list[Node]) -> str:
@@ -317,11 +322,20 @@ class Backup:
             self.writer.pack_done_raw(pack_id, table, count)
 
     def run(self, parent: str | None) -> BackupResult:
+        try:
+            return self._run(parent)
+        finally:
+            self.new_cache.discard()  # after a commit, nothing is left to discard
+            self.old_cache.close()
+
+    def _run(self, parent: str | None) -> BackupResult:
         paths = _normalise(self.opts.paths)
         self.pool = WorkerPool(self.repo, self.opts.workers, self.opts.dry_run,
                                self.opts.max_in_flight, self.on_pack)
         try:
-            self.old_cache, self.old_ages = filescache.load_with_ages(self.opts.cache_file)
+            self.old_cache = filescache.OldCache.open(self.opts.cache_file)
+            if not self.opts.dry_run:
+                self.new_cache = filescache.NewCache(self.opts.cache_file)
             tops = []
             for path in paths:
                 node = self.walk_top(path)
@@ -335,7 +349,7 @@ class Backup:
             raise
         for dir_path, records in self.top_new.items():
             if records:  # a parent is never also walked (_normalise drops paths inside paths)
-                self.new_cache[dir_path] = self.new_cache.get(dir_path, b"") + b"".join(records)
+                self.new_cache.add(dir_path, b"".join(records))
         self.top_old.clear()
         root = self._upper_trees(tops)
         stats = self.pool.stats
@@ -367,8 +381,9 @@ class Backup:
             "errors": self.errors,
         }
         sid = self.repo.save_snapshot(doc)
-        ages = filescache.carry_over(self.new_cache, self.old_cache, self.old_ages)
-        filescache.save(self.opts.cache_file, self.new_cache, ages)
+        # The new cache becomes the cache only once the snapshot naming its blobs is saved.
+        self.new_cache.carry_over(self.old_cache)
+        self.new_cache.commit()
         return BackupResult(sid, summary, self.errors, root)
 
     def _upper_trees(self, tops: list[tuple[bytes, Node]]) -> str:

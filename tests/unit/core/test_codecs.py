@@ -138,6 +138,21 @@ def test_key_slot_opens_only_with_its_secret() -> None:
     assert open_key_slot(slot, b"wrong") is None
 
 
+def test_default_slot_costs_an_attacker_what_rfc9106_asks() -> None:
+    """New slots: memory x passes at least RFC 9106's second option (64 MiB x 3), and what a
+    slot records is what opens it (a slot made under the old defaults still opens)."""
+    import json
+
+    from kaikyo.core.crypto.kdf import DEFAULT_MEMORY_KIB, DEFAULT_TIME_COST
+
+    assert DEFAULT_MEMORY_KIB * DEFAULT_TIME_COST >= 64 * 1024 * 3
+    assert DEFAULT_MEMORY_KIB >= 46 * 1024  # OWASP's floor for one pass
+    kdf = json.loads(make_key_slot(KEY, b"pw"))["kdf"]
+    assert (kdf["memory_kib"], kdf["time_cost"]) == (DEFAULT_MEMORY_KIB, DEFAULT_TIME_COST)
+    old = make_key_slot(KEY, b"pw", time_cost=3, memory_kib=64 * 1024)
+    assert open_key_slot(old, b"pw") == KEY
+
+
 def test_cipher_rejects_short_input() -> None:
     with pytest.raises(IntegrityError):
         Cipher(b"k" * 32).open(b"short", b"aad")

@@ -15,12 +15,14 @@ import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kaikyo.core.crypto.aead import Cipher
 from kaikyo.core.crypto.kdf import KdfParams, derive_kek, hkdf
 from kaikyo.core.format.constants import KDF_ARGON2ID, KDF_RECOVERY, KIND_KEY
 from kaikyo.errors import IntegrityError, UnsupportedVersionError, WrongPasswordError
+
+if TYPE_CHECKING:
+    from kaikyo.core.crypto.aead import Cipher
 
 MASTER_SIZE = 64
 KEY_SLOT_VERSION = 1
@@ -49,6 +51,8 @@ class MasterKey:
         return cls.from_secret(os.urandom(MASTER_SIZE))
 
     def cipher(self) -> Cipher:
+        from kaikyo.core.crypto.aead import Cipher
+
         return Cipher(self.encryption)
 
 
@@ -80,7 +84,10 @@ def make_key_slot(
             **({"time_cost": time_cost} if time_cost else {}),
             **({"memory_kib": memory_kib} if memory_kib else {}),
         )
-    wrapped = Cipher(derive_kek(secret, params)).seal(master.secret, KIND_KEY)
+    kek = derive_kek(secret, params)
+    from kaikyo.core.crypto.aead import Cipher  # after Argon2id has freed its memory
+
+    wrapped = Cipher(kek).seal(master.secret, KIND_KEY)
     doc = {
         "version": KEY_SLOT_VERSION,
         "kind": "recovery" if recovery else "passphrase",
@@ -121,7 +128,10 @@ def open_key_slot(raw: bytes, secret: bytes) -> MasterKey | None:
         int(kdf["parallelism"]),
     )
     try:
-        master = Cipher(derive_kek(secret, params)).open(_unb64(doc["wrapped"]), KIND_KEY)
+        kek = derive_kek(secret, params)
+        from kaikyo.core.crypto.aead import Cipher  # after Argon2id has freed its memory
+
+        master = Cipher(kek).open(_unb64(doc["wrapped"]), KIND_KEY)
     except IntegrityError:
         return None
     return MasterKey.from_secret(master)
