@@ -1,0 +1,67 @@
+"""The walk holds a bounded number of nodes ahead of the oldest unfinished batch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kaikyo.repo import Repository
+from kaikyo.snapshot import backup as backup_module
+from kaikyo.snapshot.backup import Backup, BackupOptions, NullProgress
+from kaikyo.store.local import LocalStore
+
+DIRS, FILES = 30, 40
+
+
+def _tree(root: Path) -> None:
+    for d in range(DIRS):
+        sub = root / f"d{d:02}"
+        sub.mkdir(parents=True)
+        for f in range(FILES):
+            (sub / f"f{f:02}").write_bytes(b"%d/%d " % (d, f) * 50)
+
+
+def _most_held(repo: Repository, src: Path, cache: Path, cap: int,
+               monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict[str, int]]:
+    """Back up ``src`` with the given cap; the most nodes held at once, and the counts."""
+    monkeypatch.setattr(backup_module, "MAX_HELD_NODES", cap)
+    seen = [0]
+    real_pump = Backup._pump
+
+    def pump(self: Backup, drain: bool = False) -> None:
+        seen[0] = max(seen[0], self.held_nodes)
+        real_pump(self, drain)
+
+    monkeypatch.setattr(Backup, "_pump", pump)
+    opts = BackupOptions(paths=(os.fsencode(src),), time=0.0, cache_file=cache)
+    result = Backup(repo, opts, NullProgress()).run(None)
+    monkeypatch.undo()
+    return seen[0], result.summary
+
+
+def test_changed_file_first_does_not_hold_the_whole_tree(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src"
+    _tree(src)
+    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw",
+                                kdf_cost=(1, 64))
+    repo.load_index()
+    cache = tmp_path / "cache" / "files"
+    _most_held(repo, src, cache, 10**9, monkeypatch)
+    repo.load_index()
+
+    def touch_first() -> None:  # the first file of the walk changes: one batch, at the front
+        first = src / "d00" / "f00"
+        first.write_bytes(first.read_bytes() + b"!")
+
+    touch_first()
+    unbounded, _ = _most_held(repo, src, cache, 10**9, monkeypatch)
+    repo.load_index()
+    touch_first()
+    bounded, counts = _most_held(repo, src, cache, 100, monkeypatch)
+    assert unbounded > DIRS * FILES // 2  # without the cap the walk ran far ahead
+    assert bounded <= 100 + FILES + 1  # the cap, checked at least once a directory
+    assert counts["files_changed"] == 1
+    assert counts["files_unmodified"] == DIRS * FILES - 1
