@@ -1,10 +1,13 @@
 """Backup: walk -> (files cache | workers) -> trees -> snapshot.
 
-The main process walks depth-first and keeps a FIFO of work items in walk order: batches of
-files handed to the workers and "directory finished" markers. Items are completed strictly in
-order, so when a directory's marker reaches the front every file below it has its blob ids and
-its tree can be serialised and saved. The number of batches in flight is bounded, so memory
-does not grow with the size of the tree.
+The main process walks depth-first. Files the files cache vouches for are settled on the
+spot; the others go in batches to the worker processes, completed in the order they were
+made. A directory counts what it still waits for (its files in batches, its subdirectories
+not yet saved); when the walk has left it and the count is zero, its tree is serialised and
+saved at once, and its parent's count goes down. So memory holds the directories on the
+walk's path and those waiting for a batch in flight, whose number is bounded: it grows
+neither with the size of the tree nor with how far the walk runs ahead of a slow batch (an
+incremental backup whose only changed file comes first settles everything behind it).
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from kaikyo.snapshot.pool import WorkerPool
 
 BATCH_FILES = 256
 BATCH_BYTES = 16 * 1024 * 1024
-# Nodes the walk may hold ahead of the oldest unfinished batch. Files found in the files cache
-# need no worker, so without this bound a few changed files could keep tens of thousands of
-# unchanged ones (and their directories) waiting in memory behind them.
-MAX_HELD_NODES = 8192
+# A batch still filling is sent anyway once the walk has gone this many entries past its
+# first file: when few files changed, a batch would otherwise fill slowly, and the
+# directories waiting for it (and above them) would be held in memory all that time.
+BATCH_MAX_AGE = 2048
 
 
 class BackupProgress(Protocol):
@@ -70,14 +73,17 @@ class BackupResult:
 
 
 class _Dir:
-    __slots__ = ("cached", "entries", "node", "path")
+    __slots__ = ("cached", "entries", "node", "parent", "path", "waits_for", "walked")
 
-    def __init__(self, node: Node, path: bytes) -> None:
+    def __init__(self, node: Node, path: bytes, parent: _Dir | None) -> None:
         self.node = node
         self.path = path
+        self.parent = parent
         self.entries: list[Node] = []
         # Files-cache records of this directory's files, joined into one value by _complete_dir.
         self.cached: list[bytes] = []
+        self.waits_for = 0  # its files in batches, and its subdirectories not yet saved
+        self.walked = False  # the walk has left it: no more entries will come
 
 
 class _Level(dict[bytes, Any]):
@@ -85,14 +91,17 @@ class _Level(dict[bytes, Any]):
 
 
 class _Batch:
-    __slots__ = ("batch_id", "bytes", "files", "nodes", "submitted", "worker")
+    __slots__ = ("batch_id", "bytes", "files", "nodes", "opened_at", "submitted", "worker")
 
-    def __init__(self, batch_id: int, worker: int) -> None:
+    def __init__(self, batch_id: int, worker: int, opened_at: int) -> None:
         self.batch_id = batch_id
         self.worker = worker
+        self.opened_at = opened_at  # entries walked when its first file came
         self.files: list[tuple[bytes, int]] = []
-        # node, name, path, stat, was in the old cache, where its new cache record goes
-        self.nodes: list[tuple[Node, bytes, bytes, os.stat_result, bool, list[bytes]]] = []
+        # node, name, path, stat, was in the old cache, where its new cache record goes, and
+        # its directory (None for a file given as a backup path)
+        self.nodes: list[tuple[Node, bytes, bytes, os.stat_result, bool, list[bytes],
+                               _Dir | None]] = []
         self.bytes = 0
         self.submitted = False
 
@@ -109,11 +118,12 @@ class Backup:
         # Files given as backup paths are filed under their parent directory.
         self.top_old: dict[bytes, dict[bytes, filescache.Entry]] = {}
         self.top_new: dict[bytes, list[bytes]] = {}
-        self.queue: deque[_Batch | _Dir] = deque()
+        self.queue: deque[_Batch] = deque()
         # One open batch per worker: files are routed by size (see _file).
         self.current: dict[int, _Batch] = {}
         self.next_batch = 0
-        self.held_nodes = 0
+        self.held_nodes = 0  # entries of directories not yet saved: what the walk holds
+        self.walked = 0  # entries walked so far
         self.errors: list[dict[str, str]] = []
         self.counts = {"files_new": 0, "files_changed": 0, "files_unmodified": 0,
                        "dirs": 0, "other": 0, "bytes_total": 0, "bytes_read": 0}
@@ -136,10 +146,12 @@ class Backup:
         self.errors.append({"path": os.fsdecode(path), "error": message})
         self.progress.error(path, message)
 
-    def _scandir(self, path: bytes) -> list[os.DirEntry[bytes]]:
+    def _listdir(self, path: bytes) -> list[bytes]:
+        """The names in a directory, last first: the walk pops them, so a name it has passed
+        is freed (a directory of 100,000 entries is not held whole while its subtrees are
+        walked). Each entry is lstat'ed once anyway, so a DirEntry would save nothing."""
         try:
-            with os.scandir(path) as it:
-                return sorted(it, key=lambda e: e.name)
+            return sorted(os.listdir(path), reverse=True)
         except OSError as exc:
             self._error(path, f"cannot list directory: {exc.strerror}")
             return []
@@ -159,46 +171,50 @@ class Backup:
             old = self.top_old.get(parent)
             if old is None:
                 old = self.top_old[parent] = self._old_files(parent)
-            self._file(node, name, path, st, old, self.top_new.setdefault(parent, []))
+            self._file(node, name, path, st, old, self.top_new.setdefault(parent, []), None)
         elif kind == DIR:
             self._walk_dir(node, path, st.st_dev)
         return node
 
     def _walk_dir(self, top_node: Node, top_path: bytes, root_dev: int) -> None:
-        top = _Dir(top_node, top_path)
+        top = _Dir(top_node, top_path, None)
         self.counts["dirs"] += 1
-        stack = [(top, iter(self._scandir(top_path)), self._old_files(top_path))]
+        stack = [(top, self._listdir(top_path), self._old_files(top_path))]
         while stack:
-            rec, it, old = stack[-1]
-            entry = next(it, None)
-            if entry is None:
+            rec, names, old = stack[-1]
+            if not names:
                 stack.pop()
-                self.queue.append(rec)
+                rec.walked = True
+                self._settle(rec)
                 self._pump()
                 continue
-            full = entry.path
-            if self._excluded(full, entry.name):
+            name = names.pop()
+            full = os.path.join(rec.path, name)
+            if self._excluded(full, name):
                 continue
             try:
-                st = entry.stat(follow_symlinks=False)
+                st = os.lstat(full)
                 kind = node_type(st.st_mode)
                 if kind is None:
                     continue
-                node = make_node(entry.name, full, st, kind)
+                node = make_node(name, full, st, kind)
             except OSError as exc:
                 self._error(full, f"cannot read: {exc.strerror}")
                 continue
             rec.entries.append(node)
             self.held_nodes += 1
+            self.walked += 1
             if kind == DIR:
                 self.counts["dirs"] += 1
-                child = _Dir(node, full)
+                child = _Dir(node, full, rec)
+                rec.waits_for += 1
                 if self.opts.one_file_system and st.st_dev != root_dev:
-                    self.queue.append(child)  # a mount point: kept, its contents are not
+                    child.walked = True  # a mount point: kept, its contents are not
+                    self._settle(child)
                     continue
-                stack.append((child, iter(self._scandir(full)), self._old_files(full)))
+                stack.append((child, self._listdir(full), self._old_files(full)))
             elif kind == FILE:
-                self._file(node, entry.name, full, st, old, rec.cached)
+                self._file(node, name, full, st, old, rec.cached, rec)
             else:
                 self.counts["other"] += 1
 
@@ -207,8 +223,10 @@ class Backup:
         return self.old_cache.take(dir_path)
 
     def _file(self, node: Node, name: bytes, path: bytes, st: os.stat_result,
-              old: dict[bytes, filescache.Entry], new: list[bytes]) -> None:
-        """``old``: the old cache of the file's directory; ``new``: where its record goes."""
+              old: dict[bytes, filescache.Entry], new: list[bytes], owner: _Dir | None
+              ) -> None:
+        """``old``: the old cache of the file's directory; ``new``: where its record goes;
+        ``owner``: its directory, which waits for it if it goes to a worker."""
         self.counts["bytes_total"] += st.st_size
         cached = old.get(name)
         if cached is not None and self._unchanged(cached, st):
@@ -226,11 +244,13 @@ class Backup:
         worker = self.pool.route(st.st_size)
         batch = self.current.get(worker)
         if batch is None:
-            batch = self.current[worker] = _Batch(self.next_batch, worker)
+            batch = self.current[worker] = _Batch(self.next_batch, worker, self.walked)
             self.next_batch += 1
             self.queue.append(batch)
         batch.files.append((path, st.st_size))
-        batch.nodes.append((node, name, path, st, cached is not None, new))
+        batch.nodes.append((node, name, path, st, cached is not None, new, owner))
+        if owner is not None:
+            owner.waits_for += 1
         batch.bytes += st.st_size
         if len(batch.files) >= BATCH_FILES or batch.bytes >= BATCH_BYTES:
             self._submit(batch)
@@ -256,35 +276,38 @@ class Backup:
             del self.current[batch.worker]
 
     def _pump(self, drain: bool = False) -> None:
-        """Complete items at the front of the queue: those ready, or all if the window is full."""
+        """Complete batches at the front of the queue: those ready, or all if the window is
+        full (or ``drain``)."""
         assert self.pool is not None
         window = 3 * self.pool.size
+        for batch in list(self.current.values()):
+            if self.walked - batch.opened_at >= BATCH_MAX_AGE:
+                self._submit(batch)
         while self.queue:
             front = self.queue[0]
-            if isinstance(front, _Batch):
-                must_wait = (drain or self.pool.in_flight() >= window
-                             or self.held_nodes >= MAX_HELD_NODES)
-                if not front.submitted:
-                    if not must_wait and self.current.get(front.worker) is front:
-                        return  # still filling
-                    self._submit(front)
-                if not must_wait:
-                    # Looking at the pipes costs a syscall per worker: not on every file.
-                    self._since_poll += 1
-                    if self._since_poll < 64:
-                        return
-                    self._since_poll = 0
-                    self.pool.poll(0)
-                    if not self.pool.ready(front.batch_id):
-                        return
-                self._complete_batch(front, self.pool.result(front.batch_id))
-            else:
-                self._complete_dir(front)
+            must_wait = drain or self.pool.in_flight() >= window
+            if not front.submitted:
+                if not must_wait and self.current.get(front.worker) is front:
+                    return  # still filling
+                self._submit(front)
+            if not must_wait:
+                # Looking at the pipes costs a syscall per worker: not on every file.
+                self._since_poll += 1
+                if self._since_poll < 64:
+                    return
+                self._since_poll = 0
+                self.pool.poll(0)
+                if not self.pool.ready(front.batch_id):
+                    return
             self.queue.popleft()
+            self._complete_batch(front, self.pool.result(front.batch_id))
 
     def _complete_batch(self, batch: _Batch, results: list[Any]) -> None:
-        for (node, name, path, st, was_cached, new), result in zip(batch.nodes, results,
-                                                                 strict=True):
+        owners = []
+        for (node, name, path, st, was_cached, new, owner), result in zip(batch.nodes, results,
+                                                                        strict=True):
+            if owner is not None:
+                owners.append(owner)
             if isinstance(result, str):
                 node["_error"] = True
                 self._error(path, f"cannot read: {result}")
@@ -299,6 +322,17 @@ class Backup:
             self.counts["files_changed" if was_cached else "files_new"] += 1
             self.counts["bytes_read"] += size_read
             self.progress.file_done(path, size_read, False)
+        for owner in owners:
+            owner.waits_for -= 1
+            self._settle(owner)
+
+    def _settle(self, rec: _Dir | None) -> None:
+        """Save ``rec``'s tree if nothing is left to wait for, then its parent's, and up."""
+        while rec is not None and rec.walked and rec.waits_for == 0:
+            self._complete_dir(rec)
+            rec = rec.parent
+            if rec is not None:
+                rec.waits_for -= 1
 
     def _complete_dir(self, rec: _Dir) -> None:
         nodes = [n for n in rec.entries if not n.get("_error")]

@@ -14,6 +14,7 @@ parent died) ends the worker.
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections import deque
@@ -60,7 +61,9 @@ class ChunkSaver:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
         self._pending: deque[tuple[bytes, int, Future[bytes]]] = deque()
         self._local = threading.local()
-        self.group_view = memoryview(bytearray(GROUP_BUFFER))
+        # Anonymous memory: a page is resident only once a read has reached it, so a worker
+        # that sees only small files (an incremental backup) does not hold 8 MiB of zeros.
+        self.group_view = memoryview(mmap.mmap(-1, GROUP_BUFFER))
 
     def _compress_and_seal(self, bid: bytes, data: bytes) -> bytes:
         """On a pool thread: zstd and AES-GCM both release the GIL, and the thread that reads

@@ -1,4 +1,4 @@
-"""The walk holds a bounded number of nodes ahead of the oldest unfinished batch."""
+"""What the walk holds in memory: the directories on its path and those waiting for a batch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from kaikyo.repo import Repository
-from kaikyo.snapshot import backup as backup_module
 from kaikyo.snapshot.backup import Backup, BackupOptions, NullProgress
 from kaikyo.store.local import LocalStore
 
@@ -23,10 +22,9 @@ def _tree(root: Path) -> None:
             (sub / f"f{f:02}").write_bytes(b"%d/%d " % (d, f) * 50)
 
 
-def _most_held(repo: Repository, src: Path, cache: Path, cap: int,
+def _most_held(repo: Repository, src: Path, cache: Path,
                monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict[str, int]]:
-    """Back up ``src`` with the given cap; the most nodes held at once, and the counts."""
-    monkeypatch.setattr(backup_module, "MAX_HELD_NODES", cap)
+    """Back up ``src``; the most nodes held at once, and the counts."""
     seen = [0]
     real_pump = Backup._pump
 
@@ -36,8 +34,10 @@ def _most_held(repo: Repository, src: Path, cache: Path, cap: int,
 
     monkeypatch.setattr(Backup, "_pump", pump)
     opts = BackupOptions(paths=(os.fsencode(src),), time=0.0, cache_file=cache)
-    result = Backup(repo, opts, NullProgress()).run(None)
+    backup = Backup(repo, opts, NullProgress())
+    result = backup.run(None)
     monkeypatch.undo()
+    assert backup.held_nodes == 0  # every directory was saved
     return seen[0], result.summary
 
 
@@ -49,7 +49,8 @@ def test_changed_file_first_does_not_hold_the_whole_tree(tmp_path: Path,
                                 kdf_cost=(1, 64))
     repo.load_index()
     cache = tmp_path / "cache" / "files"
-    _most_held(repo, src, cache, 10**9, monkeypatch)
+    first, counts = _most_held(repo, src, cache, monkeypatch)
+    assert counts["files_new"] == DIRS * FILES
     repo.load_index()
 
     def touch_first() -> None:  # the first file of the walk changes: one batch, at the front
@@ -57,11 +58,8 @@ def test_changed_file_first_does_not_hold_the_whole_tree(tmp_path: Path,
         first.write_bytes(first.read_bytes() + b"!")
 
     touch_first()
-    unbounded, _ = _most_held(repo, src, cache, 10**9, monkeypatch)
-    repo.load_index()
-    touch_first()
-    bounded, counts = _most_held(repo, src, cache, 100, monkeypatch)
-    assert unbounded > DIRS * FILES // 2  # without the cap the walk ran far ahead
-    assert bounded <= 100 + FILES + 1  # the cap, checked at least once a directory
+    held, counts = _most_held(repo, src, cache, monkeypatch)
+    # d00 waits for its batch; every directory after it is saved as the walk leaves it.
+    assert held <= 2 * FILES + DIRS + 1, held
     assert counts["files_changed"] == 1
     assert counts["files_unmodified"] == DIRS * FILES - 1
