@@ -63,3 +63,32 @@ def test_changed_file_first_does_not_hold_the_whole_tree(tmp_path: Path,
     assert held <= 2 * FILES + DIRS + 1, held
     assert counts["files_changed"] == 1
     assert counts["files_unmodified"] == DIRS * FILES - 1
+
+
+def test_a_slowly_filling_batch_is_sent_before_the_walk_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kaikyo.snapshot import backup as backup_module
+
+    src = tmp_path / "src"
+    _tree(src)
+    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw",
+                                kdf_cost=(1, 64))
+    repo.load_index()
+    cache = tmp_path / "cache" / "files"
+    _most_held(repo, src, cache, monkeypatch)
+    repo.load_index()
+    first = src / "d00" / "f00"
+    first.write_bytes(first.read_bytes() + b"!")  # one changed file: its batch never fills
+
+    sent_at: list[int] = []
+    real_submit = Backup._submit
+
+    def submit(self: Backup, batch: backup_module._Batch) -> None:
+        sent_at.append(self.walked)
+        real_submit(self, batch)
+
+    monkeypatch.setattr(backup_module, "BATCH_MAX_AGE", 100)
+    monkeypatch.setattr(Backup, "_submit", submit)
+    opts = BackupOptions(paths=(os.fsencode(src),), time=0.0, cache_file=cache)
+    Backup(repo, opts, NullProgress()).run(None)
+    assert sent_at and sent_at[0] <= 100 + FILES + 1 < DIRS * FILES, sent_at
