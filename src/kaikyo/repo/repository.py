@@ -38,7 +38,7 @@ from kaikyo.core.format.constants import (
 )
 from kaikyo.core.format.envelope import open_blob, open_object, seal_blob, seal_object
 from kaikyo.core.format.index import encode_index, encode_index_raw
-from kaikyo.core.format.pack import PackEntry, encode_entries, header_length, parse_header
+from kaikyo.core.format.pack import PackEntry, header_length, parse_header
 from kaikyo.core.hashing import BlobHasher
 from kaikyo.core.ids import object_id
 from kaikyo.errors import (
@@ -48,12 +48,18 @@ from kaikyo.errors import (
 )
 from kaikyo.repo.config import RepoConfig
 from kaikyo.repo.index import BlobLocation, MasterIndex
-from kaikyo.repo.packer import FinishedPack, PackWriter, Uploader, pack_name, put_content_addressed
+from kaikyo.repo.packer import (
+    FinishedPack,
+    PackWriter,
+    RawPack,
+    Uploader,
+    pack_name,
+    put_content_addressed,
+)
 from kaikyo.repo.slots import NewKeys, ensure_absent, new_keys, slot_meta, unlock
 from kaikyo.store import ObjectInfo, ObjectNotFound, Store
 
 INDEX_FLUSH_PACKS = 32
-RawPack = tuple[bytes, bytes, int]  # pack id, encoded entry table, entry count
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,9 +362,9 @@ class RepositoryWriter:
                                        self.uploader, self.pack_done)
         self._session_trees: set[bytes] = set()
 
-    def pack_done(self, finished: FinishedPack) -> None:
+    def pack_done(self, finished: RawPack) -> None:
         """Record a pack that is now durable in the store (any thread)."""
-        self.pack_done_raw(finished[0], encode_entries(finished[1]), len(finished[1]))
+        self.pack_done_raw(*finished)
 
     def pack_done_raw(self, pack_id: bytes, table: bytes, count: int) -> None:
         """Like :meth:`pack_done` with the entry table already encoded (from a worker)."""

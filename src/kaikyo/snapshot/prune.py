@@ -20,7 +20,8 @@ from kaikyo.core.format.constants import BLOB_TREE, INDEX_PREFIX
 from kaikyo.core.format.pack import PackEntry
 from kaikyo.core.format.tree import decode_tree
 from kaikyo.errors import KaikyoError
-from kaikyo.repo import FinishedPack, PackWriter, Repository, Uploader, pack_name
+from kaikyo.repo import FinishedPack, PackWriter, RawPack, Repository, Uploader, pack_name
+from kaikyo.repo.packer import finished_pack
 from kaikyo.store import ObjectNotFound
 
 REPACK_UNUSED_FRACTION = 0.10
@@ -80,7 +81,7 @@ def plan_prune(by_pack: dict[bytes, list[PackEntry]], used: set[bytes],
 
 def execute_prune(repo: Repository, plan: PrunePlan) -> int:
     """Carry out a plan; returns the number of packs written."""
-    new_packs: list[FinishedPack] = []
+    new_packs: list[RawPack] = []
     uploader = Uploader(repo.store)
     trees = PackWriter(repo.cipher, repo.compressor, repo.config.pack_size, uploader,
                        new_packs.append)
@@ -105,7 +106,7 @@ def execute_prune(repo: Repository, plan: PrunePlan) -> int:
         data.discard()
         uploader.close()
     old_index = [o.name for o in repo.store.list(INDEX_PREFIX)]
-    survivors = list(plan.keep_packs.items()) + new_packs
+    survivors = list(plan.keep_packs.items()) + [finished_pack(p) for p in new_packs]
     repo.indexed_files = set()
     batch: list[FinishedPack] = []
     for item in survivors:

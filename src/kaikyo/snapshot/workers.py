@@ -26,8 +26,7 @@ from kaikyo.core.chunking import chunk_lengths, split_stream
 from kaikyo.core.compression import Compressor
 from kaikyo.core.format.constants import BLOB_DATA
 from kaikyo.core.format.envelope import seal_blob
-from kaikyo.core.format.pack import encode_entries
-from kaikyo.repo import FinishedPack, PackWriter, Repository, Uploader
+from kaikyo.repo import PackWriter, RawPack, Repository, Uploader
 from kaikyo.snapshot.fs import open_for_read
 
 # A file result: (blob ids, bytes read) or an error message.
@@ -261,10 +260,10 @@ def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight
         with send_lock:
             conn.send(msg)
 
-    def on_pack(finished: FinishedPack) -> None:
+    def on_pack(finished: RawPack) -> None:
         # Encoded, not pickled dataclasses: unpickling those cost the main process more CPU
         # than anything else it does per blob.
-        send(("pack", finished[0], encode_entries(finished[1]), len(finished[1])))
+        send(("pack", *finished))
 
     uploader = Uploader(repo.store, max_in_flight)
     saver = ChunkSaver(repo, uploader, on_pack, dry_run)

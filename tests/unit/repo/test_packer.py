@@ -20,6 +20,7 @@ from kaikyo.repo.packer import (
     Spool,
     Uploader,
     clean_stale_spools,
+    finished_pack,
     remove_spools_of,
 )
 from kaikyo.store.local import LocalStore
@@ -32,7 +33,8 @@ def _write_packs(store: LocalStore | MemoryStore, blobs: list[bytes], target: in
                  ) -> list[FinishedPack]:
     done: list[FinishedPack] = []
     uploader = Uploader(store, 2)
-    writer = PackWriter(KEY.cipher(), Compressor(), target, uploader, done.append)
+    writer = PackWriter(KEY.cipher(), Compressor(), target, uploader,
+                        lambda raw: done.append(finished_pack(raw)))
     for i, blob in enumerate(blobs):
         writer.add(0, hashlib.sha256(blob).digest(), blob, len(blob) + i)
     writer.flush()

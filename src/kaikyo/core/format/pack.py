@@ -56,7 +56,13 @@ def decode_entries(raw: memoryview, count: int, what: str) -> Iterator[PackEntry
 def build_trailer(cipher: Cipher, compressor: Compressor,
                   entries: list[tuple[int, bytes, int, int, int]]) -> bytes:
     """The bytes to append after the blobs: sealed header and its length."""
-    plain = _HEAD.pack(PACK_HEADER_VERSION, len(entries)) + encode_entries(entries)
+    return build_trailer_raw(cipher, compressor, encode_entries(entries), len(entries))
+
+
+def build_trailer_raw(cipher: Cipher, compressor: Compressor, table: bytes | bytearray,
+                      count: int) -> bytes:
+    """Like :func:`build_trailer` from an entry table already encoded (``count`` entries)."""
+    plain = _HEAD.pack(PACK_HEADER_VERSION, count) + table
     sealed = seal_object(cipher, compressor, KIND_PACK_HEADER, plain)
     return sealed + _TRAILER.pack(len(sealed))
 
