@@ -90,3 +90,17 @@ def test_alternating_path_sets_keep_their_files_cache(kaikyo: Kaikyo, tmp_path: 
     (b / "g.txt").write_text("changed")
     doc = kaikyo("backup", "--json", b).json()
     assert doc["summary"]["files_unmodified"] == 1 and doc["summary"]["bytes_read"] == 7
+
+
+def test_names_are_printed_as_they_are(local_kaikyo: Kaikyo, tmp_path: Path) -> None:
+    """Tags, paths and hosts are never read as rich markup or emoji codes (before: "[/]"
+    raised a MarkupError with a traceback, "[b]" vanished, ":smile:" became a picture)."""
+    src = tmp_path / "[b]d:smile:"
+    src.mkdir()
+    (src / "[x]y").write_text("x")
+    local_kaikyo("backup", "--tag", "[/]", "--tag", ":smile:", "--host", "[b]h", src)
+    table = local_kaikyo("snapshots").out
+    assert "[/]" in table and ":smile:" in table and "[b]h" in table, table
+    assert "😄" not in table
+    listing = local_kaikyo("ls", "latest").out
+    assert f"{src}/[x]y" in listing, listing

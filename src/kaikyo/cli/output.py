@@ -16,12 +16,16 @@ def emit_json(ctx: CliContext, obj: Any) -> None:
     ctx.stdout.flush()
 
 
+# Markup and emoji codes off: what kaikyo prints is full of names it does not choose (paths,
+# tags, hosts), and "[/]" in a tag would raise, "[b]" vanish, ":smile:" turn into a picture.
+# Styling is done with Text and styles instead.
 def out_console(ctx: CliContext) -> Console:
-    return Console(file=ctx.stdout, highlight=False, soft_wrap=True)
+    return Console(file=ctx.stdout, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def err_console(ctx: CliContext) -> Console:
-    return Console(file=ctx.stderr, highlight=False, soft_wrap=True, stderr=True)
+    return Console(file=ctx.stderr, highlight=False, soft_wrap=True, stderr=True, markup=False,
+                   emoji=False)
 
 
 def human_bytes(n: float) -> str:

@@ -37,6 +37,6 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     out.print(f"created repository {repo.config.repo_id[:8]} at {store.url}")
     err_console(ctx).print(
         "[bold]Recovery key[/bold] (shown once; store it offline, it opens the repository "
-        "if every passphrase is lost):")
+        "if every passphrase is lost):", markup=True)
     out.print(recovery)
     return 0
