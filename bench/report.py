@@ -241,20 +241,29 @@ def _not_larger(
     return _verdict(all(verdicts)), "; ".join(parts)
 
 
-def _peak_not_larger(results: dict[str, Any]) -> tuple[str, str]:
+def _peak_not_larger(results: dict[str, Any], key: str) -> tuple[str, str]:
+    """kaikyo's peak no larger than restic's at every step (``key``: peak_rss or peak_pss)."""
     if "restic" not in results["tools"]:
         return "n/a", "restic not in this run"
-    rss, pss = _peak_row(results, "peak_rss"), _peak_row(results, "peak_pss")
-    k, r = rss.get("kaikyo"), rss.get("restic")
-    detail = (f"RSS kaikyo {_fmt(k)} vs restic {_fmt(r)} MiB; "
-              f"PSS {_fmt(pss.get('kaikyo'))} vs {_fmt(pss.get('restic'))} MiB")
-    if k is None or r is None:
+    worse, verdicts = [], []
+    for step in results["steps"]:
+        mine = step["results"].get("kaikyo", {}).get(key)
+        theirs = step["results"].get("restic", {}).get(key)
+        if mine is None or theirs is None:
+            continue
+        verdicts.append(mine <= theirs)
+        if mine > theirs:
+            worse.append(f"{step['key']} {mine / MiB:.0f} vs {theirs / MiB:.0f}")
+    rows = {k: v for k, v in _peak_row(results, key).items() if k in ("kaikyo", "restic")}
+    detail = (f"max kaikyo {_fmt(rows.get('kaikyo'))} vs restic {_fmt(rows.get('restic'))} MiB"
+              + ("; larger at " + ", ".join(worse) if worse else "; no step larger"))
+    if not verdicts:
         return "n/a", detail
-    return _verdict(k <= r), detail
+    return _verdict(all(verdicts)), detail
 
 
 def goals_table(results: dict[str, Any]) -> Table:
-    """The goals of issue 2 section 7, judged on this run's figures (RSS for memory)."""
+    """The goals of issue 2 section 7, judged on this run's figures."""
     def growth(c: Cell) -> float | None:
         return c["repo_growth"] / MB if "repo_growth" in c else None
 
@@ -277,7 +286,12 @@ def goals_table(results: dict[str, Any]) -> Table:
         ("restore of image faster than both", *_faster(results, "restore_image")),
         ("repository no larger than restic's, every dataset",
          *_not_larger(results, ["backup_tree", "backup_tree2", "backup_image"], growth, "MB")),
-        ("peak memory no larger than restic's", *_peak_not_larger(results)),
+        # PSS splits a page shared by the forked workers between them, so the sum counts it
+        # once; summed RSS counts it once per process (restic is one process: RSS ~ PSS).
+        ("peak memory no larger than restic's, every step (summed PSS)",
+         *_peak_not_larger(results, "peak_pss")),
+        ("peak memory no larger than restic's, every step (summed RSS)",
+         *_peak_not_larger(results, "peak_rss")),
         ("index <= 48 bytes/chunk at 5M chunks", "n/a", "see bench/bench_index.py"),
     ]
     table = Table(title="Goals (issue 2, section 7), judged on this run", title_justify="left")
