@@ -44,19 +44,21 @@ class WorkerPool:
         """Fork the workers, on the first batch: a backup that finds every file unchanged in
         the files cache never pays for them."""
         ctx = multiprocessing.get_context("fork")
-        gc.freeze()  # children must not copy the parent's objects by collecting them
-        try:
-            for _ in range(self._workers):
-                parent, child = ctx.Pipe()
-                proc = ctx.Process(target=worker_main,
-                                   args=(self._repo, child, self._dry_run, self._max_in_flight),
-                                   daemon=True, name="kaikyo-worker")
-                proc.start()
-                child.close()
-                self._conns.append(parent)
-                self._procs.append(proc)
-        finally:
-            gc.unfreeze()
+        # The objects alive now are shared with the children page by page. A collection walks
+        # them and writes their GC headers, which copies every such page: in a child (its
+        # first collection) and in the parent (its next full one). Frozen, they are left out
+        # of collections on both sides for good; they are long-lived (modules, the index,
+        # the repository), and what they free by reference counting is freed all the same.
+        gc.freeze()
+        for _ in range(self._workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=worker_main,
+                               args=(self._repo, child, self._dry_run, self._max_in_flight),
+                               daemon=True, name="kaikyo-worker")
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
 
     @property
     def size(self) -> int:
