@@ -62,7 +62,9 @@ class ChunkSaver:
         self._local = threading.local()
         # Anonymous memory: a page is resident only once a read has reached it, so a worker
         # that sees only small files (an incremental backup) does not hold 8 MiB of zeros.
-        self.group_view = memoryview(mmap.mmap(-1, GROUP_BUFFER))
+        # Big files stream through the same buffer (READ_BLOCK plus the largest chunk).
+        size = max(GROUP_BUFFER, READ_BLOCK + self.params.max_size)
+        self.group_view = memoryview(mmap.mmap(-1, size))
 
     def _compress_and_seal(self, bid: bytes, data: bytes) -> bytes:
         """On a pool thread: zstd and AES-GCM both release the GIL, and the thread that reads
@@ -174,7 +176,8 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[Fil
     for path, size in files:
         try:
             if size > READ_BLOCK:
-                results.append(process_big_file(saver, path))
+                flush()  # the buffer is free for the big file to stream through
+                results.append(process_big_file(saver, path, view))
                 continue
             if used + size + 1 > len(view):
                 flush()
@@ -184,7 +187,8 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[Fil
             finally:
                 os.close(fd)
             if n > size:  # grew since the walk: store it as it is now, whatever its size
-                results.append(process_big_file(saver, path))
+                flush()
+                results.append(process_big_file(saver, path, view))
                 continue
             results.append(([], n))
             if not n:
@@ -206,8 +210,10 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[Fil
     return results
 
 
-def process_big_file(saver: ChunkSaver, path: bytes) -> FileResult:
-    """Stream a large file through the chunker with plain reads.
+def process_big_file(saver: ChunkSaver, path: bytes, buffer: memoryview | None = None
+                     ) -> FileResult:
+    """Stream a large file through the chunker with plain reads, in ``buffer`` if it is big
+    enough (READ_BLOCK plus the largest chunk) and nothing else uses it.
 
     Not mmap: a file truncated while it is read would kill the worker with SIGBUS. Chunk
     boundaries are only taken where FastCDC could not have looked past the buffer
@@ -219,17 +225,18 @@ def process_big_file(saver: ChunkSaver, path: bytes) -> FileResult:
         # One buffer for the whole file: the undecided tail moves to its front and the next
         # block is read in after it, instead of allocating (and faulting in) fresh megabytes
         # per block.
-        buf = bytearray(READ_BLOCK + saver.params.max_size)
-        view = memoryview(buf)
+        need = READ_BLOCK + saver.params.max_size
+        view = (buffer[:need] if buffer is not None and len(buffer) >= need
+                else memoryview(bytearray(need)))
         filled = 0
         total = 0
         try:
             while True:
-                n = os.readv(fd, [view[filled:]]) if filled < len(buf) else 0
+                n = os.readv(fd, [view[filled:]]) if filled < need else 0
                 total += n
                 filled += n
                 final = n == 0
-                if not final and filled < len(buf):
+                if not final and filled < need:
                     continue  # short read: fill the buffer before chunking
                 lengths, consumed = split_stream(view[:filled], saver.params, final)
                 chunks, pos = [], 0
@@ -243,7 +250,7 @@ def process_big_file(saver: ChunkSaver, path: bytes) -> FileResult:
                 del chunks
                 if final:
                     return ids, total
-                buf[: filled - consumed] = buf[consumed:filled]
+                view[: filled - consumed] = view[consumed:filled]  # memmove: may overlap
                 filled -= consumed
         finally:
             view.release()
