@@ -35,14 +35,16 @@ class WorkerPool:
         self._workers = max(1, workers)
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
-        self._load: list[int] = [0] * self._workers
+        self._load: list[int] = []  # batches in flight, per worker forked so far
         self._results: dict[int, list[FileResult]] = {}
         self._on_pack = on_pack
         self.stats: list[dict[str, int]] = []
 
-    def _start(self) -> None:
-        """Fork the workers, on the first batch: a backup that finds every file unchanged in
-        the files cache never pays for them."""
+    def _fork_one(self) -> None:
+        """Fork one more worker. The first comes with the first batch (a backup that finds
+        every file unchanged in the files cache never pays for one); each next one only when
+        every worker has two batches waiting (see :meth:`route`), so a backup with little to
+        read, or one big file, runs on one."""
         ctx = multiprocessing.get_context("fork")
         # The objects alive now are shared with the children page by page. A collection walks
         # them and writes their GC headers, which copies every such page: in a child (its
@@ -50,15 +52,15 @@ class WorkerPool:
         # of collections on both sides for good; they are long-lived (modules, the index,
         # the repository), and what they free by reference counting is freed all the same.
         gc.freeze()
-        for _ in range(self._workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=worker_main,
-                               args=(self._repo, child, self._dry_run, self._max_in_flight),
-                               daemon=True, name="kaikyo-worker")
-            proc.start()
-            child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=worker_main,
+                           args=(self._repo, child, self._dry_run, self._max_in_flight),
+                           daemon=True, name="kaikyo-worker")
+        proc.start()
+        child.close()
+        self._conns.append(parent)
+        self._procs.append(proc)
+        self._load.append(0)
 
     @property
     def size(self) -> int:
@@ -67,12 +69,23 @@ class WorkerPool:
     def in_flight(self) -> int:
         return sum(self._load)
 
+    @property
+    def forked(self) -> int:
+        return len(self._procs)
+
     def route(self, size: int) -> int:
+        """The worker for a file of ``size`` bytes (forking another if all are busy)."""
+        if not self._load:
+            return 0  # the first worker is forked by the first submit
+        if len(self._load) < self._workers and min(self._load) >= 2:
+            self.poll(0)  # a batch done but not collected yet is no reason to fork
+            if min(self._load) >= 2:
+                self._fork_one()
         return choose_worker(size, self._load)
 
     def submit(self, batch_id: int, files: list[tuple[bytes, int]], worker: int) -> None:
         if not self._conns:
-            self._start()
+            self._fork_one()
         w = worker % len(self._conns)
         self._conns[w].send(("batch", batch_id, files))
         self._load[w] += 1

@@ -34,9 +34,33 @@ def test_workers_are_forked_at_the_first_batch_only(tmp_path: Path) -> None:
                       on_pack=lambda pack_id, table, count: packs.append(pack_id))
     f = tmp_path / "f"
     f.write_bytes(b"some data" * 1000)
-    pool.submit(0, [(os.fsencode(f), 9000)], 0)
-    assert len(multiprocessing.active_children()) == 2
+    pool.submit(0, [(os.fsencode(f), 9000)], pool.route(9000))
+    assert len(multiprocessing.active_children()) == 1  # one, until it has work waiting
     result = pool.result(0)
     pool.finish()
     assert result[0][1] == 9000 and len(packs) == 1
     assert multiprocessing.active_children() == []
+
+
+def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(
+        tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "repo", create=True)
+    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
+    repo.load_index()
+    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1,
+                      on_pack=lambda pack_id, table, count: None)
+    files = []
+    for i in range(5):
+        f = tmp_path / f"f{i}"
+        f.write_bytes(os.urandom(1000 + i))
+        files.append((os.fsencode(f), 1000 + i))
+    forked = []
+    for batch_id, (path, size) in enumerate(files):
+        pool.submit(batch_id, [(path, size)], pool.route(size))
+        forked.append(pool.forked)
+    # Results are not collected, so the first worker's load only grows: the second worker is
+    # forked at the third batch (two waiting), and never a third (the pool's size is 2).
+    assert forked == [1, 1, 2, 2, 2]
+    results = [pool.result(i) for i in range(5)]
+    pool.finish()
+    assert [r[0][1] for r in results] == [size for _, size in files]
