@@ -170,6 +170,10 @@ def test_kill9_backup(tmp_path: Path) -> None:
         lab.adopt_completed()
         lab.verify()
         doc = lab.backup()
+        # The files cache survived the kill (it is replaced only after a snapshot is saved),
+        # and the killed backup's half-written one was removed by this backup.
+        assert doc["summary"]["files_unmodified"] > 0, (point, doc["summary"])
+        assert not list((lab.base / "cache").rglob("files.tmp*")), point
         if doc["adopted_packs"]:
             adopted_rounds += 1
             # The resumed run stores less than the new data it covers: the rest was adopted.
