@@ -41,23 +41,28 @@ def _most_held(repo: Repository, src: Path, cache: Path,
     return seen[0], result.summary
 
 
-def test_changed_file_first_does_not_hold_the_whole_tree(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def changed_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                  ) -> tuple[Repository, Path, Path]:
+    """A tree backed up once (files cache saved), then its first file in walk order changed:
+    the next backup has one batch, at the front, which never fills."""
     src = tmp_path / "src"
     _tree(src)
     repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw",
                                 kdf_cost=(1, 64))
     repo.load_index()
     cache = tmp_path / "cache" / "files"
-    first, counts = _most_held(repo, src, cache, monkeypatch)
+    _, counts = _most_held(repo, src, cache, monkeypatch)
     assert counts["files_new"] == DIRS * FILES
     repo.load_index()
+    first = src / "d00" / "f00"
+    first.write_bytes(first.read_bytes() + b"!")
+    return repo, src, cache
 
-    def touch_first() -> None:  # the first file of the walk changes: one batch, at the front
-        first = src / "d00" / "f00"
-        first.write_bytes(first.read_bytes() + b"!")
 
-    touch_first()
+def test_changed_file_first_does_not_hold_the_whole_tree(
+        changed_first: tuple[Repository, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, src, cache = changed_first
     held, counts = _most_held(repo, src, cache, monkeypatch)
     # d00 waits for its batch; every directory after it is saved as the walk leaves it.
     assert held <= 2 * FILES + DIRS + 1, held
@@ -66,20 +71,10 @@ def test_changed_file_first_does_not_hold_the_whole_tree(tmp_path: Path,
 
 
 def test_a_slowly_filling_batch_is_sent_before_the_walk_ends(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        changed_first: tuple[Repository, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     from kaikyo.snapshot import backup as backup_module
 
-    src = tmp_path / "src"
-    _tree(src)
-    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw",
-                                kdf_cost=(1, 64))
-    repo.load_index()
-    cache = tmp_path / "cache" / "files"
-    _most_held(repo, src, cache, monkeypatch)
-    repo.load_index()
-    first = src / "d00" / "f00"
-    first.write_bytes(first.read_bytes() + b"!")  # one changed file: its batch never fills
-
+    repo, src, cache = changed_first
     sent_at: list[int] = []
     real_submit = Backup._submit
 
