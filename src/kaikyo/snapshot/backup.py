@@ -123,7 +123,7 @@ class Backup:
         self.current: dict[int, _Batch] = {}
         self.next_batch = 0
         self.held_nodes = 0  # entries of directories not yet saved: what the walk holds
-        self.walked = 0  # entries walked so far
+        self.entries_walked = 0  # entries walked so far (see BATCH_MAX_AGE)
         self.errors: list[dict[str, str]] = []
         self.counts = {"files_new": 0, "files_changed": 0, "files_unmodified": 0,
                        "dirs": 0, "other": 0, "bytes_total": 0, "bytes_read": 0}
@@ -203,7 +203,7 @@ class Backup:
                 continue
             rec.entries.append(node)
             self.held_nodes += 1
-            self.walked += 1
+            self.entries_walked += 1
             if kind == DIR:
                 self.counts["dirs"] += 1
                 child = _Dir(node, full, rec)
@@ -244,7 +244,7 @@ class Backup:
         worker = self.pool.route(st.st_size)
         batch = self.current.get(worker)
         if batch is None:
-            batch = self.current[worker] = _Batch(self.next_batch, worker, self.walked)
+            batch = self.current[worker] = _Batch(self.next_batch, worker, self.entries_walked)
             self.next_batch += 1
             self.queue.append(batch)
         batch.files.append((path, st.st_size))
@@ -281,7 +281,7 @@ class Backup:
         assert self.pool is not None
         window = 3 * self.pool.size
         for batch in list(self.current.values()):
-            if self.walked - batch.opened_at >= BATCH_MAX_AGE:
+            if self.entries_walked - batch.opened_at >= BATCH_MAX_AGE:
                 self._submit(batch)
         while self.queue:
             front = self.queue[0]

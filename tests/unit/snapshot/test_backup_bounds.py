@@ -79,7 +79,7 @@ def test_a_slowly_filling_batch_is_sent_before_the_walk_ends(
     real_submit = Backup._submit
 
     def submit(self: Backup, batch: backup_module._Batch) -> None:
-        sent_at.append(self.walked)
+        sent_at.append(self.entries_walked)
         real_submit(self, batch)
 
     monkeypatch.setattr(backup_module, "BATCH_MAX_AGE", 100)

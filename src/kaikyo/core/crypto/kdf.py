@@ -10,10 +10,10 @@ from kaikyo.core.format.constants import KDF_ARGON2ID, KDF_RECOVERY
 from kaikyo.errors import UnsupportedVersionError
 
 # RFC 9106's "second recommended option" is m=64 MiB with t=3 passes. We keep its memory x
-# passes product (the cost of one guess on an attacker's hardware, which Argon2id makes scale
-# with both) at m=48 MiB with t=4: above OWASP's m=46 MiB and restic's scrypt cap of 60 MiB
-# in strength per guess, while the memory resident when a key slot opens stays below restic's
-# peak. A slot keeps the parameters it was made with, so older slots open unchanged.
+# passes product (what one guess costs an attacker, as Argon2id scales with both) at m=48 MiB
+# with t=4, four times OWASP's m=46 MiB with t=1, while the memory resident when a key slot
+# opens stays below restic's whole peak (its scrypt alone may take 60 MiB). A slot keeps the
+# parameters it was made with, so slots made with other ones open unchanged.
 DEFAULT_TIME_COST = 4
 DEFAULT_MEMORY_KIB = 48 * 1024
 DEFAULT_PARALLELISM = 2
