@@ -104,3 +104,19 @@ def test_names_are_printed_as_they_are(local_kaikyo: Kaikyo, tmp_path: Path) -> 
     assert "😄" not in table
     listing = local_kaikyo("ls", "latest").out
     assert f"{src}/[x]y" in listing, listing
+
+
+def test_an_unwritable_cache_warns_and_the_backup_still_succeeds(local_kaikyo: Kaikyo,
+                                                                 tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    env = {"KAIKYO_CACHE_DIR": str(blocker / "cache")}
+    doc = local_kaikyo("backup", "--json", src, env=env).json()
+    assert doc["snapshot_id"] and doc["cache_problem"] and str(blocker) in doc["cache_problem"]
+    run = local_kaikyo("backup", src, env=env)
+    [line] = [ln for ln in run.err.splitlines() if "files cache" in ln]
+    assert line.startswith("kaikyo: warning: the files cache was not saved")
+    assert "KAIKYO_CACHE_DIR" in line
+    ok = local_kaikyo("backup", "--json", src).json()  # a usable cache: nothing to report
+    assert ok["cache_problem"] is None

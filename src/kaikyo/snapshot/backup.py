@@ -70,6 +70,8 @@ class BackupResult:
     summary: dict[str, Any]
     errors: list[dict[str, str]]
     tree: str
+    # Why the files cache could not be saved (the next backup then reads every file again).
+    cache_problem: str | None = None
 
 
 class _Dir:
@@ -418,7 +420,7 @@ class Backup:
         # The new cache becomes the cache only once the snapshot naming its blobs is saved.
         self.new_cache.carry_over(self.old_cache)
         self.new_cache.commit()
-        return BackupResult(sid, summary, self.errors, root)
+        return BackupResult(sid, summary, self.errors, root, self.new_cache.problem)
 
     def _upper_trees(self, tops: list[tuple[bytes, Node]]) -> str:
         """Build the directories above the backed-up paths, mirroring their absolute paths."""

@@ -206,6 +206,7 @@ class NewCache:
         self._tmp: Path | None = None
         self._buffer = bytearray()
         self._offset = FILE_HEAD.size
+        self.problem: str | None = None  # why the cache could not be written, if it could not
         if path is None:
             return
         try:
@@ -214,8 +215,8 @@ class NewCache:
             self._tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
             self._fh = open(self._tmp, "wb", buffering=0)  # noqa: SIM115 - across the backup
             self._buffer += FILE_HEAD.pack(MAGIC, CACHE_VERSION)
-        except OSError:
-            self.discard()
+        except OSError as exc:
+            self._fail(exc)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -264,8 +265,8 @@ class NewCache:
             self._fh.close()
             self._fh = None
             os.replace(self._tmp, self.path)
-        except OSError:
-            self.discard()
+        except OSError as exc:
+            self._fail(exc)
 
     def _flush(self) -> bool:
         """Write the buffer out; False (and the cache dropped) if that failed."""
@@ -275,11 +276,15 @@ class NewCache:
                 done = 0
                 while done < len(view):
                     done += os.write(self._fh.fileno(), view[done:])
-        except OSError:
-            self.discard()
+        except OSError as exc:
+            self._fail(exc)
             return False
         self._buffer.clear()
         return True
+
+    def _fail(self, exc: OSError) -> None:
+        self.problem = self.problem or f"{exc.strerror or exc}: {exc.filename or self.path}"
+        self.discard()
 
     def discard(self) -> None:
         """Drop what was written (a failed backup, or a write error)."""

@@ -153,12 +153,17 @@ def test_truncated_or_damaged_cache_loads_empty(tmp_path: Path) -> None:
         assert load(path) == {}
 
 
-def test_write_failure_is_silent(tmp_path: Path) -> None:
+def test_write_failure_is_reported_not_raised(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
-    save(blocker / "files", {b"/d": b""})  # parent is a file: no cache, no error
-    save(None, {b"/d": b""})
+    new = filescache.NewCache(blocker / "files")  # parent is a file: no cache, no exception
+    new.add(b"/d", b"")
+    new.commit()
+    assert new.problem is not None and str(blocker) in new.problem
     assert blocker.read_bytes() == b""
+    none = filescache.NewCache(None)  # no cache asked for: nothing to report
+    none.commit()
+    assert none.problem is None
 
 
 def test_discarded_cache_leaves_the_old_one(tmp_path: Path) -> None:

@@ -69,11 +69,16 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     s = result.summary
     if args.json:
         emit_json(ctx, {"snapshot_id": result.snapshot_id, "dry_run": args.dry_run,
-                        "summary": s, "errors": result.errors, "adopted_packs": adopted})
+                        "summary": s, "errors": result.errors, "adopted_packs": adopted,
+                        "cache_problem": result.cache_problem})
     else:
         out = out_console(ctx)
         for err in result.errors:
             ctx.stderr.write(f"kaikyo: warning: {err['path']}: {err['error']}\n")
+        if result.cache_problem:
+            ctx.stderr.write(f"kaikyo: warning: the files cache was not saved "
+                             f"({result.cache_problem}); the next backup reads every file "
+                             f"again (set KAIKYO_CACHE_DIR to a writable directory)\n")
         out.print(f"files: {s['files_new']} new, {s['files_changed']} changed, "
                   f"{s['files_unmodified']} unmodified; dirs: {s['dirs']}")
         out.print(f"added {human_bytes(s['data_added'])} "
