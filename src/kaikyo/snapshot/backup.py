@@ -272,7 +272,7 @@ class Backup:
 
     def _submit(self, batch: _Batch) -> None:
         assert self.pool is not None
-        self.pool.submit(batch.batch_id, batch.files, batch.worker)
+        self.pool.submit(batch.batch_id, batch.files, batch.worker, self.counts["bytes_total"])
         batch.submitted = True
         if self.current.get(batch.worker) is batch:
             del self.current[batch.worker]
@@ -366,10 +366,13 @@ class Backup:
 
     def _run(self, parent: str | None) -> BackupResult:
         paths = _normalise(self.opts.paths)
+        self.old_cache = filescache.OldCache.open(self.opts.cache_file)
+        # With a files cache, few files are likely to need reading: the main process reads
+        # them itself until that proves untrue (see kaikyo.snapshot.pool.INLINE_SHARE).
         self.pool = WorkerPool(self.repo, self.opts.workers, self.opts.dry_run,
-                               self.opts.max_in_flight, self.on_pack)
+                               self.opts.max_in_flight, self.on_pack,
+                               inline=len(self.old_cache) > 0)
         try:
-            self.old_cache = filescache.OldCache.open(self.opts.cache_file)
             if not self.opts.dry_run:
                 self.new_cache = filescache.NewCache(self.opts.cache_file)
             tops = []

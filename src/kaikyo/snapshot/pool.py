@@ -9,9 +9,16 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from kaikyo.errors import KaikyoError
-from kaikyo.repo import Repository
+from kaikyo.repo import RawPack, Repository, Uploader
 from kaikyo.repo.packer import remove_spools_of, spool_dir_for
-from kaikyo.snapshot.workers import FileResult, worker_main
+from kaikyo.snapshot.workers import ChunkSaver, FileResult, process_batch, worker_main
+
+# An incremental backup reads its few changed files in the main process, without forking
+# (each worker costs tens of MiB and a fork), for as long as what it has read stays under
+# 1/INLINE_SHARE of what it has walked, at least INLINE_MIN and at most INLINE_MAX bytes.
+INLINE_SHARE = 8
+INLINE_MIN = 16 * 1024 * 1024
+INLINE_MAX = 256 * 1024 * 1024
 
 
 class WorkerDied(KaikyoError):
@@ -28,7 +35,9 @@ def choose_worker(size: int, loads: list[int]) -> int:
 
 class WorkerPool:
     def __init__(self, repo: Repository, workers: int, dry_run: bool, max_in_flight: int,
-                 on_pack: Callable[[bytes, bytes, int], None]) -> None:
+                 on_pack: Callable[[bytes, bytes, int], None], inline: bool = False) -> None:
+        """``inline``: batches may be read in this process (see INLINE_SHARE) until the
+        first worker is forked; for incremental backups."""
         self._repo = repo
         self._dry_run = dry_run
         self._max_in_flight = max_in_flight
@@ -39,6 +48,9 @@ class WorkerPool:
         self._results: dict[int, list[FileResult]] = {}
         self._on_pack = on_pack
         self.stats: list[dict[str, int]] = []
+        self._inline_allowed = inline
+        self._inline_bytes = 0
+        self._inline: tuple[ChunkSaver, Uploader] | None = None
 
     def _fork_one(self) -> None:
         """Fork one more worker. The first comes with the first batch (a backup that finds
@@ -83,8 +95,18 @@ class WorkerPool:
                 self._fork_one()
         return choose_worker(size, self._load)
 
-    def submit(self, batch_id: int, files: list[tuple[bytes, int]], worker: int) -> None:
+    def submit(self, batch_id: int, files: list[tuple[bytes, int]], worker: int,
+               walked_bytes: int = 0) -> None:
+        """Hand a batch to ``worker``, or read it here (see INLINE_SHARE): ``walked_bytes``
+        is the size of all the files the walk has seen so far."""
         if not self._conns:
+            nbytes = self._inline_bytes + sum(size for _, size in files)
+            budget = min(INLINE_MAX, max(INLINE_MIN, walked_bytes // INLINE_SHARE))
+            if self._inline_allowed and nbytes <= budget:
+                self._inline_bytes = nbytes
+                self._results[batch_id] = process_batch(self._inline_saver(), files)
+                return
+            self._inline_allowed = False  # from now on, the workers
             self._fork_one()
         w = worker % len(self._conns)
         self._conns[w].send(("batch", batch_id, files))
@@ -130,8 +152,40 @@ class WorkerPool:
             self.poll(None)
         return self._results.pop(batch_id)
 
+    def _inline_saver(self) -> ChunkSaver:
+        if self._inline is None:
+            uploader = Uploader(self._repo.store, self._max_in_flight)
+
+            def on_pack(raw: RawPack) -> None:
+                self._on_pack(*raw)
+
+            self._inline = ChunkSaver(self._repo, uploader, on_pack, self._dry_run), uploader
+        return self._inline[0]
+
+    def _finish_inline(self) -> None:
+        if self._inline is None:
+            return
+        saver, uploader = self._inline
+        try:
+            saver.drain()
+            saver.packer.flush()
+            uploader.wait()
+            self.stats.append({"bytes_new": saver.bytes_new, "blobs_new": saver.blobs_new,
+                               "bytes_stored": saver.bytes_stored})
+        finally:
+            self._close_inline()
+
+    def _close_inline(self) -> None:
+        if self._inline is not None:
+            saver, uploader = self._inline
+            self._inline = None
+            saver.close()
+            saver.packer.discard()  # empty unless the backup is being abandoned
+            uploader.close()
+
     def finish(self) -> None:
         """Flush every worker's open pack and wait until all its uploads are durable."""
+        self._finish_inline()
         for conn in self._conns:
             conn.send(("flush",))
         for w in range(len(self._conns)):
@@ -158,6 +212,7 @@ class WorkerPool:
         self._procs = []
 
     def abort(self) -> None:
+        self._close_inline()
         for proc in self._procs:
             if proc.is_alive():
                 proc.terminate()

@@ -4,7 +4,7 @@ import multiprocessing
 import os
 from pathlib import Path
 
-from kaikyo.repo import Repository
+from kaikyo.repo import Repository, pack_name
 from kaikyo.snapshot.pool import WorkerPool, choose_worker
 from kaikyo.store.local import LocalStore
 
@@ -64,3 +64,50 @@ def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(
     results = [pool.result(i) for i in range(5)]
     pool.finish()
     assert [r[0][1] for r in results] == [size for _, size in files]
+
+
+def test_incremental_batches_are_read_inline_until_the_reading_is_dense(
+        tmp_path: Path) -> None:
+    """With ``inline``, batches are read in this process (no fork) while what was read stays
+    within the budget; a batch beyond it forks a worker, and every later batch goes there."""
+    from kaikyo.snapshot import pool as pool_module
+
+    store = LocalStore(tmp_path / "repo", create=True)
+    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
+    repo.load_index()
+    packs: list[bytes] = []
+    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1, inline=True,
+                      on_pack=lambda pack_id, table, count: packs.append(pack_id))
+    small = tmp_path / "small"
+    small.write_bytes(os.urandom(100_000))
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(pool_module.INLINE_MIN + 1))
+    walked = 10 * pool_module.INLINE_MIN  # budget: INLINE_MIN + 1/8 of this, under INLINE_MAX
+    pool.submit(0, [(os.fsencode(small), 100_000)], pool.route(100_000), walked)
+    assert pool.ready(0) and pool.forked == 0 and multiprocessing.active_children() == []
+    pool.submit(1, [(os.fsencode(big), big.stat().st_size)], 0, walked)
+    assert pool.ready(1) and pool.forked == 0  # 10/8 of INLINE_MIN walked: still within
+    pool.submit(2, [(os.fsencode(small), 100_000)], 0, 0)  # nothing walked: dense, so fork
+    assert pool.forked == 1
+    results = [pool.result(i) for i in range(3)]
+    pool.finish()
+    assert [r[0][1] for r in results] == [100_000, big.stat().st_size, 100_000]
+    assert results[2][0][0] == results[0][0][0]  # same bytes, same id, inline or in a worker
+    assert sum(s["bytes_new"] for s in pool.stats) >= 100_000 + big.stat().st_size
+    assert packs and multiprocessing.active_children() == []
+    for pack_id in packs:  # the packs written inline are in the store
+        assert store.stat(pack_name(pack_id)).size > 0
+
+
+def test_without_inline_the_first_batch_forks(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "repo", create=True)
+    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
+    repo.load_index()
+    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1,
+                      on_pack=lambda pack_id, table, count: None)
+    f = tmp_path / "f"
+    f.write_bytes(b"x" * 1000)
+    pool.submit(0, [(os.fsencode(f), 1000)], 0, 10**12)
+    assert pool.forked == 1
+    pool.result(0)
+    pool.finish()
