@@ -2,10 +2,11 @@
 
 Why processes: on many small files the cost is per file and in Python, so threads would hold
 the GIL; two forked workers use both cores. (An incremental backup with few changed files reads
-them in the main process with the same :class:`ChunkSaver`; see :mod:`kaikyo.snapshot.pool`.) Each worker inherits the frozen master index at
-fork (shared copy-on-write, never written), keeps its own set of blobs it stored this session,
-writes its own packs and uploads them on a small thread pool. For big files it compresses
-chunks on two threads (zstd releases the GIL) so one large file still fills both cores.
+them in the main process with the same :class:`ChunkSaver`; see :mod:`kaikyo.snapshot.pool`.)
+Each worker inherits the frozen master index at fork (shared copy-on-write, never written),
+keeps its own set of blobs it stored this session, writes its own packs and uploads them on a
+small thread pool. For big files it compresses chunks on two threads (zstd releases the GIL)
+so one large file still fills both cores.
 
 Protocol (one duplex pipe per worker): main sends ``("batch", n, [(path, size)])`` and
 ``("flush",)``; the worker answers ``("batch", n, results)``, ``("pack", pack_id, entries)`` each
