@@ -138,7 +138,7 @@ class OldCache:
         span = self._table.pop(path_key(dir_path), None)
         if span is None or self._fh is None:
             return {}
-        return decode_dir(self._read(*_unspan(span)))
+        return decode_dir(self.read_value(*_unspan(span)))
 
     def leftovers(self) -> list[tuple[bytes, int, int, int]]:
         """(key, offset, length, age) of the directories not taken."""
@@ -146,9 +146,7 @@ class OldCache:
                 for key, span in self._table.items()]
 
     def read_value(self, offset: int, length: int) -> bytes:
-        return self._read(offset, length)
-
-    def _read(self, offset: int, length: int) -> bytes:
+        """One directory's value; b"" if it cannot be read whole."""
         assert self._fh is not None
         try:
             raw = os.pread(self._fh.fileno(), length, offset)
@@ -217,12 +215,6 @@ class NewCache:
             self._buffer += FILE_HEAD.pack(MAGIC, CACHE_VERSION)
         except OSError as exc:
             self._fail(exc)
-
-    def __len__(self) -> int:
-        return len(self._table)
-
-    def __contains__(self, dir_path: bytes) -> bool:
-        return path_key(dir_path) in self._table
 
     def add(self, dir_path: bytes, value: bytes) -> None:
         """Append one directory's value (its files' records, concatenated)."""

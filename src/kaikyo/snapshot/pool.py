@@ -11,7 +11,14 @@ from typing import Any
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import RawPack, Repository, Uploader
 from kaikyo.repo.packer import remove_spools_of, spool_dir_for
-from kaikyo.snapshot.workers import ChunkSaver, FileResult, process_batch, worker_main
+from kaikyo.snapshot.workers import (
+    ChunkSaver,
+    FileResult,
+    close_saver,
+    flush_saver,
+    process_batch,
+    worker_main,
+)
 
 # An incremental backup reads its few changed files in the main process, without forking
 # (each worker costs tens of MiB and a fork), for as long as what it has read stays under
@@ -165,13 +172,8 @@ class WorkerPool:
     def _finish_inline(self) -> None:
         if self._inline is None:
             return
-        saver, uploader = self._inline
         try:
-            saver.drain()
-            saver.packer.flush()
-            uploader.wait()
-            self.stats.append({"bytes_new": saver.bytes_new, "blobs_new": saver.blobs_new,
-                               "bytes_stored": saver.bytes_stored})
+            self.stats.append(flush_saver(*self._inline))
         finally:
             self._close_inline()
 
@@ -179,9 +181,7 @@ class WorkerPool:
         if self._inline is not None:
             saver, uploader = self._inline
             self._inline = None
-            saver.close()
-            saver.packer.discard()  # empty unless the backup is being abandoned
-            uploader.close()
+            close_saver(saver, uploader)
 
     def finish(self) -> None:
         """Flush every worker's open pack and wait until all its uploads are durable."""

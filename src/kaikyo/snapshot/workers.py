@@ -261,6 +261,23 @@ def process_big_file(saver: ChunkSaver, path: bytes, buffer: memoryview | None =
         os.close(fd)
 
 
+def flush_saver(saver: ChunkSaver, uploader: Uploader) -> dict[str, int]:
+    """Pack what is still compressing, finish the open pack, wait until every pack is durable;
+    the saver's figures."""
+    saver.drain()
+    saver.packer.flush()
+    uploader.wait()
+    return {"bytes_new": saver.bytes_new, "blobs_new": saver.blobs_new,
+            "bytes_stored": saver.bytes_stored}
+
+
+def close_saver(saver: ChunkSaver, uploader: Uploader) -> None:
+    """Stop the saver's threads; drop a pack still open (only when the backup is abandoned)."""
+    saver.close()
+    saver.packer.discard()
+    uploader.close()
+
+
 def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight: int) -> None:
     """Entry point of a forked worker; runs until ``exit`` or EOF."""
     repo.store.reopen()
@@ -286,11 +303,7 @@ def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight
             if msg[0] == "batch":
                 send(("batch", msg[1], process_batch(saver, msg[2])))
             elif msg[0] == "flush":
-                saver.drain()
-                saver.packer.flush()
-                uploader.wait()
-                send(("flushed", {"bytes_new": saver.bytes_new, "blobs_new": saver.blobs_new,
-                                  "bytes_stored": saver.bytes_stored}))
+                send(("flushed", flush_saver(saver, uploader)))
             elif msg[0] == "exit":
                 return
     except BaseException as exc:  # report to the parent, which raises it
@@ -299,6 +312,4 @@ def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight
         except Exception:
             send(("error", RuntimeError(repr(exc))))
     finally:
-        saver.close()
-        saver.packer.discard()
-        uploader.close()
+        close_saver(saver, uploader)
