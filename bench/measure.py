@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import blake3
+import numpy as np
 import psutil
 
 SAMPLE_INTERVAL = 0.05  # seconds between RSS samples
@@ -26,6 +27,8 @@ class Measurement:
     seconds: float
     peak_rss: int  # bytes, max over samples of the summed RSS of the process tree
     peak_pss: int  # same with PSS (shared pages split between the processes sharing them)
+    peak_unique: int | None  # bytes, max over samples of the tree's resident pages counted once
+    # (see resident_frames); None where the kernel hides page frame numbers (not root)
     cpu_user: float
     cpu_sys: float
     returncode: int
@@ -38,13 +41,53 @@ class Measurement:
         return self.error is None
 
 
-def _tree_memory(proc: psutil.Process) -> tuple[int, int]:
-    """Summed (RSS, PSS) of ``proc`` and all its descendants."""
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_PRESENT = np.uint64(1 << 63)
+_PFN = np.uint64((1 << 55) - 1)
+
+
+def resident_frames(pid: int) -> Any:
+    """The physical page frames resident in ``pid``'s address space (a NumPy array; empty if
+    the process is gone), or None if the kernel hides frame numbers.
+
+    Why: summed RSS counts a page shared by forked workers once per process, and PSS divides
+    pages shared with processes outside the tree too. The union of the frames of a process
+    tree is exactly the memory it holds, each page once; for one process it equals its RSS.
+    Reading frame numbers from /proc/PID/pagemap needs CAP_SYS_ADMIN; without it the kernel
+    reports them as 0 and this returns None.
+    """
+    parts = []
+    try:
+        with open(f"/proc/{pid}/maps") as maps, \
+                open(f"/proc/{pid}/pagemap", "rb", buffering=0) as pagemap:
+            for line in maps:
+                span, perms = line.split(None, 2)[:2]
+                if perms[0] != "r":
+                    continue  # reserved, never-accessible address space
+                start, end = (int(x, 16) for x in span.split("-"))
+                if start >= 1 << 47:
+                    continue  # [vsyscall]: not in pagemap
+                pagemap.seek(start // PAGE_SIZE * 8)
+                words = np.frombuffer(pagemap.read((end - start) // PAGE_SIZE * 8),
+                                      dtype=np.uint64)
+                parts.append(words[(words & _PRESENT) != 0] & _PFN)
+    except (OSError, ValueError):
+        return np.zeros(0, dtype=np.uint64)  # exited meanwhile
+    frames = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    if len(frames) and not frames.any():
+        return None  # frame numbers hidden from this user
+    return frames
+
+
+def _tree_memory(proc: psutil.Process) -> tuple[int, int, int | None]:
+    """Summed RSS, summed PSS and resident pages counted once (or None), in bytes, of
+    ``proc`` and all its descendants."""
     rss = pss = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0, 0
+        return 0, 0, None
+    frames: list[Any] | None = []
     for p in procs:
         try:
             full = p.memory_full_info()
@@ -52,17 +95,25 @@ def _tree_memory(proc: psutil.Process) -> tuple[int, int]:
             continue
         rss += full.rss
         pss += getattr(full, "pss", full.rss)
-    return rss, pss
+        mine = resident_frames(p.pid) if frames is not None else None
+        if mine is None:
+            frames = None
+        elif frames is not None:
+            frames.append(mine)
+    unique = (len(np.unique(np.concatenate(frames))) * PAGE_SIZE
+              if frames else None)
+    return rss, pss, unique
 
 
 class _RssSampler(threading.Thread):
-    """Samples the summed RSS and PSS of a process and all its descendants every 50 ms."""
+    """Samples the memory of a process and all its descendants every 50 ms."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.stop = threading.Event()
         self.peak = 0
         self.peak_pss = 0
+        self.peak_unique: int | None = 0
         try:
             self._proc: psutil.Process | None = psutil.Process(pid)
         except psutil.Error:
@@ -72,9 +123,13 @@ class _RssSampler(threading.Thread):
         if self._proc is None:
             return
         while True:
-            rss, pss = _tree_memory(self._proc)
+            rss, pss, unique = _tree_memory(self._proc)
             self.peak = max(self.peak, rss)
             self.peak_pss = max(self.peak_pss, pss)
+            if unique is None and rss:
+                self.peak_unique = None  # unreadable once: no figure rather than a low one
+            elif self.peak_unique is not None and unique is not None:
+                self.peak_unique = max(self.peak_unique, unique)
             if self.stop.wait(SAMPLE_INTERVAL):
                 return
 
@@ -114,7 +169,7 @@ def run_measured(
                 start_new_session=True,
             )
         except OSError as exc:
-            return Measurement(0.0, 0, 0, 0.0, 0.0, -1, error=str(exc))
+            return Measurement(0.0, 0, 0, None, 0.0, 0.0, -1, error=str(exc))
         sampler = _RssSampler(proc.pid)
         sampler.start()
         timed_out = False
@@ -132,6 +187,7 @@ def run_measured(
         seconds=seconds,
         peak_rss=sampler.peak,
         peak_pss=sampler.peak_pss,
+        peak_unique=sampler.peak_unique or None,
         cpu_user=after.ru_utime - before.ru_utime,
         cpu_sys=after.ru_stime - before.ru_stime,
         returncode=rc,

@@ -168,8 +168,9 @@ class Bench:
                               "problems": verdict.problems[:50],
                               "mtime_mismatches": verdict.mtime_mismatches}
         status = m.error or ("verify " + cell["verify"]["summary"] if "verify" in cell else "ok")
-        _say(f"{key:18} {tool.name:10} {m.seconds:8.2f} s  {m.peak_rss / 2**20:7.1f} MiB RSS  "
-             f"{status}")
+        held = f"{m.peak_unique / 2**20:7.1f}" if m.peak_unique is not None else "    n/a"
+        _say(f"{key:18} {tool.name:10} {m.seconds:8.2f} s  {held} MiB held  "
+             f"{m.peak_rss / 2**20:7.1f} MiB summed RSS  {status}")
         return cell
 
 
