@@ -1,4 +1,10 @@
-"""The main process's side of the backup workers (see :mod:`kaikyo.snapshot.workers`)."""
+"""The main process's side of the backup workers (see :mod:`kaikyo.snapshot.workers`).
+
+A pool of ``n`` readers is ``n - 1`` forked workers plus the main process. The main process
+reads a batch itself when every worker is two batches behind, between stretches of the walk:
+with one worker, the two cores are used as with two workers, for one interpreter fewer (on the
+bench tree 125 MiB of resident pages against 140, at the same speed).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from kaikyo.snapshot.workers import (
 INLINE_SHARE = 8
 INLINE_MIN = 16 * 1024 * 1024
 INLINE_MAX = 256 * 1024 * 1024
+MAIN = -1  # :meth:`WorkerPool.route`'s answer for "read this batch in the main process"
 
 
 class WorkerDied(KaikyoError):
@@ -43,12 +50,14 @@ def choose_worker(size: int, loads: list[int]) -> int:
 class WorkerPool:
     def __init__(self, repo: Repository, workers: int, dry_run: bool, max_in_flight: int,
                  on_pack: Callable[[bytes, bytes, int], None], inline: bool = False) -> None:
-        """``inline``: batches may be read in this process (see INLINE_SHARE) until the
-        first worker is forked; for incremental backups."""
+        """``workers``: readers, this process included. ``inline``: every batch may be read
+        in this process (see INLINE_SHARE) until the first worker is forked; for incremental
+        backups."""
         self._repo = repo
         self._dry_run = dry_run
         self._max_in_flight = max_in_flight
         self._workers = max(1, workers)
+        self._max_forks = self._workers - 1
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
         self._load: list[int] = []  # batches in flight, per worker forked so far
@@ -64,6 +73,7 @@ class WorkerPool:
         every file unchanged in the files cache never pays for one); each next one only when
         every worker has two batches waiting (see :meth:`route`), so a backup with little to
         read, or one big file, runs on one."""
+        assert len(self._procs) < self._max_forks
         ctx = multiprocessing.get_context("fork")
         # The objects alive now are shared with the children page by page. A collection walks
         # them and writes their GC headers, which copies every such page: in a child (its
@@ -93,19 +103,28 @@ class WorkerPool:
         return len(self._procs)
 
     def route(self, size: int) -> int:
-        """The worker for a file of ``size`` bytes (forking another if all are busy)."""
+        """The worker for a file of ``size`` bytes, or MAIN: when every worker has two
+        batches waiting, another is forked, or once all are, this process reads."""
+        if self._max_forks == 0:
+            return MAIN
         if not self._load:
             return 0  # the first worker is forked by the first submit
-        if len(self._load) < self._workers and min(self._load) >= 2:
+        if min(self._load) >= 2:
             self.poll(0)  # a batch done but not collected yet is no reason to fork
             if min(self._load) >= 2:
+                if len(self._load) == self._max_forks:
+                    return MAIN
                 self._fork_one()
         return choose_worker(size, self._load)
 
     def submit(self, batch_id: int, files: list[tuple[bytes, int]], worker: int,
                walked_bytes: int = 0) -> None:
-        """Hand a batch to ``worker``, or read it here (see INLINE_SHARE): ``walked_bytes``
-        is the size of all the files the walk has seen so far."""
+        """Hand a batch to ``worker``, or read it here (MAIN, or see INLINE_SHARE):
+        ``walked_bytes`` is the size of all the files the walk has seen so far."""
+        if worker == MAIN or self._max_forks == 0:
+            self._results[batch_id] = process_batch(self._inline_saver(), files,
+                                                    self._poll_now if self._conns else None)
+            return
         if not self._conns:
             nbytes = self._inline_bytes + sum(size for _, size in files)
             budget = min(INLINE_MAX, max(INLINE_MIN, walked_bytes // INLINE_SHARE))
@@ -150,6 +169,9 @@ class WorkerPool:
         for ready in wait(self._conns, timeout):
             w = self._conns.index(ready)  # type: ignore[arg-type]
             self._handle(w, self._recv(w))
+
+    def _poll_now(self) -> None:
+        self.poll(0)
 
     def ready(self, batch_id: int) -> bool:
         return batch_id in self._results

@@ -1,8 +1,9 @@
 """Backup worker processes: read, chunk, hash, deduplicate, compress, seal, pack, upload.
 
 Why processes: on many small files the cost is per file and in Python, so threads would hold
-the GIL; two forked workers use both cores. (An incremental backup with few changed files reads
-them in the main process with the same :class:`ChunkSaver`; see :mod:`kaikyo.snapshot.pool`.)
+the GIL; a forked worker and the main process, which reads batches itself whenever the worker
+is two batches behind, use both cores. (The main process reads with the same
+:class:`ChunkSaver`; see :mod:`kaikyo.snapshot.pool`.)
 Each worker inherits the frozen master index at fork (shared copy-on-write, never written),
 keeps its own set of blobs it stored this session, writes its own packs and uploads them on a
 small thread pool. For big files it compresses chunks on two threads (zstd releases the GIL)
@@ -20,6 +21,7 @@ import mmap
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -150,8 +152,10 @@ def read_into(fd: int, view: memoryview, size: int) -> int:
     return got
 
 
-def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[FileResult]:
-    """Chunk and save a batch.
+def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]],
+                  between_files: Callable[[], None] | None = None) -> list[FileResult]:
+    """Chunk and save a batch; ``between_files`` is called before each file (the main
+    process collects the workers' messages there, so none waits on a full pipe).
 
     Files up to READ_BLOCK are read one after another into the worker's reusable buffer (no
     allocation and no fresh pages per file) and their chunks are deduplicated together, one
@@ -177,6 +181,8 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]]) -> list[Fil
         used = 0
 
     for path, size in files:
+        if between_files is not None:
+            between_files()
         try:
             if size > READ_BLOCK:
                 flush()  # the buffer is free for the big file to stream through

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 from kaikyo.repo import Repository, pack_name
-from kaikyo.snapshot.pool import WorkerPool, choose_worker
+from kaikyo.snapshot.pool import MAIN, WorkerPool, choose_worker
 from kaikyo.store.local import LocalStore
 
 
@@ -42,26 +44,120 @@ def test_workers_are_forked_at_the_first_batch_only(tmp_path: Path) -> None:
     assert multiprocessing.active_children() == []
 
 
+def _files(tmp_path: Path, n: int) -> list[tuple[bytes, int]]:
+    files = []
+    for i in range(n):
+        f = tmp_path / f"f{i}"
+        f.write_bytes(os.urandom(1000 + i))
+        files.append((os.fsencode(f), 1000 + i))
+    return files
+
+
+class _Held:
+    """Files a worker blocks on (FIFOs: opening one waits for a writer), so batches in flight
+    stay in flight until :meth:`release`, whatever the timing."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.dir = tmp_path
+        self.fifos: list[tuple[Path, bytes]] = []
+
+    def file(self, size: int) -> tuple[bytes, int]:
+        path = self.dir / f"held{len(self.fifos)}"
+        os.mkfifo(path)
+        self.fifos.append((path, os.urandom(size)))
+        return os.fsencode(path), size
+
+    def release(self) -> None:
+        """Feed each FIFO once its worker opens it (in submission order, as workers do)."""
+        for path, data in self.fifos:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                    break
+                except OSError as exc:  # ENXIO: no reader yet
+                    if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
+            try:
+                os.set_blocking(fd, True)
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+
+
 def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(
         tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "repo", create=True)
     repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
     repo.load_index()
-    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1,
+    pool = WorkerPool(repo, 3, dry_run=False, max_in_flight=1,
                       on_pack=lambda pack_id, table, count: None)
-    files = []
-    for i in range(5):
-        f = tmp_path / f"f{i}"
-        f.write_bytes(os.urandom(1000 + i))
-        files.append((os.fsencode(f), 1000 + i))
-    forked = []
+    held = _Held(tmp_path)
+    plain = _files(tmp_path, 1)[0]
+    routes, forked_before = [], []
+    for batch_id in range(12):
+        forked_before.append(pool.forked)
+        routes.append(pool.route(1000 + batch_id))
+        if routes[-1] == MAIN:
+            pool.submit(batch_id, [plain], MAIN)
+            break
+        pool.submit(batch_id, [held.file(1000 + batch_id)], routes[-1])
+    # Nothing completes, so the loads only grow: the second worker is forked when the first
+    # has two batches waiting, never a third (3 readers: 2 workers and this process), and
+    # once both have two waiting, this process reads the batch itself, at once.
+    assert forked_before[:3] == [0, 1, 1] and routes[:2] == [0, 0] and routes[2] == 1
+    assert routes[-1] == MAIN and pool.forked == 2 and pool.ready(len(routes) - 1)
+    assert all(r != MAIN for r in routes[:-1])
+    held.release()
+    results = [pool.result(i) for i in range(len(routes))]
+    pool.finish()
+    assert [r[0][1] for r in results] == [1000 + i for i in range(len(routes) - 1)] + [1000]
+    assert multiprocessing.active_children() == []
+
+
+def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(
+        tmp_path: Path) -> None:
+    """Two readers are one worker and this process: its batches are read at once, and their
+    packs are reported like the worker's."""
+    store = LocalStore(tmp_path / "repo", create=True)
+    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
+    repo.load_index()
+    packs: list[bytes] = []
+    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1,
+                      on_pack=lambda pack_id, table, count: packs.append(pack_id))
+    held = _Held(tmp_path)
+    routes = []
+    for batch_id, (path, size) in enumerate(_files(tmp_path, 4)):
+        routes.append(pool.route(size))
+        pool.submit(batch_id, [held.file(size) if routes[-1] != MAIN else (path, size)],
+                    routes[-1])
+    assert routes == [0, 0, MAIN, MAIN] and pool.forked == 1
+    assert pool.ready(2) and pool.ready(3) and not pool.ready(0)
+    held.release()
+    results = [pool.result(i) for i in range(4)]
+    pool.finish()
+    assert [r[0][1] for r in results] == [1000, 1001, 1002, 1003]
+    assert sum(s["blobs_new"] for s in pool.stats) == 4
+    assert len(packs) == 2  # one from the worker, one from this process
+    for pack_id in packs:
+        assert store.stat(pack_name(pack_id)).size > 0
+    assert multiprocessing.active_children() == []
+
+
+def test_one_reader_is_this_process_alone(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "repo", create=True)
+    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
+    repo.load_index()
+    pool = WorkerPool(repo, 1, dry_run=False, max_in_flight=1,
+                      on_pack=lambda pack_id, table, count: None)
+    files = _files(tmp_path, 3)
     for batch_id, (path, size) in enumerate(files):
-        pool.submit(batch_id, [(path, size)], pool.route(size))
-        forked.append(pool.forked)
-    # Results are not collected, so the first worker's load only grows: the second worker is
-    # forked at the third batch (two waiting), and never a third (the pool's size is 2).
-    assert forked == [1, 1, 2, 2, 2]
-    results = [pool.result(i) for i in range(5)]
+        route = pool.route(size)
+        assert route == MAIN
+        pool.submit(batch_id, [(path, size)], route)
+    assert pool.forked == 0 and multiprocessing.active_children() == []
+    results = [pool.result(i) for i in range(3)]
     pool.finish()
     assert [r[0][1] for r in results] == [size for _, size in files]
 
