@@ -37,12 +37,15 @@ from kaikyo.snapshot.fs import open_for_read
 FileResult = tuple[list[bytes], int] | str
 
 BIG_CHUNK = 256 * 1024
-MAX_PENDING = 10  # big chunks in compression at once (about 5 MiB at 512 KiB each; 16 was
-# 5% faster on the bench tree for 9 MiB more at the peak, 6 was 15% slower on the image)
-# Files up to READ_BLOCK are read whole into a reusable buffer of twice that; bigger ones
-# stream through a buffer of READ_BLOCK plus the largest chunk.
+MAX_PENDING = 6  # big chunks in compression at once, each held with its copy and its result
+# (with one worker and the main process reading, 6 is as fast as 10 on the bench image and
+# the tree, and holds about 5 MiB less per reader)
+# Files up to READ_BLOCK are read whole into a reusable buffer, several to a buffer-full;
+# bigger ones stream through it in blocks of STREAM_BLOCK, after the undecided tail (at most
+# the largest chunk). The buffer is the larger of the two needs: 5 MiB with 4 MiB chunks.
 READ_BLOCK = 4 * 1024 * 1024
-GROUP_BUFFER = 2 * READ_BLOCK + 1
+STREAM_BLOCK = 1024 * 1024
+GROUP_BUFFER = READ_BLOCK + 1  # one file of READ_BLOCK and the byte that shows it grew
 
 
 class ChunkSaver:
@@ -65,10 +68,10 @@ class ChunkSaver:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
         self._pending: deque[tuple[bytes, int, Future[bytes]]] = deque()
         self._local = threading.local()
-        # Anonymous memory: a page is resident only once a read has reached it, so a worker
-        # that sees only small files (an incremental backup) does not hold 8 MiB of zeros.
-        # Big files stream through the same buffer (READ_BLOCK plus the largest chunk).
-        size = max(GROUP_BUFFER, READ_BLOCK + self.params.max_size)
+        # Anonymous memory: a page is resident only once a read has reached it, so a reader
+        # that sees only small files (an incremental backup) does not hold 5 MiB of zeros.
+        # Big files stream through the same buffer (STREAM_BLOCK plus the largest chunk).
+        size = max(GROUP_BUFFER, STREAM_BLOCK + self.params.max_size)
         self.group_view = memoryview(mmap.mmap(-1, size))
 
     def _compress_and_seal(self, bid: bytes, data: bytes) -> bytes:
@@ -222,7 +225,7 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]],
 def process_big_file(saver: ChunkSaver, path: bytes, buffer: memoryview | None = None
                      ) -> FileResult:
     """Stream a large file through the chunker with plain reads, in ``buffer`` if it is big
-    enough (READ_BLOCK plus the largest chunk) and nothing else uses it.
+    enough (STREAM_BLOCK plus the largest chunk) and nothing else uses it.
 
     Not mmap: a file truncated while it is read would kill the worker with SIGBUS. Chunk
     boundaries are only taken where FastCDC could not have looked past the buffer
@@ -234,7 +237,7 @@ def process_big_file(saver: ChunkSaver, path: bytes, buffer: memoryview | None =
         # One buffer for the whole file: the undecided tail moves to its front and the next
         # block is read in after it, instead of allocating (and faulting in) fresh megabytes
         # per block.
-        need = READ_BLOCK + saver.params.max_size
+        need = STREAM_BLOCK + saver.params.max_size
         view = (buffer[:need] if buffer is not None and len(buffer) >= need
                 else memoryview(bytearray(need)))
         filled = 0

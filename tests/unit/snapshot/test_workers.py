@@ -11,7 +11,7 @@ import pytest
 
 from kaikyo.core.chunking import chunk_lengths
 from kaikyo.repo import Repository, Uploader
-from kaikyo.snapshot.workers import READ_BLOCK, ChunkSaver, process_batch
+from kaikyo.snapshot.workers import READ_BLOCK, STREAM_BLOCK, ChunkSaver, process_batch
 from kaikyo.store.memory import MemoryStore
 
 
@@ -55,6 +55,26 @@ def test_many_files_through_one_buffer(saver: ChunkSaver, tmp_path: Path) -> Non
         ids, read = result
         assert read == len(data)
         assert ids == expected_ids(saver, data)
+
+
+@pytest.mark.parametrize("kind", ["random", "repetitive"])
+def test_big_files_stream_to_the_boundaries_of_one_pass(saver: ChunkSaver, tmp_path: Path,
+                                                       kind: str) -> None:
+    """Streamed in blocks of STREAM_BLOCK after an undecided tail of up to the largest chunk
+    (repetitive data cuts at the largest chunk), a file is cut where one pass would cut it."""
+    need = STREAM_BLOCK + saver.params.max_size
+    rng = random.Random(kind)
+    files, contents = [], []
+    for size in (need - 1, need, need + 1, 3 * need + 12345):
+        data = (rng.randbytes(size) if kind == "random"
+                else (b"%d kaikyo " % size * (size // 10 + 1))[:size])
+        path = tmp_path / f"{kind}{size}"
+        path.write_bytes(data)
+        files.append((os.fsencode(path), size))
+        contents.append(data)
+    assert len(saver.group_view) >= need
+    for data, result in zip(contents, process_batch(saver, files), strict=True):
+        assert result == (expected_ids(saver, data), len(data))
 
 
 def test_file_that_grew_or_shrank_since_the_walk(saver: ChunkSaver, tmp_path: Path) -> None:
