@@ -38,8 +38,8 @@ FileResult = tuple[list[bytes], int] | str
 
 BIG_CHUNK = 256 * 1024
 MAX_PENDING = 6  # big chunks in compression at once, each held with its copy and its result
-# (with one worker and the main process reading, 6 is as fast as 10 on the bench image and
-# the tree, and holds about 5 MiB less per reader)
+# (against 10: about 5 MiB less per reader at the tree backup's peak, where memory is the
+# tight goal, for about 7% more time on the bench image, 6.5 s against 6.1)
 # Files up to READ_BLOCK are read whole into a reusable buffer, several to a buffer-full;
 # bigger ones stream through it in blocks of STREAM_BLOCK, after the undecided tail (at most
 # the largest chunk). The buffer is the larger of the two needs: 5 MiB with 4 MiB chunks.
