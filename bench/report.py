@@ -13,6 +13,19 @@ MiB = 1 << 20
 Cell = dict[str, Any]
 Getter = Callable[[Cell], float | None]
 
+# How the memory of a process tree is counted (kaikyo forks a worker; restic and Borg are one
+# process, where all three measures agree up to pages shared with other programs).
+MEMORY_MEASURES = (
+    # Exact: the union of the physical pages mapped by the tree. A page shared by the main
+    # process and its worker is held once by the machine and counted once; for one process
+    # this is its RSS. Needs root (page frame numbers); the figure is absent otherwise.
+    ("peak_unique", "resident pages of the process tree, each counted once"),
+    # Summed RSS counts a shared page once per process sharing it.
+    ("peak_rss", "summed RSS of the process tree"),
+    # PSS divides a shared page between all its sharers, other programs included.
+    ("peak_pss", "summed PSS of the process tree"),
+)
+
 
 def _fmt(value: float | None, unit: str = "") -> str:
     if value is None:
@@ -132,20 +145,6 @@ def render(results: dict[str, Any], console: Console | None = None) -> None:
     if "kaikyo" in results["tools"]:
         console.print(goals_table(results))
     _print_problems(results, console)
-
-
-# How the memory of a process tree is counted (kaikyo forks a worker; restic and Borg are one
-# process, where all three measures agree up to pages shared with other programs).
-MEMORY_MEASURES = (
-    # Exact: the union of the physical pages mapped by the tree. A page shared by the main
-    # process and its worker is held once by the machine and counted once; for one process
-    # this is its RSS. Needs root (page frame numbers); the figure is absent otherwise.
-    ("peak_unique", "resident pages of the process tree, each counted once"),
-    # Summed RSS counts a shared page once per process sharing it.
-    ("peak_rss", "summed RSS of the process tree"),
-    # PSS divides a shared page between all its sharers, other programs included.
-    ("peak_pss", "summed PSS of the process tree"),
-)
 
 
 def _any_cell(step: dict[str, Any]) -> Cell:

@@ -99,3 +99,15 @@ def test_unreadable_file_is_reported_and_the_rest_kept(saver: ChunkSaver,
                                     (os.fsencode(ok), 4)])
     assert isinstance(results[0], str) and "No such file" in results[0]
     assert results[1] == (expected_ids(saver, b"fine"), 4)
+
+
+def test_the_caller_gets_a_turn_before_each_file(saver: ChunkSaver, tmp_path: Path) -> None:
+    """The main process reading a batch collects its workers' messages between files."""
+    files = []
+    for i in range(5):
+        path = tmp_path / f"t{i}"
+        path.write_bytes(b"x" * (i * 1000))
+        files.append((os.fsencode(path), i * 1000))
+    turns: list[int] = []
+    results = process_batch(saver, files, lambda: turns.append(len(turns)))
+    assert turns == [0, 1, 2, 3, 4] and [r[1] for r in results] == [0, 1000, 2000, 3000, 4000]
