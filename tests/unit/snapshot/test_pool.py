@@ -11,6 +11,24 @@ from kaikyo.snapshot.pool import MAIN, WorkerPool, choose_worker
 from kaikyo.store.local import LocalStore
 
 
+def _repository(tmp_path: Path) -> Repository:
+    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw",
+                                kdf_cost=(1, 64))
+    repo.load_index()
+    return repo
+
+
+def _pool(repo: Repository, readers: int, packs: list[bytes] | None = None,
+          inline: bool = False) -> WorkerPool:
+    """A pool whose finished packs' ids go to ``packs``."""
+    def on_pack(pack_id: bytes, table: bytes, count: int) -> None:
+        if packs is not None:
+            packs.append(pack_id)
+
+    return WorkerPool(repo, readers, dry_run=False, max_in_flight=1, on_pack=on_pack,
+                      inline=inline)
+
+
 def test_same_size_same_worker_while_balanced() -> None:
     assert choose_worker(4096, [0, 0]) == choose_worker(4096, [1, 0]) == 0
     assert choose_worker(4097, [0, 1]) == 1
@@ -24,16 +42,12 @@ def test_a_backed_up_worker_gives_way() -> None:
 
 def test_workers_are_forked_at_the_first_batch_only(tmp_path: Path) -> None:
     """An all-unchanged backup submits no batch and so forks no worker."""
-    store = LocalStore(tmp_path / "repo", create=True)
-    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
-    repo.load_index()
+    repo = _repository(tmp_path)
     packs: list[bytes] = []
-    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1,
-                      on_pack=lambda pack_id, table, count: packs.append(pack_id))
+    pool = _pool(repo, 2, packs)
     pool.finish()  # nothing submitted: nothing forked, nothing to flush
     assert multiprocessing.active_children() == [] and pool.stats == []
-    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1,
-                      on_pack=lambda pack_id, table, count: packs.append(pack_id))
+    pool = _pool(repo, 2, packs)
     f = tmp_path / "f"
     f.write_bytes(b"some data" * 1000)
     pool.submit(0, [(os.fsencode(f), 9000)], pool.route(9000))
@@ -88,11 +102,8 @@ class _Held:
 
 def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(
         tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "repo", create=True)
-    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
-    repo.load_index()
-    pool = WorkerPool(repo, 3, dry_run=False, max_in_flight=1,
-                      on_pack=lambda pack_id, table, count: None)
+    repo = _repository(tmp_path)
+    pool = _pool(repo, 3)
     held = _Held(tmp_path)
     plain = _files(tmp_path, 1)[0]
     routes, forked_before = [], []
@@ -120,12 +131,9 @@ def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(
         tmp_path: Path) -> None:
     """Two readers are one worker and this process: its batches are read at once, and their
     packs are reported like the worker's."""
-    store = LocalStore(tmp_path / "repo", create=True)
-    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
-    repo.load_index()
+    repo = _repository(tmp_path)
     packs: list[bytes] = []
-    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1,
-                      on_pack=lambda pack_id, table, count: packs.append(pack_id))
+    pool = _pool(repo, 2, packs)
     held = _Held(tmp_path)
     routes = []
     for batch_id, (path, size) in enumerate(_files(tmp_path, 4)):
@@ -141,16 +149,13 @@ def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(
     assert sum(s["blobs_new"] for s in pool.stats) == 4
     assert len(packs) == 2  # one from the worker, one from this process
     for pack_id in packs:
-        assert store.stat(pack_name(pack_id)).size > 0
+        assert repo.store.stat(pack_name(pack_id)).size > 0
     assert multiprocessing.active_children() == []
 
 
 def test_one_reader_is_this_process_alone(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "repo", create=True)
-    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
-    repo.load_index()
-    pool = WorkerPool(repo, 1, dry_run=False, max_in_flight=1,
-                      on_pack=lambda pack_id, table, count: None)
+    repo = _repository(tmp_path)
+    pool = _pool(repo, 1)
     files = _files(tmp_path, 3)
     for batch_id, (path, size) in enumerate(files):
         route = pool.route(size)
@@ -168,12 +173,9 @@ def test_incremental_batches_are_read_inline_until_the_reading_is_dense(
     within the budget; a batch beyond it forks a worker, and every later batch goes there."""
     from kaikyo.snapshot import pool as pool_module
 
-    store = LocalStore(tmp_path / "repo", create=True)
-    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
-    repo.load_index()
+    repo = _repository(tmp_path)
     packs: list[bytes] = []
-    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1, inline=True,
-                      on_pack=lambda pack_id, table, count: packs.append(pack_id))
+    pool = _pool(repo, 2, packs, inline=True)
     small = tmp_path / "small"
     small.write_bytes(os.urandom(100_000))
     big = tmp_path / "big"
@@ -192,15 +194,12 @@ def test_incremental_batches_are_read_inline_until_the_reading_is_dense(
     assert sum(s["bytes_new"] for s in pool.stats) >= 100_000 + big.stat().st_size
     assert packs and multiprocessing.active_children() == []
     for pack_id in packs:  # the packs written inline are in the store
-        assert store.stat(pack_name(pack_id)).size > 0
+        assert repo.store.stat(pack_name(pack_id)).size > 0
 
 
 def test_without_inline_the_first_batch_forks(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "repo", create=True)
-    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
-    repo.load_index()
-    pool = WorkerPool(repo, 2, dry_run=False, max_in_flight=1,
-                      on_pack=lambda pack_id, table, count: None)
+    repo = _repository(tmp_path)
+    pool = _pool(repo, 2)
     f = tmp_path / "f"
     f.write_bytes(b"x" * 1000)
     pool.submit(0, [(os.fsencode(f), 1000)], 0, 10**12)
