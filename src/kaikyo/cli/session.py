@@ -1,14 +1,23 @@
-"""Open a repository for a command in the mode it needs: read, shared lock or exclusive lock."""
+"""Open a repository for a command in the mode it needs: read, shared lock or exclusive lock.
+
+Every object a command meets that does not authenticate (a planted or damaged snapshot, index
+file, lock or key slot) is printed once on stderr as a warning that names it and the command
+that removes it; the command goes on with the others.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
+from kaikyo.repo.badobjects import BadObject, BadObjects
 from kaikyo.repo.slots import unlock
 
 if TYPE_CHECKING:
@@ -17,17 +26,49 @@ if TYPE_CHECKING:
 Mode = Literal["read", "shared", "exclusive"]
 
 
+def warn_bad(ctx: CliContext) -> BadObjects:
+    def report(bad: BadObject) -> None:
+        ctx.stderr.write(f"kaikyo: warning: {bad.describe()}\n")
+
+    return BadObjects(report)
+
+
+def _slot_memo(ctx: CliContext, url: str) -> Path:
+    """Where the name of the key slot that opened ``url`` last time is kept (a name, no
+    secret): it is tried first, so planted or many slots cost no key derivations."""
+    return config.cache_dir(ctx) / "slots" / hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def _remembered(memo: Path) -> str | None:
+    try:
+        return memo.read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _remember(memo: Path, slot: str) -> None:
+    with contextlib.suppress(OSError):
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        if _remembered(memo) != slot:
+            memo.write_text(slot, encoding="ascii")
+
+
 @contextmanager
 def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
                load_index: bool = True) -> Iterator[Repository]:
     store = config.store_for(args, ctx)
+    bad = warn_bad(ctx)
     try:
         # The key first, the engine's imports after: Argon2id's 48 MiB are freed before NumPy
         # and the codecs load (a restore's peak: 112 -> see the closing note of issue 2).
-        master, slot = unlock(store, config.password(args, ctx))
+        memo = _slot_memo(ctx, store.url)
+        master, slot = unlock(store, config.password(args, ctx), _remembered(memo),
+                              bad.report)
+        _remember(memo, slot)
         from kaikyo.repo import Repository, acquire_lock
 
         repo = Repository.open_with_key(store, master, slot)
+        repo.bad = bad
         if mode == "read":
             if load_index:
                 repo.load_index()
@@ -35,7 +76,8 @@ def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
             return
         with acquire_lock(repo, ctx.clock, exclusive=mode == "exclusive") as lock:
             for info in lock.stale:
-                ctx.stderr.write(f"kaikyo: warning: ignoring a stale {info.describe()} "
+                why = info.why_stale(ctx.clock.now(), lock.host)
+                ctx.stderr.write(f"kaikyo: warning: ignoring a stale {info.describe()}: {why} "
                                  "(remove it with 'kaikyo unlock')\n")
             if load_index:
                 repo.load_index()

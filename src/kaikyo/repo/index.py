@@ -137,6 +137,44 @@ class MasterIndex:
         self._delta = {}
         self._pending = []
 
+    def retain_stored(self, sizes: dict[bytes, int], trailer: int) -> dict[bytes, int]:
+        """Drop every entry whose pack is not stored, or ends beyond the stored pack.
+
+        ``sizes`` maps each stored pack to its size; an entry must end at least ``trailer``
+        bytes before that. An index file may be an old one replayed after a prune, or name a
+        pack that was lost or truncated: a backup must never take such a blob as already
+        stored, nor a prune as a copy it may rely on. Returns, per pack that lost entries,
+        how many (a pack no longer stored loses all of its entries).
+        """
+        self.freeze()
+        if not len(self._hi):
+            return {}
+        limit = np.array([sizes[p] - trailer if p in sizes else -1 for p in self._packs],
+                         dtype=np.int64)
+        numbers = (self._pack & np.uint32(0x7FFFFFFF)).astype(np.int64)
+        ends = self._offset.astype(np.int64) + self._length.astype(np.int64)
+        bad = ends > limit[numbers]
+        if not bad.any():
+            return {}
+        dropped_per_pack = np.bincount(numbers[bad], minlength=len(self._packs))
+        keep = ~bad
+        self._hi, self._rest = self._hi[keep], self._rest[keep]
+        self._pack, self._offset = self._pack[keep], self._offset[keep]
+        self._length, self._raw = self._length[keep], self._raw[keep]
+        return {self._packs[int(no)]: int(dropped_per_pack[no])
+                for no in np.flatnonzero(dropped_per_pack).tolist()}
+
+    def drop_pack(self, pack_id: bytes) -> None:
+        """Forget every entry of one pack (it was deleted)."""
+        self.freeze()
+        no = self._pack_no.get(pack_id)
+        if no is None:
+            return
+        keep = (self._pack & np.uint32(0x7FFFFFFF)) != np.uint32(no)
+        self._hi, self._rest = self._hi[keep], self._rest[keep]
+        self._pack, self._offset = self._pack[keep], self._offset[keep]
+        self._length, self._raw = self._length[keep], self._raw[keep]
+
     # ---- queries ----------------------------------------------------------------------------
 
     def _find(self, blob_id: bytes) -> int:
@@ -236,7 +274,10 @@ class MasterIndex:
         return len(self._hi) + len(self._delta) + sum(len(p[0]) for p in self._pending)
 
     def pack_ids(self) -> list[bytes]:
-        return list(self._packs)
+        """The packs that hold at least one indexed blob."""
+        self.freeze()
+        numbers = np.unique(self._pack & np.uint32(0x7FFFFFFF)).tolist()
+        return [self._packs[no] for no in numbers]
 
     def nbytes(self) -> int:
         """Bytes held by the compact columns (what the 48-bytes-per-blob goal measures)."""

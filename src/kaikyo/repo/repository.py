@@ -10,6 +10,7 @@ instead of being uploaded again.
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -33,6 +34,8 @@ from kaikyo.core.format.constants import (
     KIND_CONFIG,
     KIND_INDEX,
     KIND_SNAPSHOT,
+    MAX_KEY_SLOT_SIZE,
+    MAX_SNAPSHOT_SIZE,
     PACK_TRAILER_SIZE,
     SNAPSHOT_PREFIX,
 )
@@ -46,6 +49,7 @@ from kaikyo.errors import (
     NotFoundError,
     UsageError,
 )
+from kaikyo.repo.badobjects import OBJECT_ERRORS, BadObjects, reason_of
 from kaikyo.repo.config import RepoConfig
 from kaikyo.repo.index import BlobLocation, MasterIndex
 from kaikyo.repo.packer import (
@@ -58,6 +62,7 @@ from kaikyo.repo.packer import (
 )
 from kaikyo.repo.slots import NewKeys, ensure_absent, new_keys, slot_meta, unlock
 from kaikyo.store import ObjectInfo, ObjectNotFound, Store
+from kaikyo.store.errors import InvalidRange
 
 INDEX_FLUSH_PACKS = 32
 
@@ -87,8 +92,53 @@ def _hex_from_name(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
+def _is_hex_id(value: object) -> bool:
+    if not isinstance(value, str) or len(value) != 64:
+        return False
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _str_list(doc: dict[str, Any], key: str) -> bool:
+    value = doc.get(key, [])
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def check_snapshot_doc(doc: object) -> dict[str, Any]:
+    """A manifest's fields have the types every reader relies on, or ValueError.
+
+    A manifest that authenticates was written with the key, but perhaps by another version of
+    kaikyo or by a bug: it is checked once here instead of by every command that reads it.
+    """
+    if not isinstance(doc, dict):
+        raise ValueError("manifest is not a JSON object")
+    if not _is_hex_id(doc.get("tree")):
+        raise ValueError("manifest has no valid root tree id")
+    t = doc.get("time")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        raise ValueError("manifest has no valid time")
+    for key in ("paths", "tags", "excludes"):
+        if not _str_list(doc, key):
+            raise ValueError(f"manifest field {key!r} is not a list of strings")
+    for key in ("hostname", "username"):
+        if not isinstance(doc.get(key, ""), str):
+            raise ValueError(f"manifest field {key!r} is not a string")
+    if not isinstance(doc.get("summary", {}), dict):
+        raise ValueError("manifest field 'summary' is not an object")
+    return doc
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 class Repository:
     """An opened repository. Thread-safe for reads; writes go through :meth:`writer`."""
+
+    _index_checked = False
 
     def __init__(self, store: Store, key: MasterKey, config: RepoConfig, key_id: str) -> None:
         self.store = store
@@ -99,6 +149,10 @@ class Repository:
         self.hasher = BlobHasher(key.blob_id)
         self.index = MasterIndex()
         self.indexed_files: set[str] = set()
+        self.bad = BadObjects()
+        # Packs an index names that are not stored (or are shorter than it says): how many
+        # entries each lost. Kept for check, which reports them.
+        self.unstored_packs: dict[bytes, int] = {}
         self._local = threading.local()
 
     # ---- opening ------------------------------------------------------------------------
@@ -150,12 +204,23 @@ class Repository:
     # ---- keys ---------------------------------------------------------------------------
 
     def list_keys(self) -> list[KeyInfo]:
+        """The key slots that parse; the others are reported as bad objects."""
+        from kaikyo.core.crypto.keys import SlotRefused
+
         out = []
         for info in self.store.list(KEY_PREFIX):
-            doc = parse_key_slot(self.store.get(info.name))
             kid = _hex_from_name(info.name)
+            try:
+                if info.size > MAX_KEY_SLOT_SIZE:
+                    raise SlotRefused(f"{info.size} bytes is too large for a key slot")
+                doc = parse_key_slot(self.store.get(info.name))
+            except ObjectNotFound:
+                continue
+            except OBJECT_ERRORS as exc:
+                self.bad.report(info.name, reason_of(exc))
+                continue
             out.append(KeyInfo(kid, str(doc.get("kind", "passphrase")), str(doc.get("user", "")),
-                               str(doc.get("host", "")), float(doc.get("created", 0)),
+                               str(doc.get("host", "")), _number(doc.get("created")),
                                kid == self.key_id))
         return sorted(out, key=lambda k: k.created)
 
@@ -171,39 +236,100 @@ class Repository:
         return kid
 
     def remove_key(self, key_prefix: str) -> str:
-        matches = [k for k in self.list_keys() if k.key_id.startswith(key_prefix)]
+        """Remove the key slot whose id starts with ``key_prefix``: a passphrase or recovery
+        slot (never the one in use, nor the last passphrase), or a slot that does not parse."""
+        keys = self.list_keys()
+        bad_ids = [_hex_from_name(b.name) for b in self.bad.of_kind(KEY_PREFIX)]
+        matches = [k.key_id for k in keys if k.key_id.startswith(key_prefix)]
+        matches += [kid for kid in bad_ids if kid.startswith(key_prefix)]
         if not matches:
             raise NotFoundError(f"no key matches {key_prefix!r}")
         if len(matches) > 1:
             raise UsageError(f"key id {key_prefix!r} is ambiguous")
-        victim = matches[0]
-        if victim.current:
-            raise UsageError("refusing to remove the key in use",
-                             "open the repository with another key to remove this one")
-        passphrase_keys = [k for k in self.list_keys() if k.kind == "passphrase"]
-        if victim.kind == "passphrase" and len(passphrase_keys) <= 1:
-            raise UsageError("refusing to remove the last passphrase key")
-        self.store.delete(KEY_PREFIX + victim.key_id)
-        return victim.key_id
+        victim_id = matches[0]
+        victim = next((k for k in keys if k.key_id == victim_id), None)
+        if victim is not None:
+            if victim.current:
+                raise UsageError("refusing to remove the key in use",
+                                 "open the repository with another key to remove this one")
+            passphrase_keys = [k for k in keys if k.kind == "passphrase"]
+            if victim.kind == "passphrase" and len(passphrase_keys) <= 1:
+                raise UsageError("refusing to remove the last passphrase key")
+        self.store.delete(KEY_PREFIX + victim_id)
+        self.bad.forget(KEY_PREFIX + victim_id)
+        return victim_id
 
     # ---- index --------------------------------------------------------------------------
 
     def load_index(self) -> None:
-        names = [o.name for o in self.store.list(INDEX_PREFIX)]
-        fresh = [n for n in names if n not in self.indexed_files]
-        if not fresh:
+        """Load the index files not loaded yet, then keep only what is stored.
+
+        An index file that does not authenticate is reported and skipped; the packs it alone
+        would have named are then read by their headers (in memory: :meth:`adopt_unindexed`
+        writes them down). Entries of packs that are not stored, or that end beyond the stored
+        pack, are dropped (see :meth:`MasterIndex.retain_stored`): an old index replayed
+        after a prune must never make a backup skip a blob or a prune keep a copy that is
+        gone. Index files are listed before packs: a writer stores a pack before the index
+        that names it, so an honest index never names a pack the later listing lacks.
+        """
+        fresh = [o.name for o in self.store.list(INDEX_PREFIX)
+                 if o.name not in self.indexed_files and o.name not in self.bad]
+        if not fresh and self._index_checked:
             return
 
-        def fetch(name: str) -> tuple[str, bytes]:
-            return name, self.store.get(name)
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            for name, raw in pool.map(fetch, fresh):
+        def fetch(name: str) -> tuple[str, bytes | BaseException]:
+            try:
+                raw = self.store.get(name)
                 self._check_name(name, raw)
-                plain = open_object(self.cipher, self.compressor, KIND_INDEX, raw, name)
-                self.index.add_index_plain(plain, name)
+                return name, open_object(self.cipher, self.compressor, KIND_INDEX, raw, name)
+            except ObjectNotFound as exc:
+                return name, exc
+            except OBJECT_ERRORS as exc:
+                return name, exc
+
+        named: dict[str, list[bytes]] = {}
+        refused = False
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for name, plain in pool.map(fetch, fresh):
+                if isinstance(plain, ObjectNotFound):
+                    continue  # removed meanwhile (a prune or repair)
+                if isinstance(plain, BaseException):
+                    self.bad.report(name, reason_of(plain))
+                    refused = True
+                    continue
+                try:
+                    named[name] = self.index.add_index_plain(plain, name)
+                except OBJECT_ERRORS as exc:
+                    self.bad.report(name, reason_of(exc))
+                    refused = True
+                    continue
                 self.indexed_files.add(name)
         self.index.freeze()
+        stored = self.list_packs()
+        self._drop_unstored(stored, named)
+        self._index_checked = True
+        if refused:
+            self.adopt_unindexed(write=False, stored=stored)
+
+    def _drop_unstored(self, stored: dict[bytes, ObjectInfo],
+                       named: dict[str, list[bytes]]) -> None:
+        sizes = {pid: info.size for pid, info in stored.items()}
+        dropped = self.index.retain_stored(sizes, PACK_TRAILER_SIZE)
+        if not dropped:
+            return
+        for pid, count in dropped.items():
+            self.unstored_packs[pid] = self.unstored_packs.get(pid, 0) + count
+            if pid in stored:
+                self.bad.report(pack_name(pid),
+                                f"shorter ({stored[pid].size} bytes) than its index says: "
+                                f"{count} blob(s) beyond its end are taken as missing",
+                                "'kaikyo check' names the files it costs; the next backup "
+                                "stores them again")
+        for name, packs in named.items():
+            gone = [p for p in packs if p in dropped and p not in stored]
+            if gone:
+                self.bad.report(name, f"names {len(gone)} pack(s) that are not stored "
+                                      "(an old index replayed after a prune, or lost data)")
 
     def _check_name(self, name: str, raw: bytes) -> None:
         if object_id(raw) != _hex_from_name(name):
@@ -222,6 +348,18 @@ class Repository:
         self.indexed_files.add(name)
         return name
 
+    def read_pack(self, pack_id: bytes, offset: int = 0, length: int | None = None) -> bytes:
+        """Bytes of a stored pack. A pack the index names but the store lacks, or one shorter
+        than the index says, is damage to the repository: IntegrityError (exit 15), never
+        "not found" or a usage error."""
+        try:
+            return self.store.get(pack_name(pack_id), offset, length)
+        except ObjectNotFound:
+            raise IntegrityError(f"pack {pack_id.hex()[:8]} is missing from the store") from None
+        except InvalidRange:
+            raise IntegrityError(f"pack {pack_id.hex()[:8]} is shorter than the index says "
+                                 "(truncated)") from None
+
     def read_pack_header(self, pack_id: bytes, size: int | None = None) -> list[PackEntry]:
         name = pack_name(pack_id)
         if size is None:
@@ -231,12 +369,13 @@ class Repository:
             raise IntegrityError(f"{what} is truncated")
         # One ranged read usually covers the header; a big header needs a second one.
         guess = min(size, 64 * 1024)
-        tail = self.store.get(name, size - guess, guess)
+        tail = self.read_pack(pack_id, size - guess, guess)
         hlen = header_length(tail)
         if hlen + PACK_TRAILER_SIZE > size:
             raise IntegrityError(f"{what} is truncated")
         if hlen + PACK_TRAILER_SIZE > guess:
-            tail = self.store.get(name, size - hlen - PACK_TRAILER_SIZE, hlen + PACK_TRAILER_SIZE)
+            tail = self.read_pack(pack_id, size - hlen - PACK_TRAILER_SIZE,
+                                  hlen + PACK_TRAILER_SIZE)
         header = tail[len(tail) - PACK_TRAILER_SIZE - hlen : len(tail) - PACK_TRAILER_SIZE]
         return parse_header(self.cipher, self.compressor, header, size, what)
 
@@ -244,32 +383,51 @@ class Repository:
         out = {}
         for info in self.store.list(DATA_PREFIX):
             try:
-                out[bytes.fromhex(_hex_from_name(info.name))] = info
+                pid = bytes.fromhex(_hex_from_name(info.name))
             except ValueError:
                 continue
+            if len(pid) == 32 and info.name == pack_name(pid):
+                out[pid] = info
         return out
 
-    def adopt_unindexed(self, on_error: Callable[[bytes, Exception], None] | None = None) -> int:
-        """Index packs that are stored but listed in no index (left by a killed writer).
+    def adopt_unindexed(self, on_error: Callable[[bytes, Exception], None] | None = None, *,
+                        write: bool = True, stored: dict[bytes, ObjectInfo] | None = None) -> int:
+        """Index packs that are stored but listed in no index (left by a killed writer, or
+        named only by an index file that was refused), by their headers.
 
-        Returns how many packs were adopted. Unreadable ones are reported and skipped.
+        With ``write``, an index file for them is written, so the next command need not read
+        them again. Returns how many packs were adopted. A pack whose header does not
+        authenticate is reported as a bad object (``prune`` removes it) and skipped.
         """
         known = set(self.index.pack_ids())
-        orphans = [(pid, info) for pid, info in self.list_packs().items() if pid not in known]
+        stored = self.list_packs() if stored is None else stored
+        orphans = [(pid, info) for pid, info in stored.items()
+                   if pid not in known and pack_name(pid) not in self.bad]
         adopted: list[FinishedPack] = []
         for pid, info in orphans:
             try:
                 entries = self.read_pack_header(pid, info.size)
-            except (IntegrityError, ObjectNotFound) as exc:
+            except ObjectNotFound:
+                continue
+            except OBJECT_ERRORS as exc:
+                self.bad.report(pack_name(pid), f"in no index, and its header does not "
+                                                f"authenticate ({reason_of(exc)})")
                 if on_error:
-                    on_error(pid, exc)
+                    on_error(pid, exc if isinstance(exc, Exception) else Exception(str(exc)))
                 continue
             self.index.add_pack(pid, entries)
             adopted.append((pid, entries))
         if adopted:
-            self.write_index(adopted)
+            if write:
+                self.write_index(adopted)
             self.index.freeze()
         return len(adopted)
+
+    def unadoptable_packs(self) -> list[bytes]:
+        """Stored packs in no index whose header does not authenticate (garbage, or cut)."""
+        prefix = DATA_PREFIX
+        return [bytes.fromhex(_hex_from_name(b.name)) for b in self.bad.of_kind(prefix)
+                if not b.action]
 
     # ---- blobs --------------------------------------------------------------------------
 
@@ -281,11 +439,7 @@ class Repository:
 
     def load_blob(self, blob_id: bytes) -> bytes:
         loc = self.blob_location(blob_id)
-        try:
-            sealed = self.store.get(pack_name(loc.pack_id), loc.offset, loc.length)
-        except ObjectNotFound:
-            raise IntegrityError(f"pack {loc.pack_id.hex()[:8]} holding blob "
-                                 f"{blob_id.hex()[:8]} is missing") from None
+        sealed = self.read_pack(loc.pack_id, loc.offset, loc.length)
         return self.open_sealed_blob(loc, blob_id, sealed)
 
     def open_sealed_blob(self, loc: BlobLocation, blob_id: bytes, sealed: bytes | memoryview
@@ -302,17 +456,27 @@ class Repository:
     # ---- snapshots ----------------------------------------------------------------------
 
     def list_snapshots(self) -> list[SnapshotRecord]:
+        """Every snapshot that authenticates, oldest first; the others are reported as bad
+        objects and skipped, so one planted or rotten manifest hides nothing else."""
         infos = list(self.store.list(SNAPSHOT_PREFIX))
 
-        def load(info: ObjectInfo) -> SnapshotRecord:
-            raw = self.store.get(info.name)
-            self._check_name(info.name, raw)
-            doc = json.loads(open_object(self.cipher, self.compressor, KIND_SNAPSHOT, raw,
-                                         info.name))
+        def load(info: ObjectInfo) -> SnapshotRecord | None:
+            try:
+                if info.size > MAX_SNAPSHOT_SIZE:
+                    raise IntegrityError(f"{info.size} bytes is too large for a snapshot")
+                raw = self.store.get(info.name)
+                self._check_name(info.name, raw)
+                doc = check_snapshot_doc(json.loads(
+                    open_object(self.cipher, self.compressor, KIND_SNAPSHOT, raw, info.name)))
+            except ObjectNotFound:
+                return None  # forgotten meanwhile
+            except OBJECT_ERRORS as exc:
+                self.bad.report(info.name, reason_of(exc))
+                return None
             return SnapshotRecord(_hex_from_name(info.name), doc, info.mtime)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            records = list(pool.map(load, infos))
+            records = [r for r in pool.map(load, infos) if r is not None]
         return sorted(records, key=lambda r: (r.time, r.snapshot_id))
 
     def save_snapshot(self, doc: dict[str, Any]) -> str:

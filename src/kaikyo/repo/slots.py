@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +20,10 @@ from kaikyo.core.crypto.keys import (
     open_any_slot,
     recovery_secret,
 )
-from kaikyo.core.format.constants import CONFIG_NAME, KEY_PREFIX
+from kaikyo.core.format.constants import CONFIG_NAME, KEY_PREFIX, MAX_KEY_SLOT_SIZE
 from kaikyo.errors import RepositoryExistsError, RepositoryNotFoundError, UsageError
 from kaikyo.store.base import Store
+from kaikyo.store.errors import ObjectNotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +37,38 @@ class NewKeys:
     recovery: str
 
 
-def key_slots(store: Store) -> Iterator[tuple[str, bytes]]:
-    """The key slots of the repository in ``store``, fetched one at a time as they are tried.
+def key_slots(store: Store, prefer: str | None = None,
+              on_refused: Callable[[str, str], None] | None = None
+              ) -> Iterator[tuple[str, bytes]]:
+    """The key slots of the repository in ``store``, fetched one at a time as they are tried;
+    the slot named ``prefer`` (the one that opened last time) first.
+
+    Each slot costs a key derivation, so trying the known one first keeps a repository with
+    many keys, or with slots planted by a token holder, as fast to open as one with a single
+    key. Objects too large to be a key slot are refused unread.
 
     Raises RepositoryNotFoundError if there is no repository there.
     """
     if not store.exists(CONFIG_NAME):
         raise RepositoryNotFoundError(f"no repository at {store.url}")
-    for name in [o.name for o in store.list(KEY_PREFIX)]:
-        yield name, store.get(name)
+    infos = sorted(store.list(KEY_PREFIX), key=lambda o: (o.name != prefer, o.name))
+    for info in infos:
+        if info.size > MAX_KEY_SLOT_SIZE:
+            if on_refused is not None:
+                on_refused(info.name, f"{info.size} bytes is too large for a key slot")
+            continue
+        try:
+            raw = store.get(info.name)
+        except ObjectNotFound:
+            continue  # removed meanwhile
+        yield info.name, raw
 
 
-def unlock(store: Store, password: str) -> tuple[MasterKey, str]:
-    """The master key that ``password`` opens, and the name of its slot."""
-    return open_any_slot(key_slots(store), password)
+def unlock(store: Store, password: str, prefer: str | None = None,
+           on_refused: Callable[[str, str], None] | None = None) -> tuple[MasterKey, str]:
+    """The master key that ``password`` opens, and the name of its slot. Slots that cannot
+    be used (malformed, unknown version, beyond the KDF bounds) go to ``on_refused``."""
+    return open_any_slot(key_slots(store, prefer, on_refused), password, on_refused)
 
 
 def ensure_absent(store: Store) -> None:

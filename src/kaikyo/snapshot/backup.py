@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from kaikyo import __version__
 from kaikyo.core.format.tree import Node, encode_tree, put_bytes
+from kaikyo.errors import NotFoundError
 from kaikyo.repo import Repository
 from kaikyo.snapshot import filescache
 from kaikyo.snapshot.fs import DIR, FILE, make_node, node_type
@@ -381,6 +382,12 @@ class Backup:
                 node = self.walk_top(path)
                 if node is not None:
                     tops.append((path, node))
+            if not tops:
+                # Nothing to save: an empty snapshot would become 'latest' and hide the last
+                # real one from whoever restores 'latest'.
+                shown = ", ".join(os.fsdecode(p) for p in paths)
+                raise NotFoundError(f"none of the paths to back up could be read: {shown}",
+                                    "check the paths; nothing was saved")
             self._pump(drain=True)
             self.pool.finish()
         except BaseException:

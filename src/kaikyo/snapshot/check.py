@@ -11,12 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from kaikyo.core.format.constants import LOCK_PREFIX, PACK_TRAILER_SIZE
 from kaikyo.core.format.envelope import open_blob
 from kaikyo.core.format.pack import PackEntry, header_length, parse_header
 from kaikyo.core.format.tree import decode_tree, node_name
 from kaikyo.core.ids import object_id
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import Repository, pack_name
+from kaikyo.repo.badobjects import OBJECT_ERRORS, reason_of
 from kaikyo.repo.repository import SnapshotRecord
 
 
@@ -28,6 +30,7 @@ class Finding:
     pack: str | None = None
     snapshots: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    object: str | None = None  # the object's name, for objects that do not authenticate
 
 
 @dataclass
@@ -53,45 +56,46 @@ def check(repo: Repository, read_data: bool = False,
         report.findings.append(Finding("error", "index", f"index unreadable: {exc}"))
         return report
     stored = repo.list_packs()
+    unindexed = set(stored) - set(repo.index.pack_ids())
+    repo.adopt_unindexed(write=False, stored=stored)  # garbage among them becomes a finding
     by_pack = repo.index.by_pack()
     report.packs = len(stored)
-    _compare_packs(report, stored, by_pack)
+    _compare_packs(report, repo, stored, unindexed)
     damaged: dict[bytes, str] = {}
     if read_data:
-        damaged = _read_all(repo, report, list(stored), by_pack, on_pack)
-    for pid in by_pack:
-        if pid not in stored:
-            damaged.setdefault(pid, "missing")
+        readable = [p for p in stored if pack_name(p) not in repo.bad]
+        damaged = _read_all(repo, report, readable, by_pack, on_pack)
     damaged_blobs = {e.blob_id: pid for pid in damaged for e in by_pack.get(pid, [])}
     affected: dict[bytes, tuple[set[str], set[str]]] = {pid: (set(), set()) for pid in damaged}
     _walk_snapshots(repo, report, damaged_blobs, affected)
     for pid, problem in damaged.items():
         snaps, files = affected[pid]
-        if problem == "missing":
-            for f in report.findings:
-                if f.kind == "missing-pack" and f.pack == pid.hex():
-                    f.snapshots, f.files = sorted(snaps), sorted(files)[:100]
-            continue
         report.findings.append(Finding("error", "damaged-pack",
                                        f"pack {pid.hex()[:8]}: {problem}", pack=pid.hex(),
                                        snapshots=sorted(snaps), files=sorted(files)[:100]))
+    for bad in repo.bad:
+        # A lock holds no data: one that does not authenticate is in the way, not damage.
+        severity = "warning" if bad.name.startswith(LOCK_PREFIX) else "error"
+        report.findings.append(Finding(severity, "bad-object", bad.describe(), object=bad.name))
     return report
 
 
-def _compare_packs(report: CheckReport, stored: dict[bytes, Any],
-                   by_pack: dict[bytes, list[PackEntry]]) -> None:
-    for pid in by_pack:
+def _compare_packs(report: CheckReport, repo: Repository, stored: dict[bytes, Any],
+                   unindexed: set[bytes]) -> None:
+    for pid, count in repo.unstored_packs.items():
         if pid not in stored:
-            report.findings.append(Finding("error", "missing-pack",
-                                           f"pack {pid.hex()[:8]} is in the index but missing",
-                                           pack=pid.hex()))
-    for pid in stored:
-        if pid not in by_pack:
             report.findings.append(Finding(
-                "warning", "unindexed-pack",
-                f"pack {pid.hex()[:8]} is in no index (left by an interrupted backup; the next "
-                "backup adopts it, 'kaikyo repair' indexes it, 'prune' removes it if unused)",
+                "error", "missing-pack",
+                f"pack {pid.hex()[:8]} is named by the index ({count} blobs) but is not stored",
                 pack=pid.hex()))
+    for pid in sorted(unindexed):
+        if pack_name(pid) in repo.bad:
+            continue  # garbage: a bad-object finding
+        report.findings.append(Finding(
+            "warning", "unindexed-pack",
+            f"pack {pid.hex()[:8]} is in no index (left by an interrupted backup; the next "
+            "backup adopts it, 'kaikyo repair index' indexes it, 'prune' removes it if "
+            "unused)", pack=pid.hex()))
 
 
 def _read_all(repo: Repository, report: CheckReport, packs: list[bytes],
@@ -114,14 +118,16 @@ def _read_all(repo: Repository, report: CheckReport, packs: list[bytes],
 
 def _verify_pack(repo: Repository, pid: bytes, indexed: list[PackEntry]) -> str | None:
     try:
-        data = repo.store.get(pack_name(pid))
-    except KaikyoError as exc:
-        return f"unreadable: {exc}"
+        data = repo.read_pack(pid)
+    except OBJECT_ERRORS as exc:
+        return f"unreadable: {reason_of(exc)}"
     if object_id(data) != pid.hex():
         return "content does not match its name (corrupt or truncated)"
     try:
         hlen = header_length(data)
-        header = data[len(data) - 4 - hlen : len(data) - 4]
+        if hlen + PACK_TRAILER_SIZE > len(data):
+            return "truncated: its header would start before the pack does"
+        header = data[len(data) - PACK_TRAILER_SIZE - hlen : len(data) - PACK_TRAILER_SIZE]
         entries = parse_header(repo.cipher, repo.compressor, header, len(data),
                                f"pack {pid.hex()[:8]}")
         for e in entries:
@@ -129,8 +135,8 @@ def _verify_pack(repo: Repository, pid: bytes, indexed: list[PackEntry]) -> str 
                               memoryview(data)[e.offset : e.offset + e.length], e.raw_length)
             if repo.hasher(plain) != e.blob_id:
                 return f"blob {e.blob_id.hex()[:8]} does not match its id"
-    except KaikyoError as exc:
-        return str(exc)
+    except OBJECT_ERRORS as exc:
+        return reason_of(exc)
     listed = {(e.blob_id, e.offset, e.length) for e in entries}
     for e in indexed:
         if (e.blob_id, e.offset, e.length) not in listed:

@@ -8,19 +8,29 @@ Decision (pure, :func:`plan_prune`) then execution (:func:`execute_prune`) in cr
 4. delete the packs no longer needed.
 A crash before 2 leaves unindexed new packs (adopted or pruned later); between 2 and 3, index
 files that overlap (harmless: any location of a blob is valid); after 3, unreferenced packs
-that the next prune deletes. No step ever removes the only copy of a referenced blob.
+that the next prune deletes.
+
+Every object is hostile, so the plan is made only from what is stored: the index as
+:meth:`Repository.load_index` keeps it (entries of packs not stored, or beyond a stored pack's
+end, are dropped, so an old index replayed after a prune cannot make this one keep a copy that
+is gone and delete the live one). Before anything is deleted, :func:`execute_prune` checks that
+every referenced blob that is stored now is still stored after, and refuses otherwise. A
+snapshot whose trees are not all stored (forgotten and replayed, or damaged) is reported and
+keeps what of it is stored; a stored pack in no index whose header does not authenticate
+(garbage) is deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kaikyo.core.format.constants import BLOB_TREE, INDEX_PREFIX
 from kaikyo.core.format.pack import PackEntry
 from kaikyo.core.format.tree import decode_tree
-from kaikyo.errors import KaikyoError
+from kaikyo.errors import IntegrityError
 from kaikyo.repo import FinishedPack, PackWriter, RawPack, Repository, Uploader, pack_name
+from kaikyo.repo.badobjects import OBJECT_ERRORS, reason_of
 from kaikyo.repo.packer import finished_pack
 from kaikyo.store import ObjectNotFound
 
@@ -32,30 +42,69 @@ class PrunePlan:
     delete_packs: list[bytes] = field(default_factory=list)
     repack: dict[bytes, list[PackEntry]] = field(default_factory=dict)  # pack -> blobs to keep
     keep_packs: dict[bytes, list[PackEntry]] = field(default_factory=dict)
+    garbage_packs: list[bytes] = field(default_factory=list)  # in no index, unreadable header
     bytes_freed: int = 0
     blobs_unused: int = 0
+    used_stored: int = 0  # referenced blobs that are stored: all must survive
+
+
+@dataclass
+class UsedBlobs:
+    """What the snapshots reference, and which of them could not be walked to the end."""
+
+    blobs: set[bytes] = field(default_factory=set)
+    damaged: dict[str, str] = field(default_factory=dict)  # snapshot id -> first problem
 
 
 def used_blobs(repo: Repository, trees: Iterable[str]) -> set[bytes]:
     """Every blob reachable from the given root trees (trees included)."""
-    used: set[bytes] = set()
-    stack = [bytes.fromhex(t) for t in trees]
-    while stack:
-        tid = stack.pop()
-        if tid in used:
-            continue
-        used.add(tid)
-        for node in decode_tree(repo.load_blob(tid)):
-            for hex_id in node.get("content", ()):
-                used.add(bytes.fromhex(hex_id))
-            sub = node.get("subtree")
-            if sub:
-                stack.append(bytes.fromhex(sub))
-    return used
+    return referenced(repo, [("", t) for t in trees]).blobs
+
+
+def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
+    """Every blob reachable from ``(snapshot id, root tree)`` pairs.
+
+    A tree in no index is not stored: its snapshot is damaged and what lies below that tree
+    cannot be reached by any restore, so it is recorded and the walk goes on. A tree that is
+    indexed but does not authenticate stops the prune (IntegrityError): what it references is
+    unknown, and deleting on a guess could cost data that ``check`` and ``repair`` might
+    still save.
+    """
+    out = UsedBlobs()
+    for sid, root in roots:
+        stack = [bytes.fromhex(root)]
+        while stack:
+            tid = stack.pop()
+            if tid in out.blobs:
+                continue
+            out.blobs.add(tid)
+            if tid not in repo.index:
+                out.damaged.setdefault(sid, f"tree {tid.hex()[:8]} is not stored")
+                continue
+            try:
+                nodes = decode_tree(repo.load_blob(tid))
+            except IntegrityError as exc:
+                raise IntegrityError(f"snapshot {sid[:8]}: tree {tid.hex()[:8]} is unreadable "
+                                     f"({exc.message}); nothing was deleted",
+                                     "run 'kaikyo check --read-data' to see what is damaged"
+                                     ) from None
+            for node in nodes:
+                for hex_id in node.get("content", ()):
+                    out.blobs.add(bytes.fromhex(hex_id))
+                sub = node.get("subtree")
+                if sub:
+                    stack.append(bytes.fromhex(sub))
+    return out
 
 
 def plan_prune(by_pack: dict[bytes, list[PackEntry]], used: set[bytes],
-               unused_fraction: float = REPACK_UNUSED_FRACTION) -> PrunePlan:
+               unused_fraction: float = REPACK_UNUSED_FRACTION,
+               garbage: Iterable[bytes] = ()) -> PrunePlan:
+    """Decide what to delete and what to repack, from the stored packs' entries only.
+
+    Each used blob keeps exactly one copy: the first in pack order; its other copies count
+    as unused. ``garbage`` packs (stored, in no index, header unreadable) are deleted.
+    """
     plan = PrunePlan()
     placed: set[bytes] = set()
     for pid in sorted(by_pack):
@@ -76,10 +125,26 @@ def plan_prune(by_pack: dict[bytes, list[PackEntry]], used: set[bytes],
             plan.bytes_freed += total - kept
         else:
             plan.keep_packs[pid] = entries
+    plan.used_stored = len(placed)
+    plan.garbage_packs = sorted(set(garbage) - set(by_pack))
     return plan
 
 
-def execute_prune(repo: Repository, plan: PrunePlan) -> int:
+def _survivors(plan: PrunePlan, new_packs: list[RawPack]) -> list[FinishedPack]:
+    return list(plan.keep_packs.items()) + [finished_pack(p) for p in new_packs]
+
+
+def _check_nothing_lost(plan: PrunePlan, survivors: list[FinishedPack],
+                        used: set[bytes]) -> None:
+    """Refuse before any deletion if a referenced, stored blob would have no copy left."""
+    kept = {e.blob_id for _, entries in survivors for e in entries if e.blob_id in used}
+    if len(kept) < plan.used_stored:
+        raise IntegrityError(
+            f"prune would leave {plan.used_stored - len(kept)} referenced blob(s) without a "
+            "copy; nothing was deleted", "report this as a bug; run 'kaikyo check'")
+
+
+def execute_prune(repo: Repository, plan: PrunePlan, used: set[bytes] | None = None) -> int:
     """Carry out a plan; returns the number of packs written."""
     new_packs: list[RawPack] = []
     uploader = Uploader(repo.store)
@@ -91,7 +156,7 @@ def execute_prune(repo: Repository, plan: PrunePlan) -> int:
         for pid, keep in plan.repack.items():
             lo = min(e.offset for e in keep)
             hi = max(e.offset + e.length for e in keep)
-            raw = memoryview(repo.store.get(pack_name(pid), lo, hi - lo))
+            raw = memoryview(repo.read_pack(pid, lo, hi - lo))
             for e in keep:
                 sealed = raw[e.offset - lo : e.offset - lo + e.length]
                 loc = repo.blob_location(e.blob_id)
@@ -105,8 +170,10 @@ def execute_prune(repo: Repository, plan: PrunePlan) -> int:
         trees.discard()
         data.discard()
         uploader.close()
+    survivors = _survivors(plan, new_packs)
+    if used is not None:
+        _check_nothing_lost(plan, survivors, used)
     old_index = [o.name for o in repo.store.list(INDEX_PREFIX)]
-    survivors = list(plan.keep_packs.items()) + [finished_pack(p) for p in new_packs]
     repo.indexed_files = set()
     batch: list[FinishedPack] = []
     for item in survivors:
@@ -115,19 +182,43 @@ def execute_prune(repo: Repository, plan: PrunePlan) -> int:
             repo.write_index(batch)
             batch = []
     repo.write_index(batch)
-    written = {n for n in repo.indexed_files}
+    written = set(repo.indexed_files)
     for name in old_index:
         if name not in written:
-            try:
-                repo.store.delete(name)
-            except ObjectNotFound:
-                pass
-    for pid in list(plan.delete_packs) + list(plan.repack):
-        try:
-            repo.store.delete(pack_name(pid))
-        except ObjectNotFound:
-            pass
+            _delete(repo, name)
+    for pid in [*plan.delete_packs, *plan.repack, *plan.garbage_packs]:
+        _delete(repo, pack_name(pid))
     return len(new_packs)
+
+
+def _delete(repo: Repository, name: str) -> None:
+    try:
+        repo.store.delete(name)
+    except ObjectNotFound:
+        pass
+    repo.bad.forget(name)
+
+
+@dataclass
+class PruneResult:
+    plan: PrunePlan
+    written: int
+    damaged: dict[str, str]
+
+
+def run_prune(repo: Repository, dry_run: bool = False,
+              on_status: Callable[[str], None] | None = None) -> PruneResult:
+    """The whole prune under the caller's exclusive lock: adopt unindexed packs, find what
+    the readable snapshots reference, plan, and (unless ``dry_run``) carry it out."""
+    repo.adopt_unindexed(write=not dry_run)
+    roots = [(r.snapshot_id, str(r.doc["tree"])) for r in repo.list_snapshots()]
+    used = referenced(repo, roots)
+    plan = plan_prune(repo.index.by_pack(), used.blobs, garbage=repo.unadoptable_packs())
+    if on_status is not None:
+        on_status(f"repacking {len(plan.repack)} and deleting "
+                  f"{len(plan.delete_packs) + len(plan.garbage_packs)} packs")
+    written = 0 if dry_run else execute_prune(repo, plan, used.blobs)
+    return PruneResult(plan, written, used.damaged)
 
 
 def rebuild_index(repo: Repository) -> tuple[int, list[str]]:
@@ -140,16 +231,17 @@ def rebuild_index(repo: Repository) -> tuple[int, list[str]]:
     for pid, info in repo.list_packs().items():
         try:
             finished.append((pid, repo.read_pack_header(pid, info.size)))
-        except KaikyoError as exc:
-            problems.append(f"pack {pid.hex()[:8]}: {exc}")
+        except ObjectNotFound:
+            continue
+        except OBJECT_ERRORS as exc:  # a store that fails stops the rebuild: nothing deleted
+            problems.append(f"pack {pid.hex()[:8]}: {reason_of(exc)}")
+            repo.bad.report(pack_name(pid), f"its header does not authenticate "
+                                            f"({reason_of(exc)})")
     old = [o.name for o in repo.store.list(INDEX_PREFIX)]
     repo.indexed_files = set()
     for start in range(0, len(finished), 256):
         repo.write_index(finished[start : start + 256])
     for name in old:
         if name not in repo.indexed_files:
-            try:
-                repo.store.delete(name)
-            except ObjectNotFound:
-                pass
+            _delete(repo, name)
     return len(finished), problems

@@ -43,7 +43,7 @@ import numpy.typing as npt
 from kaikyo.core.format.envelope import open_blob
 from kaikyo.core.format.tree import Node, get_bytes, node_name
 from kaikyo.errors import AlreadyExistsError, IntegrityError, NoSpaceError, PermissionDeniedError
-from kaikyo.repo import Repository, pack_name
+from kaikyo.repo import Repository
 from kaikyo.snapshot import trees
 from kaikyo.snapshot.filters import PathFilter
 
@@ -646,9 +646,9 @@ class Restorer:
         ``me - 1`` owns as their first chunk arrives and finish each after its last."""
         plan = self.plan
         repo = self.repo
-        cipher, compressor, store = repo.cipher, repo.compressor, repo.store
+        cipher, compressor = repo.cipher, repo.compressor
         pno, first, end = plan.groups[g]
-        name = pack_name(repo.index.pack_id(pno))
+        pack_id = repo.index.pack_id(pno)
         sel = plan.order[first:end]
         rows, offs, lens, raws, types, fnos, foffs = (
             sel.tolist(), plan.offset[sel].tolist(), plan.length[sel].tolist(),
@@ -664,7 +664,7 @@ class Restorer:
             for i, j, lo, hi in _spans(offs, lens):
                 if stop.is_set():
                     break
-                data = memoryview(store.get(name, lo, hi - lo))
+                data = memoryview(repo.read_pack(pack_id, lo, hi - lo))
                 at = -1
                 plain = b""
                 for k in range(i, j):

@@ -13,7 +13,12 @@ from kaikyo.cli.session import repository
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("prune", help="remove unreferenced data")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "prune", help="remove unreferenced data",
+        description="Delete data no snapshot references and repack packs that are partly "
+        "used. Only packs that are stored count: a referenced blob keeps a stored copy, and "
+        "nothing is deleted unless every referenced blob stored now is stored after. Packs "
+        "in no index whose header does not authenticate (garbage) are deleted.")
     p.add_argument("-n", "--dry-run", action="store_true")
     config.add_repo_args(p)
     p.set_defaults(func=run)
@@ -24,21 +29,25 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with (repository(args, ctx, "exclusive") as repo,
           Status(ctx, "finding data in use", not args.json) as status):
         # The engine, once the key is open.
-        from kaikyo.snapshot.prune import execute_prune, plan_prune, used_blobs
+        from kaikyo.snapshot.prune import run_prune
 
-        repo.adopt_unindexed()
-        trees = [r.doc["tree"] for r in repo.list_snapshots()]
-        used = used_blobs(repo, trees)
-        plan = plan_prune(repo.index.by_pack(), used)
-        status.update(f"repacking {len(plan.repack)} and deleting {len(plan.delete_packs)} packs")
-        written = 0 if dry else execute_prune(repo, plan)
+        result = run_prune(repo, dry, status.update)
+    plan = result.plan
+    for sid, problem in sorted(result.damaged.items()):
+        ctx.stderr.write(f"kaikyo: warning: snapshot {sid[:8]} is damaged: {problem}; what "
+                         f"of it is stored was kept (see 'kaikyo check'; 'kaikyo forget "
+                         f"{sid[:8]}' removes it)\n")
     summary = {"packs_deleted": len(plan.delete_packs), "packs_repacked": len(plan.repack),
-               "packs_written": written, "bytes_freed": plan.bytes_freed,
-               "blobs_unused": plan.blobs_unused, "dry_run": dry}
+               "packs_written": result.written, "bytes_freed": plan.bytes_freed,
+               "blobs_unused": plan.blobs_unused, "garbage_packs_deleted":
+               len(plan.garbage_packs), "damaged_snapshots": sorted(result.damaged),
+               "dry_run": dry}
     if args.json:
         emit_json(ctx, summary)
     else:
+        garbage = (f", {len(plan.garbage_packs)} unreadable packs removed"
+                   if plan.garbage_packs else "")
         out_console(ctx).print(
             f"{'would free' if dry else 'freed'} {human_bytes(plan.bytes_freed)}: "
-            f"{len(plan.delete_packs)} packs deleted, {len(plan.repack)} repacked")
+            f"{len(plan.delete_packs)} packs deleted, {len(plan.repack)} repacked{garbage}")
     return 0

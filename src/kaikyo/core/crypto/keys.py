@@ -13,7 +13,7 @@ import base64
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -104,29 +104,87 @@ def make_key_slot(
     return json.dumps(doc, sort_keys=True, indent=1).encode()
 
 
+class SlotRefused(IntegrityError):
+    """A key slot that does not parse, or that asks for more key-derivation work than any
+    slot kaikyo makes: it is skipped, never tried."""
+
+
+# What a slot may ask of Argon2id. kaikyo makes t=4, m=48 MiB, p=2; these bounds leave room
+# for stronger settings while a planted slot cannot allocate gigabytes or take minutes.
+MAX_TIME_COST = 8
+MAX_MEMORY_KIB = 256 * 1024
+MAX_PARALLELISM = 8
+_SALT_SIZES = range(8, 65)
+_WRAPPED_SIZE = 12 + MASTER_SIZE + 16  # nonce | sealed master secret | tag
+_KINDS = ("passphrase", "recovery")
+
+
+def _bounded_int(kdf: dict[str, Any], key: str, low: int, high: int) -> int:
+    value = kdf.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SlotRefused(f"key slot's {key} is not a whole number")
+    if not low <= value <= high:
+        raise SlotRefused(f"key slot's {key} {value} is outside kaikyo's bounds ({low}-{high})")
+    return value
+
+
+def _b64_field(doc: dict[str, Any], key: str) -> bytes:
+    value = doc.get(key)
+    if not isinstance(value, str):
+        raise SlotRefused(f"key slot's {key} is missing")
+    try:
+        return _unb64(value)
+    except ValueError:
+        raise SlotRefused(f"key slot's {key} is not base64") from None
+
+
+def slot_params(doc: dict[str, Any]) -> KdfParams:
+    """The key-derivation parameters of a parsed slot, checked against kaikyo's bounds."""
+    kdf = doc.get("kdf")
+    if not isinstance(kdf, dict):
+        raise SlotRefused("key slot has no kdf parameters")
+    algorithm = kdf.get("algorithm")
+    salt = _b64_field(kdf, "salt")
+    if len(salt) not in _SALT_SIZES:
+        raise SlotRefused(f"key slot's salt of {len(salt)} bytes is not accepted")
+    if algorithm == KDF_RECOVERY:
+        return KdfParams(KDF_RECOVERY, salt, 0, 0, 0)
+    if algorithm != KDF_ARGON2ID:
+        raise UnsupportedVersionError(f"key slot uses an unknown key derivation {algorithm!r}")
+    parallelism = _bounded_int(kdf, "parallelism", 1, MAX_PARALLELISM)
+    memory = _bounded_int(kdf, "memory_kib", 8 * parallelism, MAX_MEMORY_KIB)
+    return KdfParams(KDF_ARGON2ID, salt, _bounded_int(kdf, "time_cost", 1, MAX_TIME_COST),
+                     memory, parallelism)
+
+
 def parse_key_slot(raw: bytes) -> dict[str, Any]:
+    """A key slot's JSON, every field a reader uses checked: raises SlotRefused (malformed,
+    or beyond the KDF bounds) or UnsupportedVersionError (a version this kaikyo lacks)."""
     try:
         doc = json.loads(raw)
-        if not isinstance(doc, dict):
-            raise ValueError("not an object")
     except ValueError as exc:
-        raise IntegrityError(f"key slot is not valid JSON: {exc}") from None
+        raise SlotRefused(f"key slot is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SlotRefused("key slot is not a JSON object")
     if doc.get("version") != KEY_SLOT_VERSION:
         raise UnsupportedVersionError(f"key slot version {doc.get('version')!r} is not supported")
+    if doc.get("kind", "passphrase") not in _KINDS:
+        raise SlotRefused(f"key slot kind {doc.get('kind')!r} is unknown")
+    params = slot_params(doc)
+    if (params.algorithm == KDF_RECOVERY) != (doc.get("kind") == "recovery"):
+        raise SlotRefused("key slot's kind and key derivation do not match")
+    if len(_b64_field(doc, "wrapped")) != _WRAPPED_SIZE:
+        raise SlotRefused("key slot's wrapped key has the wrong length")
+    for key in ("host", "user"):
+        if not isinstance(doc.get(key, ""), str):
+            raise SlotRefused(f"key slot's {key} is not a string")
     return doc
 
 
 def open_key_slot(raw: bytes, secret: bytes) -> MasterKey | None:
     """Return the master key if ``secret`` opens this slot, else None."""
     doc = parse_key_slot(raw)
-    kdf = doc["kdf"]
-    params = KdfParams(
-        kdf["algorithm"],
-        _unb64(kdf["salt"]),
-        int(kdf["time_cost"]),
-        int(kdf["memory_kib"]),
-        int(kdf["parallelism"]),
-    )
+    params = slot_params(doc)
     try:
         kek = derive_kek(secret, params)
         from kaikyo.core.crypto.aead import Cipher  # after Argon2id has freed its memory
@@ -137,10 +195,13 @@ def open_key_slot(raw: bytes, secret: bytes) -> MasterKey | None:
     return MasterKey.from_secret(master)
 
 
-def open_any_slot(slots: Iterable[tuple[str, bytes]], password: str) -> tuple[MasterKey, str]:
+def open_any_slot(slots: Iterable[tuple[str, bytes]], password: str,
+                  on_refused: Callable[[str, str], None] | None = None
+                  ) -> tuple[MasterKey, str]:
     """The master key from the first slot ``(name, bytes)`` that ``password`` opens, and that
     slot's name: a passphrase slot with the passphrase, or a recovery slot with a recovery key
-    given as the passphrase. Slots that do not parse are skipped."""
+    given as the passphrase. Slots that do not parse, of an unknown version or beyond the KDF
+    bounds are skipped and passed to ``on_refused(name, reason)``."""
     candidates = [password.encode()]
     try:
         candidates.append(recovery_secret(password))
@@ -149,7 +210,9 @@ def open_any_slot(slots: Iterable[tuple[str, bytes]], password: str) -> tuple[Ma
     for name, raw in slots:
         try:
             kind = parse_key_slot(raw).get("kind")
-        except IntegrityError:
+        except (IntegrityError, UnsupportedVersionError) as exc:
+            if on_refused is not None:
+                on_refused(name, exc.message)
             continue
         for secret in candidates:
             if (kind == "recovery") != (secret is not candidates[0]):

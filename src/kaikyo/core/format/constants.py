@@ -69,3 +69,10 @@ KEY_PREFIX = "keys/"
 LOCK_PREFIX = "locks/"
 
 ID_SIZE = 32
+
+# The largest object of each kind a reader accepts: anything bigger is not one (a planted or
+# damaged object) and is skipped without being read into memory. A lock is about 200 bytes, a
+# key slot about 500, a snapshot manifest a few KiB (plus the files it could not read).
+MAX_LOCK_SIZE = 4 * 1024
+MAX_KEY_SLOT_SIZE = 64 * 1024
+MAX_SNAPSHOT_SIZE = 64 * 1024 * 1024
