@@ -12,7 +12,7 @@ from kaikyo.testing.haven import HavenProcess
 def haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HavenProcess]:
     """One real haven per test module, with tenants acme and globex."""
     data = Path(tmp_path_factory.mktemp("haven")) / "data"
-    proc = HavenProcess(data, extra=("--max-object", "4Mi"))
+    proc = HavenProcess(data, extra=("--max-object", "4Mi"), metrics=True)
     proc.tenant("acme")
     proc.tenant("globex")
     proc.start()

@@ -109,7 +109,7 @@ def test_admin_delete_goes_to_trash_and_undelete_restores(
     admin.delete(pack(data))
     assert not admin.exists(pack(data))
     shown = haven.op("tenant", "show", "globex")
-    assert shown["trash"] == {"objects": 1, "bytes": 2000}
+    assert shown["trash"] == {"objects": 1, "bytes": 2000, "purged_after_seconds": 7 * 86400}
     restored = haven.op("tenant", "undelete", "globex", "--repo", "trashy")
     assert restored["restored"] == [f"trashy/{pack(data)}"]
     assert admin.get(pack(data)) == data
@@ -175,7 +175,8 @@ def test_mismatched_body_is_refused_server_side_and_leaves_nothing(
 ) -> None:
     """A body whose SHA-256 is not its name is refused by the haven itself (the client does not
     check), after streaming in full, with no object, no temp file, no usage and no listing."""
-    real = os.urandom(3 * 1024 * 1024)  # many upload chunks: the check runs at the very end
+    # Many upload chunks, so the check runs at the very end (a lock is at most 4 KiB).
+    real = os.urandom(4000 if prefix == "locks/" else 3 * 1024 * 1024)
     digest = hashlib.sha256(real).hexdigest()
     name = f"data/{digest[:2]}/{digest}" if prefix == "data/" else prefix + digest
     forged = real[:-1] + bytes([real[-1] ^ 1])  # same size, one bit off
@@ -261,9 +262,13 @@ def test_audit_log_records_refusals_and_verifies(haven: HavenProcess) -> None:
 
 def test_metrics_and_health(haven: HavenProcess) -> None:
     assert httpx.get(f"{haven.base}/healthz").json() == {"status": "ok"}
-    text = httpx.get(f"{haven.base}/metrics").text
+    # /metrics names tenants: only on the operator's listener, never on the tenants' port.
+    assert httpx.get(f"{haven.base}/metrics").status_code == 404
+    text = httpx.get(f"{haven.metrics_base}/metrics").text
     assert 'kaikyo_haven_requests_total{tenant="acme",method="PUT",status="201"}' in text
     assert "kaikyo_haven_request_duration_seconds_bucket" in text
+    assert httpx.get(f"{haven.metrics_base}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{haven.metrics_base}/acme/r/list").status_code == 404
 
 
 def test_upload_limit_paces_puts(haven: HavenProcess, tokens: dict[str, str]) -> None:

@@ -6,12 +6,14 @@ import argparse
 import getpass
 import multiprocessing
 import os
+import re
 import signal
 import socket
 from pathlib import Path
 from typing import Any
 
 from kaikyo.cli.context import CliContext
+from kaikyo.cli.retries import RetryLog
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.store import Store, StoreOptions, open_store
 
@@ -32,6 +34,9 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
                    help="upload limit schedule, e.g. '09:00-20:00=100M,*=0'")
     g.add_argument("--ca-file", default=default, metavar="FILE",
                    help="trust only this CA (PEM) for an https:// haven (env KAIKYO_CA_FILE)")
+    g.add_argument("--retry-limit", default=default, metavar="DURATION",
+                   help="how long to retry an unreachable haven before giving up, e.g. 30s, "
+                   "10m; 0 = do not retry (env KAIKYO_RETRY_LIMIT; default 5m)")
     add_json_arg(parser, top)
 
 
@@ -48,6 +53,29 @@ def repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
     return str(url)
 
 
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)")
+
+
+def parse_seconds(text: str, what: str) -> float:
+    """``90``, ``30s``, ``10m``, ``2h`` or ``1d`` -> seconds."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise UsageError(f"invalid {what} {text!r}", "write e.g. 30s, 10m or 0")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def retry_limit(args: argparse.Namespace, ctx: CliContext) -> float | None:
+    text = getattr(args, "retry_limit", None) or ctx.env.get("KAIKYO_RETRY_LIMIT")
+    return parse_seconds(text, "retry limit") if text else None
+
+
+def retry_log(ctx: CliContext) -> RetryLog:
+    if ctx.retries is None:
+        ctx.retries = RetryLog(ctx.stderr)
+    return ctx.retries
+
+
 def store_for(args: argparse.Namespace, ctx: CliContext, create: bool = False) -> Store:
     options = StoreOptions(
         create=create,
@@ -55,6 +83,8 @@ def store_for(args: argparse.Namespace, ctx: CliContext, create: bool = False) -
         upload_limit=getattr(args, "limit_upload", None) or ctx.env.get("KAIKYO_LIMIT_UPLOAD"),
         ca_file=getattr(args, "ca_file", None) or ctx.env.get("KAIKYO_CA_FILE") or None,
         clock=ctx.clock,
+        retry_limit=retry_limit(args, ctx),
+        retry_watcher=retry_log(ctx),
     )
     store = open_store(repo_url(args, ctx), options)
     kill_at = ctx.env.get("KAIKYO_TEST_KILL_AT_WRITE")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from kaikyo.cli.retries import RetryLog
 from kaikyo.clock import SYSTEM_CLOCK, Clock
 
 
@@ -17,6 +18,7 @@ class CliContext:
     env: Mapping[str, str] = field(default_factory=dict)
     clock: Clock = SYSTEM_CLOCK
     stdin_is_tty: bool = False
+    retries: RetryLog | None = None  # set by the first store opened (see cli.config)
 
     @property
     def interactive(self) -> bool:

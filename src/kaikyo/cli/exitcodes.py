@@ -35,7 +35,8 @@ TABLE: list[tuple[type[BaseException], int]] = [
     (errors.KaikyoError, 1),
 ]
 
-INTERRUPTED = 130
+INTERRUPTED = 130  # Ctrl-C (SIGINT)
+TERMINATED = 143  # SIGTERM, handled as Ctrl-C: finished work kept, workers stopped
 
 
 def exit_code_for(exc: BaseException) -> int:

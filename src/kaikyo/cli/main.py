@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 
 from kaikyo import __version__
@@ -47,7 +50,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 # Global options that take a value; needed to find the command word in argv without parsing.
-_VALUE_OPTIONS = {"-r", "--repo", "--password-file", "--limit-upload"}
+_VALUE_OPTIONS = {"-r", "--repo", "--password-file", "--limit-upload", "--ca-file",
+                  "--retry-limit"}
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -91,8 +95,34 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd, ``timeout``, Kubernetes): handled as Ctrl-C is, so finished work is
+    kept, workers are stopped and the command says so in one line."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> int:
     ctx = ctx or CliContext(env=dict(os.environ), stdin_is_tty=sys.stdin.isatty())
+    with _sigterm_as_interrupt():
+        return _main(argv, ctx)
+
+
+def _main(argv: Sequence[str] | None, ctx: CliContext) -> int:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         parser = build_parser(_command_in(argv))
@@ -107,6 +137,10 @@ def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> in
             line += f" ({exc.hint})"
         ctx.stderr.write(line + "\n")
         return exitcodes.exit_code_for(exc)
+    except Terminated:
+        ctx.stderr.write("kaikyo: terminated (SIGTERM); finished work is kept and the next run "
+                         "resumes\n")
+        return exitcodes.TERMINATED
     except KeyboardInterrupt:
         ctx.stderr.write("kaikyo: interrupted; finished work is kept and the next run resumes\n")
         return exitcodes.INTERRUPTED

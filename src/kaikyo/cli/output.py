@@ -11,6 +11,10 @@ from kaikyo.cli.context import CliContext
 
 
 def emit_json(ctx: CliContext, obj: Any) -> None:
+    """One JSON document on stdout. An object also tells whether the store was retried
+    (``retries``), when it was: a script should know its command ran through an outage."""
+    if isinstance(obj, dict) and ctx.retries is not None and ctx.retries.outages:
+        obj = {**obj, "retries": ctx.retries.summary()}
     ctx.stdout.write(json.dumps(obj, ensure_ascii=False, indent=None, default=str))
     ctx.stdout.write("\n")
     ctx.stdout.flush()

@@ -15,12 +15,14 @@ import sqlalchemy as sa
 from kaikyo.clock import Clock
 from kaikyo.errors import AlreadyExistsError, NotFoundError, UsageError
 from kaikyo.server import audit, tokens
+from kaikyo.server.anchor import AuditAnchor
 from kaikyo.server.db import Database, tenants
+from kaikyo.server.db import audit as audit_table
 from kaikyo.server.db import tokens as tokens_table
 from kaikyo.server.objects import ObjectArea, validate_segment
 from kaikyo.server.settings import HavenSettings
 from kaikyo.server.tokens import Scope
-from kaikyo.server.trash import Trash, TrashResult
+from kaikyo.server.trash import PurgeResult, Trash, TrashResult
 from kaikyo.store.errors import StoreAuthFailed, StorePermissionDenied
 
 OPERATOR = "operator"
@@ -50,10 +52,22 @@ class Haven:
             settings.data_dir.mkdir(parents=True, mode=0o700)
         self.settings = settings
         self.clock = clock
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, AuditAnchor(settings.anchor_path))
         self.db.migrate()
+        self._anchor_existing()
         self.area = ObjectArea(settings.objects_root)
         self.trash = Trash(settings.trash_root, self.area)
+
+    def _anchor_existing(self) -> None:
+        """A haven whose audit log predates the anchor starts anchoring at its newest row."""
+        anchor = self.db.anchor
+        if anchor is None or anchor.exists():
+            return
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(audit_table.c.seq, audit_table.c.hash)
+                               .order_by(audit_table.c.seq.desc()).limit(1)).first()
+        if row is not None:
+            anchor.record(int(row[0]), str(row[1]))
 
     def close(self) -> None:
         self.db.close()
@@ -113,7 +127,10 @@ class Haven:
             trash_count, trash_bytes = Trash.summary(conn, row.id)
         info = self._tenant_dict(row)
         info["repositories"] = self.area.repositories(name)
-        info["trash"] = {"objects": trash_count, "bytes": trash_bytes}
+        # Usage counts the trash too (it is on disk until purged); shown apart here.
+        info["trash"] = {"objects": trash_count, "bytes": trash_bytes,
+                         "purged_after_seconds": self.settings.trash_grace}
+        info["live_bytes"] = max(0, int(row.used_bytes) - trash_bytes)
         info["tokens"] = [
             {"id": t.id, "scope": t.scope, "created_at": t.created_at,
              "expires_at": t.expires_at, "revoked_at": t.revoked_at}
@@ -185,17 +202,21 @@ class Haven:
         stored = row.secret_sha256 if row is not None else "0" * 64
         if not tokens.secret_matches(secret, stored) or row is None:
             raise StoreAuthFailed("unknown token")
-        if row.revoked_at is not None:
-            raise StoreAuthFailed("token revoked")
-        if row.expires_at is not None and row.expires_at <= self.clock.now():
-            raise StoreAuthFailed("token expired")
+        if row.revoked_at is not None or (row.expires_at is not None
+                                          and row.expires_at <= self.clock.now()):
+            refusal = StoreAuthFailed("token revoked" if row.revoked_at is not None
+                                      else "token expired")
+            # The secret matched: whoever this is holds that token, a fact worth its own
+            # audit row under the token's real tenant (see Guard._record).
+            refusal.holder = (row.name, token_id)
+            raise refusal
         if row.suspended:
             raise StorePermissionDenied(f"tenant {row.name} is suspended",
                                         "ask the haven operator")
         return Principal(row.tenant_id, row.name, token_id, Scope(row.scope), row.verify_names)
 
     def recount_usage(self) -> None:
-        """Set every tenant's usage from what is on disk.
+        """Set every tenant's usage from what is on disk: its objects and its trash.
 
         Run at startup: a server killed mid-upload never released that upload's reservation,
         and the disk, not the counter, is the truth.
@@ -205,24 +226,50 @@ class Haven:
             for repo in self.area.repositories(tenant["name"]):
                 for info in self.area.store(tenant["name"], repo).list(""):
                     nbytes, nobjects = nbytes + info.size, nobjects + 1
+            trash_bytes, trash_files = self.trash.disk_usage(tenant["name"])
             with self.db.write() as conn:
                 conn.execute(tenants.update().where(tenants.c.name == tenant["name"])
-                             .values(used_bytes=nbytes, used_objects=nobjects))
+                             .values(used_bytes=nbytes + trash_bytes,
+                                     used_objects=nobjects + trash_files))
+
+    def recover(self) -> None:
+        """Settle what a crash left half done: trash moves, lock records. At start-up."""
+        from kaikyo.server import locks
+
+        names = self._tenant_names()
+        self.trash.recover(self.db, names)
+        locks.reconcile(self.db, self.area, names)
+
+    def _tenant_names(self) -> dict[int, str]:
+        with self.db.read() as conn:
+            return {r.id: r.name for r in conn.execute(sa.select(tenants.c.id, tenants.c.name))}
 
     # -- trash -------------------------------------------------------------------------------
 
-    def undelete(self, tenant: str, repo: str | None, name: str | None) -> TrashResult:
-        result = self.trash.undelete(self.db, self.tenant_id(tenant), tenant, repo, name)
+    def undelete(self, tenant: str, repo: str | None, name: str | None,
+                 trash_id: int | None = None) -> TrashResult:
+        result = self.trash.undelete(self.db, self.tenant_id(tenant), tenant, repo, name,
+                                     trash_id)
         with self.db.write() as conn:
             self._operator_audit(conn, "tenant.undelete", tenant, f"{len(result.restored)}")
         return result
 
-    def purge(self, older_than_seconds: float | None = None) -> int:
-        grace = self.settings.trash_grace if older_than_seconds is None else older_than_seconds
+    def list_trash(self, tenant: str) -> list[dict[str, Any]]:
+        from kaikyo.server.db import trash
+
+        tid = self.tenant_id(tenant)
         with self.db.read() as conn:
-            names = {r.id: r.name for r in conn.execute(sa.select(tenants.c.id, tenants.c.name))}
-        count = self.trash.purge(self.db, names, self.clock.now() - grace)
-        if count:
+            rows = conn.execute(sa.select(trash).where(trash.c.tenant_id == tid)
+                                .order_by(trash.c.deleted_at)).all()
+        return [{"id": r.id, "repo": r.repo, "name": r.name, "size": r.size,
+                 "deleted_at": r.deleted_at, "token_id": r.token_id, "state": r.state,
+                 "purge_after": r.deleted_at + self.settings.trash_grace} for r in rows]
+
+    def purge(self, older_than_seconds: float | None = None) -> PurgeResult:
+        grace = self.settings.trash_grace if older_than_seconds is None else older_than_seconds
+        result = self.trash.purge(self.db, self._tenant_names(), self.clock.now() - grace)
+        if result.purged or result.failed:
             with self.db.write() as conn:
-                self._operator_audit(conn, "trash.purge", "*", str(count))
-        return count
+                self._operator_audit(conn, "trash.purge", "*",
+                                     f"{result.purged} purged, {len(result.failed)} failed")
+        return result

@@ -3,8 +3,9 @@
 - ``/{tenant}/{repo}/o/{name}`` and ``/{tenant}/{repo}/list``: the object protocol, behind
   :class:`~kaikyo.server.auth.Guard` (token -> tenant -> scope -> handler)
 - ``/healthz``: liveness and database reachability, no credentials
-- ``/metrics``: Prometheus text; meant for the operator's network, holds no tenant data
 - ``/openapi.json``: the protocol description (kept in ``docs/openapi.json``)
+- ``/metrics``: Prometheus text, served only on the operator's own listener
+  (``kaikyo serve --metrics-listen``), never on the tenants' port: it names tenants
 
 Middleware is pure ASGI (:class:`MetricsMiddleware`), so bodies are counted, never buffered.
 """
@@ -12,6 +13,7 @@ Middleware is pure ASGI (:class:`MetricsMiddleware`), so bodies are counted, nev
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 
 import anyio
@@ -65,7 +67,7 @@ class MetricsMiddleware:
         finally:
             tenant = str(scope.get("kaikyo.tenant", "-"))
             status = str(counts["status"])
-            method = str(scope["method"])
+            method = method_label(str(scope["method"]))
             m = self.metrics
             m.inc("kaikyo_haven_requests_total",
                   (("tenant", tenant), ("method", method), ("status", status)))
@@ -76,8 +78,32 @@ class MetricsMiddleware:
             m.observe((("method", method),), clock.monotonic() - started)
 
 
-def create_app(haven: Haven, *, purge_interval: float = PURGE_INTERVAL) -> ASGIApp:
-    """Build the haven's ASGI app over an open :class:`Haven`."""
+_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "POST", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """A bounded label: made-up methods must not grow the metrics without end."""
+    return method if method in _METHODS else "OTHER"
+
+
+class ByListener:
+    """Send each request to the app of the listener it came in on (its local port)."""
+
+    def __init__(self, main: ASGIApp, metrics: ASGIApp, metrics_port: int) -> None:
+        self.main, self.metrics, self.metrics_port = main, metrics, metrics_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if scope["type"] == "http" and server and server[1] == self.metrics_port:
+            await self.metrics(scope, receive, send)
+        else:
+            await self.main(scope, receive, send)
+
+
+def create_app(haven: Haven, *, purge_interval: float = PURGE_INTERVAL,
+               metrics_port: int | None = None) -> ASGIApp:
+    """Build the haven's ASGI app over an open :class:`Haven`; with ``metrics_port``,
+    requests arriving on that local port see only ``/metrics`` and ``/healthz``."""
     guard = Guard(haven)
     repo = RepoHandler(haven)
     metrics = Metrics()
@@ -99,7 +125,6 @@ def create_app(haven: Haven, *, purge_interval: float = PURGE_INTERVAL) -> ASGIA
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route(wire.LIST_ROUTE, guard.list_route(repo.list), methods=["GET"]),
         # HEAD first: a GET route also answers HEAD in Starlette.
@@ -116,12 +141,27 @@ def create_app(haven: Haven, *, purge_interval: float = PURGE_INTERVAL) -> ASGIA
             yield
             tasks.cancel_scope.cancel()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
-    return MetricsMiddleware(app, metrics, haven)
+    app = MetricsMiddleware(Starlette(routes=routes, lifespan=lifespan), metrics, haven)
+    if metrics_port is None:
+        return app
+    operator = Starlette(routes=[Route("/metrics", metrics_endpoint, methods=["GET"]),
+                                 Route("/healthz", healthz, methods=["GET"])])
+    return ByListener(app, operator, metrics_port)
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"kaikyo haven: {message}\n")
+    sys.stderr.flush()
 
 
 async def _purge_forever(haven: Haven, interval: float) -> None:
-    """Purge expired trash now and then, by the haven's clock."""
+    """Purge expired trash now and then, by the haven's clock. A failure is logged and the
+    next round comes all the same: one bad trash entry must not stop purging for good."""
     while True:
-        await run_in_threadpool(haven.purge)
+        try:
+            result = await run_in_threadpool(haven.purge)
+            for line in result.failed:
+                _log(f"could not purge {line}")
+        except Exception as exc:  # logged; the loop must outlive any one failure
+            _log(f"trash purge failed: {type(exc).__name__}: {exc}")
         await anyio.sleep(interval)

@@ -2,8 +2,11 @@
 
 Each row's ``hash`` is SHA-256 over the previous row's hash and a canonical JSON encoding of the
 row's fields, so changing, removing or reordering any row breaks every hash after it; the
-first row chains from 64 zeros. :func:`verify` recomputes the chain. Appends happen inside a
-write transaction (the caller's), which serializes them across processes.
+first row chains from 64 zeros. Appends happen inside a write transaction (the caller's),
+which serializes them across processes; once it commits, the row's number and hash go to the
+anchor file (:mod:`kaikyo.server.anchor`). :func:`verify` recomputes the chain and checks every
+anchored row, so deleting the newest rows, all rows, or editing one and recomputing the chain
+is detected.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kaikyo.server.db import Database, audit
+from kaikyo.server.anchor import AuditAnchor
+from kaikyo.server.db import ANCHOR, Database, after_commit, audit
 
 GENESIS = "0" * 64
 
@@ -45,7 +49,13 @@ def append(conn: Connection, entry: AuditEntry) -> None:
         sa.select(audit.c.hash).order_by(audit.c.seq.desc()).limit(1).with_for_update()
     ).first()
     prev = last[0] if last else GENESIS
-    conn.execute(audit.insert().values(**asdict(entry), prev_hash=prev, hash=_digest(prev, entry)))
+    digest = _digest(prev, entry)
+    key = conn.execute(audit.insert().values(**asdict(entry), prev_hash=prev, hash=digest)
+                       ).inserted_primary_key
+    anchor: AuditAnchor | None = conn.info.get(ANCHOR)
+    if anchor is not None and key is not None:
+        seq = int(key[0])
+        after_commit(conn, lambda: anchor.record(seq, digest))
 
 
 def _entry(row: sa.Row[tuple[object, ...]]) -> AuditEntry:
@@ -61,27 +71,84 @@ def _entry(row: sa.Row[tuple[object, ...]]) -> AuditEntry:
 class Verification:
     rows: int
     first_bad_seq: int | None
+    head: str = ""  # "SEQ:HASH" of the newest row that verifies ("0:GENESIS" when none)
+    problems: tuple[str, ...] = ()  # what contradicts the anchor or the expected head
+    anchored: int = 0  # anchored rows checked
 
     @property
     def ok(self) -> bool:
-        return self.first_bad_seq is None
+        return self.first_bad_seq is None and not self.problems
 
 
-def verify(db: Database, batch: int = 10_000) -> Verification:
-    """Recompute the whole chain; report the first row whose hash or link is wrong."""
+def _chain(db: Database, batch: int, anchored: dict[int, str]
+           ) -> tuple[int, int | None, int, str, list[str]]:
+    """Recompute the chain, comparing each row with its anchored hash (matched rows are
+    popped from ``anchored``): (rows, first bad seq, last seq, last hash, mismatches)."""
     prev, count, after = GENESIS, 0, 0
+    problems: list[str] = []
     while True:
         with db.read() as conn:
             rows = conn.execute(
                 sa.select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(batch)
             ).all()
         if not rows:
-            return Verification(count, None)
+            return count, None, after, prev, problems
         for row in rows:
             m = row._mapping
             if m["prev_hash"] != prev or m["hash"] != _digest(prev, _entry(row)):
-                return Verification(count, m["seq"])
-            prev, after, count = m["hash"], m["seq"], count + 1
+                return count, int(m["seq"]), after, prev, problems
+            prev, after, count = m["hash"], int(m["seq"]), count + 1
+            want = anchored.pop(after, None)
+            if want is not None and want != prev and not problems:
+                problems.append(f"entry {after} differs from what was anchored (edited and "
+                                "the chain recomputed)")
+
+
+def _anchor_view(anchor: AuditAnchor) -> tuple[dict[int, str], list[str]]:
+    rows, bad_lines = anchor.read()
+    problems = []
+    if bad_lines:
+        problems.append(f"the anchor file has {len(bad_lines)} line(s) that do not parse "
+                        f"(first: line {bad_lines[0]})")
+    return {r.seq: r.hash for r in rows}, problems
+
+
+def _expected(db: Database, expect: str) -> str | None:
+    """The problem with ``expect`` (``SEQ:HASH`` from an earlier verify), or None."""
+    seq_text, _, want = expect.partition(":")
+    if not (seq_text.isascii() and seq_text.isdigit() and len(seq_text) < 19) or len(want) != 64:
+        return f"--expect {expect!r} is not SEQ:HASH"
+    seq = int(seq_text)
+    if seq == 0:
+        return None if want == GENESIS else "--expect names entry 0 with a hash other than 0s"
+    with db.read() as conn:
+        row = conn.execute(sa.select(audit.c.hash).where(audit.c.seq == seq)).first()
+    if row is None:
+        return f"entry {seq}, expected by --expect, is gone (the log was cut)"
+    if row[0] != want:
+        return f"entry {seq} is not the one expected (the log was rewritten)"
+    return None
+
+
+def verify(db: Database, batch: int = 10_000, expect: str | None = None) -> Verification:
+    """Recompute the whole chain, then check it against the anchor file and ``expect``
+    (a ``SEQ:HASH`` head printed by an earlier verify); report what does not hold."""
+    anchored, problems = _anchor_view(db.anchor) if db.anchor is not None else ({}, [])
+    total = len(anchored)
+    count, bad, last, head_hash, mismatch = _chain(db, batch, anchored)
+    problems += mismatch
+    if bad is None:
+        gone = sorted(anchored)
+        if gone and gone[-1] > last:
+            problems.append(f"entry {gone[-1]} was committed (anchored) but is gone: the newest "
+                            f"entries were removed (the log now ends at entry {last})")
+        elif gone:
+            problems.append(f"anchored entry {gone[0]} is missing")
+        if expect:
+            problem = _expected(db, expect)
+            if problem:
+                problems.append(problem)
+    return Verification(count, bad, f"{last}:{head_hash}", tuple(problems), total)
 
 
 def tail(db: Database, tenant: str | None = None, limit: int = 20) -> list[dict[str, object]]:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kaikyo.errors import UnsupportedVersionError
+from kaikyo.server.anchor import AuditAnchor
 
 metadata = sa.MetaData()
 
@@ -67,6 +68,24 @@ trash = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("deleted_at", sa.Float, nullable=False, index=True),
     sa.Column("token_id", sa.String(32), nullable=True),
+    # v2: the file's own name in the trash directory (never reused: a row id may be), and
+    # "moving" until the object has been renamed there (a crash in between is resolved at
+    # start-up by looking at both places).
+    sa.Column("file", sa.String(64), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, server_default="trashed"),
+)
+
+# v2: who made each lock, so only that token (or an admin) removes it, and how many locks a
+# token holds.
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("repo", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("token_id", sa.String(32), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 audit = sa.Table(
@@ -92,7 +111,19 @@ def _v1(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _v2(conn: Connection) -> None:
+    """Trash files named apart from row ids, with a state; lock owners. (A database made at
+    v2 gets the new columns from _v1's create already.)"""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("trash")}
+    if "file" not in have:
+        conn.execute(sa.text("ALTER TABLE trash ADD COLUMN file VARCHAR(64)"))
+    if "state" not in have:
+        conn.execute(sa.text("ALTER TABLE trash ADD COLUMN state VARCHAR(16) NOT NULL "
+                             "DEFAULT 'trashed'"))
+    locks.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -113,10 +144,21 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_HOOKS = "kaikyo.after_commit"
+ANCHOR = "kaikyo.anchor"  # the AuditAnchor of a write transaction's database, if any
+
+
+def after_commit(conn: Connection, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once the write transaction of ``conn`` has committed (never if it rolls
+    back): for effects outside the database that must not get ahead of it."""
+    conn.info[_HOOKS].append(hook)
+
+
 class Database:
     """An engine plus the two kinds of transaction the haven uses: read and write."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, anchor: AuditAnchor | None = None) -> None:
+        self.anchor = anchor
         is_sqlite = url.startswith("sqlite")
         connect_args = {"check_same_thread": False, "timeout": 30} if is_sqlite else {}
         self.engine = sa.create_engine(url, connect_args=connect_args, pool_size=8)
@@ -130,10 +172,20 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        """A write transaction; callbacks given to :func:`after_commit` run once it commits."""
         with self.engine.connect() as raw:
             conn = raw.execution_options(immediate=True)
-            with conn.begin():
-                yield conn
+            hooks: list[Callable[[], None]] = []
+            conn.info[_HOOKS] = hooks
+            conn.info[ANCHOR] = self.anchor
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info.pop(_HOOKS, None)
+                conn.info.pop(ANCHOR, None)
+            for hook in hooks:
+                hook()
 
     def migrate(self) -> int:
         """Bring the schema to :data:`SCHEMA_VERSION`; returns the version found before."""

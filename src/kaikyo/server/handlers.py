@@ -13,18 +13,20 @@ import json
 import os
 from collections.abc import Iterator
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
-from kaikyo.server import audit, quota
+from kaikyo.server import audit, locks, quota
 from kaikyo.server.admin import Haven, Principal
 from kaikyo.server.objects import PendingObject, expected_sha256
-from kaikyo.server.policy import delete_is_delayed
+from kaikyo.server.policy import delete_is_delayed, is_lock
 from kaikyo.store import wire
 from kaikyo.store.errors import ObjectExists, ObjectNotFound, StoreCorrupt, StoreError
 
 READ_CHUNK = 1024 * 1024
+CONFIG = "config"
 
 
 class HttpRefusal(StoreError):
@@ -40,10 +42,9 @@ class RepoHandler:
         self.haven = haven
 
     def _content_length(self, request: Request) -> int:
-        raw = request.headers.get("content-length")
-        if raw is None or not raw.isdigit():
-            raise HttpRefusal(411, "a Content-Length header is required")
-        size = int(raw)
+        size = wire.parse_count(request.headers.get("content-length"))
+        if size is None:
+            raise HttpRefusal(411, "a Content-Length header of ASCII digits is required")
         if size > self.haven.settings.max_body:
             raise HttpRefusal(413, f"object of {size} bytes exceeds the haven's limit of "
                                    f"{self.haven.settings.max_body}")
@@ -56,21 +57,45 @@ class RepoHandler:
                 ts=self.haven.clock.now(), action=action, result=result, tenant=p.tenant,
                 token_id=p.token_id, repo=repo, object=name, bytes=nbytes, remote=remote))
 
-    def _reserve(self, p: Principal, nbytes: int, nobjects: int) -> None:
+    def _reserve(self, p: Principal, repo: str, name: str, nbytes: int) -> None:
+        """Reserve quota (and for a lock, its record: size, count, owner) before any byte."""
         with self.haven.db.write() as conn:
-            quota.reserve(conn, p.tenant_id, nbytes, nobjects)
+            if is_lock(name):
+                exists = self.haven.area.store(p.tenant, repo).exists(CONFIG)
+                locks.check_create(conn, p, repo, nbytes, self.haven.settings.max_locks_per_token,
+                                   exists)
+                locks.record(conn, p, repo, name, nbytes, self.haven.clock.now())
+            quota.reserve(conn, p.tenant_id, nbytes, 1)
 
-    def _release(self, p: Principal, nbytes: int, nobjects: int) -> None:
+    def _release(self, p: Principal, repo: str, name: str, nbytes: int) -> None:
         with self.haven.db.write() as conn:
-            quota.release(conn, p.tenant_id, nbytes, nobjects)
+            if is_lock(name):
+                locks.forget(conn, p.tenant_id, repo, name)
+            quota.release(conn, p.tenant_id, nbytes, 1)
 
     def _replace_old(self, p: Principal, repo: str, name: str) -> None:
-        with self.haven.db.write() as conn:
+        try:
+            self.haven.trash.move_in(self.haven.db, p.tenant_id, p.tenant, repo=repo, name=name,
+                                     now=self.haven.clock.now(), token_id=p.token_id)
+        except ObjectNotFound:
+            pass
+
+    async def _receive(self, request: Request, pending: PendingObject) -> None:
+        """Stream the body into ``pending``; a body that sends nothing for the body timeout
+        is dropped, so one byte and then silence cannot hold a reservation for good."""
+        timeout = self.haven.settings.body_timeout
+        chunks = request.stream().__aiter__()
+        while True:
             try:
-                self.haven.trash.move_in(conn, p.tenant_id, p.tenant, repo=repo, name=name,
-                                         now=self.haven.clock.now(), token_id=p.token_id)
-            except ObjectNotFound:
-                pass
+                with anyio.fail_after(timeout):
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise HttpRefusal(408, f"the body of {pending.name} sent nothing for "
+                                       f"{timeout:.0f} s; dropped after {pending.received} "
+                                       "bytes") from None
+            pending.write(chunk)
 
     async def put(self, request: Request, p: Principal, repo: str, name: str) -> Response:
         overwrite = request.headers.get(wire.OVERWRITE_HEADER) == "1"
@@ -79,22 +104,24 @@ class RepoHandler:
         store = self.haven.area.store(p.tenant, repo)
         if not overwrite and await run_in_threadpool(store.exists, name):
             raise ObjectExists(f"object exists: {name}")
-        await run_in_threadpool(self._reserve, p, size, 1)
+        await run_in_threadpool(self._reserve, p, repo, name, size)
         pending: PendingObject = await run_in_threadpool(
             self.haven.area.begin_put, p.tenant, repo, name, size, want)
         try:
-            async for chunk in request.stream():
-                pending.write(chunk)
+            await self._receive(request, pending)
+            # Checked and durable before anything is replaced: an overwrite whose body is cut
+            # or does not match its name leaves the old object where it was.
+            await run_in_threadpool(pending.seal)
             if overwrite:
                 await run_in_threadpool(self._replace_old, p, repo, name)
-            await run_in_threadpool(pending.commit, self.haven.clock, overwrite)
+            await run_in_threadpool(pending.publish, self.haven.clock, overwrite)
         except ClientDisconnect:
             pending.abort()
-            await run_in_threadpool(self._release, p, size, 1)
+            await run_in_threadpool(self._release, p, repo, name, size)
             raise StoreCorrupt(f"upload of {name} was cut after {pending.received} bytes") from None
         except BaseException:
             pending.abort()
-            await run_in_threadpool(self._release, p, size, 1)
+            await run_in_threadpool(self._release, p, repo, name, size)
             raise
         await run_in_threadpool(lambda: self._audit(
             p, "put", "ok", repo=repo, name=name, nbytes=size, remote=_remote(request)))
@@ -134,20 +161,25 @@ class RepoHandler:
     async def delete(self, request: Request, p: Principal, repo: str, name: str) -> Response:
         expected_sha256(name, verify=False)
         if delete_is_delayed(name):
-            def move() -> None:
-                with self.haven.db.write() as conn:
-                    self.haven.trash.move_in(
-                        conn, p.tenant_id, p.tenant, repo=repo, name=name,
-                        now=self.haven.clock.now(), token_id=p.token_id)
-            await run_in_threadpool(move)
+            await run_in_threadpool(lambda: self.haven.trash.move_in(
+                self.haven.db, p.tenant_id, p.tenant, repo=repo, name=name,
+                now=self.haven.clock.now(), token_id=p.token_id))
         else:
-            store = self.haven.area.store(p.tenant, repo)
-            size = (await run_in_threadpool(store.stat, name)).size
-            await run_in_threadpool(store.delete, name)
-            await run_in_threadpool(self._release, p, size, 1)
+            await run_in_threadpool(self._delete_lock, p, repo, name)
         await run_in_threadpool(lambda: self._audit(
             p, "delete", "ok", repo=repo, name=name, nbytes=0, remote=_remote(request)))
         return Response(status_code=204)
+
+    def _delete_lock(self, p: Principal, repo: str, name: str) -> None:
+        """Locks are coordination state, not data: removed at once, by their maker or an
+        admin only."""
+        store = self.haven.area.store(p.tenant, repo)
+        with self.haven.db.write() as conn:
+            locks.check_delete(conn, p, repo, name)
+            size = store.stat(name).size
+            store.delete(name)
+            locks.forget(conn, p.tenant_id, repo, name)
+            quota.release(conn, p.tenant_id, size, 1)
 
     async def list(self, request: Request, p: Principal, repo: str) -> Response:
         prefix = request.query_params.get("prefix", "")

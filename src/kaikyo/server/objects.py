@@ -3,10 +3,10 @@
 Each repository is a :class:`~kaikyo.store.local.LocalStore` directory at
 ``<data>/objects/<tenant>/<repo>``; reads, stats and listings go through it unchanged. Uploads
 stream: :class:`PendingObject` writes chunks to a temporary file in the store's ``.tmp`` while
-hashing them, and on :meth:`~PendingObject.commit` checks size and hash, fsyncs, sets the
-receive time by the haven's clock and links the file into place (link fails if the name
-exists, so nothing is overwritten by accident). A failed or abandoned upload removes its
-temporary file: nothing partial is ever visible.
+hashing them; :meth:`~PendingObject.seal` checks size and hash and fsyncs, and only then
+:meth:`~PendingObject.publish` sets the receive time by the haven's clock and links the file
+into place (link fails if the name exists, so nothing is overwritten by accident). A failed or
+abandoned upload removes its temporary file: nothing partial is ever visible.
 
 Repository name grammar (checked when a tenant verifies names, the default): content objects
 ``data/<2hex>/<H>``, ``index/<H>``, ``snapshots/<H>``, ``keys/<H>``, ``locks/<H>`` where H is the
@@ -79,8 +79,12 @@ class PendingObject:
         while view:
             view = view[os.write(self._fd, view) :]
 
-    def commit(self, clock: Clock, overwrite: bool) -> None:
-        """Check, fsync and publish; blocking (run it in a worker thread)."""
+    def seal(self) -> None:
+        """Check size and hash and make the bytes durable; blocking (a worker thread).
+
+        Raises StoreCorrupt for a body cut short or not matching its name; nothing has been
+        published or replaced then.
+        """
         assert self._fd is not None
         if self.received != self.size:
             raise StoreCorrupt(f"body of {self.name} ended after {self.received} of {self.size}")
@@ -89,6 +93,10 @@ class PendingObject:
         os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
+
+    def publish(self, clock: Clock, overwrite: bool) -> None:
+        """Give the sealed object its receive time and link it into place."""
+        assert self._fd is None, "seal() first"
         now = clock.now()
         os.utime(self._tmp, (now, now))
         final = self._store.root / self.name

@@ -1,16 +1,31 @@
-"""Delayed deletion: an admin's delete moves the object to the tenant's trash, out of sight.
+"""Delayed deletion: a delete moves the object to the tenant's trash, out of sight.
 
-Trashed objects live at ``<data>/trash/<tenant>/<id>`` with a row in the ``trash`` table; they
-are purged once older than the grace period by the haven's clock (or by the operator), and
-``undelete`` links them back. A stolen admin token can therefore hide backups for at most the
-grace period, never destroy them. Usage drops on delete and returns on undelete.
+Trashed objects live at ``<data>/trash/<tenant>/<file>``, where ``file`` is random and never
+reused (row ids may be), with a row in the ``trash`` table; they are purged once older than
+the grace period by the haven's clock (or by the operator), and ``undelete`` links them back.
+A stolen token can therefore hide backups for at most the grace period, never destroy them.
+Trashed objects still count towards the tenant's usage (shown apart) until purged, so cycling
+deletes and uploads cannot grow a tenant past its quota.
+
+Every step is safe against a crash at any point:
+
+- move in: the row is committed as ``moving`` first, then the file is renamed, then the row
+  becomes ``trashed``. :meth:`Trash.recover` (at start-up) settles a ``moving`` row by where
+  the file is.
+- purge: one object at a time, file first, then its row; a row whose file is gone is simply
+  dropped by the next purge, and ``undelete`` says it was purged.
+- undelete: link back (never over an object), then unlink from the trash, then drop the row;
+  an object found back in place already (same inode) completes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+import secrets
+import shutil
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,11 +36,21 @@ from kaikyo.server.db import Database, trash
 from kaikyo.server.objects import ObjectArea, fsync_dir, validate_segment
 from kaikyo.store.errors import ObjectNotFound
 
+MOVING = "moving"
+TRASHED = "trashed"
+
 
 @dataclass(frozen=True, slots=True)
 class TrashResult:
     restored: list[str]
-    skipped: list[str]
+    skipped: list[str]  # an object of that name exists again
+    purged: list[str] = field(default_factory=list)  # its file was already purged
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    purged: int
+    failed: list[str]
 
 
 class Trash:
@@ -33,73 +58,147 @@ class Trash:
         self.root = root
         self.area = area
 
-    def _path(self, tenant: str, trash_id: int) -> Path:
-        return self.root / validate_segment("tenant", tenant) / str(trash_id)
+    def _path(self, tenant: str, row: sa.Row[tuple[object, ...]] | None = None, *,
+              file: str | None = None) -> Path:
+        if file is None:
+            assert row is not None
+            file = row.file or str(row.id)  # rows from before v2 are named by their id
+        return self.root / validate_segment("tenant", tenant) / file
 
-    def move_in(
-        self, conn: Connection, tenant_id: int, tenant: str, *, repo: str, name: str,
-        now: float, token_id: str | None,
-    ) -> int:
-        """Move one object to the trash inside the caller's write transaction; returns size."""
+    def move_in(self, db: Database, tenant_id: int, tenant: str, *, repo: str, name: str,
+                now: float, token_id: str | None) -> int:
+        """Move one object to the trash (see the module docstring); returns its size.
+
+        Raises ObjectNotFound when there is no such object: a directory is never one.
+        """
         source = self.area.repo_root(tenant, repo) / name
         try:
-            size = source.stat().st_size
-        except FileNotFoundError:
+            st = source.lstat()
+        except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(f"object not found: {name}") from None
-        key = conn.execute(
-            trash.insert().values(
-                tenant_id=tenant_id, repo=repo, name=name, size=size, deleted_at=now,
-                token_id=token_id,
-            )
-        ).inserted_primary_key
+        if not stat.S_ISREG(st.st_mode):
+            raise ObjectNotFound(f"object not found: {name}")
+        file = secrets.token_hex(16)
+        with db.write() as conn:
+            key = conn.execute(trash.insert().values(
+                tenant_id=tenant_id, repo=repo, name=name, size=st.st_size, deleted_at=now,
+                token_id=token_id, file=file, state=MOVING)).inserted_primary_key
         assert key is not None
-        trash_id = key[0]
-        target = self._path(tenant, int(trash_id))
+        target = self._path(tenant, file=file)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(source, target)
         except FileNotFoundError:
+            with db.write() as conn:
+                conn.execute(trash.delete().where(trash.c.id == key[0]))
             raise ObjectNotFound(f"object not found: {name}") from None
         fsync_dir(source.parent)
-        quota.release(conn, tenant_id, size, 1)
-        return size
+        fsync_dir(target.parent)
+        with db.write() as conn:
+            conn.execute(trash.update().where(trash.c.id == key[0]).values(state=TRASHED))
+        return st.st_size
+
+    def recover(self, db: Database, tenants: dict[int, str]) -> int:
+        """Settle rows left ``moving`` by a crash (call at start-up); returns how many."""
+        with db.read() as conn:
+            rows = conn.execute(sa.select(trash).where(trash.c.state == MOVING)).all()
+        for row in rows:
+            tenant = tenants.get(row.tenant_id)
+            with db.write() as conn:
+                if tenant is not None and self._path(tenant, row).exists():
+                    conn.execute(trash.update().where(trash.c.id == row.id)
+                                 .values(state=TRASHED))
+                else:  # the rename never happened: the object is where it was
+                    conn.execute(trash.delete().where(trash.c.id == row.id))
+        return len(rows)
 
     def undelete(
-        self, db: Database, tenant_id: int, tenant: str, repo: str | None, name: str | None
+        self, db: Database, tenant_id: int, tenant: str, repo: str | None, name: str | None,
+        trash_id: int | None = None,
     ) -> TrashResult:
-        """Link trashed objects back (never over an existing object); returns what moved."""
-        query = sa.select(trash).where(trash.c.tenant_id == tenant_id)
+        """Link trashed objects back (never over an existing object); returns what moved.
+
+        Where several trashed versions of one name match (an overwritten ``config``), the
+        newest comes back first and the older are skipped; ``trash_id`` picks one.
+        """
+        query = sa.select(trash).where(trash.c.tenant_id == tenant_id,
+                                       trash.c.state == TRASHED)
         if repo is not None:
             query = query.where(trash.c.repo == repo)
         if name is not None:
             query = query.where(trash.c.name == name)
-        restored, skipped = [], []
-        with db.write() as conn:
-            for row in conn.execute(query.order_by(trash.c.deleted_at.desc())).all():
-                label = f"{row.repo}/{row.name}"
-                target = self.area.store(tenant, row.repo, create=True).root / row.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                source = self._path(tenant, row.id)
-                try:
-                    os.link(source, target)
-                except (FileExistsError, FileNotFoundError):
-                    skipped.append(label)
-                    continue
-                os.unlink(source)
-                conn.execute(trash.delete().where(trash.c.id == row.id))
-                quota.reserve_unchecked(conn, tenant_id, row.size, 1)
-                restored.append(label)
-        return TrashResult(restored, skipped)
+        if trash_id is not None:
+            query = query.where(trash.c.id == trash_id)
+        restored: list[str] = []
+        skipped: list[str] = []
+        purged: list[str] = []
+        with db.read() as conn:
+            rows = conn.execute(query.order_by(trash.c.deleted_at.desc())).all()
+        for row in rows:
+            label = f"{row.repo}/{row.name}"
+            outcome = self._bring_back(db, tenant, row)
+            {"restored": restored, "skipped": skipped, "purged": purged}[outcome].append(label)
+        return TrashResult(restored, skipped, purged)
 
-    def purge(self, db: Database, tenants: dict[int, str], older_than: float) -> int:
-        """Remove trashed objects deleted at or before ``older_than``; returns the count."""
-        with db.write() as conn:
-            rows = conn.execute(sa.select(trash).where(trash.c.deleted_at <= older_than)).all()
-            for row in rows:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._path(tenants[row.tenant_id], row.id))
+    def _bring_back(self, db: Database, tenant: str, row: sa.Row[tuple[object, ...]]) -> str:
+        source = self._path(tenant, row)
+        target = self.area.store(tenant, row.repo, create=True).root / row.name
+        try:
+            if not stat.S_ISREG(source.lstat().st_mode):
+                return "skipped"  # not an object (a directory trashed by an older haven)
+        except FileNotFoundError:
+            with db.write() as conn:
                 conn.execute(trash.delete().where(trash.c.id == row.id))
-        return len(rows)
+            return "purged"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
+        except FileExistsError:
+            if not os.path.samefile(source, target):
+                return "skipped"
+            # An earlier undelete linked it back and was cut before it finished.
+        except (NotADirectoryError, FileNotFoundError):
+            return "skipped"
+        fsync_dir(target.parent)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(source)
+        with db.write() as conn:
+            conn.execute(trash.delete().where(trash.c.id == row.id))
+        return "restored"
+
+    def purge(self, db: Database, tenants: dict[int, str], older_than: float) -> PurgeResult:
+        """Remove trashed objects deleted at or before ``older_than``, one at a time, each in
+        its own transaction; one that cannot be removed is reported and the rest go on."""
+        with db.read() as conn:
+            rows = conn.execute(sa.select(trash).where(trash.c.deleted_at <= older_than,
+                                                       trash.c.state == TRASHED)).all()
+        purged = 0
+        failed: list[str] = []
+        for row in rows:
+            tenant = tenants.get(row.tenant_id)
+            try:
+                if tenant is not None:
+                    _remove(self._path(tenant, row))
+            except OSError as exc:
+                failed.append(f"{tenant}/{row.repo}/{row.name}: {exc.strerror or exc}")
+                continue
+            with db.write() as conn:
+                conn.execute(trash.delete().where(trash.c.id == row.id))
+                quota.release(conn, row.tenant_id, row.size, 1)
+            purged += 1
+        return PurgeResult(purged, failed)
+
+    def disk_usage(self, tenant: str) -> tuple[int, int]:
+        """Bytes and files in a tenant's trash directory, as on disk."""
+        base = self.root / validate_segment("tenant", tenant)
+        nbytes = nfiles = 0
+        if base.is_dir():
+            for entry in os.scandir(base):
+                with contextlib.suppress(OSError):
+                    if entry.is_file(follow_symlinks=False):
+                        nbytes += entry.stat(follow_symlinks=False).st_size
+                        nfiles += 1
+        return nbytes, nfiles
 
     @staticmethod
     def summary(conn: Connection, tenant_id: int) -> tuple[int, int]:
@@ -109,3 +208,15 @@ class Trash:
             )
         ).one()
         return int(row[0]), int(row[1])
+
+
+def _remove(path: Path) -> None:
+    """Remove a trashed file; a directory (trashed whole by a haven before v2) goes too."""
+    try:
+        if stat.S_ISDIR(path.lstat().st_mode):
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+

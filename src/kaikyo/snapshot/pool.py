@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -83,7 +84,8 @@ class WorkerPool:
         gc.freeze()
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=worker_main,
-                           args=(self._repo, child, self._dry_run, self._max_in_flight),
+                           args=(self._repo, child, self._dry_run, self._max_in_flight,
+                                 [*self._conns, parent], os.getpid()),
                            daemon=True, name="kaikyo-worker")
         proc.start()
         child.close()

@@ -28,6 +28,7 @@ import base64
 import contextlib
 import errno
 import grp
+import json
 import os
 import pwd
 import stat
@@ -76,6 +77,8 @@ class RestoreResult:
     bytes: int = 0
     warnings: list[str] = field(default_factory=list)
     verified: int = 0
+    resumed: bool = False  # an interrupted run of this restore was continued
+    kept: int = 0  # files that run had finished, left as they were
 
 
 # What is applied to an inode after its data: mode, uid, gid, mtime (ns); xattrs apart.
@@ -115,7 +118,23 @@ def _map_oserror(exc: OSError, what: str) -> Exception:
         return NoSpaceError(f"no space left on the device while restoring {what}")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return PermissionDeniedError(f"permission denied while restoring {what}")
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
+        return AlreadyExistsError(f"cannot restore {what}: something else is in the way "
+                                  f"({exc.strerror})",
+                                  "restore into an empty directory, or remove what is there")
     return exc
+
+
+def _real_dir(path: bytes) -> bool:
+    """A directory itself, not a symlink to one: a restore never writes through a link."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+# Left in the target while a restore runs: a rerun of the same restore resumes from it.
+MARKER = b".kaikyo-restore-in-progress"
 
 
 def apply_meta(target: bytes | int, meta: Meta, xattrs: Xattrs | None, chown: bool,
@@ -217,6 +236,10 @@ class Restorer:
         self.umask = 0o777
         self.shares: list[list[int]] = []  # indices into plan.groups
         self.empty_shares: list[list[int]] = []
+        # A rerun of an interrupted restore: files already finished (size and mtime as in
+        # the snapshot: a file gets its mtime last) are left as they are; others replaced.
+        self.resuming = False
+        self.kept = 0  # files a resumed restore found finished
 
     @property
     def files(self) -> int:
@@ -225,15 +248,50 @@ class Restorer:
     def out(self, fno: int) -> bytes:
         return self.f_parent[fno] + b"/" + self.f_name[fno]
 
-    def _check_target(self) -> None:
+    def _check_target(self, identity: dict[str, object]) -> None:
+        """Refuse a target that is not a directory, or not empty, unless ``--overwrite``,
+        or unless it holds an interrupted run of this very restore, which then resumes."""
         target = self.opts.target
-        if os.path.lexists(target):
-            if not os.path.isdir(target):
-                raise AlreadyExistsError(f"restore target {os.fsdecode(target)} is not a directory")
-            if os.listdir(target) and not self.opts.overwrite:
-                raise AlreadyExistsError(
-                    f"restore target {os.fsdecode(target)} is not empty",
-                    "choose an empty directory, or pass --overwrite to replace files in it")
+        if not os.path.lexists(target):
+            return
+        if not _real_dir(target):
+            raise AlreadyExistsError(f"restore target {os.fsdecode(target)} is not a directory")
+        if not os.listdir(target) or self.opts.overwrite:
+            self.resuming = self._marker() == identity
+            return
+        left = self._marker()
+        if left == identity:
+            self.resuming = True
+            return
+        if left is not None:
+            raise AlreadyExistsError(
+                f"restore target {os.fsdecode(target)} holds an interrupted restore of "
+                "another snapshot or path",
+                "rerun that restore to finish it, choose another directory, or pass "
+                "--overwrite")
+        raise AlreadyExistsError(
+            f"restore target {os.fsdecode(target)} is not empty",
+            "choose an empty directory, or pass --overwrite to replace files in it")
+
+    def _marker(self) -> dict[str, object] | None:
+        try:
+            with open(self.opts.target + b"/" + MARKER, "rb") as fh:
+                doc = json.loads(fh.read(65536))
+        except (OSError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def _write_marker(self, identity: dict[str, object]) -> None:
+        path = self.opts.target + b"/" + MARKER
+        try:
+            with open(path, "wb") as fh:
+                fh.write(json.dumps(identity, sort_keys=True).encode())
+        except OSError as exc:
+            raise _map_oserror(exc, os.fsdecode(path)) from None
+
+    def _remove_marker(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.opts.target + b"/" + MARKER)
 
     def _make_target(self) -> None:
         try:
@@ -254,7 +312,6 @@ class Restorer:
             if not self.filtering or self.filter.wanted(b"/" + name, node.get("type") == "dir"):
                 self._add(self.target, name, node, self.target + b"/" + name)
         self._find_hardlinks()
-        self._locate()
 
     def _walk(self, tree_hex: str) -> None:
         """Depth-first, parents before children, each directory's nodes in tree order (the
@@ -354,24 +411,10 @@ class Restorer:
         dups, srcs = dups[by_walk], srcs[by_walk]
         keep = np.ones(self.files, dtype=bool)
         keep[dups] = False
-        renumber = np.cumsum(keep) - 1
-        self.hardlinks = [(int(renumber[s]), self.out(d))
+        # By the numbers before the drop; _keep_files renumbers them with the files.
+        self.hardlinks = [(int(s), self.out(d))
                           for s, d in zip(srcs.tolist(), dups.tolist(), strict=True)]
-        starts = np.frombuffer(self.f_rows, dtype=np.uint32)
-        counts = np.diff(starts)
-        rows = np.repeat(keep, counts)
-        ids = np.frombuffer(self.plan.ids, dtype=np.uint8).reshape(-1, 32)
-        self.plan.ids = bytearray(ids[rows].tobytes())
-        del ids
-        self.f_rows = array("I", [0])
-        self.f_rows.frombytes(np.cumsum(counts[keep], dtype=np.uint32).tobytes())
-        meta = np.frombuffer(self.f_meta, dtype=np.int64).reshape(-1, 5)
-        self.f_meta = array("q", meta[keep].tobytes())
-        kept = keep.tolist()
-        self.f_parent = [p for p, k in zip(self.f_parent, kept, strict=True) if k]
-        self.f_name = [n for n, k in zip(self.f_name, kept, strict=True) if k]
-        self.f_xattrs = {int(renumber[f]): x for f, x in self.f_xattrs.items() if kept[f]}
-        self.sparse = {int(renumber[f]) for f in self.sparse if kept[f]}
+        self._keep_files(keep)
 
     def _locate(self) -> None:
         """Find every chunk in the index; each row's offset in its file; the pack order."""
@@ -412,9 +455,17 @@ class Restorer:
     # ---- running --------------------------------------------------------------------------
 
     def run(self, root_tree: str, subpath: bytes = b"/") -> RestoreResult:
-        self._check_target()
-        self.collect(root_tree, subpath)  # a bad path fails here, before anything is created
+        identity: dict[str, object] = {
+            "tree": root_tree, "path": os.fsdecode(subpath),
+            "include": list(self.opts.include), "exclude": list(self.opts.exclude)}
+        self._check_target(identity)
+        # A bad path or a blob that is not stored fails here, before anything is created.
+        self.collect(root_tree, subpath)
+        if self.resuming:
+            self._skip_finished()
+        self._locate()
         self._make_target()
+        self._write_marker(identity)
         self._probe()
         self._make_dirs()
         self._assign()
@@ -432,24 +483,68 @@ class Restorer:
             self.result.links += 1
         for special in self.specials:
             self._special(*special)
+        self._remove_marker()
         depth = [d.count(b"/") for d in self.dirs]
         for i in sorted(range(len(self.dirs)), key=depth.__getitem__, reverse=True):
             m, out = self.d_meta, self.dirs[i]
             meta = (m[4 * i], m[4 * i + 1], m[4 * i + 2], m[4 * i + 3])
             apply_meta(out, meta, self.d_xattrs.get(i), self._chown(meta), True,
                        self.result.warnings, out)
-        self.result.files = self.files
+        self.result.files = self.files + self.kept
         self.result.dirs = len(self.dirs)
+        self.result.resumed = self.resuming
+        self.result.kept = self.kept
         if self.opts.verify:
-            self.result.verified = self._verify()
+            self.result.verified = self._verify() + self.kept
         return self.result
+
+    def _finished(self, fno: int) -> bool:
+        m = self.f_meta
+        try:
+            st = os.lstat(self.out(fno))
+        except OSError:
+            return False
+        return (stat.S_ISREG(st.st_mode) and st.st_size == m[fno * 5 + 4]
+                and st.st_mtime_ns == m[fno * 5 + 3])
+
+    def _skip_finished(self) -> None:
+        """Drop the files a resumed restore finished before it was cut (kept as they are),
+        so the rerun reads only what is missing. Files other files are hard links to stay."""
+        sources = {first for first, _ in self.hardlinks}
+        keep = np.array([fno in sources or not self._finished(fno)
+                         for fno in range(self.files)], dtype=bool)
+        if keep.all():
+            return
+        self.kept = int((~keep).sum())
+        self._keep_files(keep)
+
+    def _keep_files(self, keep: npt.NDArray[np.bool_]) -> None:
+        """Keep only the files where ``keep`` is set (before :meth:`_locate`); file numbers
+        shift down, and every column that names files follows."""
+        renumber = np.cumsum(keep) - 1
+        starts = np.frombuffer(self.f_rows, dtype=np.uint32)
+        counts = np.diff(starts)
+        rows = np.repeat(keep, counts)
+        ids = np.frombuffer(self.plan.ids, dtype=np.uint8).reshape(-1, 32)
+        self.plan.ids = bytearray(ids[rows].tobytes())
+        del ids
+        self.f_rows = array("I", [0])
+        self.f_rows.frombytes(np.cumsum(counts[keep], dtype=np.uint32).tobytes())
+        meta = np.frombuffer(self.f_meta, dtype=np.int64).reshape(-1, 5)
+        self.f_meta = array("q", meta[keep].tobytes())
+        kept = keep.tolist()
+        self.f_parent = [p for p, k in zip(self.f_parent, kept, strict=True) if k]
+        self.f_name = [n for n, k in zip(self.f_name, kept, strict=True) if k]
+        self.f_xattrs = {int(renumber[f]): x for f, x in self.f_xattrs.items() if kept[f]}
+        self.sparse = {int(renumber[f]) for f in self.sparse if kept[f]}
+        self.hardlinks = [(int(renumber[s]), d) for s, d in self.hardlinks]
 
     def _probe(self) -> None:
         """Does an inode created in the target get our uid and gid, the mode asked for less
         the umask, and no ACL? Then chown and chmod that would change nothing are skipped.
         (An unnamed O_TMPFILE inode: nothing appears in the target. Not with --overwrite:
         directories already there may differ from the target.)"""
-        if self.opts.overwrite or not hasattr(os, "O_TMPFILE"):
+        if self._replacing() or not hasattr(os, "O_TMPFILE"):
             return
         umask = _umask()
         try:
@@ -480,17 +575,24 @@ class Restorer:
             return False
         return not (self.plain and uid == self.euid and gid == self.egid)
 
+    def _replacing(self) -> bool:
+        return self.opts.overwrite or self.resuming
+
     def _make_dirs(self) -> None:
         # Walk order puts parents first, so plain mkdir suffices; makedirs only as a fallback.
         for out in self.dirs:
             try:
                 os.mkdir(out, 0o700)
             except FileExistsError:
-                if not os.path.isdir(out):
-                    if not self.opts.overwrite:
+                if not _real_dir(out):
+                    # A file, or a symlink (to a directory too): never written through.
+                    if not self._replacing():
                         raise AlreadyExistsError(f"{os.fsdecode(out)} exists") from None
-                    os.unlink(out)
-                    os.mkdir(out, 0o700)
+                    try:
+                        os.unlink(out)
+                        os.mkdir(out, 0o700)
+                    except OSError as exc:
+                        raise _map_oserror(exc, os.fsdecode(out)) from None
             except FileNotFoundError:
                 os.makedirs(out, 0o700, exist_ok=True)
             except OSError as exc:
@@ -539,16 +641,24 @@ class Restorer:
         self.owner = bytearray(owner.tobytes())
 
     def _replace(self, path: bytes) -> None:
-        if self.opts.overwrite and os.path.lexists(path) and not os.path.isdir(path):
+        """Make room for a file, link or special at ``path`` (with --overwrite, or resuming):
+        whatever is there that is not a real directory goes; a directory is refused."""
+        if not self._replacing() or not os.path.lexists(path):
+            return
+        if _real_dir(path):
+            raise AlreadyExistsError(f"{os.fsdecode(path)} is a directory where the snapshot "
+                                     "has a file", "remove it, or restore elsewhere")
+        try:
             os.unlink(path)
+        except OSError as exc:
+            raise _map_oserror(exc, os.fsdecode(path)) from None
 
     def _prepare_shared_files(self) -> None:
         """Create the files written by several workers (or sparse) before data arrives."""
         owner = self.owner
         for fno in range(self.files):
             if owner[fno]:
-                if self.opts.overwrite:
-                    self._replace(self.out(fno))
+                self._replace(self.out(fno))
                 continue
             out = self.out(fno)
             self._replace(out)

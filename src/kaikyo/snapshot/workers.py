@@ -17,8 +17,11 @@ parent died) ends the worker.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import mmap
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -138,6 +141,9 @@ class ChunkSaver:
 
     def close(self) -> None:
         self._pool.shutdown()
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def read_into(fd: int, view: memoryview, size: int) -> int:
@@ -287,8 +293,32 @@ def close_saver(saver: ChunkSaver, uploader: Uploader) -> None:
     uploader.close()
 
 
-def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight: int) -> None:
-    """Entry point of a forked worker; runs until ``exit`` or EOF."""
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux PR_SET_PDEATHSIG),
+    and leave now if the parent is already gone. SIGTERM kills at once (the default action,
+    not the parent's handler); Ctrl-C is left to the parent, which stops its workers itself.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(1)  # the parent died between the fork and the prctl
+
+
+def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight: int,
+                inherited: list[Connection] | None = None, parent_pid: int = 0) -> None:
+    """Entry point of a forked worker; runs until ``exit`` or EOF.
+
+    ``inherited``: the parent's ends of the workers' pipes, this one's included, which the
+    fork copied: closed at once, or this worker would hold its own pipe open and never see
+    the parent go. And in case the parent dies without a word (``kill -9``), the kernel kills
+    this worker with it (see :func:`die_with_parent`).
+    """
+    die_with_parent(parent_pid)
+    for other in inherited or ():
+        other.close()
     repo.store.reopen()
     send_lock = threading.Lock()
 

@@ -28,7 +28,8 @@ class StorePermissionDenied(StoreError, errors.PermissionDeniedError):
 
 
 class StoreAuthFailed(StoreError, errors.AuthenticationError):
-    pass
+    # (tenant, token id) when the token's secret matched but it is revoked or expired.
+    holder: tuple[str, str] | None = None
 
 
 class StoreNoSpace(StoreError, errors.NoSpaceError):
@@ -41,6 +42,13 @@ class StoreQuotaExceeded(StoreError, errors.QuotaExceededError):
 
 class StoreUnavailable(StoreError, errors.ConnectionFailedError):
     """Transient: the store could not be reached or answered with a retryable failure."""
+
+
+class StoreProtocolError(StoreError, errors.ConnectionFailedError):
+    """The answer is not the protocol's: a redirect, an unexpected status, a malformed header
+    or listing. Permanent: a proxy or another service is in the way, not a passing failure."""
+
+    default_hint = "check the repository URL: it must reach a kaikyo haven directly"
 
 
 class StoreCorrupt(StoreError, errors.IntegrityError):
@@ -57,6 +65,7 @@ def map_os_error(exc: OSError, what: str) -> StoreError:
         return StoreNoSpace(f"no space left on the device while writing {what}")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return StorePermissionDenied(f"permission denied: {what}")
-    if exc.errno == errno.ENOENT:
+    if exc.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+        # A directory in the way, or a path through a file: no object of that name.
         return ObjectNotFound(f"object not found: {what}")
     return StoreError(f"I/O error on {what}: {exc.strerror}")

@@ -21,12 +21,13 @@ in a forked child) builds a fresh pool instead of sharing the parent's sockets.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import httpx
 
@@ -38,6 +39,7 @@ from kaikyo.store.errors import (
     ObjectNotFound,
     StoreCorrupt,
     StoreError,
+    StoreProtocolError,
     StoreUnavailable,
     map_os_error,
 )
@@ -60,6 +62,35 @@ def _read_file(path: str) -> bytes:
 
 def _is_content_addressed(name: str) -> bool:
     return _HASH_NAME.fullmatch(name) is not None
+
+
+def _parse_mtime(text: str | None) -> float | None | Literal[False]:
+    """A receive time header: None when absent, False when malformed."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return value if math.isfinite(value) else False
+
+
+def _list_item(line: str, number: int, prefix: str) -> ObjectInfo:
+    """One NDJSON listing line, checked: a malformed one is a protocol error, not a crash."""
+    try:
+        obj = json.loads(line)
+        name, size, mtime = obj["name"], obj["size"], obj.get("mtime")
+        if not isinstance(name, str) or isinstance(size, bool) or not isinstance(size, int) \
+                or size < 0 or (mtime is not None and (isinstance(mtime, bool) or
+                                                       not isinstance(mtime, int | float))):
+            raise ValueError("fields of the wrong type")
+        validate_name(name)
+        if not name.startswith(prefix):
+            raise ValueError(f"{name!r} is outside the prefix asked for")
+    except (ValueError, KeyError, TypeError, InvalidName) as exc:
+        raise StoreProtocolError(f"line {number} of the haven's listing is malformed: "
+                                 f"{exc}") from None
+    return ObjectInfo(name, size, float(mtime) if mtime is not None else None)
 
 
 class StoreTrustFailed(StoreError, errors.ConnectionFailedError):
@@ -125,7 +156,8 @@ class HttpStore:
         self._base = str(parsed.copy_with(path="/" + "/".join(segments), query=None))
         self._options = options
         self._transport = transport
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or (RetryPolicy(max_elapsed=options.retry_limit)
+                                if options.retry_limit is not None else RetryPolicy())
         self._limiter = (
             RateLimiter(parse_schedule(options.upload_limit), options.clock)
             if options.upload_limit
@@ -186,8 +218,12 @@ class HttpStore:
 
     # -- request plumbing ------------------------------------------------------------------
 
-    def _send(self, request: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
-        """Run one request; map transport failures to StoreUnavailable, errors via wire."""
+    def _send(self, kind: str, request: Callable[[httpx.Client], httpx.Response]
+              ) -> httpx.Response:
+        """Run one request of ``kind`` (PUT, GET, HEAD, DELETE, LIST); map transport failures
+        to StoreUnavailable and error answers via wire. Only the statuses the protocol
+        defines for ``kind`` succeed: a redirect or a stray 200 from a proxy that stored
+        nothing must never count as "saved"."""
         try:
             response = request(self._http())
         except (httpx.TransportError, httpx.StreamError) as exc:
@@ -197,6 +233,12 @@ class HttpStore:
             raise StoreUnavailable(f"haven unreachable: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 400:
             raise self._error(response)
+        if response.status_code not in wire.SUCCESS[kind]:
+            where = response.headers.get("location")
+            raise StoreProtocolError(
+                f"the haven at {self._host} answered HTTP {response.status_code} to {kind}"
+                + (f" (redirect to {where[:200]})" if where else "")
+                + ", which the protocol does not define: nothing was done")
         return response
 
     @staticmethod
@@ -211,7 +253,8 @@ class HttpStore:
         return wire.error_from_response(response.status_code, kind, message)
 
     def _retrying(self, fn: Callable[[int], T]) -> T:
-        return call_with_retry(fn, self._retry, self._options.clock)
+        return call_with_retry(fn, self._retry, self._options.clock,
+                               watcher=self._options.retry_watcher)
 
     @staticmethod
     def _object_path(name: str) -> str:
@@ -249,7 +292,7 @@ class HttpStore:
             if n and not overwrite and self._arrived(name, len(view), view.tobytes):
                 return
             body = self._body(view) if self._limiter is not None else bytes(view)
-            self._send(lambda c: c.put(path, content=body, headers=headers))
+            self._send("PUT", lambda c: c.put(path, content=body, headers=headers))
 
         self._retrying(attempt)
 
@@ -272,7 +315,8 @@ class HttpStore:
         def attempt(n: int) -> None:
             if n and self._arrived(name, size, lambda: _read_file(path)):
                 return
-            self._send(lambda c: c.put(target, content=self._file_body(path), headers=headers))
+            self._send("PUT", lambda c: c.put(target, content=self._file_body(path),
+                                              headers=headers))
 
         self._retrying(attempt)
 
@@ -287,7 +331,7 @@ class HttpStore:
                 self._stat_once(name)  # an empty range is valid only inside the object
                 return b""
             headers["range"] = wire.format_range(offset, length)
-        data = self._send(lambda c: c.get(path, headers=headers)).content
+        data = self._send("GET", lambda c: c.get(path, headers=headers)).content
         if length is not None and len(data) != length:
             raise StoreCorrupt(f"short read of {name}: {len(data)} of {length} bytes")
         return data
@@ -296,10 +340,13 @@ class HttpStore:
         return self._retrying(lambda _: self._get_once(name, offset, length))
 
     def _stat_once(self, name: str) -> ObjectInfo:
-        response = self._send(lambda c: c.head(self._object_path(name)))
-        mtime = response.headers.get(wire.MTIME_HEADER)
-        size = int(response.headers.get("content-length", "0"))
-        return ObjectInfo(name, size, float(mtime) if mtime else None)
+        response = self._send("HEAD", lambda c: c.head(self._object_path(name)))
+        size = wire.parse_count(response.headers.get("content-length"))
+        mtime = _parse_mtime(response.headers.get(wire.MTIME_HEADER))
+        if size is None or mtime is False:
+            raise StoreProtocolError(f"the haven's answer to HEAD {name} has a malformed "
+                                     "Content-Length or receive time")
+        return ObjectInfo(name, size, mtime)
 
     def stat(self, name: str) -> ObjectInfo:
         return self._retrying(lambda _: self._stat_once(name))
@@ -313,12 +360,11 @@ class HttpStore:
 
     def _list_once(self, prefix: str) -> list[ObjectInfo]:
         params = {"prefix": prefix}
-        text = self._send(lambda c: c.get("/list", params=params)).text
+        text = self._send("LIST", lambda c: c.get("/list", params=params)).text
         items = []
-        for line in text.splitlines():
+        for number, line in enumerate(text.splitlines(), 1):
             if line:
-                obj = json.loads(line)
-                items.append(ObjectInfo(validate_name(obj["name"]), obj["size"], obj.get("mtime")))
+                items.append(_list_item(line, number, prefix))
         return items
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -330,7 +376,7 @@ class HttpStore:
 
         def attempt(n: int) -> None:
             try:
-                self._send(lambda c: c.delete(path))
+                self._send("DELETE", lambda c: c.delete(path))
             except ObjectNotFound:
                 if n == 0:
                     raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from kaikyo.store.base import ObjectInfo
 from kaikyo.store.errors import (
     InvalidRange,
     ObjectExists,
+    ObjectNotFound,
     StoreError,
     map_os_error,
 )
@@ -147,10 +149,12 @@ class LocalStore:
             raise InvalidRange(f"invalid range {offset}+{length} for {name}")
         try:
             with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise ObjectNotFound(f"object not found: {name}")
                 if offset or length is not None:
-                    size = os.fstat(fh.fileno()).st_size
-                    end = size if length is None else offset + length
-                    if end > size:
+                    end = st.st_size if length is None else offset + length
+                    if end > st.st_size:
                         raise InvalidRange(f"range {offset}+{length} beyond end of {name}")
                     fh.seek(offset)
                     return fh.read(end - offset)
@@ -159,14 +163,21 @@ class LocalStore:
             raise map_os_error(exc, name) from None
 
     def stat(self, name: str) -> ObjectInfo:
+        """Only regular files are objects: a directory (``data``, ``snapshots``) is not one,
+        whatever its name."""
         try:
-            st = self._path(name).stat()
-            return ObjectInfo(name, st.st_size, st.st_mtime)
+            st = self._path(name).lstat()
         except OSError as exc:
             raise map_os_error(exc, name) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ObjectNotFound(f"object not found: {name}")
+        return ObjectInfo(name, st.st_size, st.st_mtime)
 
     def exists(self, name: str) -> bool:
-        return self._path(name).is_file()
+        try:
+            return stat.S_ISREG(self._path(name).lstat().st_mode)
+        except OSError:
+            return False
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         validate_prefix(prefix)
@@ -189,8 +200,11 @@ class LocalStore:
                 yield ObjectInfo(name, st.st_size, st.st_mtime)
 
     def delete(self, name: str) -> None:
+        path = self._path(name)
         try:
-            os.unlink(self._path(name))
+            if not stat.S_ISREG(path.lstat().st_mode):
+                raise ObjectNotFound(f"object not found: {name}")
+            os.unlink(path)
         except OSError as exc:
             raise map_os_error(exc, name) from None
 

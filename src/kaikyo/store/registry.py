@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from kaikyo.clock import SYSTEM_CLOCK, Clock
 from kaikyo.errors import UsageError
 from kaikyo.store.base import Store
+from kaikyo.store.retrying import RetryWatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class StoreOptions:
     timeout: float = 60.0
     ca_file: str | None = None
     clock: Clock = field(default=SYSTEM_CLOCK)
+    retry_limit: float | None = None  # seconds a call may retry for (None: the default, 5 min)
+    retry_watcher: RetryWatcher | None = None  # told of retries (see store.retrying)
 
 
 Factory = Callable[[str, StoreOptions], Store]

@@ -16,6 +16,8 @@ client re-raises exactly what the server's store raised. Messages never carry se
 
 from __future__ import annotations
 
+import re
+
 from kaikyo.store.errors import (
     InvalidName,
     InvalidRange,
@@ -42,6 +44,13 @@ LIST_ROUTE = "/{tenant}/{repo}/list"
 # Hard bound on one request body; packs are ~16 MiB, so this leaves room without letting one
 # request fill a disk.
 MAX_BODY_BYTES = 256 * 1024 * 1024
+# A lock is a sealed JSON of about 200 bytes; the haven refuses bigger ones.
+MAX_LOCK_BYTES = 4096
+
+# What a successful answer is, per request: anything else (a redirect, a 200 where 201 is due)
+# means the request did not do what the protocol says, and is an error.
+SUCCESS = {"PUT": frozenset({201}), "GET": frozenset({200, 206}), "HEAD": frozenset({200}),
+           "DELETE": frozenset({204}), "LIST": frozenset({200})}
 
 # The one table: error class, HTTP status, wire name. Order matters for encoding (first
 # isinstance match wins), so subclasses come before their bases.
@@ -61,7 +70,8 @@ ERROR_TABLE: list[tuple[type[StoreError], int]] = [
 _BY_NAME: dict[str, type[StoreError]] = {cls.__name__: cls for cls, _ in ERROR_TABLE}
 
 # Statuses a client retries: the request may succeed later without any change on its side.
-TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+# 408: the haven gave up on a body that stopped arriving (a stalled link).
+TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
 
 
 def status_for(exc: StoreError) -> int:
@@ -93,22 +103,32 @@ def error_from_response(status: int, kind: str | None, message: str | None) -> S
     return StoreError(text)
 
 
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{1,19})?")
+
+
+def parse_count(text: str | None) -> int | None:
+    """A non-negative decimal of ASCII digits (a Content-Length), or None. ``str.isdigit``
+    is not enough: it accepts "²" and other digits ``int`` refuses."""
+    if text is None or not _DIGITS.fullmatch(text.strip()):
+        return None
+    return int(text.strip())
+
+
 def parse_range(header: str, size: int) -> tuple[int, int]:
     """Parse ``bytes=a-b`` (inclusive, as RFC 9110) into ``(offset, end_exclusive)``.
 
-    Raises :class:`InvalidRange` for anything else, including multi-ranges and ranges that run
-    past the end: the store contract has no short reads.
+    Raises :class:`InvalidRange` for anything else, including multi-ranges, suffix ranges,
+    non-ASCII digits, numbers beyond 19 digits and ranges that run past the end: the store
+    contract has no short reads.
     """
-    unit, sep, spec = header.partition("=")
-    if unit.strip() != "bytes" or not sep or "," in spec:
-        raise InvalidRange(f"unsupported range {header!r}")
-    first, dash, last = spec.strip().partition("-")
-    if not dash or not first.isdigit() or (last and not last.isdigit()):
-        raise InvalidRange(f"unsupported range {header!r}")
-    start = int(first)
-    end = int(last) + 1 if last else size
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        raise InvalidRange(f"unsupported range {header[:64]!r}")
+    start = int(match.group(1))
+    end = int(match.group(2)) + 1 if match.group(2) is not None else size
     if start > end or end > size:
-        raise InvalidRange(f"range {header!r} beyond the end of a {size}-byte object")
+        raise InvalidRange(f"range {header[:64]!r} beyond the end of a {size}-byte object")
     return start, end
 
 

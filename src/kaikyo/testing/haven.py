@@ -42,17 +42,24 @@ def kaikyo(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str
 class HavenProcess:
     def __init__(self, data: Path, *, host: str = "127.0.0.1", port: int | None = None,
                  extra: tuple[str, ...] = (), netns: str | None = None,
-                 tls: tuple[Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, metrics: bool = False) -> None:
         """``tls=(cert, key)`` serves https with that pair; the certificate is then also the
-        CA a client must trust (see tlscert.self_signed)."""
+        CA a client must trust (see tlscert.self_signed). ``metrics``: also serve /metrics on
+        an operator listener (``metrics_base``)."""
         self.data, self.host, self.port = data, host, port or free_port()
         self.extra, self.netns, self.tls = extra, netns, tls
+        self.metrics_port = free_port() if metrics else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data.parent / f"{data.name}-serve.log"
 
     @property
     def base(self) -> str:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def metrics_base(self) -> str:
+        assert self.metrics_port is not None, "started without metrics=True"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.metrics_port}"
 
     @property
     def ca_file(self) -> str | None:
@@ -66,6 +73,8 @@ class HavenProcess:
                f"{self.host}:{self.port}", *self.extra]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        if self.metrics_port is not None:
+            cmd += ["--metrics-listen", f"{self.host}:{self.metrics_port}"]
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

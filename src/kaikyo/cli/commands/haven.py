@@ -17,7 +17,7 @@ from kaikyo.cli import exitcodes
 from kaikyo.cli.config import add_json_arg
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes
-from kaikyo.errors import IntegrityError, UsageError
+from kaikyo.errors import IntegrityError, PermissionDeniedError, UsageError
 from kaikyo.server import Haven, HavenSettings
 from kaikyo.server.audit import verify
 from kaikyo.server.scrub import scrub
@@ -93,7 +93,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run, action=_scrub)
     audit = sub.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    p = audit_sub.add_parser("verify", help="prove the audit log has not been altered")
+    p = audit_sub.add_parser(
+        "verify", help="prove the audit log has not been altered",
+        description="Recompute the hash chain and check every entry recorded in the anchor "
+        "file (DIR/audit.anchor): removed, wiped or rewritten entries are found. Prints the "
+        "head SEQ:HASH; keep it elsewhere and pass it back with --expect to check against it.")
+    p.add_argument("--expect", metavar="SEQ:HASH",
+                   help="a head printed by an earlier verify: that entry must still be there")
     add_data_arg(p)
     p.set_defaults(func=run, action=_audit_verify)
     p = sub.add_parser("purge", help="purge trashed objects older than the grace period")
@@ -130,26 +136,37 @@ def _scrub(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _audit_verify(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
-    result = verify(haven.db)
+    result = verify(haven.db, expect=args.expect)
     if args.json:
-        emit_json(ctx, {"rows": result.rows, "ok": result.ok,
-                        "first_bad_seq": result.first_bad_seq})
+        emit_json(ctx, {"rows": result.rows, "ok": result.ok, "head": result.head,
+                        "first_bad_seq": result.first_bad_seq, "anchored": result.anchored,
+                        "problems": list(result.problems)})
     elif result.ok:
-        ctx.stdout.write(f"audit log intact: {result.rows} entries\n")
-    if not result.ok:
+        ctx.stdout.write(f"audit log intact: {result.rows} entries, {result.anchored} "
+                         f"anchored; head {result.head}\n")
+    if result.first_bad_seq is not None:
         raise IntegrityError(f"audit log altered at entry {result.first_bad_seq} "
                              f"({result.rows} entries before it verify)",
                              "treat everything from that entry on as untrusted")
+    if result.problems:
+        raise IntegrityError(f"audit log altered: {result.problems[0]}",
+                             "treat the audit log as untrusted; compare with a copy kept "
+                             "elsewhere")
     return exitcodes.OK
 
 
 def _purge(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     older = parse_duration(args.older_than) if args.older_than else None
-    count = haven.purge(older)
+    result = haven.purge(older)
     if args.json:
-        emit_json(ctx, {"purged": count})
+        emit_json(ctx, {"purged": result.purged, "failed": result.failed})
     else:
-        ctx.stdout.write(f"purged {count} trashed objects\n")
+        ctx.stdout.write(f"purged {result.purged} trashed objects\n")
+        for line in result.failed:
+            ctx.stderr.write(f"kaikyo: warning: could not purge {line}\n")
+    if result.failed:
+        raise PermissionDeniedError(f"{len(result.failed)} trashed object(s) could not be "
+                                    "purged", "see the lines above; the others were purged")
     return exitcodes.OK
 
 

@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
     p.add_argument("-i", "--include", action="append", default=[], metavar="PATTERN")
     p.add_argument("-e", "--exclude", action="append", default=[], metavar="PATTERN")
     p.add_argument("--overwrite", action="store_true",
-                   help="allow a non-empty target and replace files in it")
+                   help="allow a non-empty target and replace files in it (a target holding "
+                   "an interrupted run of the same restore needs no flag: it resumes)")
     p.add_argument("--verify", action="store_true",
                    help="re-read every restored file and check it against the snapshot")
     p.add_argument("--numeric-owner", action="store_true",
@@ -76,8 +77,12 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         emit_json(ctx, {"snapshot_id": snap.snapshot_id, "target": args.target,
                         "files": result.files, "dirs": result.dirs, "links": result.links,
                         "other": result.other, "bytes": result.bytes,
-                        "verified": result.verified, "warnings": result.warnings})
+                        "verified": result.verified, "warnings": result.warnings,
+                        "resumed": result.resumed, "files_kept": result.kept})
     else:
+        if result.resumed:
+            out_console(ctx).print(f"resumed an interrupted restore: {result.kept} files were "
+                                   "already restored and were kept")
         out_console(ctx).print(
             f"restored snapshot {snap.snapshot_id[:8]} to {args.target}: {result.files} files, "
             f"{result.dirs} dirs, {human_bytes(result.bytes)}"

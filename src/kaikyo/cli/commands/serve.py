@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import socket
 import ssl
 
 import uvicorn
@@ -19,6 +20,7 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.server import Haven, create_app
+from kaikyo.server.connections import guarded_h11
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +34,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="how long deleted objects stay recoverable (default 7d)")
     p.add_argument("--max-object", default="256Mi", metavar="SIZE",
                    help="largest object accepted (default 256Mi)")
+    p.add_argument("--metrics-listen", metavar="HOST:PORT",
+                   help="serve /metrics (Prometheus) here, for the operator's network only; "
+                   "it is never served on the tenants' --listen address (it names tenants)")
+    p.add_argument("--header-timeout", default="15s", metavar="DURATION",
+                   help="close a connection whose request headers are not complete by then "
+                   "(default 15s)")
+    p.add_argument("--body-timeout", default="60s", metavar="DURATION",
+                   help="drop an upload whose body sends nothing for this long (default 60s)")
+    p.add_argument("--idle-timeout", default="30s", metavar="DURATION",
+                   help="close a kept-alive connection idle this long (default 30s)")
+    p.add_argument("--max-connections", type=int, default=512, metavar="N",
+                   help="refuse connections beyond this many at once (default 512)")
+    p.add_argument("--max-locks-per-token", type=int, default=64, metavar="N",
+                   help="locks one token may hold at once (default 64)")
     add_data_arg(p)
     p.set_defaults(func=run)
 
@@ -67,6 +83,27 @@ def _check_tls(cert: str, key: str) -> None:
                           f"{exc.strerror or exc}") from None
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it every small answer waited 40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _positive(value: int, flag: str) -> int:
+    if value < 1:
+        raise UsageError(f"{flag} must be at least 1")
+    return value
+
+
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     host, port = _split_listen(args.listen)
     tls = bool(args.tls_cert or args.tls_key)
@@ -77,25 +114,45 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                          "pass --tls-cert and --tls-key, or listen on 127.0.0.1")
     if tls:
         _check_tls(args.tls_cert, args.tls_key)
+    metrics = _split_listen(args.metrics_listen) if args.metrics_listen else None
+    if metrics is not None and metrics == (host, port):
+        raise UsageError("--metrics-listen must differ from --listen")
     max_object = parse_size(args.max_object)
-    settings = settings_from(args, ctx, trash_grace=parse_duration(args.trash_grace),
-                             **({"max_body": max_object} if max_object else {}))
+    settings = settings_from(
+        args, ctx, trash_grace=parse_duration(args.trash_grace),
+        body_timeout=parse_duration(args.body_timeout),
+        max_locks_per_token=_positive(args.max_locks_per_token, "--max-locks-per-token"),
+        **({"max_body": max_object} if max_object else {}))
+    header_timeout = parse_duration(args.header_timeout)
+    idle = parse_duration(args.idle_timeout)
+    max_connections = _positive(args.max_connections, "--max-connections")
+    sockets = [_bind(host, port)]
+    if metrics is not None:
+        sockets.append(_bind(*metrics))
     haven = Haven(settings, ctx.clock, create=True)
     haven.area.clean_uploads()
+    haven.recover()
     haven.recount_usage()
     scheme = "https" if tls else "http"
     url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
+    metrics_url = (f"{scheme}://{metrics[0]}:{sockets[1].getsockname()[1]}/metrics"
+                   if metrics is not None else None)
     if args.json:
-        emit_json(ctx, {"listen": url, "data": str(settings.data_dir)})
+        emit_json(ctx, {"listen": url, "data": str(settings.data_dir), "metrics": metrics_url})
     else:
-        ctx.stderr.write(f"kaikyo haven on {url}, data in {settings.data_dir}\n")
+        ctx.stderr.write(f"kaikyo haven on {url}, data in {settings.data_dir}"
+                         + (f", metrics on {metrics_url}" if metrics_url else "") + "\n")
+    app = create_app(haven, metrics_port=sockets[1].getsockname()[1] if metrics else None)
     config = uvicorn.Config(
-        create_app(haven), host=host, port=port, ssl_certfile=args.tls_cert,
-        ssl_keyfile=args.tls_key, log_level="warning", access_log=False, lifespan="on",
-        timeout_keep_alive=120, server_header=False,
+        app, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, log_level="warning",
+        access_log=False, lifespan="on", timeout_keep_alive=max(1, int(idle)),
+        server_header=False, http=guarded_h11(header_timeout, max_connections),
+        limit_concurrency=max_connections,
     )
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=sockets)
     finally:
+        for sock in sockets:
+            sock.close()
         haven.close()
     return exitcodes.OK

@@ -55,8 +55,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("tenant")
     p.add_argument("--repo", help="only this repository")
     p.add_argument("--name", help="only this object name")
+    p.add_argument("--id", type=int, dest="trash_id", metavar="N",
+                   help="only this trash entry (see 'kaikyo tenant trash'): picks one of "
+                   "several deleted versions of a name, e.g. of an overwritten config")
     add_data_arg(p)
     p.set_defaults(func=run, action=_undelete)
+
+    p = sub.add_parser("trash", help="list the objects in a tenant's trash")
+    p.add_argument("tenant")
+    add_data_arg(p)
+    p.set_defaults(func=run, action=_trash)
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -107,7 +115,8 @@ def _show(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     w(f"tenant       {info['name']} ({'suspended' if info['suspended'] else 'active'})\n")
     w(f"usage        {_limit(info['used_bytes'], info['quota_bytes'], human_bytes)}\n")
     w(f"objects      {_limit(info['used_objects'], info['quota_objects'])}\n")
-    w(f"trash        {info['trash']['objects']} objects, {human_bytes(info['trash']['bytes'])}\n")
+    w(f"trash        {info['trash']['objects']} objects, {human_bytes(info['trash']['bytes'])}"
+      " (counted in the usage until purged)\n")
     w(f"repositories {', '.join(info['repositories']) or '-'}\n")
     for t in info["tokens"]:
         state = "revoked" if t["revoked_at"] else f"expires {_when(t['expires_at'])}"
@@ -134,12 +143,28 @@ def _suspend(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _undelete(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
-    result = haven.undelete(args.tenant, args.repo, args.name)
+    result = haven.undelete(args.tenant, args.repo, args.name, args.trash_id)
     if args.json:
-        emit_json(ctx, {"restored": result.restored, "skipped": result.skipped})
+        emit_json(ctx, {"restored": result.restored, "skipped": result.skipped,
+                        "purged": result.purged})
     else:
         for label in result.restored:
             ctx.stdout.write(f"restored {label}\n")
         for label in result.skipped:
             ctx.stderr.write(f"skipped {label}: an object of that name exists\n")
+        for label in result.purged:
+            ctx.stderr.write(f"skipped {label}: already purged from the trash\n")
+    return exitcodes.OK
+
+
+def _trash(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
+    rows = haven.list_trash(args.tenant)
+    if args.json:
+        emit_json(ctx, rows)
+        return exitcodes.OK
+    for r in rows:
+        when = datetime.fromtimestamp(r["deleted_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+        ctx.stdout.write(f"{r['id']:>8}  {when} UTC  {human_bytes(r['size']):>10}  "
+                         f"{r['repo']}/{r['name']}\n")
+    ctx.stderr.write(f"{len(rows)} trashed object(s)\n")
     return exitcodes.OK
