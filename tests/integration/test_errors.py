@@ -355,3 +355,55 @@ def test_unknown_snapshot(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
     assert_error(kaikyo("restore", f"{sid}:/no/such/path", "-t", tmp_path / "o",
                         expect=None), 21, "not in the snapshot")
     assert not (tmp_path / "o").exists()
+
+
+# ---- issue 10, part D: what a rerun, a target and a path may hold -----------------------
+
+
+def test_backup_of_paths_that_do_not_exist_saves_nothing(kaikyo: Kaikyo, src: Path,
+                                                         tmp_path: Path) -> None:
+    real = kaikyo.backup(src)["snapshot_id"]
+    run = kaikyo("backup", tmp_path / "no-such", tmp_path / "nor-this", expect=None)
+    assert_error(run, 21, "none of the paths to back up could be read")
+    assert [s["id"] for s in kaikyo("snapshots", "--json").json()] == [real]
+
+
+def test_overwrite_never_writes_through_a_symlink(kaikyo: Kaikyo, tmp_path: Path) -> None:
+    src = tmp_path / "tree"
+    (src / "etc").mkdir(parents=True)
+    (src / "etc" / "passwd").write_text("from the snapshot\n")
+    (src / "note").write_text("a file\n")
+    kaikyo.backup(src)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "passwd").write_text("must not change\n")
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "etc").symlink_to(elsewhere)  # a link where the snapshot has a directory
+    (target / "note").symlink_to(elsewhere / "passwd")  # a link where it has a file
+    run = kaikyo.restore(f"latest:{src}", target, "--overwrite")
+    assert "Traceback" not in run.err
+    assert (elsewhere / "passwd").read_text() == "must not change\n"
+    assert not (target / "etc").is_symlink() and not (target / "note").is_symlink()
+    assert_trees_equal(src, target)
+
+
+def test_a_directory_where_the_snapshot_has_a_file(kaikyo: Kaikyo, tmp_path: Path) -> None:
+    src = tmp_path / "tree"
+    src.mkdir()
+    (src / "f").write_text("file\n")
+    kaikyo.backup(src)
+    target = tmp_path / "target"
+    (target / "f").mkdir(parents=True)
+    run = kaikyo.restore(f"latest:{src}", target, "--overwrite", expect=None)
+    assert_error(run, 22, "is a directory where the snapshot has a file")
+
+
+def test_another_interrupted_restore_is_named(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
+    kaikyo.backup(src)
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / ".kaikyo-restore-in-progress").write_text('{"tree": "other"}')
+    (target / "partial").write_text("x")
+    run = kaikyo.restore(f"latest:{src}", target, expect=None)
+    assert_error(run, 22, "interrupted restore of another snapshot or path")

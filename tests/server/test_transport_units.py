@@ -147,3 +147,17 @@ def test_http_store_in_a_forked_child_ignores_a_lock_the_parent_held() -> None:
         pytest.fail("reopen() in a forked child waited for the parent's lock")
     store._lock.release()  # type: ignore[attr-defined]
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_listening_socket_is_tcp_so_asyncio_sets_nodelay() -> None:
+    """Accepted sockets inherit the listener's protocol; asyncio sets TCP_NODELAY only on
+    those that say IPPROTO_TCP (with proto 0, every small answer waited 40 ms for an ACK)."""
+    import socket
+
+    from kaikyo.cli.commands.serve import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

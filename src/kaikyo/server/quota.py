@@ -1,5 +1,8 @@
 """Per-tenant usage accounting: reserve before accepting bytes, release if they never land.
 
+Usage counts what the tenant's data takes on disk: live objects and, until purged, the
+objects in its trash.
+
 Reservation is one conditional UPDATE, so two uploads racing for the last bytes of a quota
 cannot both pass: the database decides atomically. A ``NULL`` quota means unlimited.
 """
@@ -9,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kaikyo.server.db import tenants
+from kaikyo.server.db import tenants, trash
 from kaikyo.store.errors import StoreQuotaExceeded
 
 
@@ -29,9 +32,12 @@ def reserve(conn: Connection, tenant_id: int, nbytes: int, nobjects: int) -> Non
                 t.id == tenant_id
             )
         ).one()
+        in_trash = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(trash.c.size), 0))
+                                .where(trash.c.tenant_id == tenant_id)).scalar_one()
         raise StoreQuotaExceeded(
             f"tenant quota exceeded: {row.used_bytes} of {row.quota_bytes or 'unlimited'} bytes "
-            f"and {row.used_objects} of {row.quota_objects or 'unlimited'} objects used; "
+            f"and {row.used_objects} of {row.quota_objects or 'unlimited'} objects used "
+            f"({in_trash} bytes of it deleted objects kept in the trash until purged); "
             f"this upload needs {nbytes} bytes more"
         )
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kaikyo.server import quota
+from kaikyo.server import crashpoints, quota
 from kaikyo.server.db import Database, trash
 from kaikyo.server.objects import ObjectArea, fsync_dir, validate_segment
 from kaikyo.store.errors import ObjectNotFound
@@ -86,6 +86,7 @@ class Trash:
         assert key is not None
         target = self._path(tenant, file=file)
         target.parent.mkdir(parents=True, exist_ok=True)
+        crashpoints.reached("trash.moving")
         try:
             os.rename(source, target)
         except FileNotFoundError:
@@ -94,6 +95,7 @@ class Trash:
             raise ObjectNotFound(f"object not found: {name}") from None
         fsync_dir(source.parent)
         fsync_dir(target.parent)
+        crashpoints.reached("trash.renamed")
         with db.write() as conn:
             conn.execute(trash.update().where(trash.c.id == key[0]).values(state=TRASHED))
         return st.st_size
@@ -160,6 +162,7 @@ class Trash:
         except (NotADirectoryError, FileNotFoundError):
             return "skipped"
         fsync_dir(target.parent)
+        crashpoints.reached("undelete.linked")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(source)
         with db.write() as conn:
@@ -182,6 +185,7 @@ class Trash:
             except OSError as exc:
                 failed.append(f"{tenant}/{row.repo}/{row.name}: {exc.strerror or exc}")
                 continue
+            crashpoints.reached("purge.removed")
             with db.write() as conn:
                 conn.execute(trash.delete().where(trash.c.id == row.id))
                 quota.release(conn, row.tenant_id, row.size, 1)

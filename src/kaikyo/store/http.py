@@ -134,6 +134,20 @@ def _tls_failure(exc: BaseException, host: str) -> StoreTrustFailed | None:
     return None
 
 
+# What httpcore says when a connection is cut (a retry may well succeed); any other protocol
+# error is an answer that is not HTTP as the haven speaks it (a malformed header), permanent.
+_CUT = ("disconnected", "peer closed", "incomplete", "connection reset", "broken pipe")
+
+
+def _malformed(exc: BaseException, host: str) -> StoreProtocolError | None:
+    if not isinstance(exc, httpx.RemoteProtocolError):
+        return None
+    text = str(exc)
+    if any(word in text.lower() for word in _CUT):
+        return None
+    return StoreProtocolError(f"the haven at {host} sent a malformed answer: {text}")
+
+
 class HttpStore:
     """A :class:`~kaikyo.store.base.Store` on a kaikyo haven; thread-safe, fork-safe."""
 
@@ -227,7 +241,7 @@ class HttpStore:
         try:
             response = request(self._http())
         except (httpx.TransportError, httpx.StreamError) as exc:
-            permanent = _tls_failure(exc, self._host)
+            permanent = _tls_failure(exc, self._host) or _malformed(exc, self._host)
             if permanent is not None:
                 raise permanent from None
             raise StoreUnavailable(f"haven unreachable: {type(exc).__name__}: {exc}") from None

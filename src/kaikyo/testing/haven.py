@@ -42,13 +42,15 @@ def kaikyo(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str
 class HavenProcess:
     def __init__(self, data: Path, *, host: str = "127.0.0.1", port: int | None = None,
                  extra: tuple[str, ...] = (), netns: str | None = None,
-                 tls: tuple[Path, Path] | None = None, metrics: bool = False) -> None:
+                 tls: tuple[Path, Path] | None = None, metrics: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         """``tls=(cert, key)`` serves https with that pair; the certificate is then also the
         CA a client must trust (see tlscert.self_signed). ``metrics``: also serve /metrics on
         an operator listener (``metrics_base``)."""
         self.data, self.host, self.port = data, host, port or free_port()
         self.extra, self.netns, self.tls = extra, netns, tls
         self.metrics_port = free_port() if metrics else None
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data.parent / f"{data.name}-serve.log"
 
@@ -77,7 +79,7 @@ class HavenProcess:
             cmd += ["--metrics-listen", f"{self.host}:{self.metrics_port}"]
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, *cmd]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + timeout
@@ -101,6 +103,13 @@ class HavenProcess:
             return probe.returncode == 0
         verify = ssl.create_default_context(cafile=self.ca_file) if self.tls else True
         return httpx.get(f"{self.base}/healthz", timeout=1, verify=verify).status_code == 200
+
+    def wait_dead(self, timeout: float = 20.0) -> int:
+        """Wait for the server to exit by itself (a crash point); returns its exit status."""
+        assert self.proc is not None
+        code = self.proc.wait(timeout=timeout)
+        self.proc = None
+        return code
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:

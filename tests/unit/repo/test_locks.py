@@ -59,3 +59,41 @@ def test_refused_acquire_leaves_no_lock_behind(repo: Repository) -> None:
             Lock(repo, clock, exclusive=True).acquire()
     assert len(list_locks(repo)) == 1
     held.release()
+
+
+class _FailingList:
+    """A store whose listing of locks fails (a link cut right after our lock was written)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def list(self, prefix: str = "") -> object:
+        from kaikyo.store import StoreUnavailable
+
+        if prefix == "locks/":
+            raise StoreUnavailable("haven unreachable: cut")
+        return self._store.list(prefix)
+
+
+def test_a_failed_acquire_removes_its_own_lock() -> None:
+    from kaikyo.store import StoreUnavailable
+
+    store = MemoryStore()
+    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
+    repo.store = _FailingList(store)  # type: ignore[assignment]
+    with pytest.raises(StoreUnavailable):
+        Lock(repo, FakeClock(T0), exclusive=True).acquire()
+    assert list(store.list("locks/")) == []
+
+
+def test_a_replayed_lock_is_stale(repo: Repository) -> None:
+    """An old lock put back (its own time long before it was stored) does not block."""
+    from kaikyo.repo.locks import LockInfo
+
+    replayed = LockInfo("locks/x", "another-host", 1, True, T0, T0 + STALE_AFTER + 5)
+    assert "put back" in replayed.why_stale(T0 + STALE_AFTER + 6, "here")
+    fresh = LockInfo("locks/y", "another-host", 1, True, T0, T0 + 2)
+    assert fresh.why_stale(T0 + 3, "here") == ""

@@ -18,7 +18,7 @@ from kaikyo.cli.config import add_json_arg
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes
 from kaikyo.errors import IntegrityError, PermissionDeniedError, UsageError
-from kaikyo.server import Haven, HavenSettings
+from kaikyo.server import Haven, HavenSettings, crashpoints
 from kaikyo.server.audit import verify
 from kaikyo.server.scrub import scrub
 
@@ -43,7 +43,13 @@ def settings_from(args: argparse.Namespace, ctx: CliContext, **extra: Any) -> Ha
 
 
 def open_haven(args: argparse.Namespace, ctx: CliContext, *, create: bool = False) -> Haven:
+    arm_crash_point(ctx)
     return Haven(settings_from(args, ctx), ctx.clock, create=create)
+
+
+def arm_crash_point(ctx: CliContext) -> None:
+    """Tests only: kill this process at a named step (see kaikyo.server.crashpoints)."""
+    crashpoints.ARMED = ctx.env.get("KAIKYO_TEST_CRASH_AT") or None
 
 
 def parse_size(text: str | None) -> int | None:

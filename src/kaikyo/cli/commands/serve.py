@@ -15,7 +15,13 @@ import ssl
 import uvicorn
 
 from kaikyo.cli import exitcodes
-from kaikyo.cli.commands.haven import add_data_arg, parse_duration, parse_size, settings_from
+from kaikyo.cli.commands.haven import (
+    add_data_arg,
+    arm_crash_point,
+    parse_duration,
+    parse_size,
+    settings_from,
+)
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json
 from kaikyo.errors import ConfigError, UsageError
@@ -48,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="refuse connections beyond this many at once (default 512)")
     p.add_argument("--max-locks-per-token", type=int, default=64, metavar="N",
                    help="locks one token may hold at once (default 64)")
+    p.add_argument("--purge-interval", default="1h", metavar="DURATION",
+                   help="how often expired trash is purged (default 1h)")
     add_data_arg(p)
     p.set_defaults(func=run)
 
@@ -129,6 +137,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     sockets = [_bind(host, port)]
     if metrics is not None:
         sockets.append(_bind(*metrics))
+    arm_crash_point(ctx)
     haven = Haven(settings, ctx.clock, create=True)
     haven.area.clean_uploads()
     haven.recover()
@@ -142,7 +151,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         ctx.stderr.write(f"kaikyo haven on {url}, data in {settings.data_dir}"
                          + (f", metrics on {metrics_url}" if metrics_url else "") + "\n")
-    app = create_app(haven, metrics_port=sockets[1].getsockname()[1] if metrics else None)
+    app = create_app(haven, purge_interval=parse_duration(args.purge_interval),
+                     metrics_port=sockets[1].getsockname()[1] if metrics else None)
     config = uvicorn.Config(
         app, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, log_level="warning",
         access_log=False, lifespan="on", timeout_keep_alive=max(1, int(idle)),
