@@ -80,7 +80,8 @@ class WrongPasswordError(KaikyoError):
 
 
 class LockedError(KaikyoError):
-    default_hint = "wait for the other process, or run 'kaikyo unlock' if it is gone"
+    default_hint = ("wait for the other process; if it is gone, 'kaikyo unlock' removes stale "
+                    "locks and 'kaikyo unlock --remove-all' every lock")
 
 
 class PermissionDeniedError(KaikyoError):

@@ -56,8 +56,9 @@ def _warned(err: str, name: str) -> None:
 def test_replayed_index_after_prune_loses_nothing(victim: Victim, tree: Path,
                                                   tmp_path: Path) -> None:
     """A backup token saves the index files, the owner forgets and prunes (repacking the pack
-    that held both files), the token puts the old index back: the next prune must keep the
-    live copy, not the one in the pack that is gone."""
+    that held both files), the token puts the old index back. A haven refuses the replay
+    (410: it never stores a name it deleted); a local repository takes it, and the next prune
+    must keep the live copy, not the one in the pack that is gone."""
     k = victim.k
     first = k.backup(tree)["snapshot_id"]
     (tree / "one").unlink()
@@ -66,14 +67,52 @@ def test_replayed_index_after_prune_loses_nothing(victim: Victim, tree: Path,
     k("forget", first)
     done = k("prune", "--json").json()
     assert done["packs_repacked"] + done["packs_deleted"] >= 1
-    replayed = [n for n, data in saved.items() if victim.put(n, data, "backup") == 201]
-    assert replayed, "the old index files were accepted again (same bytes, same names)"
-    run = k("prune")
-    # The replayed files that name packs the prune deleted are named; the others are true.
-    assert any(f"kaikyo: warning: {name}: names" in run.err for name in replayed), run.err
+    gone = {n: d for n, d in saved.items() if n not in victim.objects("index")}
+    statuses = {n: victim.put(n, d, "backup") for n, d in gone.items()}
+    if victim.kind == "haven":
+        assert set(statuses.values()) == {410}, statuses
+    else:
+        assert set(statuses.values()) == {201}
+        run = k("prune")
+        # Those naming packs the prune deleted are named (the others are simply true).
+        assert any(f"kaikyo: warning: {n}: names" in run.err for n in gone), run.err
     _restores(victim, tree, tmp_path / "out")
     k("repair", "index")
     k("check", "--read-data")
+
+
+def test_the_haven_never_stores_a_deleted_name_again(tree: Path, tmp_path: Path,
+                                                     request: pytest.FixtureRequest) -> None:
+    """Every kind a token may write: a forgotten snapshot, a removed key, a released lock,
+    a pruned pack put back are refused; the operator's undelete still brings one back."""
+    v = new_victim("haven", tmp_path, request)
+    k = v.k
+    first = k.backup(tree)["snapshot_id"]
+    (tree / "one").write_bytes(os.urandom(1024 * 1024))
+    k.backup(tree)
+    before = {n: d for kind in ("snapshots", "data", "index", "keys") for n, d in
+              v.objects(kind).items()}
+    k("key", "add", env={"KAIKYO_NEW_PASSWORD": "another"})
+    added = {n: d for n, d in v.objects("keys").items() if n not in before}
+    before.update(added)
+    k("key", "remove", next(iter(added)).split("/")[1][:12])
+    k("forget", first)
+    k("prune")
+    gone = {n: d for n, d in before.items()
+            if n not in {**v.objects("snapshots"), **v.objects("data"), **v.objects("index"),
+                         **v.objects("keys")}}
+    assert {n.split("/")[0] for n in gone} >= {"snapshots", "data", "index", "keys"}
+    for name, data in gone.items():
+        for scope in ("backup", "admin"):
+            assert v.put(name, data, scope) == 410, (name, scope)
+    snapshot = next(n for n in gone if n.startswith("snapshots/"))
+    from kaikyo.testing.haven import kaikyo
+
+    data_dir = v.root.parents[2]
+    code, _, err = kaikyo("tenant", "undelete", "victim", "--data", str(data_dir), "--name",
+                          snapshot)
+    assert code == 0, err
+    assert any(s["id"] == first for s in k("snapshots", "--json").json())
 
 
 def test_index_naming_a_gone_pack_that_sorts_first(victim: Victim, tree: Path,

@@ -106,6 +106,19 @@ audit = sa.Table(
 )
 
 
+# v2: every name deleted from a name-verifying tenant. Every kaikyo object but ``config`` is
+# sealed with a random nonce, so its name (the hash of its bytes) is never legitimately made
+# twice: a deleted name put again is an old object replayed, refused at the door.
+tombstones = sa.Table(
+    "tombstones",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("repo", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("deleted_at", sa.Float, nullable=False),
+)
+
+
 def _v1(conn: Connection) -> None:
     for table in (tenants, tokens, trash, audit):
         table.create(conn, checkfirst=True)
@@ -121,6 +134,7 @@ def _v2(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE trash ADD COLUMN state VARCHAR(16) NOT NULL "
                              "DEFAULT 'trashed'"))
     locks.create(conn, checkfirst=True)
+    tombstones.create(conn, checkfirst=True)
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]

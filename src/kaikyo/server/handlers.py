@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
-from kaikyo.server import audit, locks, quota
+from kaikyo.server import audit, locks, quota, tombstones
 from kaikyo.server.admin import Haven, Principal
 from kaikyo.server.objects import PendingObject, expected_sha256
 from kaikyo.server.policy import delete_is_delayed, is_lock
@@ -58,8 +58,11 @@ class RepoHandler:
                 token_id=p.token_id, repo=repo, object=name, bytes=nbytes, remote=remote))
 
     def _reserve(self, p: Principal, repo: str, name: str, nbytes: int) -> None:
-        """Reserve quota (and for a lock, its record: size, count, owner) before any byte."""
+        """Reserve quota (and for a lock, its record: size, count, owner) before any byte;
+        refuse a name this repository deleted (a replay, see kaikyo.server.tombstones)."""
         with self.haven.db.write() as conn:
+            if tombstones.applies(p.verify_names, name):
+                tombstones.refuse_if_buried(conn, p.tenant_id, repo, name)
             if is_lock(name):
                 exists = self.haven.area.store(p.tenant, repo).exists(CONFIG)
                 locks.check_create(conn, p, repo, nbytes, self.haven.settings.max_locks_per_token,
@@ -163,7 +166,8 @@ class RepoHandler:
         if delete_is_delayed(name):
             await run_in_threadpool(lambda: self.haven.trash.move_in(
                 self.haven.db, p.tenant_id, p.tenant, repo=repo, name=name,
-                now=self.haven.clock.now(), token_id=p.token_id))
+                now=self.haven.clock.now(), token_id=p.token_id,
+                bury=tombstones.applies(p.verify_names, name)))
         else:
             await run_in_threadpool(self._delete_lock, p, repo, name)
         await run_in_threadpool(lambda: self._audit(
@@ -180,6 +184,8 @@ class RepoHandler:
             store.delete(name)
             locks.forget(conn, p.tenant_id, repo, name)
             quota.release(conn, p.tenant_id, size, 1)
+            if tombstones.applies(p.verify_names, name):
+                tombstones.bury(conn, p.tenant_id, repo, name, self.haven.clock.now())
 
     async def list(self, request: Request, p: Principal, repo: str) -> Response:
         prefix = request.query_params.get("prefix", "")

@@ -31,7 +31,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kaikyo.server import crashpoints, quota
+from kaikyo.server import crashpoints, quota, tombstones
 from kaikyo.server.db import Database, trash
 from kaikyo.server.objects import ObjectArea, fsync_dir, validate_segment
 from kaikyo.store.errors import ObjectNotFound
@@ -66,8 +66,9 @@ class Trash:
         return self.root / validate_segment("tenant", tenant) / file
 
     def move_in(self, db: Database, tenant_id: int, tenant: str, *, repo: str, name: str,
-                now: float, token_id: str | None) -> int:
+                now: float, token_id: str | None, bury: bool = False) -> int:
         """Move one object to the trash (see the module docstring); returns its size.
+        With ``bury``, the name is never stored again (see :mod:`kaikyo.server.tombstones`).
 
         Raises ObjectNotFound when there is no such object: a directory is never one.
         """
@@ -83,6 +84,8 @@ class Trash:
             key = conn.execute(trash.insert().values(
                 tenant_id=tenant_id, repo=repo, name=name, size=st.st_size, deleted_at=now,
                 token_id=token_id, file=file, state=MOVING)).inserted_primary_key
+            if bury:
+                tombstones.bury(conn, tenant_id, repo, name, now)
         assert key is not None
         target = self._path(tenant, file=file)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +170,7 @@ class Trash:
             os.unlink(source)
         with db.write() as conn:
             conn.execute(trash.delete().where(trash.c.id == row.id))
+            tombstones.unbury(conn, row.tenant_id, row.repo, row.name)
         return "restored"
 
     def purge(self, db: Database, tenants: dict[int, str], older_than: float) -> PurgeResult:

@@ -55,6 +55,7 @@ def check(repo: Repository, read_data: bool = False,
     except KaikyoError as exc:
         report.findings.append(Finding("error", "index", f"index unreadable: {exc}"))
         return report
+    repo.list_keys()  # slots that do not parse become findings (opening tried only one)
     stored = repo.list_packs()
     unindexed = set(stored) - set(repo.index.pack_ids())
     repo.adopt_unindexed(write=False, stored=stored)  # garbage among them becomes a finding

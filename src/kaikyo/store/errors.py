@@ -19,6 +19,14 @@ class ObjectExists(StoreError, errors.AlreadyExistsError):
     pass
 
 
+class ObjectGone(StoreError, errors.PermissionDeniedError):
+    """The haven refuses to store a name it deleted: only a replay of an old object can have
+    it (every object but ``config`` is sealed with a random nonce)."""
+
+    default_hint = "an old object was put back; if this is your own, bring it back with " \
+                   "'kaikyo tenant undelete' at the haven"
+
+
 class InvalidName(StoreError, errors.UsageError):
     default_hint = "object names are lowercase segments of [a-z0-9._-] separated by '/'"
 

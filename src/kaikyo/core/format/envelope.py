@@ -26,7 +26,8 @@ def open_object(
     if not sealed:
         raise IntegrityError(f"{what} is empty")
     if sealed[0] != SEALED_VERSION:
-        raise UnsupportedVersionError(f"{what} has unsupported format version {sealed[0]}")
+        raise UnsupportedVersionError(f"{what} has unsupported format version {sealed[0]} "
+                                      "(written by a newer kaikyo, or not a kaikyo object)")
     plain = cipher.open(memoryview(sealed)[1:], kind, what)
     return compressor.decompress(plain[0], memoryview(plain)[1:], None)
 
