@@ -352,3 +352,29 @@ def test_odd_content_lengths_are_refused(haven: HavenProcess, tok: dict[str, str
         sock.settimeout(10)
         line = sock.recv(4096).split(b"\r\n")[0]
     assert b" 400 " in line or b" 411 " in line, line
+
+
+def test_unlock_with_a_restore_token_cannot_remove_a_live_prune_lock(
+        haven: HavenProcess, tok: dict[str, str], tmp_path: Path) -> None:
+    """B11 through the engine: a restore token's 'unlock --remove-all' is refused for the
+    admin's exclusive lock, in one line per lock, and a backup still sees the lock."""
+    from kaikyo.clock import SYSTEM_CLOCK
+    from kaikyo.repo import Lock, Repository
+    from kaikyo.store import StoreOptions
+    from kaikyo.store.http import HttpStore
+
+    url = haven.url(TENANT, "unlockme")
+    env = {"KAIKYO_REPOSITORY": url, "KAIKYO_PASSWORD": "pw",
+           "KAIKYO_CACHE_DIR": str(tmp_path / "cache")}
+    assert kaikyo("init", env={**env, "KAIKYO_TOKEN": tok["admin"]})[0] == 0
+    store = HttpStore(url, StoreOptions(token=tok["admin"]))
+    held = Lock(Repository.open(store, "pw"), SYSTEM_CLOCK, exclusive=True).acquire()
+    try:
+        code, _, err = kaikyo("unlock", "--remove-all", env={**env, "KAIKYO_TOKEN": tok["restore"]})
+        assert code == 17 and "was made by token" in err, err
+        assert [ln for ln in err.splitlines() if ln.startswith("kaikyo: error:")]
+        code, _, err = kaikyo("backup", str(tmp_path), env={**env, "KAIKYO_TOKEN": tok["backup"]})
+        assert code == 13, err  # the prune's lock is still there
+    finally:
+        held.release()
+        store.close()
