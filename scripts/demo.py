@@ -115,6 +115,7 @@ def main() -> int:
         run(["check", "--read-data"], env)
         run(["stats"], env)
         if server is not None:
+            _attack(work, env, repo)
             say("the haven operator's view (no keys, ciphertext only)")
             data = str(work / "haven")
             run(["tenant", "show", "tokyo-corp", "--data", data], env)
@@ -136,6 +137,36 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=10)
+
+
+def _attack(work: Path, env: dict[str, str], repo: str) -> None:
+    """A stolen backup token (no passphrase) plants garbage and replays a forgotten snapshot:
+    the garbage is skipped and named, the replay refused at the door."""
+    import hashlib
+
+    import httpx
+
+    say("3b. a stolen backup token: a planted snapshot is skipped, a replay is refused")
+    data = work / "haven"
+    backup_token = json.loads(run(["token", "issue", "tokyo-corp", "--scope", "backup",
+                                   "--data", str(data), "--json"], env, capture=True))["token"]
+    headers = {"authorization": f"Bearer {backup_token}"}
+    garbage = os.urandom(300)
+    name = "snapshots/" + hashlib.sha256(garbage).hexdigest()
+    status = httpx.put(f"{repo}/o/{name}", content=garbage, headers=headers).status_code
+    print(f"attacker: PUT {name[:18]}... (300 random bytes) -> HTTP {status}")
+    run(["snapshots"], env)
+    run(["repair", "snapshots"], env)
+    objects = data / "objects" / "tokyo-corp" / "demo" / "snapshots"
+    oldest = json.loads(run(["snapshots", "--json"], env, capture=True))[0]["id"]
+    kept = (objects / oldest).read_bytes()
+    run(["forget", oldest], env)
+    status = httpx.put(f"{repo}/o/snapshots/{oldest}", content=kept,
+                       headers=headers).status_code
+    print(f"attacker: PUT the forgotten snapshot {oldest[:8]} back -> HTTP {status} "
+          "(a name the haven deleted is never stored again)")
+    if status != 410:
+        raise SystemExit("demo: the haven stored a replayed snapshot")
 
 
 def _start_haven(work: Path, env: dict[str, str]

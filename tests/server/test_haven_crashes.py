@@ -153,3 +153,15 @@ def test_the_purge_loop_outlives_a_failure(tmp_path: Path) -> None:
     finally:
         haven.close()
     assert len(calls) >= 3
+
+
+def test_serve_stops_quietly_on_sigterm(tmp_path: Path) -> None:
+    """systemd stops the haven with SIGTERM: a graceful stop, exit 0 (not the CLI's 143)."""
+    import signal
+
+    proc, _ = start(tmp_path / "haven")
+    assert proc.proc is not None
+    popen = proc.proc
+    popen.send_signal(signal.SIGTERM)
+    assert popen.wait(timeout=20) == 0
+    assert "terminated" not in proc.log.read_text()

@@ -118,6 +118,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> int:
     ctx = ctx or CliContext(env=dict(os.environ), stdin_is_tty=sys.stdin.isatty())
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _command_in(argv) == "serve":  # uvicorn stops gracefully on SIGTERM itself: exit 0
+        return _main(argv, ctx)
     with _sigterm_as_interrupt():
         return _main(argv, ctx)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import socket
 import ssl
 
@@ -159,9 +160,13 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         server_header=False, http=guarded_h11(header_timeout, max_connections),
         limit_concurrency=max_connections,
     )
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler
+    # it found: make that one a no-op, so the data directory is closed and the exit is 0.
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         uvicorn.Server(config).run(sockets=sockets)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for sock in sockets:
             sock.close()
         haven.close()
