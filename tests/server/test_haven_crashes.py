@@ -87,19 +87,29 @@ def test_a_delete_cut_at_any_step_loses_nothing(tmp_path: Path, point: str) -> N
         proc.stop()
 
 
-def test_purge_killed_between_file_and_row(tmp_path: Path) -> None:
-    """The trashed file is gone but its row stayed: undelete says "purged", not "exists"."""
-    data = tmp_path / "haven"
+def _trashed_blob(data: Path) -> bytes:
+    """A haven (stopped again) holding one object in its trash; returns the object's bytes."""
     proc, token = start(data)
     blob = os.urandom(2000)
     assert request(proc, token, "PUT", name_of(blob), blob) == 201
     assert request(proc, token, "DELETE", name_of(blob)) == 204
     proc.stop()
-    cut = subprocess.run([sys.executable, "-m", "kaikyo.cli.main", "haven", "purge",
-                          "--older-than", "0s", "--data", str(data)],
-                         env={**os.environ, "KAIKYO_TEST_CRASH_AT": "purge.removed"},
+    return blob
+
+
+def _killed_at(point: str, data: Path, *argv: str) -> None:
+    """Run an operator command on ``data`` as its own process, killed at ``point``."""
+    cut = subprocess.run([sys.executable, "-m", "kaikyo.cli.main", *argv, "--data", str(data)],
+                         env={**os.environ, "KAIKYO_TEST_CRASH_AT": point},
                          capture_output=True, check=False)
-    assert cut.returncode == -9
+    assert cut.returncode == -9, cut.stderr
+
+
+def test_purge_killed_between_file_and_row(tmp_path: Path) -> None:
+    """The trashed file is gone but its row stayed: undelete says "purged", not "exists"."""
+    data = tmp_path / "haven"
+    blob = _trashed_blob(data)
+    _killed_at("purge.removed", data, "haven", "purge", "--older-than", "0s")
     proc, token = start(data)
     try:
         undone = proc.op("tenant", "undelete", TENANT)
@@ -112,16 +122,8 @@ def test_purge_killed_between_file_and_row(tmp_path: Path) -> None:
 
 def test_undelete_killed_after_the_link(tmp_path: Path) -> None:
     data = tmp_path / "haven"
-    proc, token = start(data)
-    blob = os.urandom(2000)
-    assert request(proc, token, "PUT", name_of(blob), blob) == 201
-    assert request(proc, token, "DELETE", name_of(blob)) == 204
-    proc.stop()
-    cut = subprocess.run([sys.executable, "-m", "kaikyo.cli.main", "tenant", "undelete", TENANT,
-                          "--data", str(data)],
-                         env={**os.environ, "KAIKYO_TEST_CRASH_AT": "undelete.linked"},
-                         capture_output=True, check=False)
-    assert cut.returncode == -9
+    blob = _trashed_blob(data)
+    _killed_at("undelete.linked", data, "tenant", "undelete", TENANT)
     proc, token = start(data)
     try:
         undone = proc.op("tenant", "undelete", TENANT)
