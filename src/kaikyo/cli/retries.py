@@ -8,10 +8,25 @@ once, and the end of it another. ``--json`` outputs carry the counts (``retries`
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from typing import TextIO
 
 from kaikyo.store.errors import StoreUnavailable
+
+_LOGS: weakref.WeakSet[RetryLog] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A backup worker is forked with the log (in the store's options): give each log a
+    lock of its own, or one held by a parent's upload thread at the fork would never be
+    released in the child."""
+    for log in list(_LOGS):
+        log._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _duration(seconds: float) -> str:
@@ -30,11 +45,16 @@ class RetryLog:
     def __init__(self, stderr: TextIO) -> None:
         self._stderr = stderr
         self._lock = threading.Lock()
+        _LOGS.add(self)
         self._active = 0
         self.outages = 0
         self.retried_calls = 0
         self.failed_calls = 0
         self.last_error = ""
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
 
     def retrying(self, exc: StoreUnavailable, pause: float, budget: float) -> None:
         with self._lock:
