@@ -68,8 +68,12 @@ def loopback(workdir: Path, clients: int, mb_per_client: int) -> dict[str, Any]:
     cpu0 = server.cpu_times()
     ctx = multiprocessing.get_context("fork")
     started = time.monotonic()
-    procs = [ctx.Process(target=_client, args=(
-        haven.url(f"t{i % 4}", f"c{i}"), tokens[i % 4], i, count, 4)) for i in range(clients)]
+    procs = [
+        ctx.Process(
+            target=_client, args=(haven.url(f"t{i % 4}", f"c{i}"), tokens[i % 4], i, count, 4)
+        )
+        for i in range(clients)
+    ]
     for p in procs:
         p.start()
     peak = server.memory_info().rss
@@ -81,17 +85,22 @@ def loopback(workdir: Path, clients: int, mb_per_client: int) -> dict[str, Any]:
     haven.stop()
     assert all(p.exitcode == 0 for p in procs)
     total = clients * count * OBJECT
-    return {"clients": clients, "bytes": total, "seconds": round(elapsed, 2),
-            "mb_s": round(total / elapsed / 1e6, 1),
-            "server_cpu_s": round((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system), 2),
-            "server_peak_rss_mb": round(peak / 2**20, 1)}
+    return {
+        "clients": clients,
+        "bytes": total,
+        "seconds": round(elapsed, 2),
+        "mb_s": round(total / elapsed / 1e6, 1),
+        "server_cpu_s": round((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system), 2),
+        "server_peak_rss_mb": round(peak / 2**20, 1),
+    }
 
 
 def wan(workdir: Path, total_mb: int) -> dict[str, Any]:
     link = WanLink(workdir)
     link.up()
-    haven = HavenProcess(workdir / "wan", host=ADDR_B, port=8720,
-                         extra=("--allow-plain-http",), netns=link.ns_b)
+    haven = HavenProcess(
+        workdir / "wan", host=ADDR_B, port=8720, extra=("--allow-plain-http",), netns=link.ns_b
+    )
     try:
         raw = link.raw_tcp_mb_s(128 * 1024 * 1024)
         haven.tenant("acme")
@@ -108,17 +117,22 @@ def wan(workdir: Path, total_mb: int) -> dict[str, Any]:
         run_kaikyo(url, token, "backup", str(source), netns=link.ns_a)
         backup_s = time.monotonic() - t
         t = time.monotonic()
-        run_kaikyo(url, token, "restore", "latest", "--target", str(workdir / "wan-out"),
-                   netns=link.ns_a)
+        run_kaikyo(
+            url, token, "restore", "latest", "--target", str(workdir / "wan-out"), netns=link.ns_a
+        )
         restore_s = time.monotonic() - t
     finally:
         haven.stop()
         link.down()
     backup_mb_s, restore_mb_s = nbytes / backup_s / 1e6, nbytes / restore_s / 1e6
-    return {"raw_tcp_mb_s": round(raw, 1), "bytes": nbytes,
-            "backup_mb_s": round(backup_mb_s, 1), "restore_mb_s": round(restore_mb_s, 1),
-            "backup_fraction_of_raw": round(backup_mb_s / raw, 2),
-            "restore_fraction_of_raw": round(restore_mb_s / raw, 2)}
+    return {
+        "raw_tcp_mb_s": round(raw, 1),
+        "bytes": nbytes,
+        "backup_mb_s": round(backup_mb_s, 1),
+        "restore_mb_s": round(restore_mb_s, 1),
+        "backup_fraction_of_raw": round(backup_mb_s / raw, 2),
+        "restore_fraction_of_raw": round(restore_mb_s / raw, 2),
+    }
 
 
 def main() -> None:

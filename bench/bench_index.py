@@ -30,8 +30,15 @@ def main() -> None:
         for _ in range(n_packs):
             k = min(per_pack, remaining)
             ids = os.urandom(32 * k)
-            packs.append((os.urandom(32), [PackEntry(0, ids[i * 32 : i * 32 + 32], i * 1000,
-                                                     1000, 2000) for i in range(k)]))
+            packs.append(
+                (
+                    os.urandom(32),
+                    [
+                        PackEntry(0, ids[i * 32 : i * 32 + 32], i * 1000, 1000, 2000)
+                        for i in range(k)
+                    ],
+                )
+            )
             remaining -= k
             if not remaining:
                 break
@@ -54,11 +61,15 @@ def main() -> None:
     for p in probes[:20_000]:
         _ = p in idx
     single_us = (time.perf_counter() - t) / 20_000 * 1e6
-    print(f"{'chunks':>12} {'column B/chunk':>15} {'RSS B/chunk':>12} {'load s':>8} "
-          f"{'batch µs':>9} {'single µs':>10}")
-    print(f"{len(idx):>12,} {idx.nbytes() / len(idx):>15.1f} "
-          f"{(after - before) / len(idx):>12.1f} {load_s:>8.2f} {batch_us:>9.2f} "
-          f"{single_us:>10.2f}")
+    print(
+        f"{'chunks':>12} {'column B/chunk':>15} {'RSS B/chunk':>12} {'load s':>8} "
+        f"{'batch µs':>9} {'single µs':>10}"
+    )
+    print(
+        f"{len(idx):>12,} {idx.nbytes() / len(idx):>15.1f} "
+        f"{(after - before) / len(idx):>12.1f} {load_s:>8.2f} {batch_us:>9.2f} "
+        f"{single_us:>10.2f}"
+    )
     print("goal: <= 48 bytes per chunk (restic ~60-90, BorgBackup 106-164)")
 
 

@@ -21,14 +21,18 @@ KAIKYO = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "kaikyo"
 
 def run(tree: str, workers: int, work: Path) -> tuple[float, float]:
     repo = work / f"repo-{workers}"
-    env = dict(os.environ, KAIKYO_PASSWORD="bench", KAIKYO_REPOSITORY=str(repo),
-               KAIKYO_CACHE_DIR=str(work / f"cache-{workers}"), KAIKYO_WORKERS=str(workers))
+    env = dict(
+        os.environ,
+        KAIKYO_PASSWORD="bench",
+        KAIKYO_REPOSITORY=str(repo),
+        KAIKYO_CACHE_DIR=str(work / f"cache-{workers}"),
+        KAIKYO_WORKERS=str(workers),
+    )
     subprocess.run([KAIKYO, "init", "--json"], env=env, check=True, capture_output=True)
     subprocess.run(["tar", "cf", "/dev/null", tree], check=False, capture_output=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run([KAIKYO, "backup", tree, "--json"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run([KAIKYO, "backup", tree, "--json"], env=env, check=True, capture_output=True)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -38,8 +42,11 @@ def run(tree: str, workers: int, work: Path) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tree", default="/var/tmp/kaikyo-bench/data-s1/tree",
-                    help="a directory of many files (bench/run.py builds one)")
+    ap.add_argument(
+        "--tree",
+        default="/var/tmp/kaikyo-bench/data-s1/tree",
+        help="a directory of many files (bench/run.py builds one)",
+    )
     args = ap.parse_args()
     if not Path(args.tree).is_dir():
         raise SystemExit(f"{args.tree} does not exist: run bench/run.py first")

@@ -34,11 +34,20 @@ def fleet(n_servers: int, n_groups: int, seed: int = 2011) -> list[Server]:
         tier = rnd.randint(1, 3)
         for i in range(size):
             peak = rnd.uniform(250, 500)
-            servers.append(Server(
-                id=f"srv-{g:04d}-{i:02d}", group=f"grp-{g:04d}", site="", watts_avg=peak * 0.6,
-                watts_peak=peak, storage_gb=rnd.uniform(50, 3000),
-                change_gb_per_day=rnd.uniform(1, 30), tier=tier, max_rtt_ms=rtt,
-                residency=residency))
+            servers.append(
+                Server(
+                    id=f"srv-{g:04d}-{i:02d}",
+                    group=f"grp-{g:04d}",
+                    site="",
+                    watts_avg=peak * 0.6,
+                    watts_peak=peak,
+                    storage_gb=rnd.uniform(50, 3000),
+                    change_gb_per_day=rnd.uniform(1, 30),
+                    tier=tier,
+                    max_rtt_ms=rtt,
+                    residency=residency,
+                )
+            )
     return servers
 
 
@@ -49,9 +58,15 @@ def main() -> None:
     args = ap.parse_args()
     servers = fleet(args.servers, args.groups)
     it_kw = sum(s.watts_peak for s in servers) * 2.0 / 1000
-    site = parse_site({"baseline_peak_kw": round(it_kw * 2.5), "link_mbps": 10_000,
-                       "link_limits": [{"hours": "09:00-20:00", "mbps": 3_000}],
-                       "cutover_window_h": 14}, it_kw)
+    site = parse_site(
+        {
+            "baseline_peak_kw": round(it_kw * 2.5),
+            "link_mbps": 10_000,
+            "link_limits": [{"hours": "09:00-20:00", "mbps": 3_000}],
+            "cutover_window_h": 14,
+        },
+        it_kw,
+    )
     start, deadline = dt.date(2011, 5, 1), dt.date(2011, 7, 1)
     cases = [
         ("15%, bytes", Target(pct=15), Objective.BYTES, None),
@@ -61,21 +76,49 @@ def main() -> None:
         ("25%, weighted, 900/wave", Target(pct=25), Objective.WEIGHTED, 900),
         ("35% (infeasible), bytes", Target(pct=35), Objective.BYTES, 500),
     ]
-    table = Table(title=f"kaikyo plan: {len(servers):,} servers, {args.groups:,} groups, "
-                        f"{(deadline - start).days} days, 7-day waves")
-    for col in ("case", "seconds", "feasible", "status", "method", "gap", "kW target",
-                "kW removed", "servers moved", "TB sent", "violations"):
+    table = Table(
+        title=f"kaikyo plan: {len(servers):,} servers, {args.groups:,} groups, "
+        f"{(deadline - start).days} days, 7-day waves"
+    )
+    for col in (
+        "case",
+        "seconds",
+        "feasible",
+        "status",
+        "method",
+        "gap",
+        "kW target",
+        "kW removed",
+        "servers moved",
+        "TB sent",
+        "violations",
+    ):
         table.add_column(col, justify="left" if col in ("case", "status", "method") else "right")
     for name, target, objective, per_wave in cases:
-        request = PlanRequest(target=target, start=start, deadline=deadline,
-                              objective=objective, servers_per_wave=per_wave)
+        request = PlanRequest(
+            target=target,
+            start=start,
+            deadline=deadline,
+            objective=objective,
+            servers_per_wave=per_wave,
+        )
         t0 = time.perf_counter()
         plan = make_plan(servers, site, request)
         seconds = time.perf_counter() - t0
         problems = verify_plan(plan, servers, site, request)
-        table.add_row(name, f"{seconds:.2f}", str(plan.feasible), plan.status, plan.method,
-                      f"{plan.mip_gap:.1e}", f"{plan.target_kw:,.0f}", f"{plan.reduction_kw:,.0f}",
-                      f"{len(plan.moves):,}", f"{plan.send_gb / 1000:,.0f}", str(len(problems)))
+        table.add_row(
+            name,
+            f"{seconds:.2f}",
+            str(plan.feasible),
+            plan.status,
+            plan.method,
+            f"{plan.mip_gap:.1e}",
+            f"{plan.target_kw:,.0f}",
+            f"{plan.reduction_kw:,.0f}",
+            f"{len(plan.moves):,}",
+            f"{plan.send_gb / 1000:,.0f}",
+            str(len(problems)),
+        )
     Console(width=160).print(table)
 
 

@@ -110,8 +110,9 @@ def _describe(info: dict[str, object]) -> str:
 
 
 def _rank(seed: int, rel: str) -> bytes:
-    return hashlib.blake2b(rel.encode("utf-8", "surrogateescape"), key=seed.to_bytes(8, "big"),
-                           digest_size=8).digest()
+    return hashlib.blake2b(
+        rel.encode("utf-8", "surrogateescape"), key=seed.to_bytes(8, "big"), digest_size=8
+    ).digest()
 
 
 def _rng(seed: int, purpose: str) -> np.random.Generator:
@@ -322,9 +323,7 @@ def build_tree2(ds: DataSets) -> dict[str, object]:
     text = TextGen(_rng(ds.seed, "vocab"))
     for rel in modified:
         _write_modified(ds.tree / rel, tmp / rel, rng)
-    added = _write_added(
-        ranked[n_mod + n_del :], n_add, ds=ds, dest_root=tmp, rng=rng, text=text
-    )
+    added = _write_added(ranked[n_mod + n_del :], n_add, ds=ds, dest_root=tmp, rng=rng, text=text)
     tmp.rename(ds.tree2)
     changes = {"modified": modified, "deleted": deleted, "added": added}
     ds.changes.write_text(json.dumps(changes, indent=0) + "\n")

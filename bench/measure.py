@@ -58,8 +58,10 @@ def resident_frames(pid: int) -> Any:
     """
     parts = []
     try:
-        with open(f"/proc/{pid}/maps") as maps, \
-                open(f"/proc/{pid}/pagemap", "rb", buffering=0) as pagemap:
+        with (
+            open(f"/proc/{pid}/maps") as maps,
+            open(f"/proc/{pid}/pagemap", "rb", buffering=0) as pagemap,
+        ):
             for line in maps:
                 span, perms = line.split(None, 2)[:2]
                 if perms[0] != "r":
@@ -68,8 +70,7 @@ def resident_frames(pid: int) -> Any:
                 if start >= 1 << 47:
                     continue  # [vsyscall]: not in pagemap
                 pagemap.seek(start // PAGE_SIZE * 8)
-                words = np.frombuffer(pagemap.read((end - start) // PAGE_SIZE * 8),
-                                      dtype=np.uint64)
+                words = np.frombuffer(pagemap.read((end - start) // PAGE_SIZE * 8), dtype=np.uint64)
                 parts.append(words[(words & _PRESENT) != 0] & _PFN)
     except (OSError, ValueError):
         return np.zeros(0, dtype=np.uint64)  # exited meanwhile
@@ -100,8 +101,7 @@ def _tree_memory(proc: psutil.Process) -> tuple[int, int, int | None]:
             frames = None
         elif frames is not None:
             frames.append(mine)
-    unique = (len(np.unique(np.concatenate(frames))) * PAGE_SIZE
-              if frames else None)
+    unique = len(np.unique(np.concatenate(frames))) * PAGE_SIZE if frames else None
     return rss, pss, unique
 
 

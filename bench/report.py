@@ -95,7 +95,8 @@ def _peak_row(results: dict[str, Any], key: str) -> dict[str, float | None]:
         values = [
             s["results"][tool][key] / MiB
             for s in results["steps"]
-            if tool in s["results"] and not s["results"][tool].get("error")
+            if tool in s["results"]
+            and not s["results"][tool].get("error")
             and s["results"][tool].get(key) is not None
         ]
         peaks[tool] = max(values) if values else None
@@ -116,9 +117,11 @@ def _ceiling_table(results: dict[str, Any]) -> Table:
 def render(results: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=max(Console().width, 140))
     meta = results["meta"]
-    console.print(f"[bold]kaikyo bench[/] scale {meta['scale']:g}, seed {meta['seed']}, "
-                  f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu']}), "
-                  f"kernel {meta['machine']['kernel']}")
+    console.print(
+        f"[bold]kaikyo bench[/] scale {meta['scale']:g}, seed {meta['seed']}, "
+        f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu']}), "
+        f"kernel {meta['machine']['kernel']}"
+    )
     for tool, version in meta["versions"].items():
         console.print(f"  {tool}: {version}")
     for name, info in meta["datasets"].items():
@@ -137,8 +140,10 @@ def render(results: dict[str, Any], console: Console | None = None) -> None:
     console.print(_size_totals(results))
     for key, what in MEMORY_MEASURES:
         mem = _metric_table(
-            results, f"Peak memory (MiB, {what}, 50 ms samples)",
-            lambda c, k=key: c[k] / MiB if c.get(k) is not None else None, "MiB",
+            results,
+            f"Peak memory (MiB, {what}, 50 ms samples)",
+            lambda c, k=key: c[k] / MiB if c.get(k) is not None else None,
+            "MiB",
         )
         _add_peak_row(mem, results, key)
         console.print(mem)
@@ -223,12 +228,16 @@ def _verdict(ok: bool) -> str:
     return "[green]met[/]" if ok else "[red]not met[/]"
 
 
-def _ceiling_share(results: dict[str, Any], key: str, ceiling: str, cores: int = 1,
-                   goal: float = 0.7) -> tuple[str, str]:
+def _ceiling_share(
+    results: dict[str, Any], key: str, ceiling: str, cores: int = 1, goal: float = 0.7
+) -> tuple[str, str]:
     """kaikyo's backup throughput as a share of a ceiling (mean of start/end), the ceiling's
     one-thread rate multiplied by ``cores``."""
-    rates = [c[ceiling]["bytes"] / c[ceiling]["seconds"]
-             for c in results["ceilings"].values() if c.get(ceiling, {}).get("seconds")]
+    rates = [
+        c[ceiling]["bytes"] / c[ceiling]["seconds"]
+        for c in results["ceilings"].values()
+        if c.get(ceiling, {}).get("seconds")
+    ]
     nbytes = next((c[ceiling]["bytes"] for c in results["ceilings"].values() if ceiling in c), 0)
     secs = _value(_cell(results, key, "kaikyo"), lambda c: c["seconds"])
     if not rates or not secs:
@@ -269,8 +278,9 @@ def _peak_not_larger(results: dict[str, Any], key: str) -> tuple[str, str]:
         if mine > theirs:
             worse.append(f"{step['key']} {mine / MiB:.0f} vs {theirs / MiB:.0f}")
     rows = {k: v for k, v in _peak_row(results, key).items() if k in ("kaikyo", "restic")}
-    detail = (f"max kaikyo {_fmt(rows.get('kaikyo'))} vs restic {_fmt(rows.get('restic'))} MiB"
-              + ("; larger at " + ", ".join(worse) if worse else "; no step larger"))
+    detail = f"max kaikyo {_fmt(rows.get('kaikyo'))} vs restic {_fmt(rows.get('restic'))} MiB" + (
+        "; larger at " + ", ".join(worse) if worse else "; no step larger"
+    )
     if not verdicts:
         return "n/a", detail
     return _verdict(all(verdicts)), detail
@@ -278,31 +288,46 @@ def _peak_not_larger(results: dict[str, Any], key: str) -> tuple[str, str]:
 
 def goals_table(results: dict[str, Any]) -> Table:
     """The goals of issue 2 section 7, judged on this run's figures."""
+
     def growth(c: Cell) -> float | None:
         return c["repo_growth"] / MB if "repo_growth" in c else None
 
     rows = [
         ("first backup of tree faster than both", *_faster(results, "backup_tree")),
         ("backup of image faster than both", *_faster(results, "backup_image")),
-        ("first tree backup >= 70% of read+BLAKE3 ceiling",
-         *_ceiling_share(results, "backup_tree", "tree: python read+BLAKE3, 1 thread")),
-        ("image backup >= 70% of read+BLAKE3 ceiling",
-         *_ceiling_share(results, "backup_image", "image: python read+BLAKE3, 1 thread")),
-        ("(context) tree backup vs read+BLAKE3+zstd-3 on 2 cores",
-         *_ceiling_share(results, "backup_tree", "tree: python read+BLAKE3+zstd-3, 1 thread",
-                         cores=2)),
-        ("(context) image backup vs read+BLAKE3+zstd-3 on 2 cores",
-         *_ceiling_share(results, "backup_image", "image: python read+BLAKE3+zstd-3, 1 thread",
-                         cores=2)),
+        (
+            "first tree backup >= 70% of read+BLAKE3 ceiling",
+            *_ceiling_share(results, "backup_tree", "tree: python read+BLAKE3, 1 thread"),
+        ),
+        (
+            "image backup >= 70% of read+BLAKE3 ceiling",
+            *_ceiling_share(results, "backup_image", "image: python read+BLAKE3, 1 thread"),
+        ),
+        (
+            "(context) tree backup vs read+BLAKE3+zstd-3 on 2 cores",
+            *_ceiling_share(
+                results, "backup_tree", "tree: python read+BLAKE3+zstd-3, 1 thread", cores=2
+            ),
+        ),
+        (
+            "(context) image backup vs read+BLAKE3+zstd-3 on 2 cores",
+            *_ceiling_share(
+                results, "backup_image", "image: python read+BLAKE3+zstd-3, 1 thread", cores=2
+            ),
+        ),
         ("incremental backup faster than both", *_faster(results, "backup_tree2")),
         ("unchanged re-backup faster than both", *_faster(results, "backup_unchanged")),
         ("restore of tree2 faster than both", *_faster(results, "restore_tree2")),
         ("restore of image faster than both", *_faster(results, "restore_image")),
-        ("repository no larger than restic's, every dataset",
-         *_not_larger(results, ["backup_tree", "backup_tree2", "backup_image"], growth, "MB")),
+        (
+            "repository no larger than restic's, every dataset",
+            *_not_larger(results, ["backup_tree", "backup_tree2", "backup_image"], growth, "MB"),
+        ),
         # See MEMORY_MEASURES: the first is the memory the machine gives the backup.
-        ("peak memory no larger than restic's, every step (resident pages, once each)",
-         *_peak_not_larger(results, "peak_unique")),
+        (
+            "peak memory no larger than restic's, every step (resident pages, once each)",
+            *_peak_not_larger(results, "peak_unique"),
+        ),
         ("(context) the same on summed RSS", *_peak_not_larger(results, "peak_rss")),
         ("(context) the same on summed PSS", *_peak_not_larger(results, "peak_pss")),
         ("index <= 48 bytes/chunk at 5M chunks", "n/a", "see bench/bench_index.py"),

@@ -37,20 +37,37 @@ def _say(msg: str) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
-                   help=f"datasets, repositories, restores, results (default {DEFAULT_WORKDIR})")
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="shrink every dataset by this factor, e.g. 0.02 for a quick check")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help=f"datasets, repositories, restores, results (default {DEFAULT_WORKDIR})",
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="shrink every dataset by this factor, e.g. 0.02 for a quick check",
+    )
     p.add_argument("--seed", type=int, default=1, help="dataset seed (default 1)")
-    p.add_argument("--tools", default=",".join(ALL_TOOLS),
-                   help="comma-separated subset of kaikyo,restic,borg")
-    p.add_argument("--borg-compression", action="append", dest="borg_compression",
-                   metavar="SPEC", help="borg --compression (repeatable: one column each; "
-                   "default lz4), e.g. --borg-compression lz4 --borg-compression zstd,3")
+    p.add_argument(
+        "--tools", default=",".join(ALL_TOOLS), help="comma-separated subset of kaikyo,restic,borg"
+    )
+    p.add_argument(
+        "--borg-compression",
+        action="append",
+        dest="borg_compression",
+        metavar="SPEC",
+        help="borg --compression (repeatable: one column each; "
+        "default lz4), e.g. --borg-compression lz4 --borg-compression zstd,3",
+    )
     p.add_argument("--kaikyo", type=Path, default=None, help="kaikyo binary (.venv/bin/kaikyo)")
     p.add_argument("--timeout", type=float, default=3600.0, help="per command, seconds")
-    p.add_argument("--keep", action="store_true",
-                   help="keep repositories and restored trees under <workdir>/run")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep repositories and restored trees under <workdir>/run",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON, no tables")
     return p.parse_args(argv)
 
@@ -84,14 +101,23 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-            "python": platform.python_version(), "host": platform.node()}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "host": platform.node(),
+    }
 
 
 def git_revision() -> str:
     root = Path(__file__).resolve().parent.parent
-    out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["git", "-C", str(root), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return out.stdout.strip() or "unknown"
 
 
@@ -138,8 +164,14 @@ class Bench:
             if warmed is not None and warmed.exists():
                 tar_read(warmed)
             cells[tool.name] = self._one(key, tool, command(tool), track_size, check)
-        self.steps.append({"key": key, "title": title, "order": [t.name for t in order],
-                           "results": {t.name: cells[t.name] for t in self.tools}})
+        self.steps.append(
+            {
+                "key": key,
+                "title": title,
+                "order": [t.name for t in order],
+                "results": {t.name: cells[t.name] for t in self.tools},
+            }
+        )
 
     def _one(
         self,
@@ -155,8 +187,13 @@ class Bench:
         # one's writeback (a restore after a 2 GB restore took 3x longer without this).
         os.sync()
         m: Measurement = run_measured(
-            cmd.argv, env=tool.env(), log_prefix=self.logs / f"{key}.{tool.name}",
-            cwd=cmd.cwd, timeout=self.timeout, ok_codes=cmd.ok_codes, warn_codes=cmd.warn_codes,
+            cmd.argv,
+            env=tool.env(),
+            log_prefix=self.logs / f"{key}.{tool.name}",
+            cwd=cmd.cwd,
+            timeout=self.timeout,
+            ok_codes=cmd.ok_codes,
+            warn_codes=cmd.warn_codes,
         )
         cell: dict[str, Any] = asdict(m)
         cell["argv"] = cmd.argv
@@ -167,13 +204,18 @@ class Bench:
             self.repo_bytes[tool.name] = size
         if check is not None and m.ok:
             verdict = check(tool)
-            cell["verify"] = {"ok": verdict.ok, "summary": verdict.summary(),
-                              "problems": verdict.problems[:50],
-                              "mtime_mismatches": verdict.mtime_mismatches}
+            cell["verify"] = {
+                "ok": verdict.ok,
+                "summary": verdict.summary(),
+                "problems": verdict.problems[:50],
+                "mtime_mismatches": verdict.mtime_mismatches,
+            }
         status = m.error or ("verify " + cell["verify"]["summary"] if "verify" in cell else "ok")
         held = f"{m.peak_unique / 2**20:7.1f}" if m.peak_unique is not None else "    n/a"
-        _say(f"{key:18} {tool.name:10} {m.seconds:8.2f} s  {held} MiB held  "
-             f"{m.peak_rss / 2**20:7.1f} MiB summed RSS  {status}")
+        _say(
+            f"{key:18} {tool.name:10} {m.seconds:8.2f} s  {held} MiB held  "
+            f"{m.peak_rss / 2**20:7.1f} MiB summed RSS  {status}"
+        )
         return cell
 
 
@@ -200,8 +242,10 @@ def ceilings(ds: DataSets, src: Path, scratch: Path) -> dict[str, Any]:
         "tree: tar x into empty dir": {"seconds": write_s, "bytes": tree_bytes},
         "image: tar cf - | cat": {"seconds": image_read_s, "bytes": image_bytes},
         "image: python read+BLAKE3, 1 thread": {"seconds": image_hash_s, "bytes": image_hashed},
-        "image: python read+BLAKE3+zstd-3, 1 thread": {"seconds": image_zstd_s,
-                                                       "bytes": image_hashed},
+        "image: python read+BLAKE3+zstd-3, 1 thread": {
+            "seconds": image_zstd_s,
+            "bytes": image_hashed,
+        },
     }
     for what, item in result.items():
         _say(f"ceiling {what}: {item['seconds']:.2f} s")
@@ -222,28 +266,56 @@ def run_steps(bench: Bench, ds: DataSets, src: Path) -> None:
             t = target(step, tool)
             t.mkdir(parents=True)  # fresh and empty, never reused (see README)
             return tool.restore_latest(name, t)
+
         return cmd
 
     bench.step("init", "init (encrypted)", lambda t: t.init(), track_size=True)
-    bench.step("backup_tree", "first backup of tree", lambda t: t.backup(src, "tree"),
-               warm=lambda t: src, track_size=True)
+    bench.step(
+        "backup_tree",
+        "first backup of tree",
+        lambda t: t.backup(src, "tree"),
+        warm=lambda t: src,
+        track_size=True,
+    )
     _say("turning src into tree2")
     apply_changes(ds, src)
-    bench.step("backup_tree2", "incremental backup (tree2)", lambda t: t.backup(src, "tree2"),
-               warm=lambda t: src, track_size=True)
-    bench.step("backup_unchanged", "unchanged re-backup (tree2)",
-               lambda t: t.backup(src, "unchanged"), warm=lambda t: src, track_size=True)
+    bench.step(
+        "backup_tree2",
+        "incremental backup (tree2)",
+        lambda t: t.backup(src, "tree2"),
+        warm=lambda t: src,
+        track_size=True,
+    )
+    bench.step(
+        "backup_unchanged",
+        "unchanged re-backup (tree2)",
+        lambda t: t.backup(src, "unchanged"),
+        warm=lambda t: src,
+        track_size=True,
+    )
     expected_tree = manifest(src)
-    bench.step("restore_tree2", "restore latest (tree2) into empty dir",
-               restore("restore_tree2", "unchanged"), warm=lambda t: t.repo,
-               check=lambda t: compare(expected_tree, locate(target("restore_tree2", t), src)))
-    bench.step("backup_image", "backup of image", lambda t: t.backup(ds.image_dir, "image"),
-               warm=lambda t: ds.image_dir, track_size=True)
+    bench.step(
+        "restore_tree2",
+        "restore latest (tree2) into empty dir",
+        restore("restore_tree2", "unchanged"),
+        warm=lambda t: t.repo,
+        check=lambda t: compare(expected_tree, locate(target("restore_tree2", t), src)),
+    )
+    bench.step(
+        "backup_image",
+        "backup of image",
+        lambda t: t.backup(ds.image_dir, "image"),
+        warm=lambda t: ds.image_dir,
+        track_size=True,
+    )
     expected_image = manifest(ds.image_dir)
-    bench.step("restore_image", "restore latest (image) into empty dir",
-               restore("restore_image", "image"), warm=lambda t: t.repo,
-               check=lambda t: compare(expected_image,
-                                       locate(target("restore_image", t), ds.image_dir)))
+    bench.step(
+        "restore_image",
+        "restore latest (image) into empty dir",
+        restore("restore_image", "image"),
+        warm=lambda t: t.repo,
+        check=lambda t: compare(expected_image, locate(target("restore_image", t), ds.image_dir)),
+    )
 
 
 def tool_stats(tools: list[Tool], timeout: float) -> dict[str, Any]:
@@ -253,16 +325,25 @@ def tool_stats(tools: list[Tool], timeout: float) -> dict[str, Any]:
         if cmd is None:
             continue
         try:
-            res = subprocess.run(cmd.argv, env=tool.env(), capture_output=True, text=True,
-                                 timeout=timeout, check=False)
+            res = subprocess.run(
+                cmd.argv,
+                env=tool.env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             out[tool.name] = {"error": str(exc)}
             continue
         try:
             out[tool.name] = json.loads(res.stdout)
         except json.JSONDecodeError:
-            out[tool.name] = {"error": f"exit {res.returncode}", "stdout": res.stdout[-2000:],
-                              "stderr": res.stderr[-2000:]}
+            out[tool.name] = {
+                "error": f"exit {res.returncode}",
+                "stdout": res.stdout[-2000:],
+                "stderr": res.stderr[-2000:],
+            }
     return out
 
 
@@ -282,9 +363,13 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "scale": args.scale, "seed": args.seed, "workdir": str(workdir),
-        "source_path": str(src), "image_path": str(ds.image),
-        "kaikyo_revision": git_revision(), "machine": machine_info(),
+        "scale": args.scale,
+        "seed": args.seed,
+        "workdir": str(workdir),
+        "source_path": str(src),
+        "image_path": str(ds.image),
+        "kaikyo_revision": git_revision(),
+        "machine": machine_info(),
         "versions": {t.name: t.version() for t in tools},
         "datasets": {n: _short_info(ds.info(n)) for n in ("tree", "tree2", "image")},
     }

@@ -78,9 +78,7 @@ def locate(target: Path, source: Path) -> Path:
     return target
 
 
-def compare(
-    expected: tuple[dict[str, Entry], dict[str, int]], restored_root: Path
-) -> Verdict:
+def compare(expected: tuple[dict[str, Entry], dict[str, int]], restored_root: Path) -> Verdict:
     want, want_mtimes = expected
     got, got_mtimes = manifest(restored_root)
     problems: list[str] = []

@@ -32,11 +32,11 @@ def say(text: str) -> None:
 def run(args: list[str], env: dict[str, str], capture: bool = False) -> str:
     shown = " ".join(a if " " not in a else repr(a) for a in args)
     print(f"$ kaikyo {shown}", flush=True)
-    proc = subprocess.run(KAIKYO + args, env=env, text=True, check=False,
-                          stdout=subprocess.PIPE if capture else None)
+    proc = subprocess.run(
+        KAIKYO + args, env=env, text=True, check=False, stdout=subprocess.PIPE if capture else None
+    )
     if proc.returncode not in (0,):
-        raise SystemExit(f"demo: 'kaikyo {' '.join(args)}' failed with exit code "
-                         f"{proc.returncode}")
+        raise SystemExit(f"demo: 'kaikyo {' '.join(args)}' failed with exit code {proc.returncode}")
     return proc.stdout or ""
 
 
@@ -84,8 +84,13 @@ def main() -> int:
     sample = work / "sample"
     make_sample(sample)
     env = dict(os.environ)
-    env.update({"KAIKYO_PASSWORD": "demo passphrase 海峡", "KAIKYO_CACHE_DIR": str(work / "cache"),
-                "PYTHONPATH": str(ROOT / "src")})
+    env.update(
+        {
+            "KAIKYO_PASSWORD": "demo passphrase 海峡",
+            "KAIKYO_CACHE_DIR": str(work / "cache"),
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+    )
     server = None
     try:
         repo = str(work / "repo")
@@ -110,8 +115,10 @@ def main() -> int:
         if problems:
             print("\n".join(problems[:20]))
             raise SystemExit("demo: the restored tree differs from the original")
-        print(f"verified: {sum(1 for _ in sample.rglob('*'))} entries of the sample identical "
-              "(content, modes, owners, ns times, links, sparse file, xattrs, names)")
+        print(
+            f"verified: {sum(1 for _ in sample.rglob('*'))} entries of the sample identical "
+            "(content, modes, owners, ns times, links, sparse file, xattrs, names)"
+        )
         run(["check", "--read-data"], env)
         run(["stats"], env)
         if server is not None:
@@ -122,16 +129,35 @@ def main() -> int:
             run(["haven", "audit", "verify", "--data", data], env)
         say("4. the evacuation plan for the sample Tokyo fleet: 15% by 1 July 2011")
         chart = OUT / "plan.png"
-        proc = subprocess.run(KAIKYO + [
-            "plan", "--fleet", str(ROOT / "examples" / "fleet-tokyo.csv"),
-            "--site", str(ROOT / "examples" / "site-tokyo.yaml"), "--target", "15%",
-            "--start", "2011-05-01", "--deadline", "2011-07-01",
-            "--chart", str(chart), "--chart", str(OUT / "plan.html")], env=env, check=False)
+        proc = subprocess.run(
+            KAIKYO
+            + [
+                "plan",
+                "--fleet",
+                str(ROOT / "examples" / "fleet-tokyo.csv"),
+                "--site",
+                str(ROOT / "examples" / "site-tokyo.yaml"),
+                "--target",
+                "15%",
+                "--start",
+                "2011-05-01",
+                "--deadline",
+                "2011-07-01",
+                "--chart",
+                str(chart),
+                "--chart",
+                str(OUT / "plan.html"),
+            ],
+            env=env,
+            check=False,
+        )
         if proc.returncode not in (0, 2):
             raise SystemExit(f"demo: plan failed with exit code {proc.returncode}")
         print(f"\nchart written to {chart} and {OUT / 'plan.html'}")
-        say("demo finished: protected, restored and verified" +
-            (" through the haven" if server is not None else ""))
+        say(
+            "demo finished: protected, restored and verified"
+            + (" through the haven" if server is not None else "")
+        )
         return 0
     finally:
         if server is not None:
@@ -148,8 +174,13 @@ def _attack(work: Path, env: dict[str, str], repo: str) -> None:
 
     say("3b. a stolen backup token: a planted snapshot is skipped, a replay is refused")
     data = work / "haven"
-    backup_token = json.loads(run(["token", "issue", "tokyo-corp", "--scope", "backup",
-                                   "--data", str(data), "--json"], env, capture=True))["token"]
+    backup_token = json.loads(
+        run(
+            ["token", "issue", "tokyo-corp", "--scope", "backup", "--data", str(data), "--json"],
+            env,
+            capture=True,
+        )
+    )["token"]
     headers = {"authorization": f"Bearer {backup_token}"}
     garbage = os.urandom(300)
     name = "snapshots/" + hashlib.sha256(garbage).hexdigest()
@@ -161,19 +192,20 @@ def _attack(work: Path, env: dict[str, str], repo: str) -> None:
     oldest = json.loads(run(["snapshots", "--json"], env, capture=True))[0]["id"]
     kept = (objects / oldest).read_bytes()
     run(["forget", oldest], env)
-    status = httpx.put(f"{repo}/o/snapshots/{oldest}", content=kept,
-                       headers=headers).status_code
-    print(f"attacker: PUT the forgotten snapshot {oldest[:8]} back -> HTTP {status} "
-          "(a name the haven deleted is never stored again)")
+    status = httpx.put(f"{repo}/o/snapshots/{oldest}", content=kept, headers=headers).status_code
+    print(
+        f"attacker: PUT the forgotten snapshot {oldest[:8]} back -> HTTP {status} "
+        "(a name the haven deleted is never stored again)"
+    )
     if status != 410:
         raise SystemExit("demo: the haven stored a replayed snapshot")
 
 
-def _start_haven(work: Path, env: dict[str, str]
-                 ) -> tuple[subprocess.Popen[bytes], str, str] | None:
+def _start_haven(
+    work: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str, str] | None:
     """Start `kaikyo serve` on loopback and onboard a tenant; None if no haven is built."""
-    probe = subprocess.run(KAIKYO + ["serve", "--help"], env=env, capture_output=True,
-                           check=False)
+    probe = subprocess.run(KAIKYO + ["serve", "--help"], env=env, capture_output=True, check=False)
     if probe.returncode != 0:
         print("(the haven is not available in this build: using a local repository)")
         return None
@@ -181,10 +213,16 @@ def _start_haven(work: Path, env: dict[str, str]
     port = free_port()
     say(f"0. a haven on 127.0.0.1:{port} (embedded: SQLite + local directory)")
     run(["tenant", "add", "tokyo-corp", "--data", data, "--quota-bytes", "10G"], env)
-    token = json.loads(run(["token", "issue", "tokyo-corp", "--scope", "admin", "--data", data,
-                            "--json"], env, capture=True))["token"]
-    server = subprocess.Popen(KAIKYO + ["serve", "--data", data, "--listen",
-                                        f"127.0.0.1:{port}"], env=env)
+    token = json.loads(
+        run(
+            ["token", "issue", "tokyo-corp", "--scope", "admin", "--data", data, "--json"],
+            env,
+            capture=True,
+        )
+    )["token"]
+    server = subprocess.Popen(
+        KAIKYO + ["serve", "--data", data, "--listen", f"127.0.0.1:{port}"], env=env
+    )
     import httpx
 
     from kaikyo.clock import SYSTEM_CLOCK

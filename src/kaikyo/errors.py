@@ -80,8 +80,10 @@ class WrongPasswordError(KaikyoError):
 
 
 class LockedError(KaikyoError):
-    default_hint = ("wait for the other process; if it is gone, 'kaikyo unlock' removes stale "
-                    "locks and 'kaikyo unlock --remove-all' every lock")
+    default_hint = (
+        "wait for the other process; if it is gone, 'kaikyo unlock' removes stale "
+        "locks and 'kaikyo unlock --remove-all' every lock"
+    )
 
 
 class PermissionDeniedError(KaikyoError):

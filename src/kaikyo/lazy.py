@@ -13,8 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def exports(package: str, where: dict[str, str], namespace: dict[str, Any]
-            ) -> Callable[[str], Any]:
+def exports(package: str, where: dict[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
     """A module ``__getattr__`` for ``package``: ``where`` maps each exported name to the
     submodule defining it; a name, once imported, is cached in ``namespace``."""
 

@@ -32,8 +32,9 @@ def _frames_visible() -> bool:
 
 @pytest.mark.skipif(not _frames_visible(), reason="page frame numbers need root")
 def test_held_memory_counts_a_page_shared_after_fork_once(tmp_path: Path) -> None:
-    m = run_measured([sys.executable, "-c", SHARED], env=dict(os.environ),
-                     log_prefix=tmp_path / "shared")
+    m = run_measured(
+        [sys.executable, "-c", SHARED], env=dict(os.environ), log_prefix=tmp_path / "shared"
+    )
     assert m.ok and m.peak_unique is not None
     assert m.peak_rss >= 2 * 64 * MiB  # counted in both processes
     assert 64 * MiB <= m.peak_unique < m.peak_rss - 48 * MiB  # counted once

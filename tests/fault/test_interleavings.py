@@ -50,8 +50,11 @@ KIB = 1024
 
 
 def _objects(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and ".tmp" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".tmp" not in p.parts
+    }
 
 
 class Interleavings(RuleBasedStateMachine):
@@ -60,8 +63,12 @@ class Interleavings(RuleBasedStateMachine):
         self.base = Path(os.environ["KAIKYO_INTERLEAVINGS_DIR"]) / f"run{id(self)}"
         self.repo = self.base / "repo"
         self.src = self.base / "src"
-        self.env = {"KAIKYO_REPOSITORY": str(self.repo), "KAIKYO_PASSWORD": PASSWORD,
-                    "KAIKYO_CACHE_DIR": str(self.base / "cache"), "KAIKYO_WORKERS": "2"}
+        self.env = {
+            "KAIKYO_REPOSITORY": str(self.repo),
+            "KAIKYO_PASSWORD": PASSWORD,
+            "KAIKYO_CACHE_DIR": str(self.base / "cache"),
+            "KAIKYO_WORKERS": "2",
+        }
         # What each snapshot we made holds: (copy of the source tree).
         self.made: dict[str, Path] = {}
         self.valid: set[str] = set()  # valid at the last check and still listed
@@ -75,11 +82,13 @@ class Interleavings(RuleBasedStateMachine):
         self.base.mkdir(parents=True)
         (self.src / "d").mkdir(parents=True)
         config = RepoConfig(repo_id=os.urandom(32).hex(), pack_size=96 * KIB)
-        Repository.create(LocalStore(self.repo, create=True), PASSWORD, config=config,
-                          kdf_cost=(1, 8 * 1024))
+        Repository.create(
+            LocalStore(self.repo, create=True), PASSWORD, config=config, kdf_cost=(1, 8 * 1024)
+        )
         for i in range(6):
-            (self.src / "d" / f"f{i}").write_bytes(self.rng.randbytes(self.rng.randint(1, 60)
-                                                                      * KIB))
+            (self.src / "d" / f"f{i}").write_bytes(
+                self.rng.randbytes(self.rng.randint(1, 60) * KIB)
+            )
         self._remember()
 
     # ---- running kaikyo -----------------------------------------------------------------
@@ -94,8 +103,14 @@ class Interleavings(RuleBasedStateMachine):
         env = {**os.environ, **self.env}
         if kill_at is not None:
             env["KAIKYO_TEST_KILL_AT_WRITE"] = str(kill_at)
-        proc = subprocess.run([KAIKYO, *argv], env=env, capture_output=True,
-                              start_new_session=True, timeout=120, check=False)
+        proc = subprocess.run(
+            [KAIKYO, *argv],
+            env=env,
+            capture_output=True,
+            start_new_session=True,
+            timeout=120,
+            check=False,
+        )
         assert b"Traceback" not in proc.stderr, proc.stderr.decode()
         if proc.returncode == -signal.SIGKILL:
             self.kills += 1
@@ -112,8 +127,7 @@ class Interleavings(RuleBasedStateMachine):
 
     # ---- rules ----------------------------------------------------------------------------
 
-    @rule(change=st.integers(0, 5), size=st.integers(0, 80),
-          kill_at=st.none() | st.integers(1, 12))
+    @rule(change=st.integers(0, 5), size=st.integers(0, 80), kill_at=st.none() | st.integers(1, 12))
     def backup(self, change: int, size: int, kill_at: int | None) -> None:
         target = self.src / "d" / f"f{change}"
         if size == 0 and target.exists():
@@ -144,8 +158,10 @@ class Interleavings(RuleBasedStateMachine):
         assert code in (0, -signal.SIGKILL), code
 
     @precondition(lambda self: len(self.made) >= 2)
-    @rule(pick=st.integers(0, 10_000),
-          kind=st.sampled_from(["index", "snapshots", "data", "locks", "keys"]))
+    @rule(
+        pick=st.integers(0, 10_000),
+        kind=st.sampled_from(["index", "snapshots", "data", "locks", "keys"]),
+    )
     def replay(self, pick: int, kind: str) -> None:
         now = _objects(self.repo)
         gone_all = sorted(n for n in self.history if n not in now and n != "config")
@@ -168,8 +184,9 @@ class Interleavings(RuleBasedStateMachine):
         code, out, err = self.cli("check", "--json")
         assert code in (0, 15), err
         doc: dict[str, Any] = json.loads(out)
-        damaged = {s for f in doc["findings"] if f["severity"] == "error"
-                   for s in f.get("snapshots", [])}
+        damaged = {
+            s for f in doc["findings"] if f["severity"] == "error" for s in f.get("snapshots", [])
+        }
         listed = self.listed()
         valid = {s for s in listed if s not in damaged}
         lost = (self.valid & listed) - valid
@@ -189,8 +206,11 @@ class Interleavings(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         if os.environ.get("KAIKYO_INTERLEAVINGS_STATS"):
-            print(f"kills {self.kills} replays {self.replays} made {len(self.made)} "
-                  f"valid {len(self.valid)}", flush=True)
+            print(
+                f"kills {self.kills} replays {self.replays} made {len(self.made)} "
+                f"valid {len(self.valid)}",
+                flush=True,
+            )
         # Once more at the end, every valid snapshot, byte for byte.
         if self.repo.exists():
             for sid in sorted(self.valid):
@@ -200,8 +220,10 @@ class Interleavings(RuleBasedStateMachine):
 
 Interleavings.TestCase.settings = settings(
     max_examples=int(os.environ.get("KAIKYO_INTERLEAVINGS_EXAMPLES", "8")),
-    stateful_step_count=14, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    stateful_step_count=14,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 def test_interleavings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

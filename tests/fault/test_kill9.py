@@ -63,11 +63,16 @@ class Lab:
         self.repo = base / "repo"
         self.src = base / "src"
         self.rng = random.Random(seed)
-        self.env = {"KAIKYO_REPOSITORY": str(self.repo), "KAIKYO_PASSWORD": PASSWORD,
-                    "KAIKYO_CACHE_DIR": str(base / "cache"), "KAIKYO_WORKERS": "2"}
+        self.env = {
+            "KAIKYO_REPOSITORY": str(self.repo),
+            "KAIKYO_PASSWORD": PASSWORD,
+            "KAIKYO_CACHE_DIR": str(base / "cache"),
+            "KAIKYO_WORKERS": "2",
+        }
         config = RepoConfig(repo_id=os.urandom(32).hex(), pack_size=512 * KIB)
-        Repository.create(LocalStore(self.repo, create=True), PASSWORD, config=config,
-                          kdf_cost=(1, 8 * 1024))
+        Repository.create(
+            LocalStore(self.repo, create=True), PASSWORD, config=config, kdf_cost=(1, 8 * 1024)
+        )
         self.snapshots: list[Snapshot] = []
         self.kills = 0
         self._counter = 0
@@ -76,8 +81,9 @@ class Lab:
 
     def cli(self, *argv: str | os.PathLike[str], expect: int = 0) -> Any:
         out, err = io.StringIO(), io.StringIO()
-        code = main([os.fspath(a) for a in argv],
-                    CliContext(stdout=out, stderr=err, env=dict(self.env)))
+        code = main(
+            [os.fspath(a) for a in argv], CliContext(stdout=out, stderr=err, env=dict(self.env))
+        )
         assert code == expect, f"kaikyo {argv} exited {code}: {err.getvalue()}"
         return json.loads(out.getvalue()) if "--json" in argv else None
 
@@ -86,8 +92,13 @@ class Lab:
         env = {**os.environ, **self.env}
         if isinstance(kill_at, int):
             env["KAIKYO_TEST_KILL_AT_WRITE"] = str(kill_at)
-        proc = subprocess.Popen([KAIKYO, *argv], env=env, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [KAIKYO, *argv],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         if isinstance(kill_at, float):
             try:
                 proc.wait(timeout=kill_at)
@@ -109,8 +120,10 @@ class Lab:
 
     def populate(self) -> None:
         for i in range(40):
-            self._file(self.src / "small" / f"s{i:03d}", rand_bytes(self.rng, self.rng.randint(0,
-                                                                        40 * KIB)))
+            self._file(
+                self.src / "small" / f"s{i:03d}",
+                rand_bytes(self.rng, self.rng.randint(0, 40 * KIB)),
+            )
         for i in range(3):
             self._file(self.src / "big" / f"b{i}", rand_bytes(self.rng, 1 * MIB + i))
         self._file(self.src / "text", b"compressible line\n" * 50_000)
@@ -121,8 +134,10 @@ class Lab:
         n = self._counter
         added = self._file(self.src / "new" / f"big{n:03d}", rand_bytes(self.rng, 1536 * KIB))
         for i in range(16):
-            added += self._file(self.src / "new" / f"r{n:03d}-{i}",
-                                rand_bytes(self.rng, self.rng.randint(150 * KIB, 300 * KIB)))
+            added += self._file(
+                self.src / "new" / f"r{n:03d}-{i}",
+                rand_bytes(self.rng, self.rng.randint(150 * KIB, 300 * KIB)),
+            )
         smalls = sorted((self.src / "small").iterdir())
         added += self._file(smalls[n % len(smalls)], rand_bytes(self.rng, 20 * KIB))
         for old in (self.src / "new").glob(f"*{n - 2:03d}*"):  # bound the tree's size

@@ -38,9 +38,14 @@ def lab(tmp_path: Path) -> dict[str, str]:
         (src / f"d{i}").mkdir(parents=True)
         for j in range(30):
             (src / f"d{i}" / f"f{j}").write_bytes(rand_bytes(rng, 300 * 1024))
-    env = {**os.environ, "KAIKYO_REPOSITORY": str(tmp_path / "repo"),
-           "KAIKYO_PASSWORD": "pw", "KAIKYO_CACHE_DIR": str(tmp_path / "cache"),
-           "KAIKYO_WORKERS": "3", "SRC": str(src)}
+    env = {
+        **os.environ,
+        "KAIKYO_REPOSITORY": str(tmp_path / "repo"),
+        "KAIKYO_PASSWORD": "pw",
+        "KAIKYO_CACHE_DIR": str(tmp_path / "cache"),
+        "KAIKYO_WORKERS": "3",
+        "SRC": str(src),
+    }
     subprocess.run([KAIKYO, "init"], env=env, check=True, capture_output=True)
     return env
 
@@ -97,8 +102,12 @@ def gone_within(pids: list[int], seconds: float) -> bool:
 
 def slow_backup(env: dict[str, str]) -> subprocess.Popen[bytes]:
     # An upload limit keeps the backup running long enough to be caught with its workers.
-    return subprocess.Popen([KAIKYO, "backup", env["SRC"], "--limit-upload", "*=4M"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [KAIKYO, "backup", env["SRC"], "--limit-upload", "*=4M"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
@@ -116,8 +125,9 @@ def test_no_worker_outlives_its_backup(lab: dict[str, str], sig: int) -> None:
     else:
         assert proc.returncode == -signal.SIGKILL
     # The next run completes (adopting what the stopped one stored) and nothing is damaged.
-    done = subprocess.run([KAIKYO, "backup", lab["SRC"], "--json"], env=lab, check=True,
-                          capture_output=True)
+    done = subprocess.run(
+        [KAIKYO, "backup", lab["SRC"], "--json"], env=lab, check=True, capture_output=True
+    )
     assert json.loads(done.stdout)["snapshot_id"]
     subprocess.run([KAIKYO, "check"], env=lab, check=True, capture_output=True)
 
@@ -128,8 +138,7 @@ def test_an_interrupted_restore_resumes(lab: dict[str, str], tmp_path: Path) -> 
     argv = [KAIKYO, "restore", f"latest:{lab['SRC']}", "--target", str(target)]
     env = {**lab, "KAIKYO_WORKERS": "1"}
     for _ in range(40):  # kill it once some, not all, files are there
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and proc.poll() is None:
             if target.exists() and sum(1 for _ in target.rglob("f*")) >= 20:
@@ -160,15 +169,25 @@ def haven(tmp_path: Path) -> Iterator[tuple[HavenProcess, str]]:
     proc.stop()
 
 
-def test_an_outage_is_said_at_once_and_counted(haven: tuple[HavenProcess, str],
-                                              tmp_path: Path) -> None:
+def test_an_outage_is_said_at_once_and_counted(
+    haven: tuple[HavenProcess, str], tmp_path: Path
+) -> None:
     proc, token = haven
-    env = {**os.environ, "KAIKYO_REPOSITORY": proc.url("t", "r"), "KAIKYO_TOKEN": token,
-           "KAIKYO_PASSWORD": "pw", "KAIKYO_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "KAIKYO_REPOSITORY": proc.url("t", "r"),
+        "KAIKYO_TOKEN": token,
+        "KAIKYO_PASSWORD": "pw",
+        "KAIKYO_CACHE_DIR": str(tmp_path / "cache"),
+    }
     subprocess.run([KAIKYO, "init"], env=env, check=True, capture_output=True)
     proc.stop()
-    check = subprocess.Popen([KAIKYO, "check", "--json", "--retry-limit", "60s"], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check = subprocess.Popen(
+        [KAIKYO, "check", "--json", "--retry-limit", "60s"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert check.stderr is not None
     first = check.stderr.readline().decode()  # printed at once, while the haven is down
     assert "retrying for up to 60 s" in first and "KAIKYO_RETRY_LIMIT" in first, first
@@ -180,12 +199,18 @@ def test_an_outage_is_said_at_once_and_counted(haven: tuple[HavenProcess, str],
 
 
 def test_the_retry_limit_is_kept(tmp_path: Path) -> None:
-    env = {**os.environ, "KAIKYO_REPOSITORY": f"http://127.0.0.1:{free_port()}/t/r",
-           "KAIKYO_TOKEN": "kk_0000000000000000_" + "A" * 43, "KAIKYO_PASSWORD": "pw",
-           "KAIKYO_CACHE_DIR": str(tmp_path / "cache"), "KAIKYO_RETRY_LIMIT": "3s"}
+    env = {
+        **os.environ,
+        "KAIKYO_REPOSITORY": f"http://127.0.0.1:{free_port()}/t/r",
+        "KAIKYO_TOKEN": "kk_0000000000000000_" + "A" * 43,
+        "KAIKYO_PASSWORD": "pw",
+        "KAIKYO_CACHE_DIR": str(tmp_path / "cache"),
+        "KAIKYO_RETRY_LIMIT": "3s",
+    }
     started = time.monotonic()
-    run = subprocess.run([KAIKYO, "snapshots"], env=env, capture_output=True, text=True,
-                         check=False)
+    run = subprocess.run(
+        [KAIKYO, "snapshots"], env=env, capture_output=True, text=True, check=False
+    )
     assert run.returncode == 18
     assert time.monotonic() - started < 20
     assert "retrying for up to 3 s" in run.stderr

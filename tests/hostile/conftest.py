@@ -48,8 +48,7 @@ class Victim:
     def root(self) -> Path:
         return self.k.repo
 
-    def put(self, name: str, data: bytes, scope: str = "backup", *,
-            overwrite: bool = False) -> int:
+    def put(self, name: str, data: bytes, scope: str = "backup", *, overwrite: bool = False) -> int:
         """Store ``data`` as ``name`` with the attacker's means; returns the HTTP status at a
         haven (201 stored), or 201 for a local file."""
         if self.kind == "local":
@@ -63,8 +62,9 @@ class Victim:
         headers = {"authorization": f"Bearer {self.tokens[scope]}"}
         if overwrite:
             headers["x-kaikyo-overwrite"] = "1"
-        return httpx.put(f"{self.url}/o/{name}", content=data, headers=headers,
-                         timeout=30).status_code
+        return httpx.put(
+            f"{self.url}/o/{name}", content=data, headers=headers, timeout=30
+        ).status_code
 
     def plant(self, prefix: str, data: bytes, scope: str = "backup") -> str:
         """Plant ``data`` under ``prefix`` named by its hash, as a token of ``scope`` can."""
@@ -75,8 +75,11 @@ class Victim:
 
     def objects(self, prefix: str) -> dict[str, bytes]:
         base = self.root
-        return {str(p.relative_to(base)): p.read_bytes()
-                for p in (base / prefix).rglob("*") if p.is_file()}
+        return {
+            str(p.relative_to(base)): p.read_bytes()
+            for p in (base / prefix).rglob("*")
+            if p.is_file()
+        }
 
 
 @pytest.fixture(scope="package")
@@ -97,8 +100,9 @@ def new_victim(kind: str, base: Path, request: pytest.FixtureRequest) -> Victim:
     h: Havens = request.getfixturevalue("havens")
     name = f"r{next(h.repos)}"
     url = h.proc.url(TENANT, name)
-    k = Kaikyo(h.proc.data / OBJECTS_DIR / TENANT / name, base / "cache", url=url,
-               token=h.tokens["admin"]).init()
+    k = Kaikyo(
+        h.proc.data / OBJECTS_DIR / TENANT / name, base / "cache", url=url, token=h.tokens["admin"]
+    ).init()
     return Victim("haven", k, url, h.tokens)
 
 

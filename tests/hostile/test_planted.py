@@ -53,8 +53,9 @@ def _warned(err: str, name: str) -> None:
 # ---- A1: an old index put back after a prune ----------------------------------------------
 
 
-def test_replayed_index_after_prune_loses_nothing(victim: Victim, tree: Path,
-                                                  tmp_path: Path) -> None:
+def test_replayed_index_after_prune_loses_nothing(
+    victim: Victim, tree: Path, tmp_path: Path
+) -> None:
     """A backup token saves the index files, the owner forgets and prunes (repacking the pack
     that held both files), the token puts the old index back. A haven refuses the replay
     (410: it never stores a name it deleted); a local repository takes it, and the next prune
@@ -81,8 +82,9 @@ def test_replayed_index_after_prune_loses_nothing(victim: Victim, tree: Path,
     k("check", "--read-data")
 
 
-def test_the_haven_never_stores_a_deleted_name_again(tree: Path, tmp_path: Path,
-                                                     request: pytest.FixtureRequest) -> None:
+def test_the_haven_never_stores_a_deleted_name_again(
+    tree: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Every kind a token may write: a forgotten snapshot, a removed key, a released lock,
     a pruned pack put back are refused; the operator's undelete still brings one back."""
     v = new_victim("haven", tmp_path, request)
@@ -90,17 +92,26 @@ def test_the_haven_never_stores_a_deleted_name_again(tree: Path, tmp_path: Path,
     first = k.backup(tree)["snapshot_id"]
     (tree / "one").write_bytes(os.urandom(1024 * 1024))
     k.backup(tree)
-    before = {n: d for kind in ("snapshots", "data", "index", "keys") for n, d in
-              v.objects(kind).items()}
+    before = {
+        n: d for kind in ("snapshots", "data", "index", "keys") for n, d in v.objects(kind).items()
+    }
     k("key", "add", env={"KAIKYO_NEW_PASSWORD": "another"})
     added = {n: d for n, d in v.objects("keys").items() if n not in before}
     before.update(added)
     k("key", "remove", next(iter(added)).split("/")[1][:12])
     k("forget", first)
     k("prune")
-    gone = {n: d for n, d in before.items()
-            if n not in {**v.objects("snapshots"), **v.objects("data"), **v.objects("index"),
-                         **v.objects("keys")}}
+    gone = {
+        n: d
+        for n, d in before.items()
+        if n
+        not in {
+            **v.objects("snapshots"),
+            **v.objects("data"),
+            **v.objects("index"),
+            **v.objects("keys"),
+        }
+    }
     assert {n.split("/")[0] for n in gone} >= {"snapshots", "data", "index", "keys"}
     for name, data in gone.items():
         for scope in ("backup", "admin"):
@@ -109,14 +120,16 @@ def test_the_haven_never_stores_a_deleted_name_again(tree: Path, tmp_path: Path,
     from kaikyo.testing.haven import kaikyo
 
     data_dir = v.root.parents[2]
-    code, _, err = kaikyo("tenant", "undelete", "victim", "--data", str(data_dir), "--name",
-                          snapshot)
+    code, _, err = kaikyo(
+        "tenant", "undelete", "victim", "--data", str(data_dir), "--name", snapshot
+    )
     assert code == 0, err
     assert any(s["id"] == first for s in k("snapshots", "--json").json())
 
 
-def test_index_naming_a_gone_pack_that_sorts_first(victim: Victim, tree: Path,
-                                                   tmp_path: Path) -> None:
+def test_index_naming_a_gone_pack_that_sorts_first(
+    victim: Victim, tree: Path, tmp_path: Path
+) -> None:
     """Deterministic form of the replay: an index names every live blob in a pack that is
     not stored and sorts before every real pack. Prune used to keep that 'copy' and delete
     the live one."""
@@ -131,13 +144,17 @@ def test_index_naming_a_gone_pack_that_sorts_first(victim: Victim, tree: Path,
     _restores(victim, tree, tmp_path / "out")
 
 
-def test_reading_a_missing_pack_is_an_integrity_error(victim: Victim, tree: Path,
-                                                      tmp_path: Path) -> None:
+def test_reading_a_missing_pack_is_an_integrity_error(
+    victim: Victim, tree: Path, tmp_path: Path
+) -> None:
     """The trees are there, a pack of file data is not: exit 15 (damage), never 21."""
     k = victim.k
     k.backup(tree)
-    data_only = [e["pack"] for e in k("cat", "index").json()
-                 if all(b["type"] == 0 for b in k("cat", "pack", e["pack"]).json())]
+    data_only = [
+        e["pack"]
+        for e in k("cat", "index").json()
+        if all(b["type"] == 0 for b in k("cat", "pack", e["pack"]).json())
+    ]
     assert data_only
     with _open(victim) as repo:
         for pid in data_only:
@@ -153,8 +170,13 @@ def test_garbage_lock_from_a_restore_token(victim: Victim, tree: Path, tmp_path:
     k = victim.k
     k.backup(tree)
     lock = victim.plant("locks/", os.urandom(200), "restore")
-    for argv in (("backup", tree), ("check",), ("forget", "--keep-last", "1"), ("prune",),
-                 ("snapshots",)):
+    for argv in (
+        ("backup", tree),
+        ("check",),
+        ("forget", "--keep-last", "1"),
+        ("prune",),
+        ("snapshots",),
+    ):
         run = k(*argv)
         if argv[0] != "snapshots":  # takes no lock
             _warned(run.err, lock)
@@ -199,8 +221,7 @@ def test_garbage_snapshot_hides_nothing(victim: Victim, tree: Path, tmp_path: Pa
     assert "warning" not in run.err
 
 
-def test_a_rotten_snapshot_file(tree: Path, tmp_path: Path,
-                                request: pytest.FixtureRequest) -> None:
+def test_a_rotten_snapshot_file(tree: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """No attacker: one manifest's bytes rot on disk (its name no longer matches). Local
     only: rot on the haven's disk is the operator's to find ('kaikyo haven scrub')."""
     victim = new_victim("local", tmp_path, request)
@@ -216,7 +237,8 @@ def test_a_rotten_snapshot_file(tree: Path, tmp_path: Path,
 
 
 def test_repair_snapshots_needs_an_admin_token_at_a_haven(
-        tree: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    tree: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     victim = new_victim("haven", tmp_path, request)
     k = victim.k
     k.backup(tree)
@@ -239,10 +261,24 @@ def _slot(v: Victim, **change: object) -> dict[str, object]:
 BOGUS_SLOTS = {
     "unknown version": {"version": 2},
     "no kdf": {"kdf": None},
-    "huge memory": {"kdf": {"algorithm": "argon2id", "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
-                            "time_cost": 1, "memory_kib": 4294967295, "parallelism": 2}},
-    "many passes": {"kdf": {"algorithm": "argon2id", "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
-                            "time_cost": 1000, "memory_kib": 65536, "parallelism": 2}},
+    "huge memory": {
+        "kdf": {
+            "algorithm": "argon2id",
+            "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
+            "time_cost": 1,
+            "memory_kib": 4294967295,
+            "parallelism": 2,
+        }
+    },
+    "many passes": {
+        "kdf": {
+            "algorithm": "argon2id",
+            "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
+            "time_cost": 1000,
+            "memory_kib": 65536,
+            "parallelism": 2,
+        }
+    },
 }
 
 
@@ -267,8 +303,9 @@ def test_bogus_key_slot(victim: Victim, tree: Path, bogus: str) -> None:
     assert "warning" not in k("key", "list").err
 
 
-def test_a_fresh_machine_opens_despite_bogus_slots(victim: Victim, tree: Path,
-                                                   tmp_path: Path) -> None:
+def test_a_fresh_machine_opens_despite_bogus_slots(
+    victim: Victim, tree: Path, tmp_path: Path
+) -> None:
     """No remembered slot: every slot may be tried, and a bogus one never stops the open."""
     k = victim.k
     k.backup(tree)
@@ -297,8 +334,9 @@ def test_garbage_index_file(victim: Victim, tree: Path, tmp_path: Path) -> None:
     k("check", "--read-data")
 
 
-def test_every_index_file_lost_and_garbage_planted(tree: Path, tmp_path: Path,
-                                                   request: pytest.FixtureRequest) -> None:
+def test_every_index_file_lost_and_garbage_planted(
+    tree: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Every index file gone (local disk) and a garbage one planted: the packs are read by
     their headers."""
     victim = new_victim("local", tmp_path, request)
@@ -313,14 +351,16 @@ def test_every_index_file_lost_and_garbage_planted(tree: Path, tmp_path: Path,
 # ---- C21/C22: a truncated pack --------------------------------------------------------------
 
 
-def test_truncated_pack_is_found_without_read_data(tree: Path, tmp_path: Path,
-                                                   request: pytest.FixtureRequest) -> None:
+def test_truncated_pack_is_found_without_read_data(
+    tree: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Local only: a haven verifies every object's bytes against its name."""
     v = new_victim("local", tmp_path, request)
     k = v.k
     k.backup(tree)
-    packs = sorted((v.root / "data").rglob("*"), key=lambda p: -p.stat().st_size if p.is_file()
-                   else 0)
+    packs = sorted(
+        (v.root / "data").rglob("*"), key=lambda p: -p.stat().st_size if p.is_file() else 0
+    )
     biggest = packs[0]
     size = biggest.stat().st_size
     with open(biggest, "r+b") as fh:

@@ -35,14 +35,31 @@ pytestmark = pytest.mark.slow
 KINDS = ["config", "keys", "locks", "index", "snapshots", "data"]
 PLANTS = ["garbage", "truncated", "oversized", "replayed"]
 # Who may write each kind at a haven (an admin token may also overwrite config).
-WRITERS = {"config": ["admin"], "keys": ["backup", "admin"],
-           "locks": ["restore", "backup", "admin"], "index": ["backup", "admin"],
-           "snapshots": ["backup", "admin"], "data": ["backup", "admin"]}
-OVERSIZE = {"config": 3 << 20, "keys": 1 << 20, "locks": 64 << 10, "index": 3 << 20,
-            "snapshots": 3 << 20, "data": 20 << 20}
+WRITERS = {
+    "config": ["admin"],
+    "keys": ["backup", "admin"],
+    "locks": ["restore", "backup", "admin"],
+    "index": ["backup", "admin"],
+    "snapshots": ["backup", "admin"],
+    "data": ["backup", "admin"],
+}
+OVERSIZE = {
+    "config": 3 << 20,
+    "keys": 1 << 20,
+    "locks": 64 << 10,
+    "index": 3 << 20,
+    "snapshots": 3 << 20,
+    "data": 20 << 20,
+}
 COMMANDS: list[tuple[str, ...]] = [
-    ("snapshots",), ("restore",), ("backup",), ("check",), ("forget", "--keep-last", "2"),
-    ("prune",), ("unlock",)]
+    ("snapshots",),
+    ("restore",),
+    ("backup",),
+    ("check",),
+    ("forget", "--keep-last", "2"),
+    ("prune",),
+    ("unlock",),
+]
 ERROR_CODES = {10, 12, 13, 14, 15, 17, 18, 19, 20, 21, 22}
 
 
@@ -61,8 +78,11 @@ class Base:
 
 
 def _objects(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and ".tmp" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".tmp" not in p.parts
+    }
 
 
 def _tree(base: Path, seed: int) -> Path:
@@ -91,11 +111,18 @@ def _build(kind: str, tmp: Path, havens: Havens | None) -> Base:
     else:
         assert havens is not None
         url = havens.proc.url(TENANT, "poison-base")
-        k = Kaikyo(havens.proc.data / OBJECTS_DIR / TENANT / "poison-base", tmp / "cache",
-                   url=url, token=havens.tokens["admin"]).init()
-        other = Kaikyo(havens.proc.data / OBJECTS_DIR / TENANT / "poison-other",
-                       tmp / "cache-other", url=havens.proc.url(TENANT, "poison-other"),
-                       token=havens.tokens["admin"]).init()
+        k = Kaikyo(
+            havens.proc.data / OBJECTS_DIR / TENANT / "poison-base",
+            tmp / "cache",
+            url=url,
+            token=havens.tokens["admin"],
+        ).init()
+        other = Kaikyo(
+            havens.proc.data / OBJECTS_DIR / TENANT / "poison-other",
+            tmp / "cache-other",
+            url=havens.proc.url(TENANT, "poison-other"),
+            token=havens.tokens["admin"],
+        ).init()
         root, other_root = k.repo, other.repo
     base = Base(kind, root, tmp / "cache", src)
     base.other_config = (other_root / "config").read_bytes()
@@ -108,8 +135,10 @@ def _build(kind: str, tmp: Path, havens: Havens | None) -> Base:
     _record(base)
     added = [key["key_id"] for key in k("key", "list", "--json").json() if not key["current"]]
     for key_id in added:
-        if any(key["key_id"] == key_id and key["kind"] == "passphrase"
-               for key in k("key", "list", "--json").json()):
+        if any(
+            key["key_id"] == key_id and key["kind"] == "passphrase"
+            for key in k("key", "list", "--json").json()
+        ):
             k("key", "remove", key_id)
     base.history.update(_take_and_release_a_lock(k))
     _record(base)
@@ -136,13 +165,15 @@ _BASES: dict[str, Base] = {}
 
 
 @pytest.fixture(scope="module")
-def bases(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-          ) -> dict[str, Base]:
+def bases(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict[str, Base]:
     havens: Havens = request.getfixturevalue("havens")
     out = {}
     for kind in ("local", "haven"):
-        out[kind] = _build(kind, tmp_path_factory.mktemp(f"poison-{kind}"),
-                           havens if kind == "haven" else None)
+        out[kind] = _build(
+            kind, tmp_path_factory.mktemp(f"poison-{kind}"), havens if kind == "haven" else None
+        )
     return out
 
 
@@ -170,8 +201,9 @@ class Copy:
         headers = {"authorization": f"Bearer {self.tokens[scope]}"}
         if overwrite:
             headers["x-kaikyo-overwrite"] = "1"
-        return httpx.put(f"{self.url}/o/{name}", content=data, headers=headers,
-                         timeout=60).status_code
+        return httpx.put(
+            f"{self.url}/o/{name}", content=data, headers=headers, timeout=60
+        ).status_code
 
 
 def _copy(base: Base, tmp: Path, havens: Havens) -> Copy:
@@ -185,11 +217,15 @@ def _copy(base: Base, tmp: Path, havens: Havens) -> Copy:
     shutil.copytree(base.root, root)
     # The copy inherits what the haven knows the original deleted (its tombstones).
     with sqlite3.connect(havens.proc.data / "haven.db", timeout=30) as db:
-        db.execute("INSERT INTO tombstones SELECT tenant_id, ?, name, deleted_at FROM "
-                   "tombstones WHERE repo = ?", (name, base.root.name))
+        db.execute(
+            "INSERT INTO tombstones SELECT tenant_id, ?, name, deleted_at FROM "
+            "tombstones WHERE repo = ?",
+            (name, base.root.name),
+        )
     url = havens.proc.url(TENANT, name)
-    return Copy(base, Kaikyo(root, tmp / "cache", url=url, token=havens.tokens["admin"]), url,
-                havens.tokens)
+    return Copy(
+        base, Kaikyo(root, tmp / "cache", url=url, token=havens.tokens["admin"]), url, havens.tokens
+    )
 
 
 def _current(c: Copy, kind: str) -> dict[str, bytes]:
@@ -206,12 +242,12 @@ def _material(c: Copy, kind: str, plant: str) -> tuple[str, bytes, bool]:
         data = os.urandom(OVERSIZE[kind])
     elif plant == "truncated":
         real = sorted(_current(c, kind).items()) or sorted(
-            (n, d) for n, d in c.base.history.items() if n.startswith(prefix))
+            (n, d) for n, d in c.base.history.items() if n.startswith(prefix)
+        )
         data = real[0][1][: max(1, len(real[0][1]) // 2)]
     else:  # replayed: an object of this kind the repository once held and no longer does
         now = _current(c, kind)
-        old = [(n, d) for n, d in c.base.history.items() if n.startswith(prefix)
-               and n not in now]
+        old = [(n, d) for n, d in c.base.history.items() if n.startswith(prefix) and n not in now]
         if kind == "config":
             return "config", c.base.other_config, True  # another repository's config
         assert old, f"the base has no deleted {kind} to replay"
@@ -272,8 +308,11 @@ def _clean_up(c: Copy, kind: str, name: str) -> None:
 
 def _bad_keys(k: Kaikyo) -> list[str]:
     err = k("key", "list").err
-    return [line.split("keys/")[1][:12] for line in err.splitlines()
-            if line.startswith("kaikyo: warning: keys/")]
+    return [
+        line.split("keys/")[1][:12]
+        for line in err.splitlines()
+        if line.startswith("kaikyo: warning: keys/")
+    ]
 
 
 def _undelete_config(c: Copy, repo: str) -> None:
@@ -285,8 +324,9 @@ def _undelete_config(c: Copy, repo: str) -> None:
     assert code == 0, err
     rows = [r for r in json.loads(out) if r["repo"] == repo and r["name"] == "config"]
     original = min(rows, key=lambda r: r["deleted_at"])
-    code, _, err = kaikyo("tenant", "undelete", TENANT, "--data", str(data), "--id",
-                          str(original["id"]))
+    code, _, err = kaikyo(
+        "tenant", "undelete", TENANT, "--data", str(data), "--id", str(original["id"])
+    )
     assert code == 0, err
     assert (c.k.repo / "config").read_bytes() == c.base.history["config"]
 
@@ -295,14 +335,27 @@ def _named(run: Run, name: str) -> bool:
     return name in run.err or name in run.out
 
 
-CASES = [(kind, plant, scope, where) for where in ("local", "haven") for kind in KINDS
-         for plant in PLANTS for scope in (WRITERS[kind] if where == "haven" else ["file"])]
+CASES = [
+    (kind, plant, scope, where)
+    for where in ("local", "haven")
+    for kind in KINDS
+    for plant in PLANTS
+    for scope in (WRITERS[kind] if where == "haven" else ["file"])
+]
 
 
-@pytest.mark.parametrize(("kind", "plant", "scope", "where"), CASES,
-                         ids=[f"{w}-{k}-{p}-{s}" for k, p, s, w in CASES])
-def test_poisoned(bases: dict[str, Base], tmp_path: Path, request: pytest.FixtureRequest,
-                  kind: str, plant: str, scope: str, where: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "plant", "scope", "where"), CASES, ids=[f"{w}-{k}-{p}-{s}" for k, p, s, w in CASES]
+)
+def test_poisoned(
+    bases: dict[str, Base],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    kind: str,
+    plant: str,
+    scope: str,
+    where: str,
+) -> None:
     havens: Havens = request.getfixturevalue("havens")
     c = _copy(bases[where], tmp_path, havens)
     name, data, overwrite = _material(c, kind, plant)
@@ -311,15 +364,20 @@ def test_poisoned(bases: dict[str, Base], tmp_path: Path, request: pytest.Fixtur
         # Refused at the door: a lock over 4 KiB, or a name the haven deleted (a replay).
         expected = {("locks", "oversized"): 403, ("replayed", where): 410}
         assert status == expected.get((kind, plant), expected.get((plant, where))), (
-            kind, plant, status)
+            kind,
+            plant,
+            status,
+        )
         return
-    assert not (where == "haven" and plant == "replayed" and kind != "config"), \
+    assert not (where == "haven" and plant == "replayed" and kind != "config"), (
         "a replayed object was stored again at the haven"
+    )
     runs = _commands(c, tmp_path)
     if plant != "replayed" or kind == "config":
         if kind == "config":
             assert all(r.code in (14, 15) for r in runs.values()), {
-                a: (r.code, r.err) for a, r in runs.items()}
+                a: (r.code, r.err) for a, r in runs.items()
+            }
         else:  # some command met it and said so by name (check reads every kind)
             assert _named(runs["check"], name), (name, runs["check"].err)
     _clean_up(c, kind, name)
@@ -332,8 +390,8 @@ def test_poisoned(bases: dict[str, Base], tmp_path: Path, request: pytest.Fixtur
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_scopes_that_may_not_write_a_kind_are_refused(
-        bases: dict[str, Base], tmp_path: Path, request: pytest.FixtureRequest,
-        kind: str) -> None:
+    bases: dict[str, Base], tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
     havens: Havens = request.getfixturevalue("havens")
     c = _copy(bases["haven"], tmp_path, havens)
     for scope in ("backup", "restore", "admin"):

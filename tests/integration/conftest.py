@@ -39,24 +39,40 @@ class Kaikyo:
     one, the haven's directory for that tenant's repository when ``url`` points at a haven.
     """
 
-    def __init__(self, repo: Path, cache: Path, password: str = PASSWORD,
-                 url: str | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        repo: Path,
+        cache: Path,
+        password: str = PASSWORD,
+        url: str | None = None,
+        token: str | None = None,
+    ) -> None:
         self.repo = repo
-        self.env = {"KAIKYO_REPOSITORY": url or str(repo), "KAIKYO_PASSWORD": password,
-                    "KAIKYO_CACHE_DIR": str(cache), "KAIKYO_WORKERS": "2"}
+        self.env = {
+            "KAIKYO_REPOSITORY": url or str(repo),
+            "KAIKYO_PASSWORD": password,
+            "KAIKYO_CACHE_DIR": str(cache),
+            "KAIKYO_WORKERS": "2",
+        }
         if token:
             self.env["KAIKYO_TOKEN"] = token
         self.recovery_key = ""
 
-    def __call__(self, *argv: str | os.PathLike[str], env: dict[str, str] | None = None,
-                 expect: int | None = 0) -> Run:
+    def __call__(
+        self,
+        *argv: str | os.PathLike[str],
+        env: dict[str, str] | None = None,
+        expect: int | None = 0,
+    ) -> Run:
         out, err = io.StringIO(), io.StringIO()
         ctx = CliContext(stdout=out, stderr=err, env={**self.env, **(env or {})})
         code = main([os.fspath(a) for a in argv], ctx)
         run = Run(code, out.getvalue(), err.getvalue())
         if expect is not None:
-            assert code == expect, (f"kaikyo {' '.join(map(str, argv))} exited {code}, "
-                                    f"expected {expect}\nstdout: {run.out}\nstderr: {run.err}")
+            assert code == expect, (
+                f"kaikyo {' '.join(map(str, argv))} exited {code}, "
+                f"expected {expect}\nstdout: {run.out}\nstderr: {run.err}"
+            )
         return run
 
     def init(self) -> Kaikyo:
@@ -81,8 +97,12 @@ class Haven:
 
     def new(self, cache: Path) -> Kaikyo:
         name = f"repo{next(self._repos)}"
-        return Kaikyo(self.proc.data / OBJECTS_DIR / TENANT / name, cache,
-                      url=self.proc.url(TENANT, name), token=self.token)
+        return Kaikyo(
+            self.proc.data / OBJECTS_DIR / TENANT / name,
+            cache,
+            url=self.proc.url(TENANT, name),
+            token=self.token,
+        )
 
 
 TENANT = "it-tenant"
@@ -138,8 +158,9 @@ class ZooRepo:
 
 
 @pytest.fixture(scope="module", params=REPO_KINDS)
-def zoo_repo(request: pytest.FixtureRequest,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooRepo]:
+def zoo_repo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZooRepo]:
     base = tmp_path_factory.mktemp("zoo")
     zoo = build_zoo(base / "zoo")
     k = _new_repo(request.param, request, base).init()

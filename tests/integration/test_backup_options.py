@@ -12,8 +12,11 @@ from .conftest import Kaikyo
 
 
 def _objects(repo: Path) -> set[str]:
-    return {str(p.relative_to(repo)) for p in repo.rglob("*")
-            if p.is_file() and not p.name.endswith(".tmp")}
+    return {
+        str(p.relative_to(repo))
+        for p in repo.rglob("*")
+        if p.is_file() and not p.name.endswith(".tmp")
+    }
 
 
 def _tree(tmp_path: Path) -> Path:
@@ -33,7 +36,8 @@ def test_dry_run_stores_nothing(kaikyo: Kaikyo, tmp_path: Path) -> None:
     assert doc["snapshot_id"] is None and doc["dry_run"] is True
     assert doc["summary"]["files_new"] == 3 and doc["summary"]["data_added"] > 200_000
     assert {o for o in _objects(kaikyo.repo) if not o.startswith("locks/")} == {
-        o for o in before if not o.startswith("locks/")}
+        o for o in before if not o.startswith("locks/")
+    }
     assert kaikyo("snapshots", "--json").json() == []
 
 
@@ -41,8 +45,19 @@ def test_exclude_file_tag_and_host(kaikyo: Kaikyo, tmp_path: Path) -> None:
     src = _tree(tmp_path)
     patterns = tmp_path / "excludes"
     patterns.write_text("# comment\n*.log\n\ncache\n")
-    sid = kaikyo("backup", "--json", "--exclude-file", patterns, "--tag", "nightly",
-                 "--tag", "夜間", "--host", "tokyo-db-01", src).json()["snapshot_id"]
+    sid = kaikyo(
+        "backup",
+        "--json",
+        "--exclude-file",
+        patterns,
+        "--tag",
+        "nightly",
+        "--tag",
+        "夜間",
+        "--host",
+        "tokyo-db-01",
+        src,
+    ).json()["snapshot_id"]
     paths = {e["path"] for e in kaikyo("ls", "--json", sid).json()}
     assert f"{src}/keep/a.txt" in paths
     assert f"{src}/keep/b.log" not in paths and f"{src}/cache" not in paths
@@ -53,13 +68,18 @@ def test_exclude_file_tag_and_host(kaikyo: Kaikyo, tmp_path: Path) -> None:
     assert run.err.count("kaikyo: error:") == 1
 
 
-def test_one_file_system_keeps_the_mount_point_not_its_contents(kaikyo: Kaikyo,
-                                                                tmp_path: Path) -> None:
+def test_one_file_system_keeps_the_mount_point_not_its_contents(
+    kaikyo: Kaikyo, tmp_path: Path
+) -> None:
     src = _tree(tmp_path)
     mnt = src / "mnt"
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
     try:
@@ -106,8 +126,9 @@ def test_names_are_printed_as_they_are(local_kaikyo: Kaikyo, tmp_path: Path) -> 
     assert f"{src}/[x]y" in listing, listing
 
 
-def test_an_unwritable_cache_warns_and_the_backup_still_succeeds(local_kaikyo: Kaikyo,
-                                                                 tmp_path: Path) -> None:
+def test_an_unwritable_cache_warns_and_the_backup_still_succeeds(
+    local_kaikyo: Kaikyo, tmp_path: Path
+) -> None:
     src = _tree(tmp_path)
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")

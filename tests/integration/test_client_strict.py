@@ -45,8 +45,12 @@ def fake_server(answer: Handler) -> Iterator[str]:
         server.server_close()
 
 
-def _reply(h: http.server.BaseHTTPRequestHandler, status: int, body: bytes = b"",
-           headers: dict[str, str] | None = None) -> None:
+def _reply(
+    h: http.server.BaseHTTPRequestHandler,
+    status: int,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> None:
     length = int(h.headers.get("content-length") or 0)
     if length:
         h.rfile.read(length)
@@ -67,11 +71,21 @@ def redirecting_proxy(upstream: str) -> Handler:
         if h.command == "PUT":
             _reply(h, 307, headers={"location": "https://elsewhere.example/"})
             return
-        r = httpx.request(h.command, upstream + h.path,
-                          headers={k: v for k, v in h.headers.items() if k.lower() != "host"})
-        _reply(h, r.status_code, r.content,
-               {k: v for k, v in r.headers.items()
-                if k.lower() in ("content-length", "x-kaikyo-mtime", "content-type")})
+        r = httpx.request(
+            h.command,
+            upstream + h.path,
+            headers={k: v for k, v in h.headers.items() if k.lower() != "host"},
+        )
+        _reply(
+            h,
+            r.status_code,
+            r.content,
+            {
+                k: v
+                for k, v in r.headers.items()
+                if k.lower() in ("content-length", "x-kaikyo-mtime", "content-type")
+            },
+        )
 
     return answer
 
@@ -84,8 +98,12 @@ def test_a_redirected_put_is_not_saved(haven: Haven, tmp_path: Path) -> None:
     url = k.env["KAIKYO_REPOSITORY"]
     base, _, path = url.partition("//")[2].partition("/")
     with fake_server(redirecting_proxy(f"http://{base}")) as proxy:
-        run = k("backup", src, env={"KAIKYO_REPOSITORY": f"{proxy}/{path}",
-                                    "KAIKYO_RETRY_LIMIT": "20s"}, expect=None)
+        run = k(
+            "backup",
+            src,
+            env={"KAIKYO_REPOSITORY": f"{proxy}/{path}", "KAIKYO_RETRY_LIMIT": "20s"},
+            expect=None,
+        )
     line = assert_error(run, 18, "answered HTTP 307")
     assert "saved" not in run.out and "elsewhere.example" in line
     assert k("snapshots", "--json").json() == []
@@ -103,17 +121,23 @@ def test_malformed_answers_are_one_line(tmp_path: Path, bad: str) -> None:
                 _reply(h, 200)
             return
         if h.path.startswith("/t/r/list"):
-            line = {"list-json": b"{not json\n",
-                    "list-name": json.dumps({"name": "../../etc", "size": 1}).encode() + b"\n",
-                    "list-size": json.dumps({"name": "keys/" + "a" * 64, "size": "big"}
-                                            ).encode() + b"\n"}.get(bad, b"")
+            line = {
+                "list-json": b"{not json\n",
+                "list-name": json.dumps({"name": "../../etc", "size": 1}).encode() + b"\n",
+                "list-size": json.dumps({"name": "keys/" + "a" * 64, "size": "big"}).encode()
+                + b"\n",
+            }.get(bad, b"")
             _reply(h, 200, line, {"content-type": "application/x-ndjson"})
             return
         _reply(h, 404, b'{"error": "ObjectNotFound", "message": "no"}')
 
     with fake_server(answer) as server:
-        k = Kaikyo(tmp_path / "unused", tmp_path / "cache", url=f"{server}/t/r",
-                   token="kk_0000000000000000_" + "A" * 43)
+        k = Kaikyo(
+            tmp_path / "unused",
+            tmp_path / "cache",
+            url=f"{server}/t/r",
+            token="kk_0000000000000000_" + "A" * 43,
+        )
         # A malformed answer is permanent: no retry (the limit only bounds a wrong guess).
         run = k("snapshots", env={"KAIKYO_RETRY_LIMIT": "20s"}, expect=None)
     assert "retrying" not in run.err

@@ -141,8 +141,10 @@ def test_truncated_index(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
     kaikyo.backup(src)
     [index] = list((kaikyo.repo / "index").iterdir())
     index.write_bytes(index.read_bytes()[:-10])
-    warning = f"index/{index.name}: does not match its name (corrupt or truncated); skipped " \
-              "(remove it with 'kaikyo repair index')"
+    warning = (
+        f"index/{index.name}: does not match its name (corrupt or truncated); skipped "
+        "(remove it with 'kaikyo repair index')"
+    )
     run = kaikyo.restore(f"latest:{src}", tmp_path / "out")
     assert warning in run.err and "Traceback" not in run.err
     assert_trees_equal(src, tmp_path / "out")
@@ -212,8 +214,9 @@ def test_restore_onto_a_full_disk(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> 
     assert (out / "big").read_bytes() == (src / "big").read_bytes()
 
 
-def test_restore_into_a_target_without_permission(kaikyo: Kaikyo, src: Path,
-                                                  tmp_path: Path) -> None:
+def test_restore_into_a_target_without_permission(
+    kaikyo: Kaikyo, src: Path, tmp_path: Path
+) -> None:
     sid = kaikyo.backup(src)["snapshot_id"]
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -229,8 +232,7 @@ def test_restore_into_a_target_without_permission(kaikyo: Kaikyo, src: Path,
     assert_error(run, 17, "permission denied")
 
 
-def test_permission_denied_on_repository(local_kaikyo: Kaikyo, src: Path, tmp_path: Path
-                                         ) -> None:
+def test_permission_denied_on_repository(local_kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
     kaikyo = local_kaikyo
     sid = kaikyo.backup(src / "small")["snapshot_id"]
     before = repo_files(kaikyo.repo)
@@ -238,8 +240,12 @@ def test_permission_denied_on_repository(local_kaikyo: Kaikyo, src: Path, tmp_pa
     if os.geteuid() == 0:
         # chmod does not stop root: make the repository a read-only bind mount instead.
         with mounted("--bind", repo, repo):
-            proc = subprocess.run(["mount", "-o", "remount,ro,bind", repo],
-                                  capture_output=True, text=True, check=False)
+            proc = subprocess.run(
+                ["mount", "-o", "remount,ro,bind", repo],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if proc.returncode != 0:
                 pytest.skip(f"cannot remount read-only: {proc.stderr.strip()}")
             _assert_read_only_repo(kaikyo, src, sid, tmp_path)
@@ -271,8 +277,13 @@ def _assert_read_only_repo(kaikyo: Kaikyo, src: Path, sid: str, tmp_path: Path) 
 def _write_lock(repo: Repository, pid: int, exclusive: bool) -> str:
     import socket
 
-    doc = {"host": socket.gethostname(), "pid": pid, "time": SYSTEM_CLOCK.now(),
-           "exclusive": exclusive, "nonce": os.urandom(8).hex()}
+    doc = {
+        "host": socket.gethostname(),
+        "pid": pid,
+        "time": SYSTEM_CLOCK.now(),
+        "exclusive": exclusive,
+        "nonce": os.urandom(8).hex(),
+    }
     sealed = seal_object(repo.cipher, repo.compressor, KIND_LOCK, json.dumps(doc).encode())
     name = LOCK_PREFIX + object_id(sealed)
     put_content_addressed(repo.store, name, sealed)
@@ -326,42 +337,56 @@ def test_stale_lock_of_dead_process(kaikyo: Kaikyo, src: Path) -> None:
 # ---- usage and lookups ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv", [
-    ("backup", "--no-such-flag", "x"),
-    ("restore", "latest"),  # --target is required
-    ("forget",),  # neither ids nor a policy
-    ("forget", "--keep-within", "soon"),
-    ("nonsense-command",),
-    ("cat", "tree"),
-    ("key", "remove"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("backup", "--no-such-flag", "x"),
+        ("restore", "latest"),  # --target is required
+        ("forget",),  # neither ids nor a policy
+        ("forget", "--keep-within", "soon"),
+        ("nonsense-command",),
+        ("cat", "tree"),
+        ("key", "remove"),
+    ],
+)
 def test_bad_usage(kaikyo: Kaikyo, argv: tuple[str, ...]) -> None:
     assert_error(kaikyo(*argv, expect=None), 64)
 
 
 def test_no_repository_given(kaikyo: Kaikyo) -> None:
-    assert_error(kaikyo("snapshots", env={"KAIKYO_REPOSITORY": ""}, expect=None), 64,
-                 "no repository given")
+    assert_error(
+        kaikyo("snapshots", env={"KAIKYO_REPOSITORY": ""}, expect=None), 64, "no repository given"
+    )
 
 
 def test_unknown_snapshot(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
-    assert_error(kaikyo("restore", "latest", "-t", tmp_path / "o", expect=None), 21,
-                 "no snapshots yet")
+    assert_error(
+        kaikyo("restore", "latest", "-t", tmp_path / "o", expect=None), 21, "no snapshots yet"
+    )
     sid = kaikyo.backup(src)["snapshot_id"]
     missing = "0123456789" if not sid.startswith("0123") else "fedcba9876"
-    for argv in (("restore", missing, "-t", str(tmp_path / "o")), ("ls", missing),
-                 ("diff", sid, missing), ("forget", missing), ("cat", "snapshot", missing)):
+    for argv in (
+        ("restore", missing, "-t", str(tmp_path / "o")),
+        ("ls", missing),
+        ("diff", sid, missing),
+        ("forget", missing),
+        ("cat", "snapshot", missing),
+    ):
         assert_error(kaikyo(*argv, expect=None), 21, "no snapshot matches")
-    assert_error(kaikyo("restore", f"{sid}:/no/such/path", "-t", tmp_path / "o",
-                        expect=None), 21, "not in the snapshot")
+    assert_error(
+        kaikyo("restore", f"{sid}:/no/such/path", "-t", tmp_path / "o", expect=None),
+        21,
+        "not in the snapshot",
+    )
     assert not (tmp_path / "o").exists()
 
 
 # ---- issue 10, part D: what a rerun, a target and a path may hold -----------------------
 
 
-def test_backup_of_paths_that_do_not_exist_saves_nothing(kaikyo: Kaikyo, src: Path,
-                                                         tmp_path: Path) -> None:
+def test_backup_of_paths_that_do_not_exist_saves_nothing(
+    kaikyo: Kaikyo, src: Path, tmp_path: Path
+) -> None:
     real = kaikyo.backup(src)["snapshot_id"]
     run = kaikyo("backup", tmp_path / "no-such", tmp_path / "nor-this", expect=None)
     assert_error(run, 21, "none of the paths to back up could be read")

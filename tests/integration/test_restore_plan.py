@@ -29,15 +29,19 @@ KIB = 1024
 MIB = 1024 * KIB
 
 
-def small_repo(base: Path, pack_size: int = 64 * KIB,
-               chunker: ChunkerParams | None = None) -> Kaikyo:
+def small_repo(
+    base: Path, pack_size: int = 64 * KIB, chunker: ChunkerParams | None = None
+) -> Kaikyo:
     """A local repository with small packs (and small chunks unless given), cheap to open."""
     repo = base / "repo"
-    config = RepoConfig(repo_id=os.urandom(32).hex(), pack_size=pack_size,
-                        chunker=chunker or ChunkerParams(min_size=4 * KIB, avg_size=16 * KIB,
-                                                         max_size=64 * KIB))
-    Repository.create(LocalStore(repo, create=True), PASSWORD, config=config,
-                      kdf_cost=(1, 8 * 1024))
+    config = RepoConfig(
+        repo_id=os.urandom(32).hex(),
+        pack_size=pack_size,
+        chunker=chunker or ChunkerParams(min_size=4 * KIB, avg_size=16 * KIB, max_size=64 * KIB),
+    )
+    Repository.create(
+        LocalStore(repo, create=True), PASSWORD, config=config, kdf_cost=(1, 8 * 1024)
+    )
     return Kaikyo(repo, base / "cache")
 
 
@@ -69,8 +73,8 @@ def spread(tmp_path: Path) -> Iterator[tuple[Kaikyo, Path, str]]:
 
 @pytest.mark.parametrize("workers", ["1", "2", "3"])
 def test_many_packs_and_small_spans_restore_exactly(
-        spread: tuple[Kaikyo, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        workers: str) -> None:
+    spread: tuple[Kaikyo, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
     k, src, sid = spread
     packs = list((k.repo / "data").rglob("*"))
     assert len([p for p in packs if p.is_file()]) > 20
@@ -78,15 +82,23 @@ def test_many_packs_and_small_spans_restore_exactly(
     monkeypatch.setattr(restore, "SPAN", 40 * KIB)
     monkeypatch.setattr(restore, "GAP", 2 * KIB)
     out = tmp_path / f"out-{workers}"
-    doc = k("restore", f"{sid}:{src}", "--target", out, "--verify", "--json",
-            env={"KAIKYO_WORKERS": workers}).json()
+    doc = k(
+        "restore",
+        f"{sid}:{src}",
+        "--target",
+        out,
+        "--verify",
+        "--json",
+        env={"KAIKYO_WORKERS": workers},
+    ).json()
     assert_trees_equal(src, out)
     assert doc["verified"] == doc["files"] == 46
     assert doc["bytes"] == sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
 
 
-def test_reads_skip_what_the_restore_does_not_need(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reads_skip_what_the_restore_does_not_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Chunks needed from one pack with a wide gap between them are read apart, not as one
     range from the first to the last."""
     rng = random.Random(3)
@@ -100,8 +112,7 @@ def test_reads_skip_what_the_restore_does_not_need(tmp_path: Path,
     reads: list[int] = []
     get = LocalStore.get
 
-    def recording(self: LocalStore, name: str, offset: int = 0,
-                  length: int | None = None) -> bytes:
+    def recording(self: LocalStore, name: str, offset: int = 0, length: int | None = None) -> bytes:
         data = get(self, name, offset, length)
         if name.startswith("data/") and len(data) > 64 * KIB:  # chunks, not trees
             reads.append(len(data))
@@ -139,8 +150,17 @@ def test_hardlink_groups(tmp_path: Path) -> None:
     assert os.stat(out / "h").st_nlink == 1
     # Without the first of a group, the first one restored is the one linked to.
     part = tmp_path / "part"
-    doc = k("restore", f"{sid}:{src}", "--target", part, "--json",
-            "--include", "/g2", "--include", "/sub").json()
+    doc = k(
+        "restore",
+        f"{sid}:{src}",
+        "--target",
+        part,
+        "--json",
+        "--include",
+        "/g2",
+        "--include",
+        "/sub",
+    ).json()
     assert sorted(os.listdir(part)) == ["g2", "sub"]
     assert os.stat(part / "g2").st_ino == os.stat(part / "sub" / "g3").st_ino
     assert (part / "sub" / "g3").read_bytes() == (src / "g1").read_bytes()
@@ -153,8 +173,16 @@ def test_modes_exact_under_any_umask(tmp_path: Path, mask: int) -> None:
     """New files get the final mode at creation where the umask allows; chmod otherwise."""
     src = tmp_path / "src"
     (src / "d").mkdir(parents=True)
-    modes = {"a": 0o644, "b": 0o755, "c": 0o600, "d/e": 0o666, "d/f": 0o4755, "g": 0o640,
-             "h": 0o444, "empty": 0o664}
+    modes = {
+        "a": 0o644,
+        "b": 0o755,
+        "c": 0o600,
+        "d/e": 0o666,
+        "d/f": 0o4755,
+        "g": 0o640,
+        "h": 0o444,
+        "empty": 0o664,
+    }
     for name, mode in modes.items():
         (src / name).write_bytes(b"" if name == "empty" else name.encode() * 100)
         os.chmod(src / name, mode)
@@ -190,8 +218,9 @@ def test_setgid_target_of_another_group(tmp_path: Path) -> None:
     assert os.lstat(out / "link").st_gid == os.lstat(src / "link").st_gid
 
 
-def test_a_failing_worker_stops_the_restore(spread: tuple[Kaikyo, Path, str], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_worker_stops_the_restore(
+    spread: tuple[Kaikyo, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     k, src, sid = spread
     write_pack = restore.Restorer._write_pack
     calls: list[int] = []
@@ -203,7 +232,13 @@ def test_a_failing_worker_stops_the_restore(spread: tuple[Kaikyo, Path, str], tm
         return write_pack(self, g, me, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(restore.Restorer, "_write_pack", failing)
-    run = k("restore", f"{sid}:{src}", "--target", tmp_path / "out", expect=None,
-            env={"KAIKYO_WORKERS": "2"})
+    run = k(
+        "restore",
+        f"{sid}:{src}",
+        "--target",
+        tmp_path / "out",
+        expect=None,
+        env={"KAIKYO_WORKERS": "2"},
+    )
     assert_error(run, 15, "does not authenticate")
     assert calls.count(2) == 1  # the thread stopped at its first failure

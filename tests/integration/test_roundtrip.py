@@ -20,8 +20,12 @@ from .conftest import PASSWORD, Kaikyo, ZooRepo
 
 
 def _regular_files(root: Path) -> int:
-    return sum(1 for dirpath, _, files in os.walk(root) for f in files
-               if stat.S_ISREG(os.lstat(os.path.join(dirpath, f)).st_mode))
+    return sum(
+        1
+        for dirpath, _, files in os.walk(root)
+        for f in files
+        if stat.S_ISREG(os.lstat(os.path.join(dirpath, f)).st_mode)
+    )
 
 
 # ---- full round trip -------------------------------------------------------------------
@@ -68,8 +72,13 @@ def test_compare_detects_differences(zoo_repo: ZooRepo, tmp_path: Path) -> None:
     os.unlink(out / "link-dangling")
     os.symlink("elsewhere", out / "link-dangling")
     diffs = "\n".join(compare_trees(zoo_repo.zoo.root, out))
-    for needle in ("one-byte: mtime", "setuid: mode", "hardlink groups", "chunk-min: content",
-                   "link-dangling: symlink target"):
+    for needle in (
+        "one-byte: mtime",
+        "setuid: mode",
+        "hardlink groups",
+        "chunk-min: content",
+        "link-dangling: symlink target",
+    ):
         assert needle in diffs
 
 
@@ -80,8 +89,7 @@ def test_restore_verify(zoo_repo: ZooRepo, tmp_path: Path) -> None:
     assert doc["bytes"] > 20 * 1024 * 1024
 
 
-def test_restore_whole_snapshot_mirrors_absolute_paths(zoo_repo: ZooRepo, tmp_path: Path
-                                                       ) -> None:
+def test_restore_whole_snapshot_mirrors_absolute_paths(zoo_repo: ZooRepo, tmp_path: Path) -> None:
     out = tmp_path / "out"
     zoo_repo.k.restore(zoo_repo.snapshot[:10], out)
     assert_trees_equal(zoo_repo.zoo.root, Path(f"{out}{zoo_repo.zoo.root}"))
@@ -94,8 +102,9 @@ def test_restore_subpath(zoo_repo: ZooRepo, tmp_path: Path) -> None:
     single = tmp_path / "single"
     zoo_repo.k.restore(zoo_repo.ref("/chunk-min-plus-1"), single)
     assert os.listdir(single) == ["chunk-min-plus-1"]
-    assert (single / "chunk-min-plus-1").read_bytes() == \
-        (zoo_repo.zoo.root / "chunk-min-plus-1").read_bytes()
+    assert (single / "chunk-min-plus-1").read_bytes() == (
+        zoo_repo.zoo.root / "chunk-min-plus-1"
+    ).read_bytes()
 
 
 def test_restore_include_exclude(zoo_repo: ZooRepo, tmp_path: Path) -> None:
@@ -106,8 +115,11 @@ def test_restore_include_exclude(zoo_repo: ZooRepo, tmp_path: Path) -> None:
     exc = tmp_path / "exc"
     zoo_repo.k.restore(zoo_repo.ref(), exc, "--exclude", "*.bin", "--exclude", "/d")
     expected = scan(zoo_repo.zoo.root)
-    kept = {rel: e for rel, e in expected.items()
-            if not rel.endswith(b".bin") and not rel.startswith(b"/d")}
+    kept = {
+        rel: e
+        for rel, e in expected.items()
+        if not rel.endswith(b".bin") and not rel.startswith(b"/d")
+    }
     restored = scan(exc)
     assert set(restored) == set(kept)
     assert b"/random-big.bin" not in restored
@@ -121,10 +133,11 @@ def test_restore_include_by_name_creates_the_parents(zoo_repo: ZooRepo, tmp_path
     out = tmp_path / "by-name"
     zoo_repo.k.restore(zoo_repo.ref(), out, "--include", "*.bin")
     source = scan(zoo_repo.zoo.root)
-    wanted = {rel for rel, e in source.items()
-              if rel.endswith(b".bin") and not stat.S_ISDIR(e.st.st_mode)}
+    wanted = {
+        rel for rel, e in source.items() if rel.endswith(b".bin") and not stat.S_ISDIR(e.st.st_mode)
+    }
     assert len(wanted) >= 2
-    parents = {rel[:i] for rel in wanted for i in range(1, len(rel)) if rel[i:i + 1] == b"/"}
+    parents = {rel[:i] for rel in wanted for i in range(1, len(rel)) if rel[i : i + 1] == b"/"}
     restored = scan(out)
     assert set(restored) == wanted | parents | {b""}
     for rel in wanted | parents:
@@ -188,8 +201,12 @@ def test_files_cache_for_files_given_as_paths(kaikyo: Kaikyo, tmp_path: Path) ->
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)
     (src / "dir").mkdir()
-    top = [src / "a.bin", src / JAPANESE_NAME, Path(os.fsdecode(bytes(src) + b"/" + NON_UTF8_NAME)),
-           src / "sub" / "c"]
+    top = [
+        src / "a.bin",
+        src / JAPANESE_NAME,
+        Path(os.fsdecode(bytes(src) + b"/" + NON_UTF8_NAME)),
+        src / "sub" / "c",
+    ]
     inside = [src / "dir" / KOREAN_NAME, src / "dir" / ("n" * 255)]
     for i, p in enumerate(top + inside):
         p.write_bytes(os.urandom(1000 + i))
@@ -243,8 +260,9 @@ def test_backup_excludes(kaikyo: Kaikyo, tmp_path: Path) -> None:
     (src / "cache" / "c").write_text("c")
     exclude_file = tmp_path / "excludes"
     exclude_file.write_text("# comment\n*/cache\n")
-    snap = kaikyo("backup", "--json", "-e", "*.tmp", "--exclude-file", exclude_file,
-                  src).json()["snapshot_id"]
+    snap = kaikyo("backup", "--json", "-e", "*.tmp", "--exclude-file", exclude_file, src).json()[
+        "snapshot_id"
+    ]
     listed = {e["path"] for e in kaikyo("ls", "--json", snap, str(src)).json()}
     assert f"{src}/keep/a.txt" in listed
     assert not any(p.endswith(("b.tmp", "/cache", "/c")) for p in listed)
@@ -280,8 +298,12 @@ def test_ls_json(zoo_repo: ZooRepo) -> None:
 def test_find_json(zoo_repo: ZooRepo) -> None:
     hits = zoo_repo.k("find", "--json", "*.txt").json()
     paths = {h["path"].removeprefix(str(zoo_repo.zoo.root)) for h in hits}
-    assert {f"/names/{JAPANESE_NAME}", f"/names/{KOREAN_NAME}", "/compressible.txt",
-            "/" + zoo_repo.zoo.deep} <= paths
+    assert {
+        f"/names/{JAPANESE_NAME}",
+        f"/names/{KOREAN_NAME}",
+        "/compressible.txt",
+        "/" + zoo_repo.zoo.deep,
+    } <= paths
     assert all(h["snapshot"] == zoo_repo.snapshot[:8] for h in hits)
     assert zoo_repo.k("find", "--json", "no-such-*").json() == []
 
@@ -341,8 +363,7 @@ def test_forget_prune_keeps_remaining_restorable(kaikyo: Kaikyo, tmp_path: Path)
         out = tmp_path / f"out-{sid[:8]}"
         kaikyo.restore(f"{sid}:{src}", out)
         assert_trees_equal(state, out)
-    assert [s["id"] for s in kaikyo("snapshots", "--json").json()] == \
-        [s for s, _ in states[2:]]
+    assert [s["id"] for s in kaikyo("snapshots", "--json").json()] == [s for s, _ in states[2:]]
 
 
 def test_forget_by_id_and_prune_flag(kaikyo: Kaikyo, tmp_path: Path) -> None:
@@ -374,8 +395,9 @@ def test_key_add_passwd_remove_and_recovery(kaikyo: Kaikyo, tmp_path: Path) -> N
     keys = kaikyo("key", "list", "--json", env=second).json()
     assert [k["key_id"] for k in keys if k["current"]] == [added["added"]]
 
-    changed = kaikyo("key", "passwd", "--json",
-                     env={**second, "KAIKYO_NEW_PASSWORD": "third pw"}).json()
+    changed = kaikyo(
+        "key", "passwd", "--json", env={**second, "KAIKYO_NEW_PASSWORD": "third pw"}
+    ).json()
     assert changed["removed"] == added["added"]
     assert kaikyo("snapshots", env=second, expect=12).code == 12
     third = {"KAIKYO_PASSWORD": "third pw"}
@@ -391,8 +413,11 @@ def test_key_add_passwd_remove_and_recovery(kaikyo: Kaikyo, tmp_path: Path) -> N
     kinds = sorted(k["kind"] for k in kaikyo("key", "list", "--json", env=third).json())
     assert kinds == ["passphrase", "recovery"]
     # The last passphrase key cannot be removed.
-    last = [k["key_id"] for k in kaikyo("key", "list", "--json", env=recovery).json()
-            if k["kind"] == "passphrase"]
+    last = [
+        k["key_id"]
+        for k in kaikyo("key", "list", "--json", env=recovery).json()
+        if k["kind"] == "passphrase"
+    ]
     run = kaikyo("key", "remove", last[0], env=recovery, expect=64)
     assert "last passphrase" in run.err
 
@@ -400,8 +425,9 @@ def test_key_add_passwd_remove_and_recovery(kaikyo: Kaikyo, tmp_path: Path) -> N
 # ---- incomplete backups (exit 3) --------------------------------------------------------
 
 
-def test_file_vanishing_between_scan_and_read(kaikyo: Kaikyo, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_vanishing_between_scan_and_read(
+    kaikyo: Kaikyo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import kaikyo.snapshot.backup as backup_mod
 
     src = tmp_path / "src"
@@ -410,8 +436,9 @@ def test_file_vanishing_between_scan_and_read(kaikyo: Kaikyo, tmp_path: Path,
     (src / "vanishes").write_bytes(b"gone" * 100)
     real = backup_mod.make_node
 
-    def make_node_then_delete(name: bytes, path: bytes, st: os.stat_result, kind: str
-                              ) -> dict[str, object]:
+    def make_node_then_delete(
+        name: bytes, path: bytes, st: os.stat_result, kind: str
+    ) -> dict[str, object]:
         node = real(name, path, st, kind)
         if name == b"vanishes":
             os.unlink(path)  # stat'ed by the walk, gone before a worker opens it
@@ -457,13 +484,22 @@ def test_unreadable_file_and_directory(tmp_path: Path) -> None:
         os.chmod(src / "closed", 0)
         for p in (src, base):
             os.chmod(p, 0o777)
-        env = {"KAIKYO_REPOSITORY": str(base / "repo"), "KAIKYO_PASSWORD": PASSWORD,
-               "KAIKYO_CACHE_DIR": str(base / "cache"), "PATH": os.environ.get("PATH", ""),
-               "HOME": str(base)}
+        env = {
+            "KAIKYO_REPOSITORY": str(base / "repo"),
+            "KAIKYO_PASSWORD": PASSWORD,
+            "KAIKYO_CACHE_DIR": str(base / "cache"),
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(base),
+        }
         kaikyo = [*prefix, str(Path(sys.executable).parent / "kaikyo")]
         subprocess.run([*kaikyo, "init"], env=env, check=True, capture_output=True)
-        proc = subprocess.run([*kaikyo, "backup", "--json", str(src)], env=env,
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [*kaikyo, "backup", "--json", str(src)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == 3, proc.stderr
         errors = {e["path"]: e["error"] for e in json.loads(proc.stdout)["errors"]}
         assert set(errors) == {f"{src}/secret", f"{src}/closed"}

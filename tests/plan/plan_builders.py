@@ -9,8 +9,15 @@ from kaikyo.plan import PlanRequest, Server, Site, Target, parse_site
 
 def server(sid: str, group: str | None = None, **kw: object) -> Server:
     base: dict[str, object] = {
-        "id": sid, "group": group or sid, "site": "", "watts_avg": 200.0, "watts_peak": 365.0,
-        "storage_gb": 500.0, "change_gb_per_day": 10.0, "tier": 3, "max_rtt_ms": None,
+        "id": sid,
+        "group": group or sid,
+        "site": "",
+        "watts_avg": 200.0,
+        "watts_peak": 365.0,
+        "storage_gb": 500.0,
+        "change_gb_per_day": 10.0,
+        "tier": 3,
+        "max_rtt_ms": None,
         "residency": "may-leave",
     }
     base.update(kw)
@@ -24,7 +31,10 @@ def site(**kw: object) -> Site:
 
 
 def request(pct: float = 15.0, days: int = 28, **kw: object) -> PlanRequest:
-    base: dict[str, object] = {"target": Target(pct=pct), "start": dt.date(2011, 5, 2),
-                               "deadline": dt.date(2011, 5, 2) + dt.timedelta(days=days)}
+    base: dict[str, object] = {
+        "target": Target(pct=pct),
+        "start": dt.date(2011, 5, 2),
+        "deadline": dt.date(2011, 5, 2) + dt.timedelta(days=days),
+    }
     base.update(kw)
     return PlanRequest(**base)  # type: ignore[arg-type]

@@ -14,8 +14,19 @@ from kaikyo.cli.main import main
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "examples" / "fleet-tokyo.csv"
 SITE = ROOT / "examples" / "site-tokyo.yaml"
-BASE = ["plan", "--fleet", str(FLEET), "--site", str(SITE), "--start", "2011-05-26",
-        "--deadline", "2011-07-01", "--servers-per-wave", "40"]
+BASE = [
+    "plan",
+    "--fleet",
+    str(FLEET),
+    "--site",
+    str(SITE),
+    "--start",
+    "2011-05-26",
+    "--deadline",
+    "2011-07-01",
+    "--servers-per-wave",
+    "40",
+]
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -30,8 +41,10 @@ def test_sample_fleet_meets_15_percent():
     assert code == 0 and doc["feasible"] is True
     assert doc["reduction_kw"] >= doc["target_kw"] == 127.5
     assert {"server", "group", "wave"} <= set(doc["moves"][0])
-    assert all({"start", "end", "seed_hours", "final_delta_hours", "downtime_hours"} <= set(w)
-               for w in doc["waves"])
+    assert all(
+        {"start", "end", "seed_hours", "final_delta_hours", "downtime_hours"} <= set(w)
+        for w in doc["waves"]
+    )
     assert doc["binding"]
 
 
@@ -45,31 +58,61 @@ def test_infeasible_target_exits_2_with_best_plan_and_reasons():
 
 def test_link_blocker_names_the_bandwidth(tmp_path: Path):
     site = tmp_path / "site.yaml"
-    site.write_text(SITE.read_text(encoding="utf-8").replace("link_mbps: 1000",
-                                                             "link_mbps: 100"), encoding="utf-8")
-    code, out, _ = run("plan", "--fleet", str(FLEET), "--site", str(site), "--start",
-                       "2011-05-26", "--deadline", "2011-07-01", "--target", "15%", "--json")
+    site.write_text(
+        SITE.read_text(encoding="utf-8").replace("link_mbps: 1000", "link_mbps: 100"),
+        encoding="utf-8",
+    )
+    code, out, _ = run(
+        "plan",
+        "--fleet",
+        str(FLEET),
+        "--site",
+        str(site),
+        "--start",
+        "2011-05-26",
+        "--deadline",
+        "2011-07-01",
+        "--target",
+        "15%",
+        "--json",
+    )
     doc = json.loads(out)
     assert code == 2
     assert any("link would need at least" in b and "Gbit/s" in b for b in doc["blockers"])
 
 
 def test_kw_target_table_csv_and_charts(tmp_path: Path):
-    code, out, _ = run(*BASE, "--target", "60kW", "--csv", str(tmp_path / "m.csv"),
-                       "--chart", str(tmp_path / "c.png"))
+    code, out, _ = run(
+        *BASE,
+        "--target",
+        "60kW",
+        "--csv",
+        str(tmp_path / "m.csv"),
+        "--chart",
+        str(tmp_path / "c.png"),
+    )
     assert code == 0 and "meets the target: 60.0 kW" in out
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = (tmp_path / "m.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("server,group,wave") and len(lines) > 1
-    code, _, _ = run(*BASE, "--target", "60kW", "--chart", str(tmp_path / "c.html"),
-                     "--chart", str(tmp_path / "d.png"))
+    code, _, _ = run(
+        *BASE,
+        "--target",
+        "60kW",
+        "--chart",
+        str(tmp_path / "c.html"),
+        "--chart",
+        str(tmp_path / "d.png"),
+    )
     page = (tmp_path / "c.html").read_text(encoding="utf-8")
     assert code == 0 and "<svg" in page and "<script" not in page
     assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # both charts
 
 
-@pytest.mark.parametrize("flag,value", [("--target", "15"), ("--target", "150%"),
-                                        ("--start", "May 1"), ("--chart", "x.gif")])
+@pytest.mark.parametrize(
+    "flag,value",
+    [("--target", "15"), ("--target", "150%"), ("--start", "May 1"), ("--chart", "x.gif")],
+)
 def test_bad_flags_are_usage_errors(flag: str, value: str):
     argv = [*BASE, flag, value]
     code, _, err = run(*argv)
@@ -83,13 +126,31 @@ def test_bad_fleet_row_names_row_and_field(tmp_path: Path):
     lines[3] = ",".join(cols)
     bad = tmp_path / "fleet.csv"
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    code, _, err = run("plan", "--fleet", str(bad), "--site", str(SITE), "--start",
-                       "2011-05-26", "--deadline", "2011-07-01")
+    code, _, err = run(
+        "plan",
+        "--fleet",
+        str(bad),
+        "--site",
+        str(SITE),
+        "--start",
+        "2011-05-26",
+        "--deadline",
+        "2011-07-01",
+    )
     assert code == 23
     assert "row 4" in err and "watts_peak" in err
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path):
-    code, _, err = run("plan", "--fleet", str(tmp_path / "nope.csv"), "--site", str(SITE),
-                       "--start", "2011-05-26", "--deadline", "2011-07-01")
+    code, _, err = run(
+        "plan",
+        "--fleet",
+        str(tmp_path / "nope.csv"),
+        "--site",
+        str(SITE),
+        "--start",
+        "2011-05-26",
+        "--deadline",
+        "2011-07-01",
+    )
     assert code == 23 and "nope.csv" in err

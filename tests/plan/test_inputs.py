@@ -14,28 +14,54 @@ HEADER = "id,group,site,watts_avg,watts_peak,storage_gb,change_gb_per_day,tier,m
 
 
 def test_csv_yaml_json_agree_and_unicode_ids_work():
-    csv_text = HEADER + "\nファイル-01,総務,tokyo,200,365,1000,10,2,,may-leave\n" \
-                        "서버-02,,tokyo,,,50,0,1,20,must-stay\n"
-    rows = [{"id": "ファイル-01", "group": "総務", "site": "tokyo", "watts_avg": 200,
-             "watts_peak": 365, "storage_gb": 1000, "change_gb_per_day": 10, "tier": 2,
-             "residency": "may-leave"},
-            {"id": "서버-02", "site": "tokyo", "storage_gb": 50, "tier": 1, "max_rtt_ms": 20,
-             "residency": "must-stay"}]
+    csv_text = (
+        HEADER + "\nファイル-01,総務,tokyo,200,365,1000,10,2,,may-leave\n"
+        "서버-02,,tokyo,,,50,0,1,20,must-stay\n"
+    )
+    rows = [
+        {
+            "id": "ファイル-01",
+            "group": "総務",
+            "site": "tokyo",
+            "watts_avg": 200,
+            "watts_peak": 365,
+            "storage_gb": 1000,
+            "change_gb_per_day": 10,
+            "tier": 2,
+            "residency": "may-leave",
+        },
+        {
+            "id": "서버-02",
+            "site": "tokyo",
+            "storage_gb": 50,
+            "tier": 1,
+            "max_rtt_ms": 20,
+            "residency": "must-stay",
+        },
+    ]
     a = parse_fleet(csv_text, "csv")
     b = parse_fleet(json.dumps({"servers": rows}, ensure_ascii=False), "json")
-    c = parse_fleet("- " + json.dumps(rows[0], ensure_ascii=False) + "\n- "
-                    + json.dumps(rows[1], ensure_ascii=False), "yaml")
+    c = parse_fleet(
+        "- "
+        + json.dumps(rows[0], ensure_ascii=False)
+        + "\n- "
+        + json.dumps(rows[1], ensure_ascii=False),
+        "yaml",
+    )
     assert a == b == c
     assert a[1].group == "서버-02" and a[1].watts_peak == 365.0 and a[1].power_source == "default"
 
 
-@pytest.mark.parametrize("row,needle", [
-    ("s1,g,,200,365,x,0,1,,may-leave", "row 2: field 'storage_gb'"),
-    ("s1,g,,200,365,10,0,1,,abroad", "row 2 (id 's1'): field 'residency'"),
-    ("s1,g,,400,365,10,0,1,,may-leave", "field 'watts_peak'"),
-    (",g,,200,365,10,0,1,,may-leave", "row 2: field 'id' is required"),
-    ("s1,g,,200,365,10,0,0,,may-leave", "field 'tier'"),
-])
+@pytest.mark.parametrize(
+    "row,needle",
+    [
+        ("s1,g,,200,365,x,0,1,,may-leave", "row 2: field 'storage_gb'"),
+        ("s1,g,,200,365,10,0,1,,abroad", "row 2 (id 's1'): field 'residency'"),
+        ("s1,g,,400,365,10,0,1,,may-leave", "field 'watts_peak'"),
+        (",g,,200,365,10,0,1,,may-leave", "row 2: field 'id' is required"),
+        ("s1,g,,200,365,10,0,0,,may-leave", "field 'tier'"),
+    ],
+)
 def test_bad_rows(row: str, needle: str):
     with pytest.raises(ConfigError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         parse_fleet(HEADER + "\n" + row + "\n", "csv")

@@ -21,14 +21,18 @@ from kaikyo.cli.main import main
 
 pytestmark = pytest.mark.external
 
+
 def _mockups() -> Path:
     """The DMTF mockups in shared/, which CI places beside the clone (sessions: /work/shared)."""
-    for candidate in (Path(__file__).resolve().parents[3] / "shared" / "redfish-mockups",
-                      Path("/work/shared/redfish-mockups")):
+    for candidate in (
+        Path(__file__).resolve().parents[3] / "shared" / "redfish-mockups",
+        Path("/work/shared/redfish-mockups"),
+    ):
         if candidate.is_dir():
             return candidate
-    pytest.skip("the DMTF Redfish mockups (shared/redfish-mockups) are not present",
-                allow_module_level=True)
+    pytest.skip(
+        "the DMTF Redfish mockups (shared/redfish-mockups) are not present", allow_module_level=True
+    )
 
 
 MOCKUPS = _mockups()
@@ -71,8 +75,10 @@ def static_bmc() -> Iterator[Callable[[Path], str]]:
 
     def start(directory: Path) -> str:
         port = free_port()
-        gen = serve([str(BIN / "sushy-static"), "-i", "127.0.0.1", "-p", str(port), "-m",
-                     str(directory)], port)
+        gen = serve(
+            [str(BIN / "sushy-static"), "-i", "127.0.0.1", "-p", str(port), "-m", str(directory)],
+            port,
+        )
         gens.append(gen)
         return next(gen)
 
@@ -88,8 +94,18 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def discover_json(*urls: str, extra: tuple[str, ...] = ()) -> tuple[int, list[dict], str]:
-    code, out, err = run("inventory", "discover", "--redfish", *urls, "--rated-watts", RATED,
-                         "--timeout", "3", "--json", *extra)
+    code, out, err = run(
+        "inventory",
+        "discover",
+        "--redfish",
+        *urls,
+        "--rated-watts",
+        RATED,
+        "--timeout",
+        "3",
+        "--json",
+        *extra,
+    )
     return code, json.loads(out), err
 
 
@@ -104,8 +120,11 @@ def test_dmtf_mockups_give_measured_rows(static_bmc):
     assert web["power_source"] == "measured" and web["bmc"] == rack.removeprefix("http://")
     assert web["model"] == "3500RX"
     fish = by_id["catfishHostname"]  # only PowerConsumedWatts: current reading for both
-    assert (fish["watts_avg"], fish["watts_peak"], fish["power_source"]) == (224.0, 224.0,
-                                                                             "measured")
+    assert (fish["watts_avg"], fish["watts_peak"], fish["power_source"]) == (
+        224.0,
+        224.0,
+        "measured",
+    )
 
 
 def test_environment_metrics_and_unicode_names(static_bmc, tmp_path: Path):
@@ -145,14 +164,18 @@ def test_refused_credentials(tmp_path: Path):
     htpasswd = tmp_path / "htpasswd"
     htpasswd.write_text("admin:" + bcrypt.hashpw(b"right", bcrypt.gensalt()).decode() + "\n")
     config = tmp_path / "emulator.conf"
-    config.write_text(f"SUSHY_EMULATOR_AUTH_FILE = {str(htpasswd)!r}\n"
-                      "SUSHY_EMULATOR_FAKE_DRIVER = True\n"
-                      "SUSHY_EMULATOR_FAKE_SYSTEMS = [{'uuid': "
-                      "'27946b59-9e44-4fa7-8e91-f3527a1ef094', 'name': 'fake', "
-                      "'power_state': 'On', 'nics': []}]\n")
+    config.write_text(
+        f"SUSHY_EMULATOR_AUTH_FILE = {str(htpasswd)!r}\n"
+        "SUSHY_EMULATOR_FAKE_DRIVER = True\n"
+        "SUSHY_EMULATOR_FAKE_SYSTEMS = [{'uuid': "
+        "'27946b59-9e44-4fa7-8e91-f3527a1ef094', 'name': 'fake', "
+        "'power_state': 'On', 'nics': []}]\n"
+    )
     port = free_port()
-    gen = serve([str(BIN / "sushy-emulator"), "-i", "127.0.0.1", "-p", str(port), "--config",
-                 str(config)], port)
+    gen = serve(
+        [str(BIN / "sushy-emulator"), "-i", "127.0.0.1", "-p", str(port), "--config", str(config)],
+        port,
+    )
     url = next(gen)
     try:
         code, rows, err = discover_json(url, extra=("--user", "admin", "--password", "wrong"))
@@ -164,8 +187,9 @@ def test_refused_credentials(tmp_path: Path):
 
 def test_csv_output_uses_fleet_columns(static_bmc, tmp_path: Path):
     url = static_bmc(MOCKUPS / "public-rackmount1")
-    code, out, _ = run("inventory", "discover", "--redfish", url, "--csv",
-                       str(tmp_path / "fleet.csv"))
+    code, out, _ = run(
+        "inventory", "discover", "--redfish", url, "--csv", str(tmp_path / "fleet.csv")
+    )
     assert code == 0 and "web483" in out
     header = (tmp_path / "fleet.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("id,group,site,watts_avg,watts_peak,storage_gb")

@@ -23,30 +23,46 @@ def fleets(draw: st.DrawFn, max_servers: int = 12) -> list[Server]:
     n_groups = draw(st.integers(1, n))
     out = []
     for i in range(n):
-        out.append(server(
-            f"s{i}", group=f"g{draw(st.integers(0, n_groups - 1))}",
-            watts_peak=draw(st.floats(100, 900)), watts_avg=draw(st.floats(50, 100)),
-            storage_gb=draw(st.floats(0, 40_000)), change_gb_per_day=draw(st.floats(0, 500)),
-            tier=draw(st.integers(1, 3)),
-            max_rtt_ms=draw(st.sampled_from([None, None, 10.0, 100.0])),
-            residency=draw(st.sampled_from(["may-leave", "may-leave", "must-stay"])),
-            downtime_window_h=draw(st.sampled_from([None, None, 2.5, 24.0])),
-        ))
+        out.append(
+            server(
+                f"s{i}",
+                group=f"g{draw(st.integers(0, n_groups - 1))}",
+                watts_peak=draw(st.floats(100, 900)),
+                watts_avg=draw(st.floats(50, 100)),
+                storage_gb=draw(st.floats(0, 40_000)),
+                change_gb_per_day=draw(st.floats(0, 500)),
+                tier=draw(st.integers(1, 3)),
+                max_rtt_ms=draw(st.sampled_from([None, None, 10.0, 100.0])),
+                residency=draw(st.sampled_from(["may-leave", "may-leave", "must-stay"])),
+                downtime_window_h=draw(st.sampled_from([None, None, 2.5, 24.0])),
+            )
+        )
     return out
 
 
 sites = st.builds(
     lambda mbps, limit, window, haven: site(
-        baseline_peak_kw=20.0, link_mbps=mbps, cutover_window_h=window, haven_capacity_kw=haven,
-        link_limits=[{"hours": "09:00-20:00", "mbps": limit}]),
-    st.sampled_from([50.0, 200.0, 1000.0]), st.sampled_from([0.0, 20.0, 1000.0]),
-    st.sampled_from([None, 3.0, 30.0]), st.sampled_from([None, 2.0, 50.0]))
+        baseline_peak_kw=20.0,
+        link_mbps=mbps,
+        cutover_window_h=window,
+        haven_capacity_kw=haven,
+        link_limits=[{"hours": "09:00-20:00", "mbps": limit}],
+    ),
+    st.sampled_from([50.0, 200.0, 1000.0]),
+    st.sampled_from([0.0, 20.0, 1000.0]),
+    st.sampled_from([None, 3.0, 30.0]),
+    st.sampled_from([None, 2.0, 50.0]),
+)
 
 requests = st.builds(
     lambda pct, days, per_wave, objective: request(
-        pct=pct, days=days, servers_per_wave=per_wave, objective=objective),
-    st.floats(1, 60), st.integers(3, 30), st.sampled_from([None, 2, 5]),
-    st.sampled_from(list(Objective)))
+        pct=pct, days=days, servers_per_wave=per_wave, objective=objective
+    ),
+    st.floats(1, 60),
+    st.integers(3, 30),
+    st.sampled_from([None, 2, 5]),
+    st.sampled_from(list(Objective)),
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -67,7 +83,8 @@ def _brute_force(servers, the_site, req):
     room = None
     if the_site.cutover_window_h is not None:
         room = max(the_site.cutover_window_h - the_site.cutover_hours, 0) * (
-            the_site.peak_rate_gb_per_hour)
+            the_site.peak_rate_gb_per_hour
+        )
     for combo in itertools.product([None, *range(1, len(slots) + 1)], repeat=len(groups)):
         ok, cum = True, 0.0
         for w, slot in enumerate(slots, 1):
@@ -75,9 +92,11 @@ def _brute_force(servers, the_site, req):
             cum += sum(g.send_gb for g in members)
             count = sum(g.n_servers for g in members)
             delta = sum(g.final_delta_gb for g in members)
-            if cum > slot.cumulative_gb * (1 + 1e-9) or (
-                    req.servers_per_wave is not None and count > req.servers_per_wave) or (
-                    room is not None and delta > room * (1 + 1e-9)):
+            if (
+                cum > slot.cumulative_gb * (1 + 1e-9)
+                or (req.servers_per_wave is not None and count > req.servers_per_wave)
+                or (room is not None and delta > room * (1 + 1e-9))
+            ):
                 ok = False
                 break
         moved = [g for g, c in zip(groups, combo, strict=True) if c is not None]
@@ -94,10 +113,18 @@ def _brute_force(servers, the_site, req):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(fleets(max_servers=6), sites, st.builds(
-    lambda pct, per_wave, objective: request(pct=pct, days=14, wave_days=7,
-                                             servers_per_wave=per_wave, objective=objective),
-    st.floats(1, 80), st.sampled_from([None, 1, 3]), st.sampled_from(list(Objective))))
+@given(
+    fleets(max_servers=6),
+    sites,
+    st.builds(
+        lambda pct, per_wave, objective: request(
+            pct=pct, days=14, wave_days=7, servers_per_wave=per_wave, objective=objective
+        ),
+        st.floats(1, 80),
+        st.sampled_from([None, 1, 3]),
+        st.sampled_from(list(Objective)),
+    ),
+)
 def test_brute_force_confirms_optimality(servers, the_site, req):
     groups = build_groups(servers, the_site, req.wave_days)
     if sum(g.movable for g in groups) > 6:
@@ -112,8 +139,12 @@ def test_brute_force_confirms_optimality(servers, the_site, req):
 
 
 def test_full_milp_agrees_with_selection_and_packing():
-    servers = [server(f"s{i}", group=f"g{i % 7}", storage_gb=1000.0 * (i % 5 + 1),
-                      watts_peak=200.0 + 37 * i) for i in range(21)]
+    servers = [
+        server(
+            f"s{i}", group=f"g{i % 7}", storage_gb=1000.0 * (i % 5 + 1), watts_peak=200.0 + 37 * i
+        )
+        for i in range(21)
+    ]
     the_site = site(baseline_peak_kw=40.0, link_mbps=150.0)
     req = request(pct=20, days=21, servers_per_wave=4)
     groups = tuple(g for g in build_groups(servers, the_site, req.wave_days) if g.movable)

@@ -11,21 +11,34 @@ from typing import Any
 from kaikyo.testing.haven import KAIKYO
 
 
-def run_kaikyo(url: str, token: str, *argv: str, netns: str | None = None,
-               check: bool = True, timeout: float = 600, env: dict[str, str] | None = None
-               ) -> subprocess.CompletedProcess[str]:
+def run_kaikyo(
+    url: str,
+    token: str,
+    *argv: str,
+    netns: str | None = None,
+    check: bool = True,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     # Trust comes only from what a test passes: never from the developer's environment.
     base = {k: v for k, v in os.environ.items() if k != "KAIKYO_CA_FILE"}
-    env = {**base, "KAIKYO_REPOSITORY": url, "KAIKYO_TOKEN": token,
-           "KAIKYO_PASSWORD": "correct horse battery staple", **(env or {})}
+    env = {
+        **base,
+        "KAIKYO_REPOSITORY": url,
+        "KAIKYO_TOKEN": token,
+        "KAIKYO_PASSWORD": "correct horse battery staple",
+        **(env or {}),
+    }
     cmd = [*KAIKYO, *argv]
     if netns:
         cmd = ["ip", "netns", "exec", netns, *cmd]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
-                            check=False)
+    result = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"kaikyo {' '.join(argv)} failed ({result.returncode}): "
-                             f"{result.stderr[-2000:]}")
+        raise AssertionError(
+            f"kaikyo {' '.join(argv)} failed ({result.returncode}): {result.stderr[-2000:]}"
+        )
     return result
 
 
@@ -39,4 +52,5 @@ def same_tree(a: Path, b: Path) -> bool:
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     return files_a == files_b and all(
-        (a / rel).read_bytes() == (b / rel).read_bytes() for rel in files_a)
+        (a / rel).read_bytes() == (b / rel).read_bytes() for rel in files_a
+    )

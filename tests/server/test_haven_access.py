@@ -55,8 +55,11 @@ def leftovers(haven: HavenProcess) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def tokens(haven: HavenProcess) -> dict[str, str]:
-    return {f"{t}-{s}": haven.token(t, s) for t in ("acme", "globex")
-            for s in ("backup", "restore", "admin")}
+    return {
+        f"{t}-{s}": haven.token(t, s)
+        for t in ("acme", "globex")
+        for s in ("backup", "restore", "admin")
+    }
 
 
 def test_tenants_are_isolated(haven: HavenProcess, tokens: dict[str, str]) -> None:
@@ -64,9 +67,13 @@ def test_tenants_are_isolated(haven: HavenProcess, tokens: dict[str, str]) -> No
     client(haven, "acme", tokens["acme-backup"]).put(pack(data), data)
     # globex's tokens, pointed at acme's URL, reach nothing of acme's.
     intruder = client(haven, "acme", tokens["globex-admin"])
-    for call in (lambda: intruder.get(pack(data)), lambda: list(intruder.list("")),
-                 lambda: intruder.put(pack(b"x"), b"x"), lambda: intruder.delete(pack(data)),
-                 lambda: intruder.stat(pack(data))):
+    for call in (
+        lambda: intruder.get(pack(data)),
+        lambda: list(intruder.list("")),
+        lambda: intruder.put(pack(b"x"), b"x"),
+        lambda: intruder.delete(pack(data)),
+        lambda: intruder.stat(pack(data)),
+    ):
         with pytest.raises((StorePermissionDenied, ObjectNotFound)):
             call()
     # Under its own tenant, globex sees none of acme's objects.
@@ -141,12 +148,23 @@ def test_suspended_tenant_is_refused(haven: HavenProcess) -> None:
     assert list(client(haven, "initech", token).list("")) == []
 
 
-@pytest.mark.parametrize("path", [
-    "/acme/main/o/../../etc/passwd", "/acme/main/o/%2e%2e/%2e%2e/x", "/acme/main/o/data/zz/x",
-    "/acme/main/o/UPPER", "/acme/main/o/a//b", "/acme/main/o/.tmp/x", "/acme/main/o/",
-    "/acme/..%2f/o/config", "/ACME/main/o/config", "/acme/main/o/" + "a" * 300,
-    "/acme/main/o/data/00/" + "0" * 64, "/acme/main/o/notrepo/" + "0" * 64,
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/acme/main/o/../../etc/passwd",
+        "/acme/main/o/%2e%2e/%2e%2e/x",
+        "/acme/main/o/data/zz/x",
+        "/acme/main/o/UPPER",
+        "/acme/main/o/a//b",
+        "/acme/main/o/.tmp/x",
+        "/acme/main/o/",
+        "/acme/..%2f/o/config",
+        "/ACME/main/o/config",
+        "/acme/main/o/" + "a" * 300,
+        "/acme/main/o/data/00/" + "0" * 64,
+        "/acme/main/o/notrepo/" + "0" * 64,
+    ],
+)
 def test_malformed_names_are_refused(
     haven: HavenProcess, tokens: dict[str, str], path: str
 ) -> None:
@@ -186,8 +204,9 @@ def test_mismatched_body_is_refused_server_side_and_leaves_nothing(
     with pytest.raises(StoreCorrupt, match="does not match its name"):
         admin.put(name, forged)
     # The same refusal on the raw wire: 422 and the error kind, whatever client sends it.
-    with httpx.Client(base_url=haven.base, timeout=30,
-                      headers={"authorization": f"Bearer {tokens['acme-admin']}"}) as http:
+    with httpx.Client(
+        base_url=haven.base, timeout=30, headers={"authorization": f"Bearer {tokens['acme-admin']}"}
+    ) as http:
         r = http.put(f"/acme/{repo}/o/{name}", content=forged)
         assert r.status_code == 422 and r.json()["error"] == "StoreCorrupt", r.text
         assert http.head(f"/acme/{repo}/o/{name}").status_code == 404
@@ -198,9 +217,13 @@ def test_mismatched_body_is_refused_server_side_and_leaves_nothing(
     assert not leftovers(haven)
     after = haven.op("tenant", "show", "acme")
     assert (after["used_bytes"], after["used_objects"]) == (
-        before["used_bytes"], before["used_objects"])
-    rows = cast(list[dict[str, Any]],
-                haven.op("tenant", "show", "acme", "--audit-lines", "20")["audit_tail"])
+        before["used_bytes"],
+        before["used_objects"],
+    )
+    rows = cast(
+        list[dict[str, Any]],
+        haven.op("tenant", "show", "acme", "--audit-lines", "20")["audit_tail"],
+    )
     assert [r["result"] for r in rows if r["object"] == name] == ["StoreCorrupt"] * 2
     # Nothing reserved or squatted the name: the true bytes go in afterwards.
     admin.put(name, real)
@@ -221,9 +244,14 @@ def test_truncated_body_leaves_nothing(haven: HavenProcess, tokens: dict[str, st
     name = pack(data)
     before = haven.op("tenant", "show", "acme")["used_bytes"]
     with socket.create_connection((haven.host, haven.port)) as sock:
-        sock.sendall((f"PUT /acme/cut/o/{name} HTTP/1.1\r\nHost: x\r\n"
-                      f"Authorization: Bearer {tokens['acme-backup']}\r\n"
-                      f"Content-Length: {len(data)}\r\n\r\n").encode() + data[: len(data) // 2])
+        sock.sendall(
+            (
+                f"PUT /acme/cut/o/{name} HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {tokens['acme-backup']}\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data[: len(data) // 2]
+        )
     # The server notices the cut, then cleans up: no object, no temp file, no usage.
     deadline = time.monotonic() + 10
     while leftovers(haven) and time.monotonic() < deadline:
@@ -253,8 +281,10 @@ def test_quota_is_enforced_before_upload(haven: HavenProcess) -> None:
 
 
 def test_audit_log_records_refusals_and_verifies(haven: HavenProcess) -> None:
-    rows = cast(list[dict[str, Any]],
-                haven.op("tenant", "show", "acme", "--audit-lines", "500")["audit_tail"])
+    rows = cast(
+        list[dict[str, Any]],
+        haven.op("tenant", "show", "acme", "--audit-lines", "500")["audit_tail"],
+    )
     results = {r["result"] for r in rows}
     assert {"ok", "StorePermissionDenied", "StoreAuthFailed", "StoreCorrupt"} <= results
     assert haven.op("haven", "audit", "verify")["ok"] is True
@@ -272,9 +302,11 @@ def test_metrics_and_health(haven: HavenProcess) -> None:
 
 
 def test_upload_limit_paces_puts(haven: HavenProcess, tokens: dict[str, str]) -> None:
-    store = HttpStore(haven.url("acme", "paced"),
-                      StoreOptions(token=tokens["acme-backup"], upload_limit="*=4M"),
-                      retry=NO_RETRY)
+    store = HttpStore(
+        haven.url("acme", "paced"),
+        StoreOptions(token=tokens["acme-backup"], upload_limit="*=4M"),
+        retry=NO_RETRY,
+    )
     _OPEN.append(store)
     data = os.urandom(2 * 1000 * 1000)
     started = time.monotonic()

@@ -38,13 +38,18 @@ def start(data: Path, crash_at: str | None = None) -> tuple[HavenProcess, str]:
     return proc, token
 
 
-def request(proc: HavenProcess, token: str, method: str, name: str, data: bytes = b""
-            ) -> int | None:
+def request(
+    proc: HavenProcess, token: str, method: str, name: str, data: bytes = b""
+) -> int | None:
     """Status of one request, or None when the server died answering it."""
     try:
-        return httpx.request(method, f"{proc.url(TENANT, 'r')}/o/{name}", content=data or None,
-                             headers={"authorization": f"Bearer {token}"}, timeout=20
-                             ).status_code
+        return httpx.request(
+            method,
+            f"{proc.url(TENANT, 'r')}/o/{name}",
+            content=data or None,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=20,
+        ).status_code
     except httpx.TransportError:
         return None
 
@@ -72,8 +77,13 @@ def test_a_delete_cut_at_any_step_loses_nothing(tmp_path: Path, point: str) -> N
         assert here != bool(rows), (here, rows)
         if rows:
             proc.op("tenant", "undelete", TENANT)
-        assert httpx.get(f"{proc.url(TENANT, 'r')}/o/{name_of(blob)}",
-                         headers={"authorization": f"Bearer {token}"}).content == blob
+        assert (
+            httpx.get(
+                f"{proc.url(TENANT, 'r')}/o/{name_of(blob)}",
+                headers={"authorization": f"Bearer {token}"},
+            ).content
+            == blob
+        )
         # A second object deleted now gets a trash file of its own: nothing is overwritten.
         other = os.urandom(3000)
         assert request(proc, token, "PUT", name_of(other), other) == 201
@@ -82,7 +92,8 @@ def test_a_delete_cut_at_any_step_loses_nothing(tmp_path: Path, point: str) -> N
         assert {r["name"] for r in trash_rows(proc)} == {name_of(blob), name_of(other)}
         restored = proc.op("tenant", "undelete", TENANT)
         assert sorted(cast(list[str], restored["restored"])) == sorted(
-            [f"r/{name_of(blob)}", f"r/{name_of(other)}"])
+            [f"r/{name_of(blob)}", f"r/{name_of(other)}"]
+        )
     finally:
         proc.stop()
 
@@ -99,9 +110,12 @@ def _trashed_blob(data: Path) -> bytes:
 
 def _killed_at(point: str, data: Path, *argv: str) -> None:
     """Run an operator command on ``data`` as its own process, killed at ``point``."""
-    cut = subprocess.run([sys.executable, "-m", "kaikyo.cli.main", *argv, "--data", str(data)],
-                         env={**os.environ, "KAIKYO_TEST_CRASH_AT": point},
-                         capture_output=True, check=False)
+    cut = subprocess.run(
+        [sys.executable, "-m", "kaikyo.cli.main", *argv, "--data", str(data)],
+        env={**os.environ, "KAIKYO_TEST_CRASH_AT": point},
+        capture_output=True,
+        check=False,
+    )
     assert cut.returncode == -9, cut.stderr
 
 

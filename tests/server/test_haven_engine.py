@@ -66,8 +66,10 @@ def test_sixteen_clients_of_four_tenants_at_once(tmp_path: Path) -> None:
         while not stop.wait(0.2):
             peak[0] = max(peak[0], server.memory_info().rss)
 
-    clients = [(tenants[i % 4], f"host{i}", make_tree(tmp_path / f"src{i}", 100 + i, 6 << 20))
-               for i in range(16)]
+    clients = [
+        (tenants[i % 4], f"host{i}", make_tree(tmp_path / f"src{i}", 100 + i, 6 << 20))
+        for i in range(16)
+    ]
     errors: list[BaseException] = []
 
     def client(tenant: str, host: str, source: Path) -> None:
@@ -88,12 +90,17 @@ def test_sixteen_clients_of_four_tenants_at_once(tmp_path: Path) -> None:
         assert not errors, errors
         for i, (tenant, host, source) in enumerate(clients):
             target = tmp_path / f"out{i}"
-            run_kaikyo(haven.url(tenant, host), tokens[tenant][1], "restore", "latest",
-                       "--target", str(target))
+            run_kaikyo(
+                haven.url(tenant, host),
+                tokens[tenant][1],
+                "restore",
+                "latest",
+                "--target",
+                str(target),
+            )
             assert same_tree(source, target / source.relative_to("/")), source
     finally:
         stop.set()
         watcher.join()
         haven.stop()
     assert peak[0] < 400 * 1024 * 1024, f"server RSS peaked at {peak[0] >> 20} MiB"
-

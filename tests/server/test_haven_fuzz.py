@@ -24,18 +24,23 @@ def fuzz_tokens(haven: HavenProcess) -> dict[str, str]:
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: schemathesis.Case, haven: HavenProcess,
-                          fuzz_tokens: dict[str, str]) -> None:
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_no_server_errors(
+    case: schemathesis.Case, haven: HavenProcess, fuzz_tokens: dict[str, str]
+) -> None:
     for scope in ("backup", "admin"):
         # Fuzzed paths name arbitrary tenants; point half of them at a real one.
         if case.path_parameters and "tenant" in case.path_parameters:
             case.path_parameters["tenant"] = "acme"
-        response = case.call(base_url=haven.base,
-                             headers={"authorization": f"Bearer {fuzz_tokens[scope]}"})
-        assert response.status_code < 500, (case.method, case.formatted_path,
-                                            response.status_code, response.text[:200])
+        response = case.call(
+            base_url=haven.base, headers={"authorization": f"Bearer {fuzz_tokens[scope]}"}
+        )
+        assert response.status_code < 500, (
+            case.method,
+            case.formatted_path,
+            response.status_code,
+            response.text[:200],
+        )
 
 
 def test_docs_copy_matches_served_description(haven: HavenProcess) -> None:

@@ -32,9 +32,20 @@ def name_of(prefix: str, data: bytes) -> str:
 @pytest.fixture(scope="module")
 def haven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HavenProcess]:
     data = Path(tmp_path_factory.mktemp("hard")) / "data"
-    proc = HavenProcess(data, metrics=True, extra=(
-        "--body-timeout", "2s", "--header-timeout", "2s", "--max-connections", "40",
-        "--max-locks-per-token", "4"))
+    proc = HavenProcess(
+        data,
+        metrics=True,
+        extra=(
+            "--body-timeout",
+            "2s",
+            "--header-timeout",
+            "2s",
+            "--max-connections",
+            "40",
+            "--max-locks-per-token",
+            "4",
+        ),
+    )
     proc.tenant(TENANT)
     proc.tenant(NO_NAMES, "--no-verify-names")
     proc.tenant("small", "--quota-bytes", "10000")
@@ -53,8 +64,9 @@ def tok(haven: HavenProcess) -> dict[str, str]:
 
 
 def http(haven: HavenProcess, token: str) -> httpx.Client:
-    return httpx.Client(base_url=haven.base, timeout=30,
-                        headers={"authorization": f"Bearer {token}"})
+    return httpx.Client(
+        base_url=haven.base, timeout=30, headers={"authorization": f"Bearer {token}"}
+    )
 
 
 def put(c: httpx.Client, url: str, data: bytes, **headers: str) -> int:
@@ -70,8 +82,9 @@ def audit_rows(haven: HavenProcess, tenant: str, n: int = 50) -> list[dict[str, 
 
 
 @pytest.mark.parametrize("directory", ["snapshots", "keys", "data", "data/ab"])
-def test_a_directory_name_is_not_an_object(haven: HavenProcess, tok: dict[str, str],
-                                           directory: str) -> None:
+def test_a_directory_name_is_not_an_object(
+    haven: HavenProcess, tok: dict[str, str], directory: str
+) -> None:
     for tenant, token in ((TENANT, tok["admin"]), (NO_NAMES, tok["loose-admin"])):
         with http(haven, token) as c:
             blob = os.urandom(100)
@@ -95,10 +108,14 @@ def test_failed_overwrite_keeps_the_old_object(haven: HavenProcess, tok: dict[st
         assert put(c, f"/{NO_NAMES}/ow/o/config", old) == 201
         # A body that ends early: the overwrite fails, and nothing moved to the trash.
         with socket.create_connection((haven.host, haven.port)) as sock:
-            sock.sendall((f"PUT /{NO_NAMES}/ow/o/config HTTP/1.1\r\nHost: x\r\n"
-                          f"Authorization: Bearer {tok['loose-admin']}\r\n"
-                          "X-Kaikyo-Overwrite: 1\r\nContent-Length: 1000\r\n\r\n").encode()
-                         + b"new")
+            sock.sendall(
+                (
+                    f"PUT /{NO_NAMES}/ow/o/config HTTP/1.1\r\nHost: x\r\n"
+                    f"Authorization: Bearer {tok['loose-admin']}\r\n"
+                    "X-Kaikyo-Overwrite: 1\r\nContent-Length: 1000\r\n\r\n"
+                ).encode()
+                + b"new"
+            )
         time.sleep(0.5)
         assert c.get(f"/{NO_NAMES}/ow/o/config").content == old
     trash = haven.op("tenant", "trash", NO_NAMES)["rows"]
@@ -142,8 +159,9 @@ def test_locks_are_small_and_few(haven: HavenProcess, tok: dict[str, str]) -> No
     assert not (haven.data / "objects" / TENANT / "no-such-repo").exists()
 
 
-def test_only_the_maker_or_an_admin_removes_a_lock(haven: HavenProcess,
-                                                    tok: dict[str, str]) -> None:
+def test_only_the_maker_or_an_admin_removes_a_lock(
+    haven: HavenProcess, tok: dict[str, str]
+) -> None:
     lock = os.urandom(120)
     url = f"/{TENANT}/lk/o/{name_of('locks/', lock)}"
     with http(haven, tok["backup"]) as c:
@@ -181,13 +199,19 @@ def test_trash_counts_towards_the_quota(haven: HavenProcess, tok: dict[str, str]
 
 
 def test_a_stalled_body_is_dropped_and_its_reservation_released(
-        haven: HavenProcess, tok: dict[str, str]) -> None:
+    haven: HavenProcess, tok: dict[str, str]
+) -> None:
     before = haven.op("tenant", "show", TENANT)["used_bytes"]
     data = os.urandom(1000)
     with socket.create_connection((haven.host, haven.port)) as sock:
-        sock.sendall((f"PUT /{TENANT}/slow/o/{name_of('data/', data)} HTTP/1.1\r\nHost: x\r\n"
-                      f"Authorization: Bearer {tok['backup']}\r\n"
-                      f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:1])
+        sock.sendall(
+            (
+                f"PUT /{TENANT}/slow/o/{name_of('data/', data)} HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {tok['backup']}\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data[:1]
+        )
         sock.settimeout(10)
         started = time.monotonic()
         answer = sock.recv(4096)
@@ -208,8 +232,10 @@ def _closed_within(sock: socket.socket, seconds: float) -> bool:
 
 
 def test_idle_and_half_sent_requests_are_closed(haven: HavenProcess) -> None:
-    with socket.create_connection((haven.host, haven.port)) as silent, \
-            socket.create_connection((haven.host, haven.port)) as half:
+    with (
+        socket.create_connection((haven.host, haven.port)) as silent,
+        socket.create_connection((haven.host, haven.port)) as half,
+    ):
         half.sendall(b"GET /healthz HTT")
         assert _closed_within(silent, 8)
         assert _closed_within(half, 8)
@@ -250,8 +276,9 @@ def test_unauthenticated_refusals_are_sampled(haven: HavenProcess) -> None:
             return int(db.execute("SELECT count(*) FROM audit").fetchone()[0])
 
     before = count()
-    with httpx.Client(base_url=haven.base,
-                      headers={"authorization": "Bearer kk_0000000000000000_" + "A" * 43}) as c:
+    with httpx.Client(
+        base_url=haven.base, headers={"authorization": "Bearer kk_0000000000000000_" + "A" * 43}
+    ) as c:
         for i in range(300):
             c.put(f"/victim{i}/r/o/config", content=b"x")
     assert count() - before <= 2
@@ -268,7 +295,8 @@ def _verify(haven: HavenProcess, *extra: str) -> tuple[int, str, str]:
 
 
 def test_audit_verify_detects_truncation_wipe_and_recomputation(
-        tmp_path: Path, tok: dict[str, str], haven: HavenProcess) -> None:
+    tmp_path: Path, tok: dict[str, str], haven: HavenProcess
+) -> None:
     code, out, _ = _verify(haven, "--json")
     assert code == 0, out
     head = json.loads(out)["head"]
@@ -319,8 +347,11 @@ def _recompute_after_edit(path: Path) -> None:
             if i == 1:
                 entry = replace(entry, result="forged")
             digest = audit._digest(prev, entry)
-            conn.execute(table.update().where(table.c.seq == row.seq).values(
-                result=entry.result, prev_hash=prev, hash=digest))
+            conn.execute(
+                table.update()
+                .where(table.c.seq == row.seq)
+                .values(result=entry.result, prev_hash=prev, hash=digest)
+            )
             prev = digest
     database.close()
 
@@ -328,8 +359,10 @@ def _recompute_after_edit(path: Path) -> None:
 # ---- B18: odd ranges and lengths are 4xx, never 500 ---------------------------------------
 
 
-@pytest.mark.parametrize("header", ["bytes=²-", "bytes=" + "9" * 4300 + "-",
-                                    "bytes=0-" + "1" * 30, "bytes=-5", "bytes=٣-"])
+@pytest.mark.parametrize(
+    "header",
+    ["bytes=²-", "bytes=" + "9" * 4300 + "-", "bytes=0-" + "1" * 30, "bytes=-5", "bytes=٣-"],
+)
 def test_odd_ranges_are_refused(haven: HavenProcess, tok: dict[str, str], header: str) -> None:
     data = os.urandom(100)
     url = f"/{TENANT}/rng/o/{name_of('data/', data)}"
@@ -346,16 +379,21 @@ def test_odd_ranges_are_refused(haven: HavenProcess, tok: dict[str, str], header
 
 def test_odd_content_lengths_are_refused(haven: HavenProcess, tok: dict[str, str]) -> None:
     with socket.create_connection((haven.host, haven.port)) as sock:
-        sock.sendall((f"PUT /{TENANT}/r/o/config HTTP/1.1\r\nHost: x\r\n"
-                      f"Authorization: Bearer {tok['admin']}\r\n"
-                      "Content-Length: ²\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"PUT /{TENANT}/r/o/config HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {tok['admin']}\r\n"
+                "Content-Length: ²\r\n\r\n"
+            ).encode()
+        )
         sock.settimeout(10)
         line = sock.recv(4096).split(b"\r\n")[0]
     assert b" 400 " in line or b" 411 " in line, line
 
 
 def test_unlock_with_a_restore_token_cannot_remove_a_live_prune_lock(
-        haven: HavenProcess, tok: dict[str, str], tmp_path: Path) -> None:
+    haven: HavenProcess, tok: dict[str, str], tmp_path: Path
+) -> None:
     """B11 through the engine: a restore token's 'unlock --remove-all' is refused for the
     admin's exclusive lock, in one line per lock, and a backup still sees the lock."""
     from kaikyo.clock import SYSTEM_CLOCK
@@ -364,8 +402,11 @@ def test_unlock_with_a_restore_token_cannot_remove_a_live_prune_lock(
     from kaikyo.store.http import HttpStore
 
     url = haven.url(TENANT, "unlockme")
-    env = {"KAIKYO_REPOSITORY": url, "KAIKYO_PASSWORD": "pw",
-           "KAIKYO_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        "KAIKYO_REPOSITORY": url,
+        "KAIKYO_PASSWORD": "pw",
+        "KAIKYO_CACHE_DIR": str(tmp_path / "cache"),
+    }
     assert kaikyo("init", env={**env, "KAIKYO_TOKEN": tok["admin"]})[0] == 0
     store = HttpStore(url, StoreOptions(token=tok["admin"]))
     held = Lock(Repository.open(store, "pw"), SYSTEM_CLOCK, exclusive=True).acquire()

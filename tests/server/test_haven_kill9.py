@@ -27,8 +27,11 @@ def test_kill9_during_uploads(tmp_path: Path) -> None:
     haven.tenant("acme")
     token = haven.token("acme", "backup")
     haven.start()
-    store = HttpStore(haven.url("acme", "main"), StoreOptions(token=token, timeout=10),
-                      retry=RetryPolicy(initial_delay=0.1, max_delay=1.0, max_elapsed=60))
+    store = HttpStore(
+        haven.url("acme", "main"),
+        StoreOptions(token=token, timeout=10),
+        retry=RetryPolicy(initial_delay=0.1, max_delay=1.0, max_elapsed=60),
+    )
     objects = [os.urandom(2 * 1024 * 1024 + i) for i in range(48)]
     errors: list[BaseException] = []
 

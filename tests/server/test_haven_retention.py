@@ -39,8 +39,14 @@ def kaikyo(env: dict[str, str], *argv: str, clock: Clock = SYSTEM_CLOCK) -> Any:
 
 def backups_with_skewed_clocks(env: dict[str, str], source: Path) -> list[tuple[str, float]]:
     """init, then one backup per skew; returns (snapshot id, forged time) in backup order."""
-    init = subprocess.run([*KAIKYO, "init"], env={**os.environ, **env}, capture_output=True,
-                          text=True, timeout=120, check=False)
+    init = subprocess.run(
+        [*KAIKYO, "init"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert init.returncode == 0, init.stderr
     made = []
     for i, skew in enumerate(SKEWS):
@@ -59,10 +65,17 @@ def test_a_wrong_client_clock_cannot_push_snapshots_out_through_a_haven(
     (source / "data.bin").write_bytes(bytes(range(256)) * 4096)
     common = {"KAIKYO_PASSWORD": "correct horse battery staple", "KAIKYO_WORKERS": "2"}
     token = haven.token("acme", "admin")
-    remote = {**common, "KAIKYO_REPOSITORY": haven.url("acme", "skewed"),
-              "KAIKYO_TOKEN": token, "KAIKYO_CACHE_DIR": str(tmp_path / "cache-h")}
-    local = {**common, "KAIKYO_REPOSITORY": str(tmp_path / "local-repo"),
-             "KAIKYO_CACHE_DIR": str(tmp_path / "cache-l")}
+    remote = {
+        **common,
+        "KAIKYO_REPOSITORY": haven.url("acme", "skewed"),
+        "KAIKYO_TOKEN": token,
+        "KAIKYO_CACHE_DIR": str(tmp_path / "cache-h"),
+    }
+    local = {
+        **common,
+        "KAIKYO_REPOSITORY": str(tmp_path / "local-repo"),
+        "KAIKYO_CACHE_DIR": str(tmp_path / "cache-l"),
+    }
 
     started = time.time()
     on_haven = backups_with_skewed_clocks(remote, source)
@@ -77,8 +90,7 @@ def test_a_wrong_client_clock_cannot_push_snapshots_out_through_a_haven(
     # ...while the haven's listings carry when it received each one, by its own clock.
     store = HttpStore(haven.url("acme", "skewed"), StoreOptions(token=token))
     try:
-        received = {info.name.rsplit("/", 1)[1]: info.mtime
-                    for info in store.list("snapshots/")}
+        received = {info.name.rsplit("/", 1)[1]: info.mtime for info in store.list("snapshots/")}
         assert set(received) == set(listed)
         for sid, _ in on_haven:
             mtime = received[sid]

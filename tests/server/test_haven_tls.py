@@ -46,8 +46,16 @@ def test_backup_and_restore_over_https(tls_haven: HavenProcess, tmp_path: Path) 
     summary = backup_json(url, token, source, env=ca)
     assert summary["summary"]["errors"] == 0
     # The --ca-file flag works as well as the environment variable.
-    run_kaikyo(url, token, "restore", "latest", "--target", str(tmp_path / "out"),
-               "--ca-file", str(tls_haven.ca_file))
+    run_kaikyo(
+        url,
+        token,
+        "restore",
+        "latest",
+        "--target",
+        str(tmp_path / "out"),
+        "--ca-file",
+        str(tls_haven.ca_file),
+    )
     assert same_tree(source, tmp_path / "out" / source.relative_to("/"))
     run_kaikyo(url, token, "check", env=ca)
 
@@ -83,17 +91,30 @@ def test_unreadable_ca_file_is_a_config_error(tls_haven: HavenProcess, tmp_path:
     token = tls_haven.token("acme", "backup")
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate\n")
-    for ca, words in ((tmp_path / "missing.pem", "cannot read CA file"),
-                      (garbage, "no usable PEM certificate")):
-        result = run_kaikyo(tls_haven.url("acme", "x"), token, "snapshots", check=False,
-                            env={"KAIKYO_CA_FILE": str(ca)}, timeout=60)
+    for ca, words in (
+        (tmp_path / "missing.pem", "cannot read CA file"),
+        (garbage, "no usable PEM certificate"),
+    ):
+        result = run_kaikyo(
+            tls_haven.url("acme", "x"),
+            token,
+            "snapshots",
+            check=False,
+            env={"KAIKYO_CA_FILE": str(ca)},
+            timeout=60,
+        )
         assert result.returncode == 23, result.stderr  # ConfigError
         assert words in one_error_line(result.stderr)
 
 
 def serve(data: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*KAIKYO, "serve", "--data", str(data), *argv],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [*KAIKYO, "serve", "--data", str(data), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "[::]", "192.0.2.7"])
@@ -109,10 +130,12 @@ def test_bad_tls_settings_are_one_line(tmp_path: Path) -> None:
     listen = ("--listen", f"127.0.0.1:{free_port()}")
     half = serve(tmp_path / "data", *listen, "--tls-cert", str(cert))
     assert half.returncode == 64 and "go together" in one_error_line(half.stderr)
-    missing = serve(tmp_path / "data", *listen, "--tls-cert", str(tmp_path / "nope.pem"),
-                    "--tls-key", str(key))
+    missing = serve(
+        tmp_path / "data", *listen, "--tls-cert", str(tmp_path / "nope.pem"), "--tls-key", str(key)
+    )
     assert missing.returncode == 23 and "cannot read TLS" in one_error_line(missing.stderr)
-    mismatched = serve(tmp_path / "data", *listen, "--tls-cert", str(cert),
-                       "--tls-key", str(other_key))
+    mismatched = serve(
+        tmp_path / "data", *listen, "--tls-cert", str(cert), "--tls-key", str(other_key)
+    )
     assert mismatched.returncode == 23, mismatched.stderr
     assert "cannot use TLS certificate" in one_error_line(mismatched.stderr)

@@ -45,8 +45,9 @@ def test_backup_survives_a_cut_link_and_resends_only_what_was_in_flight(tmp_path
         pytest.skip(f"WAN emulation unavailable: {reason}")
     link = WanLink(tmp_path)
     link.up()
-    haven = HavenProcess(tmp_path / "data", host=ADDR_B, port=8720,
-                         extra=("--allow-plain-http",), netns=link.ns_b)
+    haven = HavenProcess(
+        tmp_path / "data", host=ADDR_B, port=8720, extra=("--allow-plain-http",), netns=link.ns_b
+    )
     try:
         haven.tenant("acme")
         backup, restore = haven.token("acme", "backup"), haven.token("acme", "restore")
@@ -54,12 +55,20 @@ def test_backup_survives_a_cut_link_and_resends_only_what_was_in_flight(tmp_path
         url = haven.url("acme", "wan")
         source = make_source(tmp_path / "src", TOTAL)
         run_kaikyo(url, backup, "init", netns=link.ns_a)
-        env = {**os.environ, "KAIKYO_REPOSITORY": url, "KAIKYO_TOKEN": backup,
-               "KAIKYO_PASSWORD": "correct horse battery staple"}
+        env = {
+            **os.environ,
+            "KAIKYO_REPOSITORY": url,
+            "KAIKYO_TOKEN": backup,
+            "KAIKYO_PASSWORD": "correct horse battery staple",
+        }
         started = time.monotonic()
-        proc = subprocess.Popen(link.exec(link.ns_a, *KAIKYO, "backup", str(source), "--json"),
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            link.exec(link.ns_a, *KAIKYO, "backup", str(source), "--json"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         while stored_bytes(haven.data) < TOTAL // 3:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() - started < 600
@@ -76,13 +85,16 @@ def test_backup_survives_a_cut_link_and_resends_only_what_was_in_flight(tmp_path
         stored = {r["object"] for r in puts if r["result"] == "ok"}
         attempts = Counter(r["object"] for r in puts)
         resends = sum(n - 1 for n in attempts.values())
-        print(f"WAN backup: {len(stored)} packs, {resends} resent, "
-              f"{time.monotonic() - started:.1f} s including a {CUT_SECONDS:.0f} s cut")
+        print(
+            f"WAN backup: {len(stored)} packs, {resends} resent, "
+            f"{time.monotonic() - started:.1f} s including a {CUT_SECONDS:.0f} s cut"
+        )
         assert resends <= MAX_IN_FLIGHT
         assert haven.op("haven", "audit", "verify")["ok"] is True
 
-        run_kaikyo(url, restore, "restore", "latest", "--target", str(tmp_path / "out"),
-                   netns=link.ns_a)
+        run_kaikyo(
+            url, restore, "restore", "latest", "--target", str(tmp_path / "out"), netns=link.ns_a
+        )
         assert same_tree(source, tmp_path / "out" / source.relative_to("/"))
     finally:
         haven.stop()

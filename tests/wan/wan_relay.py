@@ -22,6 +22,7 @@ Usage (as root):
   # link cut/restore:  ip -n wanA link set wanA0 down ; ... ; ip -n wanA link set wanA0 up
 Stops on SIGTERM/SIGINT; closing the fds removes the TUN devices.
 """
+
 import argparse, collections, fcntl, os, random, select, signal, struct, subprocess, sys, threading, time
 
 TUNSETIFF = 0x400454CA
@@ -60,8 +61,8 @@ class Direction(threading.Thread):
         super().__init__(daemon=True)
         self.fd_in, self.fd_out, self.a, self.stop = fd_in, fd_out, a, stop
         self.q = collections.deque()
-        self.link_free = 0.0      # time the emulated link finishes serialising
-        self.backlog = 0          # bytes waiting for serialisation
+        self.link_free = 0.0  # time the emulated link finishes serialising
+        self.backlog = 0  # bytes waiting for serialisation
         self.stats = collections.Counter()
 
     def segments(self, pkt):
@@ -83,13 +84,13 @@ class Direction(threading.Thread):
         toff = (ip[0] & 15) * 4 if v4 else 40
         hl = toff + (ip[toff + 12] >> 4) * 4
         payload = memoryview(ip)[hl:]
-        seq = int.from_bytes(ip[toff + 4:toff + 8], "big")
+        seq = int.from_bytes(ip[toff + 4 : toff + 8], "big")
         tflags = ip[toff + 13]
         ident = int.from_bytes(ip[4:6], "big") if v4 else 0
         n = -(-len(payload) // gso)
         out = []
         for i in range(n):
-            chunk = payload[i * gso:(i + 1) * gso]
+            chunk = payload[i * gso : (i + 1) * gso]
             h = bytearray(ip[:hl])
             tcp_len = hl - toff + len(chunk)
             if v4:
@@ -101,7 +102,7 @@ class Direction(threading.Thread):
             else:
                 h[4:6] = tcp_len.to_bytes(2, "big")
                 pseudo = bytes(h[8:40]) + tcp_len.to_bytes(4, "big") + b"\0\0\0\x06"
-            h[toff + 4:toff + 8] = ((seq + i * gso) & 0xFFFFFFFF).to_bytes(4, "big")
+            h[toff + 4 : toff + 8] = ((seq + i * gso) & 0xFFFFFFFF).to_bytes(4, "big")
             f = tflags
             if i < n - 1:
                 f &= ~0x09  # FIN, PSH only on the last segment
@@ -109,7 +110,7 @@ class Direction(threading.Thread):
                 f &= ~0x80  # CWR only on the first
             h[toff + 13] = f
             # CHECKSUM_PARTIAL: field holds the folded (uncomplemented) pseudo-header sum
-            h[toff + 16:toff + 18] = (0xFFFF ^ _csum(pseudo)).to_bytes(2, "big")
+            h[toff + 16 : toff + 18] = (0xFFFF ^ _csum(pseudo)).to_bytes(2, "big")
             vnet = struct.pack("<BBHHHH", 1, 0, 0, 0, toff, 16)  # NEEDS_CSUM, no GSO
             out.append(vnet + bytes(h) + bytes(chunk))
         return out
@@ -146,7 +147,9 @@ class Direction(threading.Thread):
                             except Exception:
                                 self.stats["split_err"] += 1
                                 continue
-                            parts = [(s, len(s) - VNET_HDR_LEN) for s, l in zip(segs, lost) if not l]
+                            parts = [
+                                (s, len(s) - VNET_HDR_LEN) for s, l in zip(segs, lost) if not l
+                            ]
                     for part, wbytes in parts:
                         if bps:
                             start = max(now, self.link_free)
@@ -188,7 +191,10 @@ def main():
     dev_b = a.dev_b or (a.ns_b + "0")[:15]
 
     fds = {}
-    for ns, dev, addr, peer in ((a.ns_a, dev_a, a.addr_a, a.addr_b), (a.ns_b, dev_b, a.addr_b, a.addr_a)):
+    for ns, dev, addr, peer in (
+        (a.ns_a, dev_a, a.addr_a, a.addr_b),
+        (a.ns_b, dev_b, a.addr_b, a.addr_a),
+    ):
         fds[dev] = open_tun(dev, a.offload)
         sh("ip", "link", "set", dev, "netns", ns)
         sh("ip", "-n", ns, "link", "set", "lo", "up")
@@ -200,14 +206,19 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     ab = Direction(fds[dev_a], fds[dev_b], a, stop)
     ba = Direction(fds[dev_b], fds[dev_a], a, stop)
-    ab.start(); ba.start()
+    ab.start()
+    ba.start()
     if a.ready_file:
         open(a.ready_file, "w").close()
-    print(f"wan_relay: {a.ns_a}/{dev_a} {a.addr_a} <-> {a.ns_b}/{dev_b} {a.addr_b} "
-          f"delay={a.delay_ms}ms loss={a.loss} rate={a.rate_mbit}Mbit offload={a.offload}", flush=True)
+    print(
+        f"wan_relay: {a.ns_a}/{dev_a} {a.addr_a} <-> {a.ns_b}/{dev_b} {a.addr_b} "
+        f"delay={a.delay_ms}ms loss={a.loss} rate={a.rate_mbit}Mbit offload={a.offload}",
+        flush=True,
+    )
     while not stop.is_set():
         stop.wait(1.0)
-    ab.join(1); ba.join(1)
+    ab.join(1)
+    ba.join(1)
     print(f"wan_relay stats A->B {dict(ab.stats)} B->A {dict(ba.stats)}", flush=True)
     for fd in fds.values():
         os.close(fd)  # non-persistent TUN devices disappear with their fd

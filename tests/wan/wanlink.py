@@ -32,12 +32,25 @@ def wan_available() -> str | None:
 class WanLink:
     """Namespaces ``<prefix>A`` (client, 10.99.0.1) and ``<prefix>B`` (haven, 10.99.0.2)."""
 
-    def __init__(self, workdir: Path, *, prefix: str = "kkwan", delay_ms: float = 17.0,
-                 loss: float = 0.001, rate_mbit: float = 1000.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        prefix: str = "kkwan",
+        delay_ms: float = 17.0,
+        loss: float = 0.001,
+        rate_mbit: float = 1000.0,
+    ) -> None:
         self.ns_a, self.ns_b = f"{prefix}A", f"{prefix}B"
         self.workdir = workdir
-        self.args = ["--delay-ms", str(delay_ms), "--loss", str(loss),
-                     "--rate-mbit", str(rate_mbit)]
+        self.args = [
+            "--delay-ms",
+            str(delay_ms),
+            "--loss",
+            str(loss),
+            "--rate-mbit",
+            str(rate_mbit),
+        ]
         self.relay: subprocess.Popen[bytes] | None = None
 
     def up(self) -> None:
@@ -48,9 +61,24 @@ class WanLink:
         ready.unlink(missing_ok=True)
         log = open(self.workdir / "relay.log", "wb")  # noqa: SIM115 - lives with the relay
         self.relay = subprocess.Popen(
-            [sys.executable, str(RELAY), "--ns-a", self.ns_a, "--ns-b", self.ns_b,
-             "--addr-a", ADDR_A, "--addr-b", ADDR_B, *self.args, "--ready-file", str(ready)],
-            stdout=log, stderr=log)
+            [
+                sys.executable,
+                str(RELAY),
+                "--ns-a",
+                self.ns_a,
+                "--ns-b",
+                self.ns_b,
+                "--addr-a",
+                ADDR_A,
+                "--addr-b",
+                ADDR_B,
+                *self.args,
+                "--ready-file",
+                str(ready),
+            ],
+            stdout=log,
+            stderr=log,
+        )
         log.close()
         deadline = time.monotonic() + 10
         while not ready.exists():
@@ -60,11 +88,16 @@ class WanLink:
 
     def set_link(self, up: bool) -> None:
         """Cut (``up=False``) or restore the link, as pulling and replugging a cable."""
-        subprocess.run(["ip", "-n", self.ns_a, "link", "set", f"{self.ns_a}0",
-                        "up" if up else "down"], check=True)
+        subprocess.run(
+            ["ip", "-n", self.ns_a, "link", "set", f"{self.ns_a}0", "up" if up else "down"],
+            check=True,
+        )
         if up:  # the address's route returns with the link; re-add it if the kernel dropped it
-            subprocess.run(["ip", "-n", self.ns_a, "route", "replace", f"{ADDR_B}/32", "dev",
-                            f"{self.ns_a}0"], check=False, capture_output=True)
+            subprocess.run(
+                ["ip", "-n", self.ns_a, "route", "replace", f"{ADDR_B}/32", "dev", f"{self.ns_a}0"],
+                check=False,
+                capture_output=True,
+            )
 
     def down(self) -> None:
         if self.relay is not None and self.relay.poll() is None:
@@ -82,11 +115,19 @@ class WanLink:
 
     def raw_tcp_mb_s(self, nbytes: int = 64 * 1024 * 1024, port: int = 18999) -> float:
         """Throughput of one plain TCP stream A -> B over the same link, in MB/s."""
-        sink = subprocess.Popen(self.exec(self.ns_b, sys.executable, "-c", _SINK.format(
-            addr=ADDR_B, port=port)), stdout=subprocess.PIPE)
+        sink = subprocess.Popen(
+            self.exec(self.ns_b, sys.executable, "-c", _SINK.format(addr=ADDR_B, port=port)),
+            stdout=subprocess.PIPE,
+        )
         time.sleep(0.5)
-        result = subprocess.run(self.exec(self.ns_a, sys.executable, "-c", _SOURCE.format(
-            addr=ADDR_B, port=port, n=nbytes)), capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            self.exec(
+                self.ns_a, sys.executable, "-c", _SOURCE.format(addr=ADDR_B, port=port, n=nbytes)
+            ),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         sink.wait(timeout=60)
         return float(result.stdout.strip())
 

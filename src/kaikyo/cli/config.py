@@ -25,25 +25,44 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
     """
     default: object = None if top else argparse.SUPPRESS
     g = parser.add_argument_group("repository")
-    g.add_argument("-r", "--repo", default=default,
-                   help="repository location (env KAIKYO_REPOSITORY): a path, "
-                   "or http(s)://HOST:PORT/TENANT/REPO for a haven")
-    g.add_argument("--password-file", default=default, help="read the passphrase from this "
-                   "file (env KAIKYO_PASSWORD_FILE; or KAIKYO_PASSWORD)")
-    g.add_argument("--limit-upload", default=default,
-                   help="upload limit schedule, e.g. '09:00-20:00=100M,*=0'")
-    g.add_argument("--ca-file", default=default, metavar="FILE",
-                   help="trust only this CA (PEM) for an https:// haven (env KAIKYO_CA_FILE)")
-    g.add_argument("--retry-limit", default=default, metavar="DURATION",
-                   help="how long to retry an unreachable haven before giving up, e.g. 30s, "
-                   "10m; 0 = do not retry (env KAIKYO_RETRY_LIMIT; default 5m)")
+    g.add_argument(
+        "-r",
+        "--repo",
+        default=default,
+        help="repository location (env KAIKYO_REPOSITORY): a path, "
+        "or http(s)://HOST:PORT/TENANT/REPO for a haven",
+    )
+    g.add_argument(
+        "--password-file",
+        default=default,
+        help="read the passphrase from this file (env KAIKYO_PASSWORD_FILE; or KAIKYO_PASSWORD)",
+    )
+    g.add_argument(
+        "--limit-upload", default=default, help="upload limit schedule, e.g. '09:00-20:00=100M,*=0'"
+    )
+    g.add_argument(
+        "--ca-file",
+        default=default,
+        metavar="FILE",
+        help="trust only this CA (PEM) for an https:// haven (env KAIKYO_CA_FILE)",
+    )
+    g.add_argument(
+        "--retry-limit",
+        default=default,
+        metavar="DURATION",
+        help="how long to retry an unreachable haven before giving up, e.g. 30s, "
+        "10m; 0 = do not retry (env KAIKYO_RETRY_LIMIT; default 5m)",
+    )
     add_json_arg(parser, top)
 
 
 def add_json_arg(parser: argparse.ArgumentParser, top: bool = False) -> None:
-    parser.add_argument("--json", action="store_true",
-                        default=False if top else argparse.SUPPRESS,
-                        help="machine-readable output on stdout")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="machine-readable output on stdout",
+    )
 
 
 def repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
@@ -129,8 +148,9 @@ class _KillAtWrite:
         self._store.delete(name)
 
 
-def _secret(path: str | None, ctx: CliContext, value_env: str, what: str, hint: str,
-            confirm: bool) -> str:
+def _secret(
+    path: str | None, ctx: CliContext, value_env: str, what: str, hint: str, confirm: bool
+) -> str:
     """A passphrase from a file, an environment variable, or a terminal prompt (in that order)."""
     if path:
         try:
@@ -149,15 +169,27 @@ def _secret(path: str | None, ctx: CliContext, value_env: str, what: str, hint: 
 
 def password(args: argparse.Namespace, ctx: CliContext, confirm: bool = False) -> str:
     path = getattr(args, "password_file", None) or ctx.env.get("KAIKYO_PASSWORD_FILE")
-    return _secret(path, ctx, "KAIKYO_PASSWORD", "passphrase",
-                   "set KAIKYO_PASSWORD or KAIKYO_PASSWORD_FILE, or run on a terminal", confirm)
+    return _secret(
+        path,
+        ctx,
+        "KAIKYO_PASSWORD",
+        "passphrase",
+        "set KAIKYO_PASSWORD or KAIKYO_PASSWORD_FILE, or run on a terminal",
+        confirm,
+    )
 
 
 def new_password(args: argparse.Namespace, ctx: CliContext) -> str:
     """The passphrase for a new key slot (``--new-password-file`` or KAIKYO_NEW_PASSWORD)."""
     path = getattr(args, "new_password_file", None) or ctx.env.get("KAIKYO_NEW_PASSWORD_FILE")
-    return _secret(path, ctx, "KAIKYO_NEW_PASSWORD", "new passphrase",
-                   "pass --new-password-file or set KAIKYO_NEW_PASSWORD", True)
+    return _secret(
+        path,
+        ctx,
+        "KAIKYO_NEW_PASSWORD",
+        "new passphrase",
+        "pass --new-password-file or set KAIKYO_NEW_PASSWORD",
+        True,
+    )
 
 
 def cache_dir(ctx: CliContext) -> Path:

@@ -50,8 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 # Global options that take a value; needed to find the command word in argv without parsing.
-_VALUE_OPTIONS = {"-r", "--repo", "--password-file", "--limit-upload", "--ca-file",
-                  "--retry-limit"}
+_VALUE_OPTIONS = {"-r", "--repo", "--password-file", "--limit-upload", "--ca-file", "--retry-limit"}
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -83,8 +82,11 @@ def _load_commands(only: str | None = None) -> list[ModuleType]:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(prog="kaikyo", description="Encrypted, deduplicated protection and "
-                     "evacuation of servers from a primary site to a haven.")
+    parser = _Parser(
+        prog="kaikyo",
+        description="Encrypted, deduplicated protection and "
+        "evacuation of servers from a primary site to a haven.",
+    )
     parser.add_argument("--version", action="version", version=f"kaikyo {__version__}")
     from kaikyo.cli.config import add_repo_args
 
@@ -141,8 +143,9 @@ def _main(argv: Sequence[str] | None, ctx: CliContext) -> int:
         ctx.stderr.write(line + "\n")
         return exitcodes.exit_code_for(exc)
     except Terminated:
-        ctx.stderr.write("kaikyo: terminated (SIGTERM); finished work is kept and the next run "
-                         "resumes\n")
+        ctx.stderr.write(
+            "kaikyo: terminated (SIGTERM); finished work is kept and the next run resumes\n"
+        )
         return exitcodes.TERMINATED
     except KeyboardInterrupt:
         ctx.stderr.write("kaikyo: interrupted; finished work is kept and the next run resumes\n")

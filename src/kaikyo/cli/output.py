@@ -28,8 +28,9 @@ def out_console(ctx: CliContext) -> Console:
 
 
 def err_console(ctx: CliContext) -> Console:
-    return Console(file=ctx.stderr, highlight=False, soft_wrap=True, stderr=True, markup=False,
-                   emoji=False)
+    return Console(
+        file=ctx.stderr, highlight=False, soft_wrap=True, stderr=True, markup=False, emoji=False
+    )
 
 
 def human_bytes(n: float) -> str:

@@ -26,9 +26,15 @@ class BackupBar:
         self.task: TaskID | None = None
         if self.enabled:
             self.progress = Progress(
-                TextColumn("[bold]backup"), BarColumn(), DownloadColumn(),
-                TransferSpeedColumn(), TextColumn("{task.fields[files]} files"),
-                TimeElapsedColumn(), console=err_console(ctx), transient=True)
+                TextColumn("[bold]backup"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TextColumn("{task.fields[files]} files"),
+                TimeElapsedColumn(),
+                console=err_console(ctx),
+                transient=True,
+            )
 
     def __enter__(self) -> BackupBar:
         if self.progress is not None:
@@ -36,17 +42,25 @@ class BackupBar:
             self.task = self.progress.add_task("backup", total=None, files=0)
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self.progress is not None:
             self.progress.stop()
 
     def file_done(self, path: bytes, size: int, cached: bool) -> None:
         self.files += 1
-        if self.progress is not None and self.task is not None and (
-                self.files % 64 == 0 or size > 1 << 20):
-            self.progress.update(self.task, advance=0, files=self.files,
-                                 completed=(self.progress.tasks[0].completed + size))
+        if (
+            self.progress is not None
+            and self.task is not None
+            and (self.files % 64 == 0 or size > 1 << 20)
+        ):
+            self.progress.update(
+                self.task,
+                advance=0,
+                files=self.files,
+                completed=(self.progress.tasks[0].completed + size),
+            )
 
     def error(self, path: bytes, message: str) -> None:
         pass
@@ -67,7 +81,8 @@ class Status:
         if self._status is not None:
             self._status.update(text)
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._status is not None:
             self._status.stop()

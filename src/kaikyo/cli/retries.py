@@ -65,9 +65,11 @@ class RetryLog:
             if first:
                 self.outages += 1
         if first:
-            self._stderr.write(f"kaikyo: warning: {exc.message}; retrying for up to "
-                               f"{_duration(budget)} (set with --retry-limit or "
-                               "KAIKYO_RETRY_LIMIT)\n")
+            self._stderr.write(
+                f"kaikyo: warning: {exc.message}; retrying for up to "
+                f"{_duration(budget)} (set with --retry-limit or "
+                "KAIKYO_RETRY_LIMIT)\n"
+            )
             self._stderr.flush()
 
     def settled(self, attempts: int, seconds: float, ok: bool) -> None:
@@ -77,11 +79,17 @@ class RetryLog:
                 self.failed_calls += 1
             last = self._active == 0
         if last and ok:
-            self._stderr.write(f"kaikyo: reachable again after {seconds:.1f} s "
-                               f"({attempts} retr{'y' if attempts == 1 else 'ies'})\n")
+            self._stderr.write(
+                f"kaikyo: reachable again after {seconds:.1f} s "
+                f"({attempts} retr{'y' if attempts == 1 else 'ies'})\n"
+            )
             self._stderr.flush()
 
     def summary(self) -> dict[str, object]:
         with self._lock:
-            return {"outages": self.outages, "calls_retried": self.retried_calls,
-                    "calls_failed": self.failed_calls, "last_error": self.last_error}
+            return {
+                "outages": self.outages,
+                "calls_retried": self.retried_calls,
+                "calls_failed": self.failed_calls,
+                "last_error": self.last_error,
+            }

@@ -54,16 +54,16 @@ def _remember(memo: Path, slot: str) -> None:
 
 
 @contextmanager
-def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
-               load_index: bool = True) -> Iterator[Repository]:
+def repository(
+    args: argparse.Namespace, ctx: CliContext, mode: Mode = "read", load_index: bool = True
+) -> Iterator[Repository]:
     store = config.store_for(args, ctx)
     bad = warn_bad(ctx)
     try:
         # The key first, the engine's imports after: Argon2id's 48 MiB are freed before NumPy
         # and the codecs load (a restore's peak: 112 -> see the closing note of issue 2).
         memo = _slot_memo(ctx, store.url)
-        master, slot = unlock(store, config.password(args, ctx), _remembered(memo),
-                              bad.report)
+        master, slot = unlock(store, config.password(args, ctx), _remembered(memo), bad.report)
         _remember(memo, slot)
         from kaikyo.repo import Repository, acquire_lock
 
@@ -77,8 +77,10 @@ def repository(args: argparse.Namespace, ctx: CliContext, mode: Mode = "read",
         with acquire_lock(repo, ctx.clock, exclusive=mode == "exclusive") as lock:
             for info in lock.stale:
                 why = info.why_stale(ctx.clock.now(), lock.host)
-                ctx.stderr.write(f"kaikyo: warning: ignoring a stale {info.describe()}: {why} "
-                                 "(remove it with 'kaikyo unlock')\n")
+                ctx.stderr.write(
+                    f"kaikyo: warning: ignoring a stale {info.describe()}: {why} "
+                    "(remove it with 'kaikyo unlock')\n"
+                )
             if load_index:
                 repo.load_index()
             yield repo

@@ -30,14 +30,21 @@ if TYPE_CHECKING:
     from kaikyo.core.ids import object_id, parse_hex_id, short
 
 _WHERE = {
-    "ChunkerParams": "chunking", "chunk_lengths": "chunking", "split_stream": "chunking",
+    "ChunkerParams": "chunking",
+    "chunk_lengths": "chunking",
+    "split_stream": "chunking",
     "Compressor": "compression",
     "Cipher": "crypto.aead",
-    "MasterKey": "crypto.keys", "generate_recovery_key": "crypto.keys",
-    "make_key_slot": "crypto.keys", "open_key_slot": "crypto.keys",
-    "parse_key_slot": "crypto.keys", "recovery_secret": "crypto.keys",
+    "MasterKey": "crypto.keys",
+    "generate_recovery_key": "crypto.keys",
+    "make_key_slot": "crypto.keys",
+    "open_key_slot": "crypto.keys",
+    "parse_key_slot": "crypto.keys",
+    "recovery_secret": "crypto.keys",
     "BlobHasher": "hashing",
-    "object_id": "ids", "parse_hex_id": "ids", "short": "ids",
+    "object_id": "ids",
+    "parse_hex_id": "ids",
+    "short": "ids",
 }
 
 

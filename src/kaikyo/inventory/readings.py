@@ -34,16 +34,37 @@ class InventoryRow:
     def as_fleet_row(self) -> dict[str, object]:
         """The row under the fleet CSV/JSON column names (storage and residency left blank:
         a person must fill them in; the fleet parser insists)."""
-        return {"id": self.id, "group": self.id, "site": "", "watts_avg": self.watts_avg,
-                "watts_peak": self.watts_peak, "storage_gb": "", "change_gb_per_day": "",
-                "tier": "", "max_rtt_ms": "", "residency": "", "power_source": self.power_source,
-                "bmc": self.bmc, "model": self.model, "note": self.note}
+        return {
+            "id": self.id,
+            "group": self.id,
+            "site": "",
+            "watts_avg": self.watts_avg,
+            "watts_peak": self.watts_peak,
+            "storage_gb": "",
+            "change_gb_per_day": "",
+            "tier": "",
+            "max_rtt_ms": "",
+            "residency": "",
+            "power_source": self.power_source,
+            "bmc": self.bmc,
+            "model": self.model,
+            "note": self.note,
+        }
 
 
-def rated_row(row_id: str, bmc: str, why: str, rated: tuple[float, float],
-              model: str = "") -> InventoryRow:
-    return InventoryRow(row_id, bmc, model, rated[0], rated[1], None, "rated",
-                        f"{why}; using rated {rated[0]:g}/{rated[1]:g} W")
+def rated_row(
+    row_id: str, bmc: str, why: str, rated: tuple[float, float], model: str = ""
+) -> InventoryRow:
+    return InventoryRow(
+        row_id,
+        bmc,
+        model,
+        rated[0],
+        rated[1],
+        None,
+        "rated",
+        f"{why}; using rated {rated[0]:g}/{rated[1]:g} W",
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -106,8 +127,9 @@ def rows_from_service(getter: Getter, bmc: str, rated: tuple[float, float]) -> l
         row_id, model = _identity(getter, chassis, bmc)
         power = _power(getter, chassis)
         if power is None:
-            rows.append(rated_row(row_id, bmc, "no power data (Power, EnvironmentMetrics)",
-                                  rated, model))
+            rows.append(
+                rated_row(row_id, bmc, "no power data (Power, EnvironmentMetrics)", rated, model)
+            )
             continue
         current, avg, peak, low = power
         watts_avg = avg if avg is not None else current
@@ -116,8 +138,9 @@ def rows_from_service(getter: Getter, bmc: str, rated: tuple[float, float]) -> l
         watts_avg = watts_avg if watts_avg is not None else watts_peak
         watts_peak = watts_peak if watts_peak is not None else watts_avg
         assert watts_avg is not None and watts_peak is not None
-        rows.append(InventoryRow(row_id, bmc, model, watts_avg, max(watts_peak, watts_avg), low,
-                                 "measured"))
+        rows.append(
+            InventoryRow(row_id, bmc, model, watts_avg, max(watts_peak, watts_avg), low, "measured")
+        )
     if not rows:
         rows.append(rated_row(bmc, bmc, "the BMC lists no chassis", rated))
     return rows

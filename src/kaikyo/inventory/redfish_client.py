@@ -34,14 +34,24 @@ class _LibraryGetter:
         return body if isinstance(body, Mapping) else None
 
 
-def discover(url: str, user: str | None, password: str | None,
-             rated: tuple[float, float], timeout_s: float = 10.0) -> list[InventoryRow]:
+def discover(
+    url: str,
+    user: str | None,
+    password: str | None,
+    rated: tuple[float, float],
+    timeout_s: float = 10.0,
+) -> list[InventoryRow]:
     """Rows for every chassis behind the BMC at ``url`` (never raises for BMC failures)."""
     bmc = urlsplit(url).netloc or url
     try:
-        client = redfish.redfish_client(base_url=url, username=user or "", password=password or "",
-                                        default_prefix="/redfish/v1", timeout=timeout_s,
-                                        max_retry=1)
+        client = redfish.redfish_client(
+            base_url=url,
+            username=user or "",
+            password=password or "",
+            default_prefix="/redfish/v1",
+            timeout=timeout_s,
+            max_retry=1,
+        )
     except (RetriesExhaustedError, ServerDownOrUnreachableError) as exc:
         return [rated_row(bmc, bmc, f"BMC unreachable ({type(exc).__name__})", rated)]
     try:

@@ -36,8 +36,9 @@ def hourly_capacity(site: Site, start: dt.datetime, hours: int) -> list[float]:
     return [site.rate_gb_per_hour(start + i * HOUR) for i in range(hours)]
 
 
-def wave_slots(site: Site, start: dt.date, deadline: dt.date,
-               wave_days: int) -> tuple[WaveSlot, ...]:
+def wave_slots(
+    site: Site, start: dt.date, deadline: dt.date, wave_days: int
+) -> tuple[WaveSlot, ...]:
     """Consecutive waves of ``wave_days`` from ``start``; the last one ends at the deadline."""
     begin, end = midnight(start), midnight(deadline)
     hours = int((end - begin) / HOUR)
@@ -54,8 +55,9 @@ def wave_slots(site: Site, start: dt.date, deadline: dt.date,
     return tuple(slots)
 
 
-def seed_schedule(site: Site, start: dt.date, loads_gb: list[float]
-                  ) -> list[tuple[dt.datetime, dt.datetime]]:
+def seed_schedule(
+    site: Site, start: dt.date, loads_gb: list[float]
+) -> list[tuple[dt.datetime, dt.datetime]]:
     """(begin, finish) of each wave's seeding when the link serves waves first in, first out."""
     t = midnight(start)
     spans = []

@@ -41,12 +41,28 @@ def figure(plan: Plan) -> Figure:
     active = [w for w in plan.waves if w.servers]
     for row, w in enumerate(active):
         if w.seed_start and w.seed_end:
-            gantt.barh(row, w.seed_end - w.seed_start, left=w.seed_start, height=0.5,
-                       color=SEED_COLOUR, label="seed copy" if row == 0 else None)
-        gantt.plot([w.cutover], [row], marker="D", color=CUT_COLOUR, linestyle="none",
-                   label="cut-over" if row == 0 else None)
-        gantt.annotate(f" {w.servers} servers, {w.kw_removed:.0f} kW", (w.cutover, row),
-                       va="center", fontsize=8)
+            gantt.barh(
+                row,
+                w.seed_end - w.seed_start,
+                left=w.seed_start,
+                height=0.5,
+                color=SEED_COLOUR,
+                label="seed copy" if row == 0 else None,
+            )
+        gantt.plot(
+            [w.cutover],
+            [row],
+            marker="D",
+            color=CUT_COLOUR,
+            linestyle="none",
+            label="cut-over" if row == 0 else None,
+        )
+        gantt.annotate(
+            f" {w.servers} servers, {w.kw_removed:.0f} kW",
+            (w.cutover, row),
+            va="center",
+            fontsize=8,
+        )
     gantt.set_yticks(range(len(active)), [f"wave {w.index}" for w in active])
     gantt.invert_yaxis()
     gantt.set_title("Waves: seed copy over the link, then cut-over")
@@ -54,8 +70,12 @@ def figure(plan: Plan) -> Figure:
         gantt.legend(loc="upper right", fontsize=8)
     times, kws = peak_curve(plan)
     curve.plot(times, kws, color="black", label="primary peak kW")
-    curve.axhline(plan.cap_kw, color=CUT_COLOUR, linestyle="--",
-                  label=f"cap {plan.cap_kw:.0f} kW (target -{plan.target_kw:.0f} kW)")
+    curve.axhline(
+        plan.cap_kw,
+        color=CUT_COLOUR,
+        linestyle="--",
+        label=f"cap {plan.cap_kw:.0f} kW (target -{plan.target_kw:.0f} kW)",
+    )
     deadline = dt.datetime.combine(plan.deadline, dt.time())
     curve.axvline(deadline, color="grey", linestyle=":", label=f"deadline {plan.deadline}")
     curve.set_ylabel("kW at the primary's meter")
@@ -77,7 +97,7 @@ def render_svg(plan: Plan) -> str:
     buf = io.StringIO()
     figure(plan).savefig(buf, format="svg")
     text = buf.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype for inline use
+    return text[text.index("<svg") :]  # drop the XML prolog and doctype for inline use
 
 
 def render_html(plan: Plan) -> str:
@@ -87,7 +107,10 @@ def render_html(plan: Plan) -> str:
     rows = "".join(
         f"<tr><td>{w.index}</td><td>{w.cutover:%Y-%m-%d %H:%M}</td><td>{w.servers}</td>"
         f"<td>{w.send_gb:,.0f}</td><td>{w.seed_hours:.1f}</td><td>{w.downtime_hours:.1f}</td>"
-        f"<td>{w.kw_removed:.1f}</td></tr>" for w in plan.waves if w.servers)
+        f"<td>{w.kw_removed:.1f}</td></tr>"
+        for w in plan.waves
+        if w.servers
+    )
     reasons = "".join(f"<li>{e(line)}</li>" for line in plan.binding + plan.blockers)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -101,4 +124,5 @@ def render_html(plan: Plan) -> str:
         f"<figure>{render_svg(plan)}</figure>"
         "<table><tr><th>wave</th><th>cut-over</th><th>servers</th><th>GB sent</th>"
         f"<th>seed h</th><th>downtime h</th><th>kW off</th></tr>{rows}</table>"
-        f"<ul>{reasons}</ul></body></html>\n")
+        f"<ul>{reasons}</ul></body></html>\n"
+    )

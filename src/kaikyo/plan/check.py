@@ -45,8 +45,9 @@ def _send_gb(s: Server, site: Site, request: PlanRequest) -> float:
     return (s.storage_gb + s.change_gb_per_day * days) * site.dedup_ratio
 
 
-def verify_plan(plan: Plan, servers: Sequence[Server], site: Site,
-                request: PlanRequest) -> list[str]:
+def verify_plan(
+    plan: Plan, servers: Sequence[Server], site: Site, request: PlanRequest
+) -> list[str]:
     """Every violated constraint, in words; an empty list means the plan is valid."""
     problems: list[str] = []
     by_id = {s.id: s for s in servers}
@@ -84,12 +85,20 @@ def _check_groups(servers: Sequence[Server], wave_of: dict[str, int]) -> list[st
     waves_by_group: dict[str, set[int | None]] = defaultdict(set)
     for s in servers:
         waves_by_group[s.group].add(wave_of.get(s.id))
-    return [f"group {g}: split across {sorted(map(str, w))}"
-            for g, w in waves_by_group.items() if len(w) > 1]
+    return [
+        f"group {g}: split across {sorted(map(str, w))}"
+        for g, w in waves_by_group.items()
+        if len(w) > 1
+    ]
 
 
-def _check_waves(servers: Sequence[Server], wave_of: dict[str, int], site: Site,
-                 request: PlanRequest, ends: list[dt.datetime]) -> list[str]:
+def _check_waves(
+    servers: Sequence[Server],
+    wave_of: dict[str, int],
+    site: Site,
+    request: PlanRequest,
+    ends: list[dt.datetime],
+) -> list[str]:
     problems = []
     rate_gb_h = site.link_mbps * 1e6 / 8 * 3600 / 1e9 * site.link_usable
     cumulative = 0.0
@@ -98,14 +107,21 @@ def _check_waves(servers: Sequence[Server], wave_of: dict[str, int], site: Site,
         cumulative += sum(_send_gb(s, site, request) for s in members)
         capacity = _link_gb_until(site, request.start, end)
         if cumulative > capacity * (1 + _TOL) + _TOL:
-            problems.append(f"wave {w}: {cumulative:.1f} GB to send by {end}, link carries "
-                            f"{capacity:.1f} GB")
+            problems.append(
+                f"wave {w}: {cumulative:.1f} GB to send by {end}, link carries {capacity:.1f} GB"
+            )
         if request.servers_per_wave is not None and len(members) > request.servers_per_wave:
             problems.append(f"wave {w}: {len(members)} cut-overs, limit {request.servers_per_wave}")
-        delta_gb = sum(s.change_gb_per_day for s in members) * site.dedup_ratio * (
-            site.delta_interval_hours / 24.0)
-        if site.cutover_window_h is not None and members and (
-                site.cutover_hours + delta_gb / rate_gb_h > site.cutover_window_h * (1 + _TOL)):
+        delta_gb = (
+            sum(s.change_gb_per_day for s in members)
+            * site.dedup_ratio
+            * (site.delta_interval_hours / 24.0)
+        )
+        if (
+            site.cutover_window_h is not None
+            and members
+            and (site.cutover_hours + delta_gb / rate_gb_h > site.cutover_window_h * (1 + _TOL))
+        ):
             problems.append(f"wave {w}: cut-over exceeds the {site.cutover_window_h} h window")
         problems += _check_downtime(members, servers, site, rate_gb_h)
     if site.haven_capacity_kw is not None:
@@ -116,15 +132,19 @@ def _check_waves(servers: Sequence[Server], wave_of: dict[str, int], site: Site,
     return problems
 
 
-def _check_downtime(members: Sequence[Server], servers: Sequence[Server], site: Site,
-                    rate_gb_h: float) -> list[str]:
+def _check_downtime(
+    members: Sequence[Server], servers: Sequence[Server], site: Site, rate_gb_h: float
+) -> list[str]:
     problems = []
     for s in members:
         if s.downtime_window_h is None:
             continue
         group = [o for o in servers if o.group == s.group]
-        delta_gb = sum(o.change_gb_per_day for o in group) * site.dedup_ratio * (
-            site.delta_interval_hours / 24.0)
+        delta_gb = (
+            sum(o.change_gb_per_day for o in group)
+            * site.dedup_ratio
+            * (site.delta_interval_hours / 24.0)
+        )
         if site.cutover_hours + delta_gb / rate_gb_h > s.downtime_window_h * (1 + _TOL):
             problems.append(f"{s.id}: its group's cut-over exceeds its {s.downtime_window_h} h")
     return problems

@@ -36,13 +36,16 @@ def load_notes(groups: Sequence[Group], site: Site) -> list[str]:
         if blocked:
             kw = sum(g.kw_peak for g in blocked)
             n = sum(g.n_servers for g in blocked)
-            notes.append(f"{_pct(kw, total)} of the load ({kw:.1f} kW, {n} servers) "
-                         + words.format(rtt=site.rtt_ms))
+            notes.append(
+                f"{_pct(kw, total)} of the load ({kw:.1f} kW, {n} servers) "
+                + words.format(rtt=site.rtt_ms)
+            )
     return notes
 
 
-def binding(inst: f.Instance, waves: Sequence[int | None], reports: Sequence[WaveReport],
-            feasible: bool) -> list[str]:
+def binding(
+    inst: f.Instance, waves: Sequence[int | None], reports: Sequence[WaveReport], feasible: bool
+) -> list[str]:
     """Limits that stop a further group from moving in some wave (or from moving at all).
 
     ``inst.groups`` and ``waves`` line up: the movable groups and the wave each goes in.
@@ -66,15 +69,18 @@ def binding(inst: f.Instance, waves: Sequence[int | None], reports: Sequence[Wav
         if r.cumulative_capacity_gb - cum_send < smallest_send:
             full_link.append(r.index)
     if full_link:
-        out.append("link capacity: by the cut-over of wave(s) "
-                   f"{', '.join(map(str, full_link))} the link has no room for another group "
-                   f"({site.link_mbps:g} Mbit/s x {site.link_usable:g} usable)")
+        out.append(
+            "link capacity: by the cut-over of wave(s) "
+            f"{', '.join(map(str, full_link))} the link has no room for another group "
+            f"({site.link_mbps:g} Mbit/s x {site.link_usable:g} usable)"
+        )
     if request.servers_per_wave is not None:
-        full = [r.index for r in reports
-                if request.servers_per_wave - r.servers < smallest_count]
+        full = [r.index for r in reports if request.servers_per_wave - r.servers < smallest_count]
         if full:
-            out.append(f"cut-overs per wave: wave(s) {', '.join(map(str, full))} are at the limit "
-                       f"of {request.servers_per_wave} servers")
+            out.append(
+                f"cut-overs per wave: wave(s) {', '.join(map(str, full))} are at the limit "
+                f"of {request.servers_per_wave} servers"
+            )
     if site.haven_capacity_kw is not None:
         used = sum(g.kw_avg_haven for g, w in zip(groups, waves, strict=True) if w is not None)
         if site.haven_capacity_kw - used < min(g.kw_avg_haven for g in staying):
@@ -94,12 +100,16 @@ def blockers(groups: Sequence[Group], inst: f.Instance, solver: Solver) -> list[
     out = []
     if total < target_kw:
         share = _pct(total, site.baseline_peak_kw)
-        out.append(f"the whole IT load is {total:.1f} kW at the meter ({share} "
-                   f"of the {site.baseline_peak_kw:g} kW baseline); moving IT alone cannot remove "
-                   f"{target_kw:.1f} kW")
+        out.append(
+            f"the whole IT load is {total:.1f} kW at the meter ({share} "
+            f"of the {site.baseline_peak_kw:g} kW baseline); moving IT alone cannot remove "
+            f"{target_kw:.1f} kW"
+        )
     if ceiling < target_kw:
-        out.append(f"even moving every movable server removes only {ceiling:.1f} kW of the "
-                   f"{target_kw:.1f} kW target")
+        out.append(
+            f"even moving every movable server removes only {ceiling:.1f} kW of the "
+            f"{target_kw:.1f} kW target"
+        )
         out.extend(load_notes(groups, site))
         return out
     if not slots:
@@ -120,25 +130,32 @@ def blockers(groups: Sequence[Group], inst: f.Instance, solver: Solver) -> list[
         sol = solver.solve(f.build_selection(inst, spec))
         if sol.x is not None:
             need = sum(g.kw_avg_haven for g, x in zip(movable, sol.x, strict=False) if x > 0.5)
-            out.append(f"the haven would need at least {need:.1f} kW "
-                       f"(has {site.haven_capacity_kw:g} kW)")
+            out.append(
+                f"the haven would need at least {need:.1f} kW (has {site.haven_capacity_kw:g} kW)"
+            )
     if not out:
-        out.append("no single limit blocks alone: link, cut-over and window limits together do; "
-                   "try a later deadline")
+        out.append(
+            "no single limit blocks alone: link, cut-over and window limits together do; "
+            "try a later deadline"
+        )
     return out
 
 
 def _stretch_words(family: str, factor: float, site: Site, request: PlanRequest) -> str:
     if family == f.LINK:
         gbit = site.link_mbps * factor / 1000.0
-        return (f"the link would need at least {gbit:.2f} Gbit/s (x{factor:.2f} of the "
-                f"{site.link_mbps / 1000.0:g} Gbit/s link at {site.link_usable:g} usable) "
-                "to move enough by the deadline")
+        return (
+            f"the link would need at least {gbit:.2f} Gbit/s (x{factor:.2f} of the "
+            f"{site.link_mbps / 1000.0:g} Gbit/s link at {site.link_usable:g} usable) "
+            "to move enough by the deadline"
+        )
     if family == f.CUTOVERS:
         assert request.servers_per_wave is not None
         need = factor * request.servers_per_wave
-        return (f"the waves would need at least {need:.0f} cut-overs each "
-                f"(allowed {request.servers_per_wave})")
+        return (
+            f"the waves would need at least {need:.0f} cut-overs each "
+            f"(allowed {request.servers_per_wave})"
+        )
     window = site.cutover_window_h or 0.0
     need_h = site.cutover_hours + factor * max(window - site.cutover_hours, 0.0)
     return f"the cut-over window would need at least {need_h:.1f} h (has {window:g} h)"

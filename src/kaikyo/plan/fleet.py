@@ -20,8 +20,16 @@ from kaikyo.plan import defaults
 from kaikyo.plan.model import RESIDENCIES, Server
 
 COLUMNS = (
-    "id", "group", "site", "watts_avg", "watts_peak", "storage_gb", "change_gb_per_day",
-    "tier", "max_rtt_ms", "residency",
+    "id",
+    "group",
+    "site",
+    "watts_avg",
+    "watts_peak",
+    "storage_gb",
+    "change_gb_per_day",
+    "tier",
+    "max_rtt_ms",
+    "residency",
 )
 OPTIONAL_COLUMNS = ("downtime_window_h", "role", "power_source", "bmc", "model", "note")
 FORMATS = ("csv", "yaml", "json")
@@ -46,8 +54,10 @@ def parse_fleet(text: str, fmt: str) -> tuple[Server, ...]:
     seen: dict[str, int] = {}
     for i, server in enumerate(servers):
         if server.id in seen:
-            raise ConfigError(f"fleet row {first_row + i}: field 'id': duplicate id {server.id!r} "
-                              f"(first in row {seen[server.id]})")
+            raise ConfigError(
+                f"fleet row {first_row + i}: field 'id': duplicate id {server.id!r} "
+                f"(first in row {seen[server.id]})"
+            )
         seen[server.id] = first_row + i
     if not servers:
         raise ConfigError("fleet: no servers", hint="the file needs at least one row")
@@ -88,22 +98,31 @@ def _server(row: Mapping[str, Any], n: int) -> Server:
     peak = avg if peak is None else peak
     assert avg is not None and peak is not None  # at least one was given or defaulted
     if peak < avg:
-        raise ConfigError(f"fleet row {n} (id {sid!r}): field 'watts_peak': {peak:g} is below "
-                          f"watts_avg {avg:g}")
+        raise ConfigError(
+            f"fleet row {n} (id {sid!r}): field 'watts_peak': {peak:g} is below watts_avg {avg:g}"
+        )
     residency = _text(row, n, "residency", required=True)
     if residency not in RESIDENCIES:
-        raise ConfigError(f"fleet row {n} (id {sid!r}): field 'residency': {residency!r} is not "
-                          f"one of {', '.join(RESIDENCIES)}")
+        raise ConfigError(
+            f"fleet row {n} (id {sid!r}): field 'residency': {residency!r} is not "
+            f"one of {', '.join(RESIDENCIES)}"
+        )
     tier = _number(row, n, "tier")
     if tier is not None and (tier != int(tier) or tier < 1):
         raise ConfigError(f"fleet row {n} (id {sid!r}): field 'tier': expected 1, 2, 3, ...")
     return Server(
-        id=sid, group=_text(row, n, "group") or sid, site=_text(row, n, "site"),
-        watts_avg=avg, watts_peak=peak,
+        id=sid,
+        group=_text(row, n, "group") or sid,
+        site=_text(row, n, "site"),
+        watts_avg=avg,
+        watts_peak=peak,
         storage_gb=_number(row, n, "storage_gb", required=True) or 0.0,
         change_gb_per_day=_number(row, n, "change_gb_per_day") or 0.0,
-        tier=int(tier or 3), max_rtt_ms=_number(row, n, "max_rtt_ms"), residency=residency,
-        downtime_window_h=_number(row, n, "downtime_window_h"), role=_text(row, n, "role"),
+        tier=int(tier or 3),
+        max_rtt_ms=_number(row, n, "max_rtt_ms"),
+        residency=residency,
+        downtime_window_h=_number(row, n, "downtime_window_h"),
+        role=_text(row, n, "role"),
         power_source=source,
     )
 
@@ -126,7 +145,8 @@ def _number(row: Mapping[str, Any], n: int, field: str, required: bool = False) 
         value = float(raw)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"fleet row {n}: field {field!r}: expected a number, got {raw!r}") from None
+            f"fleet row {n}: field {field!r}: expected a number, got {raw!r}"
+        ) from None
     if not math.isfinite(value) or value < 0:
         raise ConfigError(f"fleet row {n}: field {field!r}: expected a number >= 0, got {raw!r}")
     return value

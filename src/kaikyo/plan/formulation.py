@@ -102,7 +102,8 @@ class _Rows:
             return sparse.csr_array((0, n))
         return sparse.csr_array(
             (np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))),
-            shape=(len(self.lb), n))
+            shape=(len(self.lb), n),
+        )
 
 
 def build(inst: Instance, spec: Spec) -> MilpProblem:
@@ -143,8 +144,9 @@ def _limits(rows: _Rows, inst: Instance, spec: Spec, idx: np.ndarray) -> None:
         rows.add(last, kw, floor, np.inf)
 
 
-def _per_wave(rows: _Rows, spec: Spec, idx: np.ndarray, *, family: str, coef: np.ndarray,
-              rhs: list[float]) -> None:
+def _per_wave(
+    rows: _Rows, spec: Spec, idx: np.ndarray, *, family: str, coef: np.ndarray, rhs: list[float]
+) -> None:
     """One row per wave; LINK counts what is cut over *by* wave w, the others *in* wave w."""
     if family in spec.drop:
         return
@@ -155,8 +157,9 @@ def _per_wave(rows: _Rows, spec: Spec, idx: np.ndarray, *, family: str, coef: np
             cols = np.concatenate([cols, idx[:, w - 1]])
             vals = np.concatenate([coef, -coef])
         if spec.stretch == family:
-            rows.add(np.concatenate([cols, [g_n * w_n]]), np.concatenate([vals, [-rhs[w]]]),
-                     -np.inf, 0.0)
+            rows.add(
+                np.concatenate([cols, [g_n * w_n]]), np.concatenate([vals, [-rhs[w]]]), -np.inf, 0.0
+            )
         else:
             rows.add(cols, vals, -np.inf, rhs[w])
 
@@ -179,9 +182,17 @@ def _problem(rows: _Rows, inst: Instance, spec: Spec, idx: np.ndarray) -> MilpPr
     if spec.stretch:
         integral[n_y] = False
         ub[n_y] = np.inf
-    return MilpProblem(c=c, a=rows.matrix(n), row_lb=np.array(rows.lb), row_ub=np.array(rows.ub),
-                       lb=np.zeros(n), ub=ub, integral=integral,
-                       time_limit_s=inst.request.time_limit_s, mip_gap=inst.request.mip_gap)
+    return MilpProblem(
+        c=c,
+        a=rows.matrix(n),
+        row_lb=np.array(rows.lb),
+        row_ub=np.array(rows.ub),
+        lb=np.zeros(n),
+        ub=ub,
+        integral=integral,
+        time_limit_s=inst.request.time_limit_s,
+        mip_gap=inst.request.mip_gap,
+    )
 
 
 def build_selection(inst: Instance, spec: Spec) -> MilpProblem:
@@ -199,8 +210,8 @@ def build_selection(inst: Instance, spec: Spec) -> MilpProblem:
     rows = _Rows()
     ub: FloatArray = np.ones(n)
     totals: list[tuple[str, np.ndarray, float]] = [
-        (LINK, np.array([g.send_gb for g in groups]),
-         inst.slots[-1].cumulative_gb if w_n else 0.0)]
+        (LINK, np.array([g.send_gb for g in groups]), inst.slots[-1].cumulative_gb if w_n else 0.0)
+    ]
     if request.servers_per_wave is not None:
         count = np.array([float(g.n_servers) for g in groups])
         totals.append((CUTOVERS, count, float(request.servers_per_wave) * w_n))
@@ -238,9 +249,17 @@ def build_selection(inst: Instance, spec: Spec) -> MilpProblem:
     if spec.stretch:
         integral[g_n] = False
         ub[g_n] = np.inf
-    return MilpProblem(c=c, a=rows.matrix(n), row_lb=np.array(rows.lb), row_ub=np.array(rows.ub),
-                       lb=np.zeros(n), ub=ub, integral=integral,
-                       time_limit_s=request.time_limit_s, mip_gap=request.mip_gap)
+    return MilpProblem(
+        c=c,
+        a=rows.matrix(n),
+        row_lb=np.array(rows.lb),
+        row_ub=np.array(rows.ub),
+        lb=np.zeros(n),
+        ub=ub,
+        integral=integral,
+        time_limit_s=request.time_limit_s,
+        mip_gap=request.mip_gap,
+    )
 
 
 def decode(x: FloatArray, n_groups: int, n_waves: int) -> list[int | None]:

@@ -73,11 +73,15 @@ def _group(name: str, rows: list[Server], site: Site, wave_days: int) -> Group:
     if windows and downtime > min(windows):
         blocked.add(BLOCK_DOWNTIME)
     return Group(
-        name=name, servers=tuple(s.id for s in rows),
+        name=name,
+        servers=tuple(s.id for s in rows),
         kw_peak=sum(s.watts_peak for s in rows) * site.pue_primary / 1000.0,
         kw_avg_primary=sum(s.watts_avg for s in rows) * site.pue_primary / 1000.0,
         kw_avg_haven=sum(s.watts_avg for s in rows) * site.pue_haven / 1000.0,
-        storage_gb=sum(s.storage_gb for s in rows), send_gb=send, final_delta_gb=final_delta,
-        downtime_h=downtime, tier=min(s.tier for s in rows),
+        storage_gb=sum(s.storage_gb for s in rows),
+        send_gb=send,
+        final_delta_gb=final_delta,
+        downtime_h=downtime,
+        tier=min(s.tier for s in rows),
         blocked=tuple(sorted(blocked)),
     )

@@ -16,8 +16,13 @@ from kaikyo.plan.groups import Group
 from kaikyo.plan.model import PlanRequest, Site
 
 
-def pull_earlier(groups: Sequence[Group], waves: Sequence[int | None], slots: Sequence[WaveSlot],
-                 site: Site, request: PlanRequest) -> list[int | None]:
+def pull_earlier(
+    groups: Sequence[Group],
+    waves: Sequence[int | None],
+    slots: Sequence[WaveSlot],
+    site: Site,
+    request: PlanRequest,
+) -> list[int | None]:
     w_n = len(slots)
     result = list(waves)
     send = np.zeros(w_n)
@@ -32,8 +37,10 @@ def pull_earlier(groups: Sequence[Group], waves: Sequence[int | None], slots: Se
     room = None
     if site.cutover_window_h is not None:
         room = max(site.cutover_window_h - site.cutover_hours, 0.0) * site.peak_rate_gb_per_hour
-    order = sorted((i for i, w in enumerate(result) if w is not None and w > 1),
-                   key=lambda i: -groups[i].kw_peak)
+    order = sorted(
+        (i for i, w in enumerate(result) if w is not None and w > 1),
+        key=lambda i: -groups[i].kw_peak,
+    )
     for i in order:
         g, old = groups[i], result[i]
         assert old is not None
@@ -43,7 +50,8 @@ def pull_earlier(groups: Sequence[Group], waves: Sequence[int | None], slots: Se
             if np.any(cum[lo:hi] + g.send_gb > cum_cap[lo:hi] * (1 + 1e-9)):
                 continue
             if request.servers_per_wave is not None and (
-                    count[lo] + g.n_servers > request.servers_per_wave):
+                count[lo] + g.n_servers > request.servers_per_wave
+            ):
                 continue
             if room is not None and delta[lo] + g.final_delta_gb > room * (1 + 1e-9):
                 continue

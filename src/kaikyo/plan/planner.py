@@ -32,8 +32,9 @@ def select_site(servers: Sequence[Server], site: Site) -> tuple[list[Server], li
     return mine, notes
 
 
-def make_plan(servers: Sequence[Server], site: Site, request: PlanRequest,
-              solver: Solver | None = None) -> Plan:
+def make_plan(
+    servers: Sequence[Server], site: Site, request: PlanRequest, solver: Solver | None = None
+) -> Plan:
     """The optimal plan for ``request`` (or the best reachable one, with its blockers)."""
     if request.deadline <= request.start:
         raise UsageError(f"deadline {request.deadline} is not after start {request.start}")
@@ -62,18 +63,28 @@ def make_plan(servers: Sequence[Server], site: Site, request: PlanRequest,
         notes += explain.load_notes(groups, site)
     blockers = [] if feasible else explain.blockers(groups, inst, solver)
     return Plan(
-        feasible=feasible, status=sol.status, method=sol.method, mip_gap=sol.gap,
+        feasible=feasible,
+        status=sol.status,
+        method=sol.method,
+        mip_gap=sol.gap,
         objective=request.objective.value,
-        objective_value=sum(f.group_cost(g, request) for g, w in zip(groups, waves, strict=True)
-                            if w is not None),
-        target_kw=target_kw, baseline_peak_kw=site.baseline_peak_kw, reduction_kw=reduction,
+        objective_value=sum(
+            f.group_cost(g, request) for g, w in zip(groups, waves, strict=True) if w is not None
+        ),
+        target_kw=target_kw,
+        baseline_peak_kw=site.baseline_peak_kw,
+        reduction_kw=reduction,
         reduction_pct=100.0 * reduction / site.baseline_peak_kw,
         storage_gb_moved=sum(r.storage_gb for r in reports),
-        send_gb=sum(r.send_gb for r in reports), moves=moves_for(groups, waves), waves=reports,
+        send_gb=sum(r.send_gb for r in reports),
+        moves=moves_for(groups, waves),
+        waves=reports,
         binding=tuple(explain.binding(inst, assignment, reports, feasible)),
-        blockers=tuple(blockers), notes=tuple(notes),
+        blockers=tuple(blockers),
+        notes=tuple(notes),
         savings=savings(groups, waves, site, request.deadline),
-        start=request.start, deadline=request.deadline,
+        start=request.start,
+        deadline=request.deadline,
     )
 
 
@@ -101,8 +112,13 @@ def solve(inst: f.Instance, spec: f.Spec, solver: Solver) -> Solved:
     full = solver.solve(f.build(inst, spec))
     if full.x is None:
         return Solved(None, full.status, full.gap, full.objective, "full MILP")
-    return Solved(f.decode(full.x, len(inst.groups), len(inst.slots)), full.status, full.gap,
-                  full.objective, "full MILP")
+    return Solved(
+        f.decode(full.x, len(inst.groups), len(inst.slots)),
+        full.status,
+        full.gap,
+        full.objective,
+        "full MILP",
+    )
 
 
 def _best_reachable(inst: f.Instance, solver: Solver) -> Solved:
@@ -114,6 +130,5 @@ def _best_reachable(inst: f.Instance, solver: Solver) -> Solved:
     if reached <= 0:
         return best
     # Hold the reduction (less a hair for floating point) and price it.
-    cheap = solve(inst, f.Spec(mode=f.MAX_REDUCTION, min_reduction_kw=reached * (1 - 1e-9)),
-                  solver)
+    cheap = solve(inst, f.Spec(mode=f.MAX_REDUCTION, min_reduction_kw=reached * (1 - 1e-9)), solver)
     return cheap if cheap.waves is not None else best

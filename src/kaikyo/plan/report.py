@@ -12,12 +12,21 @@ from kaikyo.plan.result import Move, Savings, WaveReport
 
 
 def moves_for(groups: Sequence[Group], waves: Sequence[int | None]) -> tuple[Move, ...]:
-    return tuple(Move(server, g.name, w) for g, w in zip(groups, waves, strict=True)
-                 if w is not None for server in g.servers)
+    return tuple(
+        Move(server, g.name, w)
+        for g, w in zip(groups, waves, strict=True)
+        if w is not None
+        for server in g.servers
+    )
 
 
-def wave_reports(groups: Sequence[Group], waves: Sequence[int | None],
-                 slots: Sequence[WaveSlot], site: Site, start: dt.date) -> tuple[WaveReport, ...]:
+def wave_reports(
+    groups: Sequence[Group],
+    waves: Sequence[int | None],
+    slots: Sequence[WaveSlot],
+    site: Site,
+    start: dt.date,
+) -> tuple[WaveReport, ...]:
     """One report per calendar wave, including empty ones (the Gantt shows them as idle)."""
     members: list[list[Group]] = [[] for _ in slots]
     for g, w in zip(groups, waves, strict=True):
@@ -26,29 +35,40 @@ def wave_reports(groups: Sequence[Group], waves: Sequence[int | None],
     loads = [sum(g.send_gb for g in m) for m in members]
     spans = seed_schedule(site, start, loads)
     reports, cumulative_kw = [], 0.0
-    for slot, group_list, load, (seed_start, seed_end) in zip(slots, members, loads, spans,
-                                                             strict=True):
+    for slot, group_list, load, (seed_start, seed_end) in zip(
+        slots, members, loads, spans, strict=True
+    ):
         kw = sum(g.kw_peak for g in group_list)
         cumulative_kw += kw
         delta_h = sum(g.final_delta_gb for g in group_list) / site.peak_rate_gb_per_hour
-        reports.append(WaveReport(
-            index=slot.index, start=slot.start, end=slot.end, cutover=slot.end,
-            groups=tuple(g.name for g in group_list),
-            servers=sum(g.n_servers for g in group_list),
-            storage_gb=sum(g.storage_gb for g in group_list), send_gb=load,
-            seed_start=seed_start if load else None, seed_end=seed_end if load else None,
-            seed_hours=load / site.peak_rate_gb_per_hour if load else 0.0,
-            final_delta_hours=delta_h,
-            # Final deltas of one wave run one after another over the shared link.
-            downtime_hours=site.cutover_hours + delta_h if group_list else 0.0,
-            kw_removed=kw, cumulative_kw=cumulative_kw, link_capacity_gb=slot.capacity_gb,
-            cumulative_capacity_gb=slot.cumulative_gb,
-        ))
+        reports.append(
+            WaveReport(
+                index=slot.index,
+                start=slot.start,
+                end=slot.end,
+                cutover=slot.end,
+                groups=tuple(g.name for g in group_list),
+                servers=sum(g.n_servers for g in group_list),
+                storage_gb=sum(g.storage_gb for g in group_list),
+                send_gb=load,
+                seed_start=seed_start if load else None,
+                seed_end=seed_end if load else None,
+                seed_hours=load / site.peak_rate_gb_per_hour if load else 0.0,
+                final_delta_hours=delta_h,
+                # Final deltas of one wave run one after another over the shared link.
+                downtime_hours=site.cutover_hours + delta_h if group_list else 0.0,
+                kw_removed=kw,
+                cumulative_kw=cumulative_kw,
+                link_capacity_gb=slot.capacity_gb,
+                cumulative_capacity_gb=slot.cumulative_gb,
+            )
+        )
     return tuple(reports)
 
 
-def savings(groups: Sequence[Group], waves: Sequence[int | None], site: Site,
-            deadline: dt.date) -> Savings:
+def savings(
+    groups: Sequence[Group], waves: Sequence[int | None], site: Site, deadline: dt.date
+) -> Savings:
     """kWh, cost and CO2 shifted from the primary to the haven over the restriction period."""
     moved = [g for g, w in zip(groups, waves, strict=True) if w is not None]
     period_end = max(site.restriction_end, deadline)
@@ -57,11 +77,15 @@ def savings(groups: Sequence[Group], waves: Sequence[int | None], site: Site,
     kw_haven = sum(g.kw_avg_haven for g in moved)
     kwh_primary, kwh_haven = kw_primary * hours, kw_haven * hours
     return Savings(
-        period_start=deadline, period_end=period_end,
-        kw_removed_primary=sum(g.kw_peak for g in moved), kw_added_haven=kw_haven,
-        kwh_saved_primary=kwh_primary, kwh_added_haven=kwh_haven,
+        period_start=deadline,
+        period_end=period_end,
+        kw_removed_primary=sum(g.kw_peak for g in moved),
+        kw_added_haven=kw_haven,
+        kwh_saved_primary=kwh_primary,
+        kwh_added_haven=kwh_haven,
         cost_saved=kwh_primary * site.price_per_kwh,
         cost_added=kwh_haven * site.price_haven_per_kwh,
         co2_saved_kg=kwh_primary * site.co2_kg_per_kwh,
-        co2_added_kg=kwh_haven * site.co2_haven_kg_per_kwh, currency=site.currency,
+        co2_added_kg=kwh_haven * site.co2_haven_kg_per_kwh,
+        currency=site.currency,
     )

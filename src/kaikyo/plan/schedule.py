@@ -18,8 +18,13 @@ from kaikyo.plan.model import PlanRequest, Site
 _EPS = 1e-9
 
 
-def pack_waves(groups: Sequence[Group], chosen: Sequence[bool], slots: Sequence[WaveSlot],
-               site: Site, request: PlanRequest) -> list[int | None] | None:
+def pack_waves(
+    groups: Sequence[Group],
+    chosen: Sequence[bool],
+    slots: Sequence[WaveSlot],
+    site: Site,
+    request: PlanRequest,
+) -> list[int | None] | None:
     """A wave (1-based) for every chosen group, None for the others; None if packing fails."""
     waves: list[int | None] = [None] * len(groups)
     left = sorted((i for i, c in enumerate(chosen) if c), key=lambda i: -groups[i].send_gb)
@@ -30,8 +35,9 @@ def pack_waves(groups: Sequence[Group], chosen: Sequence[bool], slots: Sequence[
         count, delta, placed, kept = 0, 0.0, 0.0, []
         for i in left:
             g = groups[i]
-            fits_count = (request.servers_per_wave is None
-                          or count + g.n_servers <= request.servers_per_wave)
+            fits_count = (
+                request.servers_per_wave is None or count + g.n_servers <= request.servers_per_wave
+            )
             fits_window = room is None or delta + g.final_delta_gb <= room * (1 + _EPS)
             if fits_count and fits_window:
                 waves[i] = slot.index

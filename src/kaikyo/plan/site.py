@@ -59,8 +59,10 @@ def load_site(text: str, it_peak_kw: float) -> Site:
 def parse_site(data: Mapping[str, Any], it_peak_kw: float) -> Site:
     unknown = set(data) - set(_NUMBERS) - set(_OTHER)
     if unknown:
-        raise ConfigError(f"site: unknown key(s) {', '.join(sorted(map(str, unknown)))}",
-                          hint="see docs/PLANNER.md for the site keys")
+        raise ConfigError(
+            f"site: unknown key(s) {', '.join(sorted(map(str, unknown)))}",
+            hint="see docs/PLANNER.md for the site keys",
+        )
     num = {key: _number(data, key, default) for key, default in _NUMBERS.items()}
     baseline = num["baseline_peak_kw"]
     if baseline is None:
@@ -77,23 +79,29 @@ def parse_site(data: Mapping[str, Any], it_peak_kw: float) -> Site:
     if num["metering_minutes"] not in (30.0, 60.0):
         raise ConfigError("site: key 'metering_minutes': expected 30 or 60")
     return Site(
-        name=str(data.get("name", "")), baseline_peak_kw=baseline,
-        pue_primary=_req(num, "pue_primary"), pue_haven=_req(num, "pue_haven"),
-        rtt_ms=_req(num, "rtt_ms"), link_mbps=_req(num, "link_mbps"),
-        link_usable=_req(num, "link_usable"), dedup_ratio=_req(num, "dedup_ratio"),
+        name=str(data.get("name", "")),
+        baseline_peak_kw=baseline,
+        pue_primary=_req(num, "pue_primary"),
+        pue_haven=_req(num, "pue_haven"),
+        rtt_ms=_req(num, "rtt_ms"),
+        link_mbps=_req(num, "link_mbps"),
+        link_usable=_req(num, "link_usable"),
+        dedup_ratio=_req(num, "dedup_ratio"),
         price_per_kwh=_req(num, "price_per_kwh"),
         price_haven_per_kwh=_req(num, "price_haven_per_kwh"),
         co2_kg_per_kwh=_req(num, "co2_kg_per_kwh"),
         co2_haven_kg_per_kwh=_req(num, "co2_haven_kg_per_kwh"),
         currency=str(data.get("currency", defaults.CURRENCY)),
         link_limits=_limits(data.get("link_limits") or []),
-        restriction_end=_date(data.get("restriction_end", defaults.RESTRICTION_END),
-                              "restriction_end"),
+        restriction_end=_date(
+            data.get("restriction_end", defaults.RESTRICTION_END), "restriction_end"
+        ),
         restricted_hours=_hours(data.get("restricted_hours", "09:00-20:00")),
         metering_minutes=int(_req(num, "metering_minutes")),
         cutover_hours=_req(num, "cutover_hours"),
         delta_interval_hours=_req(num, "delta_interval_hours"),
-        cutover_window_h=num["cutover_window_h"], haven_capacity_kw=num["haven_capacity_kw"],
+        cutover_window_h=num["cutover_window_h"],
+        haven_capacity_kw=num["haven_capacity_kw"],
     )
 
 

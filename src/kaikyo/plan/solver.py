@@ -55,20 +55,30 @@ class HighsSolver:
     def solve(self, problem: MilpProblem) -> MilpSolution:
         if not len(problem.c):  # nothing to decide (HiGHS refuses an empty model)
             ok = bool(np.all(problem.row_lb <= 0) and np.all(problem.row_ub >= 0))
-            return MilpSolution(OPTIMAL if ok else INFEASIBLE,
-                                np.zeros(0) if ok else None, 0.0 if ok else float("inf"), 0.0)
+            return MilpSolution(
+                OPTIMAL if ok else INFEASIBLE,
+                np.zeros(0) if ok else None,
+                0.0 if ok else float("inf"),
+                0.0,
+            )
         constraints = []
         if problem.a.shape[0]:
             constraints.append(optimize.LinearConstraint(problem.a, problem.row_lb, problem.row_ub))
         result = optimize.milp(
-            problem.c, constraints=constraints, integrality=problem.integral.astype(np.int8),
+            problem.c,
+            constraints=constraints,
+            integrality=problem.integral.astype(np.int8),
             bounds=optimize.Bounds(problem.lb, problem.ub),
-            options={"time_limit": problem.time_limit_s, "mip_rel_gap": problem.mip_gap,
-                     "presolve": True},
+            options={
+                "time_limit": problem.time_limit_s,
+                "mip_rel_gap": problem.mip_gap,
+                "presolve": True,
+            },
         )
         gap = float(getattr(result, "mip_gap", 0.0) or 0.0)
         if result.x is None:
-            return MilpSolution(INFEASIBLE if result.status == 2 else TIME_LIMIT, None,
-                                float("inf"), gap)
+            return MilpSolution(
+                INFEASIBLE if result.status == 2 else TIME_LIMIT, None, float("inf"), gap
+            )
         status = OPTIMAL if result.status == 0 else TIME_LIMIT
         return MilpSolution(status, np.asarray(result.x, dtype=np.float64), float(result.fun), gap)

@@ -30,13 +30,24 @@ if TYPE_CHECKING:
     from kaikyo.repo.repository import KeyInfo, Repository, RepositoryWriter, SnapshotRecord
 
 _WHERE = {
-    "DEFAULT_PACK_SIZE": "config", "RepoConfig": "config",
-    "BlobLocation": "index", "MasterIndex": "index",
-    "Lock": "locks", "LockInfo": "locks", "acquire_lock": "locks", "list_locks": "locks",
+    "DEFAULT_PACK_SIZE": "config",
+    "RepoConfig": "config",
+    "BlobLocation": "index",
+    "MasterIndex": "index",
+    "Lock": "locks",
+    "LockInfo": "locks",
+    "acquire_lock": "locks",
+    "list_locks": "locks",
     "remove_stale_locks": "locks",
-    "FinishedPack": "packer", "PackWriter": "packer", "RawPack": "packer", "Uploader": "packer",
-    "pack_name": "packer", "put_content_addressed": "packer",
-    "KeyInfo": "repository", "Repository": "repository", "RepositoryWriter": "repository",
+    "FinishedPack": "packer",
+    "PackWriter": "packer",
+    "RawPack": "packer",
+    "Uploader": "packer",
+    "pack_name": "packer",
+    "put_content_addressed": "packer",
+    "KeyInfo": "repository",
+    "Repository": "repository",
+    "RepositoryWriter": "repository",
     "SnapshotRecord": "repository",
 }
 

@@ -28,8 +28,13 @@ from kaikyo.core.format.constants import (
 from kaikyo.errors import IntegrityError, KaikyoError, UnsupportedVersionError
 
 # The errors that say "this object is unusable", as opposed to "the store is unusable".
-OBJECT_ERRORS: tuple[type[BaseException], ...] = (IntegrityError, UnsupportedVersionError,
-                                                  ValueError, KeyError, TypeError)
+OBJECT_ERRORS: tuple[type[BaseException], ...] = (
+    IntegrityError,
+    UnsupportedVersionError,
+    ValueError,
+    KeyError,
+    TypeError,
+)
 
 _REMEDIES = (
     (SNAPSHOT_PREFIX, "kaikyo repair snapshots"),
@@ -42,7 +47,7 @@ _REMEDIES = (
 def remedy_for(name: str) -> str:
     """The command that removes the bad object ``name``."""
     if name.startswith(KEY_PREFIX):
-        return f"kaikyo key remove {name[len(KEY_PREFIX):][:8]}"
+        return f"kaikyo key remove {name[len(KEY_PREFIX) :][:8]}"
     for prefix, command in _REMEDIES:
         if name.startswith(prefix):
             return command

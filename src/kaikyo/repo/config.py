@@ -41,7 +41,8 @@ class RepoConfig:
         if version not in SUPPORTED_REPO_VERSIONS:
             raise UnsupportedVersionError(
                 f"repository format version {version} is not supported by this kaikyo "
-                f"(supports {', '.join(map(str, SUPPORTED_REPO_VERSIONS))})")
+                f"(supports {', '.join(map(str, SUPPORTED_REPO_VERSIONS))})"
+            )
         try:
             cfg = cls(
                 repo_id=str(doc["repo_id"]),

@@ -104,11 +104,19 @@ class MasterIndex:
         table = np.frombuffer(b"".join(tables), dtype=_ENTRY_DTYPE)
         if len(table) and int(table["type"].max()) > 1:
             raise IntegrityError(f"{what}: unknown blob type")
-        pack_col = (np.repeat(np.array(numbers, dtype=np.uint32), counts)
-                    | (table["type"].astype(np.uint32) << np.uint32(31))).astype(np.uint32)
-        self._pending.append((table["id"].astype(np.uint64), pack_col,
-                              table["offset"].astype(np.uint32),
-                              table["length"].astype(np.uint32), table["raw"].astype(np.uint32)))
+        pack_col = (
+            np.repeat(np.array(numbers, dtype=np.uint32), counts)
+            | (table["type"].astype(np.uint32) << np.uint32(31))
+        ).astype(np.uint32)
+        self._pending.append(
+            (
+                table["id"].astype(np.uint64),
+                pack_col,
+                table["offset"].astype(np.uint32),
+                table["length"].astype(np.uint32),
+                table["raw"].astype(np.uint32),
+            )
+        )
         return packs
 
     def freeze(self) -> None:
@@ -120,15 +128,27 @@ class MasterIndex:
             n = len(self._delta)
             ids = np.frombuffer(b"".join(self._delta.keys()), dtype=">u8").reshape(n, 4)
             vals = np.array(list(self._delta.values()), dtype=np.uint64).reshape(n, 5)
-            pack_col = (vals[:, 1].astype(np.uint32)
-                        | (vals[:, 0].astype(np.uint32) << np.uint32(31))).astype(np.uint32)
-            parts.append((ids.astype(np.uint64), pack_col, vals[:, 2].astype(np.uint32),
-                          vals[:, 3].astype(np.uint32), vals[:, 4].astype(np.uint32)))
-        all_ids = np.concatenate(
-            [np.column_stack([self._hi, self._rest])] + [p[0] for p in parts]
-        ) if len(self._hi) else np.concatenate([p[0] for p in parts])
-        cols = [np.concatenate([old] + [p[i] for p in parts]) for i, old in
-                enumerate((self._pack, self._offset, self._length, self._raw), start=1)]
+            pack_col = (
+                vals[:, 1].astype(np.uint32) | (vals[:, 0].astype(np.uint32) << np.uint32(31))
+            ).astype(np.uint32)
+            parts.append(
+                (
+                    ids.astype(np.uint64),
+                    pack_col,
+                    vals[:, 2].astype(np.uint32),
+                    vals[:, 3].astype(np.uint32),
+                    vals[:, 4].astype(np.uint32),
+                )
+            )
+        all_ids = (
+            np.concatenate([np.column_stack([self._hi, self._rest])] + [p[0] for p in parts])
+            if len(self._hi)
+            else np.concatenate([p[0] for p in parts])
+        )
+        cols = [
+            np.concatenate([old] + [p[i] for p in parts])
+            for i, old in enumerate((self._pack, self._offset, self._length, self._raw), start=1)
+        ]
         order = np.lexsort(all_ids.T[::-1])
         all_ids = all_ids[order]
         self._hi = np.ascontiguousarray(all_ids[:, 0])
@@ -149,8 +169,9 @@ class MasterIndex:
         self.freeze()
         if not len(self._hi):
             return {}
-        limit = np.array([sizes[p] - trailer if p in sizes else -1 for p in self._packs],
-                         dtype=np.int64)
+        limit = np.array(
+            [sizes[p] - trailer if p in sizes else -1 for p in self._packs], dtype=np.int64
+        )
         numbers = (self._pack & np.uint32(0x7FFFFFFF)).astype(np.int64)
         ends = self._offset.astype(np.int64) + self._length.astype(np.int64)
         bad = ends > limit[numbers]
@@ -161,8 +182,10 @@ class MasterIndex:
         self._hi, self._rest = self._hi[keep], self._rest[keep]
         self._pack, self._offset = self._pack[keep], self._offset[keep]
         self._length, self._raw = self._length[keep], self._raw[keep]
-        return {self._packs[int(no)]: int(dropped_per_pack[no])
-                for no in np.flatnonzero(dropped_per_pack).tolist()}
+        return {
+            self._packs[int(no)]: int(dropped_per_pack[no])
+            for no in np.flatnonzero(dropped_per_pack).tolist()
+        }
 
     def drop_pack(self, pack_id: bytes) -> None:
         """Forget every entry of one pack (it was deleted)."""
@@ -199,8 +222,13 @@ class MasterIndex:
         if i < 0:
             return None
         p = int(self._pack[i])
-        return BlobLocation(p >> 31, self._packs[p & 0x7FFFFFFF], int(self._offset[i]),
-                            int(self._length[i]), int(self._raw[i]))
+        return BlobLocation(
+            p >> 31,
+            self._packs[p & 0x7FFFFFFF],
+            int(self._offset[i]),
+            int(self._length[i]),
+            int(self._raw[i]),
+        )
 
     def __contains__(self, blob_id: bytes) -> bool:
         return blob_id in self._delta or self._find(blob_id) >= 0
@@ -242,8 +270,11 @@ class MasterIndex:
             hi = q[:, 0].astype(np.uint64)
             pos = self._hi.searchsorted(hi)
             cand = np.minimum(pos, size - 1)
-            hit = ((pos < size) & (self._hi[cand] == hi)
-                   & (self._rest[cand] == q[:, 1:].astype(np.uint64)).all(axis=1))
+            hit = (
+                (pos < size)
+                & (self._hi[cand] == hi)
+                & (self._rest[cand] == q[:, 1:].astype(np.uint64)).all(axis=1)
+            )
             at[hit] = pos[hit]
             # The first entry with this leading word is another id: scan as lookup does.
             for k in np.flatnonzero(~hit & (pos < size) & (self._hi[cand] == hi)).tolist():
@@ -263,8 +294,14 @@ class MasterIndex:
                     found[k] = True
                     pack[k] = d[1] | (d[0] << 31)
                     offset[k], length[k], raw[k] = d[2], d[3], d[4]
-        return Locations(found, (pack >> np.uint32(31)).astype(np.uint8),
-                         pack & np.uint32(0x7FFFFFFF), offset, length, raw)
+        return Locations(
+            found,
+            (pack >> np.uint32(31)).astype(np.uint8),
+            pack & np.uint32(0x7FFFFFFF),
+            offset,
+            length,
+            raw,
+        )
 
     def pack_id(self, number: int) -> bytes:
         """The pack id behind a pack number of :meth:`locate_many`."""
@@ -281,8 +318,10 @@ class MasterIndex:
 
     def nbytes(self) -> int:
         """Bytes held by the compact columns (what the 48-bytes-per-blob goal measures)."""
-        return sum(a.nbytes for a in (self._hi, self._rest, self._pack, self._offset,
-                                      self._length, self._raw))
+        return sum(
+            a.nbytes
+            for a in (self._hi, self._rest, self._pack, self._offset, self._length, self._raw)
+        )
 
     def entries(self) -> Iterator[tuple[bytes, PackEntry]]:
         """Every (pack id, entry), frozen part first; for check, prune and index rewrites."""
@@ -290,9 +329,16 @@ class MasterIndex:
         ids = np.column_stack([self._hi, self._rest]).astype(">u8").tobytes()
         for i in range(len(self._hi)):
             p = int(self._pack[i])
-            yield self._packs[p & 0x7FFFFFFF], PackEntry(
-                p >> 31, ids[i * 32 : i * 32 + 32], int(self._offset[i]), int(self._length[i]),
-                int(self._raw[i]))
+            yield (
+                self._packs[p & 0x7FFFFFFF],
+                PackEntry(
+                    p >> 31,
+                    ids[i * 32 : i * 32 + 32],
+                    int(self._offset[i]),
+                    int(self._length[i]),
+                    int(self._raw[i]),
+                ),
+            )
 
     def by_pack(self) -> dict[bytes, list[PackEntry]]:
         out: dict[bytes, list[PackEntry]] = {}

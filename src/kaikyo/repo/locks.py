@@ -68,11 +68,20 @@ class LockInfo:
 def _parse(doc: object) -> tuple[str, int, bool, float]:
     if not isinstance(doc, dict):
         raise ValueError("lock is not a JSON object")
-    host, pid, exclusive, when = doc.get("host"), doc.get("pid"), doc.get("exclusive"), \
-        doc.get("time")
-    if not isinstance(host, str) or isinstance(pid, bool) or not isinstance(pid, int) or \
-            not isinstance(exclusive, bool) or isinstance(when, bool) or \
-            not isinstance(when, int | float):
+    host, pid, exclusive, when = (
+        doc.get("host"),
+        doc.get("pid"),
+        doc.get("exclusive"),
+        doc.get("time"),
+    )
+    if (
+        not isinstance(host, str)
+        or isinstance(pid, bool)
+        or not isinstance(pid, int)
+        or not isinstance(exclusive, bool)
+        or isinstance(when, bool)
+        or not isinstance(when, int | float)
+    ):
         raise ValueError("lock fields have the wrong types")
     return host, pid, exclusive, float(when)
 
@@ -85,8 +94,9 @@ def list_locks(repo: Repository) -> list[LockInfo]:
             if info.size > MAX_LOCK_SIZE:
                 raise IntegrityError(f"{info.size} bytes is too large for a lock")
             raw = repo.store.get(info.name)
-            host, pid, exclusive, when = _parse(json.loads(
-                open_object(repo.cipher, repo.compressor, KIND_LOCK, raw, info.name)))
+            host, pid, exclusive, when = _parse(
+                json.loads(open_object(repo.cipher, repo.compressor, KIND_LOCK, raw, info.name))
+            )
         except ObjectNotFound:
             continue  # released meanwhile
         except OBJECT_ERRORS as exc:
@@ -110,10 +120,16 @@ class Lock:
         self.stale: list[LockInfo] = []  # stale locks of others, ignored by acquire
 
     def _write(self) -> str:
-        doc: dict[str, Any] = {"host": self.host, "pid": os.getpid(), "time": self.clock.now(),
-                               "exclusive": self.exclusive, "nonce": os.urandom(8).hex()}
-        sealed = seal_object(self.repo.cipher, self.repo.compressor, KIND_LOCK,
-                             json.dumps(doc).encode())
+        doc: dict[str, Any] = {
+            "host": self.host,
+            "pid": os.getpid(),
+            "time": self.clock.now(),
+            "exclusive": self.exclusive,
+            "nonce": os.urandom(8).hex(),
+        }
+        sealed = seal_object(
+            self.repo.cipher, self.repo.compressor, KIND_LOCK, json.dumps(doc).encode()
+        )
         name = LOCK_PREFIX + object_id(sealed)
         put_content_addressed(self.repo.store, name, sealed)
         return name
@@ -136,8 +152,7 @@ class Lock:
                 self._remove(self.name)
             self.name = ""
             raise
-        self._thread = threading.Thread(target=self._refresh_loop, daemon=True,
-                                        name="lock-refresh")
+        self._thread = threading.Thread(target=self._refresh_loop, daemon=True, name="lock-refresh")
         self._thread.start()
         return self
 
@@ -195,11 +210,15 @@ def remove_stale_locks(repo: Repository, clock: Clock, remove_all: bool = False)
     result = Unlocked([], [])
     host = socket.gethostname()
     now = clock.now()
-    victims = [Removal(info.name, info.describe(), why or "--remove-all")
-               for info in list_locks(repo)
-               if (why := info.why_stale(now, host)) or remove_all]
-    victims += [Removal(bad.name, f"unreadable lock {bad.name}", bad.reason)
-                for bad in repo.bad.of_kind(LOCK_PREFIX)]
+    victims = [
+        Removal(info.name, info.describe(), why or "--remove-all")
+        for info in list_locks(repo)
+        if (why := info.why_stale(now, host)) or remove_all
+    ]
+    victims += [
+        Removal(bad.name, f"unreadable lock {bad.name}", bad.reason)
+        for bad in repo.bad.of_kind(LOCK_PREFIX)
+    ]
     for victim in victims:
         try:
             repo.store.delete(victim.name)

@@ -104,7 +104,7 @@ def clean_stale_spools(directory: str, now: float | None = None) -> int:
             with contextlib.suppress(OSError, ValueError):
                 dead = now - entry.stat().st_mtime > STALE_SPOOL_SECONDS
                 if entry.name.startswith(mine):
-                    dead = dead or not pid_alive(int(entry.name[len(mine):].split("-", 1)[0]))
+                    dead = dead or not pid_alive(int(entry.name[len(mine) :].split("-", 1)[0]))
                 if dead:
                     os.unlink(entry.path)
                     removed += 1
@@ -142,7 +142,7 @@ class Spool:
         view = memoryview(block)
         try:
             while view:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(self._fd, view) :]
         except OSError as exc:
             self.discard()
             raise map_os_error(exc, "a pack") from None
@@ -175,8 +175,7 @@ class Uploader:
         self.spool_dir = spool_dir_for(store)
         clean_stale_spools(self.spool_dir)
 
-    def submit(self, name: str, spool_path: str, on_done: Callable[[], None] | None = None
-               ) -> None:
+    def submit(self, name: str, spool_path: str, on_done: Callable[[], None] | None = None) -> None:
         """Upload the file at ``spool_path`` as ``name``, then delete the file."""
         self._raise_first_error()
         self._slots.acquire()
@@ -231,8 +230,14 @@ class PackWriter:
     about 250 as tuples): a backup's trees all go to one pack, tens of thousands of them.
     """
 
-    def __init__(self, cipher: Cipher, compressor: Compressor, target_size: int,
-                 uploader: Uploader, on_pack: Callable[[RawPack], None]) -> None:
+    def __init__(
+        self,
+        cipher: Cipher,
+        compressor: Compressor,
+        target_size: int,
+        uploader: Uploader,
+        on_pack: Callable[[RawPack], None],
+    ) -> None:
         self._cipher = cipher
         self._compressor = compressor
         self._target = target_size

@@ -166,9 +166,15 @@ class Repository:
         return comp
 
     @classmethod
-    def create(cls, store: Store, password: str, config: RepoConfig | None = None,
-               meta: dict[str, Any] | None = None, kdf_cost: tuple[int, int] | None = None,
-               keys: NewKeys | None = None) -> tuple[Repository, str]:
+    def create(
+        cls,
+        store: Store,
+        password: str,
+        config: RepoConfig | None = None,
+        meta: dict[str, Any] | None = None,
+        kdf_cost: tuple[int, int] | None = None,
+        keys: NewKeys | None = None,
+    ) -> tuple[Repository, str]:
         """Create a repository; returns it and the recovery key (shown once, never stored).
 
         ``keys`` made beforehand by :func:`kaikyo.repo.slots.new_keys` (the CLI derives them
@@ -180,8 +186,7 @@ class Repository:
         keys = keys or new_keys(password, meta, kdf_cost)
         key_id = object_id(keys.slot)
         put_content_addressed(store, KEY_PREFIX + key_id, keys.slot)
-        put_content_addressed(store, KEY_PREFIX + object_id(keys.recovery_slot),
-                              keys.recovery_slot)
+        put_content_addressed(store, KEY_PREFIX + object_id(keys.recovery_slot), keys.recovery_slot)
         repo = cls(store, keys.master, config, key_id)
         sealed = seal_object(repo.cipher, repo.compressor, KIND_CONFIG, config.to_json())
         store.put(CONFIG_NAME, sealed)
@@ -197,8 +202,9 @@ class Repository:
         """Open with a master key already unwrapped from the slot ``slot_name`` (by
         :func:`kaikyo.repo.slots.unlock`; the CLI derives it before importing the engine)."""
         probe = Repository(store, master, RepoConfig(repo_id=""), "")
-        plain = open_object(probe.cipher, probe.compressor, KIND_CONFIG, store.get(CONFIG_NAME),
-                            "repository config")
+        plain = open_object(
+            probe.cipher, probe.compressor, KIND_CONFIG, store.get(CONFIG_NAME), "repository config"
+        )
         return cls(store, master, RepoConfig.from_json(plain), _hex_from_name(slot_name))
 
     # ---- keys ---------------------------------------------------------------------------
@@ -219,18 +225,30 @@ class Repository:
             except OBJECT_ERRORS as exc:
                 self.bad.report(info.name, reason_of(exc))
                 continue
-            out.append(KeyInfo(kid, str(doc.get("kind", "passphrase")), str(doc.get("user", "")),
-                               str(doc.get("host", "")), _number(doc.get("created")),
-                               kid == self.key_id))
+            out.append(
+                KeyInfo(
+                    kid,
+                    str(doc.get("kind", "passphrase")),
+                    str(doc.get("user", "")),
+                    str(doc.get("host", "")),
+                    _number(doc.get("created")),
+                    kid == self.key_id,
+                )
+            )
         return sorted(out, key=lambda k: k.created)
 
-    def add_key(self, password: str, meta: dict[str, Any] | None = None,
-                kdf_cost: tuple[int, int] | None = None) -> str:
+    def add_key(
+        self,
+        password: str,
+        meta: dict[str, Any] | None = None,
+        kdf_cost: tuple[int, int] | None = None,
+    ) -> str:
         if not password:
             raise UsageError("an empty passphrase is not allowed")
         t, m = kdf_cost or (None, None)
-        slot = make_key_slot(self.key, password.encode(), meta=slot_meta(meta),
-                             time_cost=t, memory_kib=m)
+        slot = make_key_slot(
+            self.key, password.encode(), meta=slot_meta(meta), time_cost=t, memory_kib=m
+        )
         kid = object_id(slot)
         put_content_addressed(self.store, KEY_PREFIX + kid, slot)
         return kid
@@ -250,8 +268,10 @@ class Repository:
         victim = next((k for k in keys if k.key_id == victim_id), None)
         if victim is not None:
             if victim.current:
-                raise UsageError("refusing to remove the key in use",
-                                 "open the repository with another key to remove this one")
+                raise UsageError(
+                    "refusing to remove the key in use",
+                    "open the repository with another key to remove this one",
+                )
             passphrase_keys = [k for k in keys if k.kind == "passphrase"]
             if victim.kind == "passphrase" and len(passphrase_keys) <= 1:
                 raise UsageError("refusing to remove the last passphrase key")
@@ -272,8 +292,11 @@ class Repository:
         gone. Index files are listed before packs: a writer stores a pack before the index
         that names it, so an honest index never names a pack the later listing lacks.
         """
-        fresh = [o.name for o in self.store.list(INDEX_PREFIX)
-                 if o.name not in self.indexed_files and o.name not in self.bad]
+        fresh = [
+            o.name
+            for o in self.store.list(INDEX_PREFIX)
+            if o.name not in self.indexed_files and o.name not in self.bad
+        ]
         if not fresh and self._index_checked:
             return
 
@@ -311,8 +334,9 @@ class Repository:
         if refused:
             self.adopt_unindexed(write=False, stored=stored)
 
-    def _drop_unstored(self, stored: dict[bytes, ObjectInfo],
-                       named: dict[str, list[bytes]]) -> None:
+    def _drop_unstored(
+        self, stored: dict[bytes, ObjectInfo], named: dict[str, list[bytes]]
+    ) -> None:
         sizes = {pid: info.size for pid, info in stored.items()}
         dropped = self.index.retain_stored(sizes, PACK_TRAILER_SIZE)
         if not dropped:
@@ -320,16 +344,20 @@ class Repository:
         for pid, count in dropped.items():
             self.unstored_packs[pid] = self.unstored_packs.get(pid, 0) + count
             if pid in stored:
-                self.bad.report(pack_name(pid),
-                                f"shorter ({stored[pid].size} bytes) than its index says: "
-                                f"{count} blob(s) beyond its end are taken as missing",
-                                "'kaikyo check' names the files it costs; the next backup "
-                                "stores them again")
+                self.bad.report(
+                    pack_name(pid),
+                    f"shorter ({stored[pid].size} bytes) than its index says: "
+                    f"{count} blob(s) beyond its end are taken as missing",
+                    "'kaikyo check' names the files it costs; the next backup stores them again",
+                )
         for name, packs in named.items():
             gone = [p for p in packs if p in dropped and p not in stored]
             if gone:
-                self.bad.report(name, f"names {len(gone)} pack(s) that are not stored "
-                                      "(an old index replayed after a prune, or lost data)")
+                self.bad.report(
+                    name,
+                    f"names {len(gone)} pack(s) that are not stored "
+                    "(an old index replayed after a prune, or lost data)",
+                )
 
     def _check_name(self, name: str, raw: bytes) -> None:
         if object_id(raw) != _hex_from_name(name):
@@ -357,8 +385,9 @@ class Repository:
         except ObjectNotFound:
             raise IntegrityError(f"pack {pack_id.hex()[:8]} is missing from the store") from None
         except InvalidRange:
-            raise IntegrityError(f"pack {pack_id.hex()[:8]} is shorter than the index says "
-                                 "(truncated)") from None
+            raise IntegrityError(
+                f"pack {pack_id.hex()[:8]} is shorter than the index says (truncated)"
+            ) from None
 
     def read_pack_header(self, pack_id: bytes, size: int | None = None) -> list[PackEntry]:
         name = pack_name(pack_id)
@@ -374,8 +403,9 @@ class Repository:
         if hlen + PACK_TRAILER_SIZE > size:
             raise IntegrityError(f"{what} is truncated")
         if hlen + PACK_TRAILER_SIZE > guess:
-            tail = self.read_pack(pack_id, size - hlen - PACK_TRAILER_SIZE,
-                                  hlen + PACK_TRAILER_SIZE)
+            tail = self.read_pack(
+                pack_id, size - hlen - PACK_TRAILER_SIZE, hlen + PACK_TRAILER_SIZE
+            )
         header = tail[len(tail) - PACK_TRAILER_SIZE - hlen : len(tail) - PACK_TRAILER_SIZE]
         return parse_header(self.cipher, self.compressor, header, size, what)
 
@@ -390,8 +420,13 @@ class Repository:
                 out[pid] = info
         return out
 
-    def adopt_unindexed(self, on_error: Callable[[bytes, Exception], None] | None = None, *,
-                        write: bool = True, stored: dict[bytes, ObjectInfo] | None = None) -> int:
+    def adopt_unindexed(
+        self,
+        on_error: Callable[[bytes, Exception], None] | None = None,
+        *,
+        write: bool = True,
+        stored: dict[bytes, ObjectInfo] | None = None,
+    ) -> int:
         """Index packs that are stored but listed in no index (left by a killed writer, or
         named only by an index file that was refused), by their headers.
 
@@ -401,8 +436,11 @@ class Repository:
         """
         known = set(self.index.pack_ids())
         stored = self.list_packs() if stored is None else stored
-        orphans = [(pid, info) for pid, info in stored.items()
-                   if pid not in known and pack_name(pid) not in self.bad]
+        orphans = [
+            (pid, info)
+            for pid, info in stored.items()
+            if pid not in known and pack_name(pid) not in self.bad
+        ]
         adopted: list[FinishedPack] = []
         for pid, info in orphans:
             try:
@@ -410,8 +448,10 @@ class Repository:
             except ObjectNotFound:
                 continue
             except OBJECT_ERRORS as exc:
-                self.bad.report(pack_name(pid), f"in no index, and its header does not "
-                                                f"authenticate ({reason_of(exc)})")
+                self.bad.report(
+                    pack_name(pid),
+                    f"in no index, and its header does not authenticate ({reason_of(exc)})",
+                )
                 if on_error:
                     on_error(pid, exc if isinstance(exc, Exception) else Exception(str(exc)))
                 continue
@@ -426,8 +466,9 @@ class Repository:
     def unadoptable_packs(self) -> list[bytes]:
         """Stored packs in no index whose header does not authenticate (garbage, or cut)."""
         prefix = DATA_PREFIX
-        return [bytes.fromhex(_hex_from_name(b.name)) for b in self.bad.of_kind(prefix)
-                if not b.action]
+        return [
+            bytes.fromhex(_hex_from_name(b.name)) for b in self.bad.of_kind(prefix) if not b.action
+        ]
 
     # ---- blobs --------------------------------------------------------------------------
 
@@ -442,10 +483,12 @@ class Repository:
         sealed = self.read_pack(loc.pack_id, loc.offset, loc.length)
         return self.open_sealed_blob(loc, blob_id, sealed)
 
-    def open_sealed_blob(self, loc: BlobLocation, blob_id: bytes, sealed: bytes | memoryview
-                         ) -> bytes:
-        plain = open_blob(self.cipher, self.compressor, loc.blob_type, blob_id, sealed,
-                          loc.raw_length)
+    def open_sealed_blob(
+        self, loc: BlobLocation, blob_id: bytes, sealed: bytes | memoryview
+    ) -> bytes:
+        plain = open_blob(
+            self.cipher, self.compressor, loc.blob_type, blob_id, sealed, loc.raw_length
+        )
         if len(plain) != loc.raw_length:
             raise IntegrityError(f"blob {blob_id.hex()[:8]} has the wrong length")
         return plain
@@ -466,8 +509,11 @@ class Repository:
                     raise IntegrityError(f"{info.size} bytes is too large for a snapshot")
                 raw = self.store.get(info.name)
                 self._check_name(info.name, raw)
-                doc = check_snapshot_doc(json.loads(
-                    open_object(self.cipher, self.compressor, KIND_SNAPSHOT, raw, info.name)))
+                doc = check_snapshot_doc(
+                    json.loads(
+                        open_object(self.cipher, self.compressor, KIND_SNAPSHOT, raw, info.name)
+                    )
+                )
             except ObjectNotFound:
                 return None  # forgotten meanwhile
             except OBJECT_ERRORS as exc:
@@ -480,8 +526,9 @@ class Repository:
         return sorted(records, key=lambda r: (r.time, r.snapshot_id))
 
     def save_snapshot(self, doc: dict[str, Any]) -> str:
-        sealed = seal_object(self.cipher, self.compressor, KIND_SNAPSHOT,
-                             json.dumps(doc, sort_keys=True).encode())
+        sealed = seal_object(
+            self.cipher, self.compressor, KIND_SNAPSHOT, json.dumps(doc, sort_keys=True).encode()
+        )
         sid = object_id(sealed)
         put_content_addressed(self.store, SNAPSHOT_PREFIX + sid, sealed)
         return sid
@@ -489,8 +536,9 @@ class Repository:
     def delete_snapshot(self, snapshot_id: str) -> None:
         self.store.delete(SNAPSHOT_PREFIX + snapshot_id)
 
-    def find_snapshot(self, ref: str, records: list[SnapshotRecord] | None = None
-                      ) -> SnapshotRecord:
+    def find_snapshot(
+        self, ref: str, records: list[SnapshotRecord] | None = None
+    ) -> SnapshotRecord:
         """Resolve ``latest`` or a (prefix of a) snapshot id."""
         records = self.list_snapshots() if records is None else records
         if ref == "latest":
@@ -499,8 +547,7 @@ class Repository:
             return records[-1]
         matches = [r for r in records if r.snapshot_id.startswith(ref.lower())]
         if not matches:
-            raise NotFoundError(f"no snapshot matches {ref!r}",
-                                "list them with 'kaikyo snapshots'")
+            raise NotFoundError(f"no snapshot matches {ref!r}", "list them with 'kaikyo snapshots'")
         if len(matches) > 1:
             raise UsageError(f"snapshot id {ref!r} is ambiguous; give more digits")
         return matches[0]
@@ -522,8 +569,9 @@ class RepositoryWriter:
         # objects would cost about 300 bytes per blob of a large backup.
         self._finished: list[bytes] = []
         self._unwritten: list[RawPack] = []
-        self._tree_packer = PackWriter(repo.cipher, repo.compressor, repo.config.pack_size,
-                                       self.uploader, self.pack_done)
+        self._tree_packer = PackWriter(
+            repo.cipher, repo.compressor, repo.config.pack_size, self.uploader, self.pack_done
+        )
         self._session_trees: set[bytes] = set()
 
     def pack_done(self, finished: RawPack) -> None:

@@ -37,9 +37,9 @@ class NewKeys:
     recovery: str
 
 
-def key_slots(store: Store, prefer: str | None = None,
-              on_refused: Callable[[str, str], None] | None = None
-              ) -> Iterator[tuple[str, bytes]]:
+def key_slots(
+    store: Store, prefer: str | None = None, on_refused: Callable[[str, str], None] | None = None
+) -> Iterator[tuple[str, bytes]]:
     """The key slots of the repository in ``store``, fetched one at a time as they are tried;
     the slot named ``prefer`` (the one that opened last time) first.
 
@@ -64,8 +64,12 @@ def key_slots(store: Store, prefer: str | None = None,
         yield info.name, raw
 
 
-def unlock(store: Store, password: str, prefer: str | None = None,
-           on_refused: Callable[[str, str], None] | None = None) -> tuple[MasterKey, str]:
+def unlock(
+    store: Store,
+    password: str,
+    prefer: str | None = None,
+    on_refused: Callable[[str, str], None] | None = None,
+) -> tuple[MasterKey, str]:
     """The master key that ``password`` opens, and the name of its slot. Slots that cannot
     be used (malformed, unknown version, beyond the KDF bounds) go to ``on_refused``."""
     return open_any_slot(key_slots(store, prefer, on_refused), password, on_refused)
@@ -76,15 +80,15 @@ def ensure_absent(store: Store) -> None:
         raise RepositoryExistsError(f"a repository already exists at {store.url}")
 
 
-def new_keys(password: str, meta: dict[str, Any] | None = None,
-             kdf_cost: tuple[int, int] | None = None) -> NewKeys:
+def new_keys(
+    password: str, meta: dict[str, Any] | None = None, kdf_cost: tuple[int, int] | None = None
+) -> NewKeys:
     """Generate a master key and wrap it for ``password`` and for a new recovery key."""
     if not password:
         raise UsageError("an empty passphrase is not allowed")
     master = MasterKey.generate()
     t, m = kdf_cost or (None, None)
-    slot = make_key_slot(master, password.encode(), meta=slot_meta(meta), time_cost=t,
-                         memory_kib=m)
+    slot = make_key_slot(master, password.encode(), meta=slot_meta(meta), time_cost=t, memory_kib=m)
     recovery = generate_recovery_key()
     rslot = make_key_slot(master, recovery_secret(recovery), recovery=True, meta=slot_meta(meta))
     return NewKeys(master, slot, rslot, recovery)

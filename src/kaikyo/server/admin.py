@@ -64,8 +64,11 @@ class Haven:
         if anchor is None or anchor.exists():
             return
         with self.db.read() as conn:
-            row = conn.execute(sa.select(audit_table.c.seq, audit_table.c.hash)
-                               .order_by(audit_table.c.seq.desc()).limit(1)).first()
+            row = conn.execute(
+                sa.select(audit_table.c.seq, audit_table.c.hash)
+                .order_by(audit_table.c.seq.desc())
+                .limit(1)
+            ).first()
         if row is not None:
             anchor.record(int(row[0]), str(row[1]))
 
@@ -73,26 +76,43 @@ class Haven:
         self.db.close()
 
     def _operator_audit(self, conn: sa.Connection, action: str, tenant: str, obj: str = "") -> None:
-        audit.append(conn, audit.AuditEntry(
-            ts=self.clock.now(), action=action, result="ok", tenant=tenant, remote=OPERATOR,
-            object=obj or None,
-        ))
+        audit.append(
+            conn,
+            audit.AuditEntry(
+                ts=self.clock.now(),
+                action=action,
+                result="ok",
+                tenant=tenant,
+                remote=OPERATOR,
+                object=obj or None,
+            ),
+        )
 
     # -- tenants -----------------------------------------------------------------------------
 
     def add_tenant(
-        self, name: str, quota_bytes: int | None = None, quota_objects: int | None = None,
+        self,
+        name: str,
+        quota_bytes: int | None = None,
+        quota_objects: int | None = None,
         verify_names: bool = True,
     ) -> None:
         validate_segment("tenant", name)
         with self.db.write() as conn:
             if conn.execute(sa.select(tenants.c.id).where(tenants.c.name == name)).first():
                 raise AlreadyExistsError(f"tenant {name!r} already exists")
-            conn.execute(tenants.insert().values(
-                name=name, created_at=self.clock.now(), suspended=False,
-                verify_names=verify_names, quota_bytes=quota_bytes, quota_objects=quota_objects,
-                used_bytes=0, used_objects=0,
-            ))
+            conn.execute(
+                tenants.insert().values(
+                    name=name,
+                    created_at=self.clock.now(),
+                    suspended=False,
+                    verify_names=verify_names,
+                    quota_bytes=quota_bytes,
+                    quota_objects=quota_objects,
+                    used_bytes=0,
+                    used_objects=0,
+                )
+            )
             self._operator_audit(conn, "tenant.add", name)
 
     def _tenant_row(self, conn: sa.Connection, name: str) -> sa.Row[Any]:
@@ -113,27 +133,44 @@ class Haven:
     @staticmethod
     def _tenant_dict(row: sa.Row[Any]) -> dict[str, Any]:
         m = row._mapping
-        keys = ("name", "created_at", "suspended", "verify_names", "quota_bytes",
-                "quota_objects", "used_bytes", "used_objects")
+        keys = (
+            "name",
+            "created_at",
+            "suspended",
+            "verify_names",
+            "quota_bytes",
+            "quota_objects",
+            "used_bytes",
+            "used_objects",
+        )
         return {k: m[k] for k in keys}
 
     def show_tenant(self, name: str, audit_lines: int = 10) -> dict[str, Any]:
         with self.db.read() as conn:
             row = self._tenant_row(conn, name)
             toks = conn.execute(
-                sa.select(tokens_table).where(tokens_table.c.tenant_id == row.id)
+                sa.select(tokens_table)
+                .where(tokens_table.c.tenant_id == row.id)
                 .order_by(tokens_table.c.created_at)
             ).all()
             trash_count, trash_bytes = Trash.summary(conn, row.id)
         info = self._tenant_dict(row)
         info["repositories"] = self.area.repositories(name)
         # Usage counts the trash too (it is on disk until purged); shown apart here.
-        info["trash"] = {"objects": trash_count, "bytes": trash_bytes,
-                         "purged_after_seconds": self.settings.trash_grace}
+        info["trash"] = {
+            "objects": trash_count,
+            "bytes": trash_bytes,
+            "purged_after_seconds": self.settings.trash_grace,
+        }
         info["live_bytes"] = max(0, int(row.used_bytes) - trash_bytes)
         info["tokens"] = [
-            {"id": t.id, "scope": t.scope, "created_at": t.created_at,
-             "expires_at": t.expires_at, "revoked_at": t.revoked_at}
+            {
+                "id": t.id,
+                "scope": t.scope,
+                "created_at": t.created_at,
+                "expires_at": t.expires_at,
+                "revoked_at": t.revoked_at,
+            }
             for t in toks
         ]
         info["audit_tail"] = audit.tail(self.db, name, audit_lines)
@@ -142,15 +179,17 @@ class Haven:
     def set_quota(self, name: str, quota_bytes: int | None, quota_objects: int | None) -> None:
         with self.db.write() as conn:
             row = self._tenant_row(conn, name)
-            conn.execute(tenants.update().where(tenants.c.id == row.id).values(
-                quota_bytes=quota_bytes, quota_objects=quota_objects))
+            conn.execute(
+                tenants.update()
+                .where(tenants.c.id == row.id)
+                .values(quota_bytes=quota_bytes, quota_objects=quota_objects)
+            )
             self._operator_audit(conn, "tenant.quota", name, f"{quota_bytes}/{quota_objects}")
 
     def set_suspended(self, name: str, suspended: bool) -> None:
         with self.db.write() as conn:
             row = self._tenant_row(conn, name)
-            conn.execute(
-                tenants.update().where(tenants.c.id == row.id).values(suspended=suspended))
+            conn.execute(tenants.update().where(tenants.c.id == row.id).values(suspended=suspended))
             self._operator_audit(conn, "tenant.suspend" if suspended else "tenant.resume", name)
 
     # -- tokens ------------------------------------------------------------------------------
@@ -162,9 +201,16 @@ class Haven:
             raise UsageError("the token's expiry is in the past")
         with self.db.write() as conn:
             row = self._tenant_row(conn, tenant)
-            conn.execute(tokens_table.insert().values(
-                id=new.token_id, tenant_id=row.id, scope=scope.value,
-                secret_sha256=new.secret_sha256, created_at=now, expires_at=expires_at))
+            conn.execute(
+                tokens_table.insert().values(
+                    id=new.token_id,
+                    tenant_id=row.id,
+                    scope=scope.value,
+                    secret_sha256=new.secret_sha256,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
             self._operator_audit(conn, "token.issue", tenant, f"{new.token_id}:{scope.value}")
         return new
 
@@ -180,8 +226,11 @@ class Haven:
             ).first()
             if row is None:
                 raise NotFoundError(f"no token {tid!r}", "see 'kaikyo tenant show TENANT'")
-            conn.execute(tokens_table.update().where(tokens_table.c.id == tid)
-                         .values(revoked_at=self.clock.now()))
+            conn.execute(
+                tokens_table.update()
+                .where(tokens_table.c.id == tid)
+                .values(revoked_at=self.clock.now())
+            )
             self._operator_audit(conn, "token.revoke", row.name, tid)
         return str(row.name)
 
@@ -193,8 +242,7 @@ class Haven:
         token_id, secret = parsed
         with self.db.read() as conn:
             row = conn.execute(
-                sa.select(tokens_table, tenants.c.name, tenants.c.suspended,
-                          tenants.c.verify_names)
+                sa.select(tokens_table, tenants.c.name, tenants.c.suspended, tenants.c.verify_names)
                 .join(tenants, tenants.c.id == tokens_table.c.tenant_id)
                 .where(tokens_table.c.id == token_id)
             ).first()
@@ -202,17 +250,18 @@ class Haven:
         stored = row.secret_sha256 if row is not None else "0" * 64
         if not tokens.secret_matches(secret, stored) or row is None:
             raise StoreAuthFailed("unknown token")
-        if row.revoked_at is not None or (row.expires_at is not None
-                                          and row.expires_at <= self.clock.now()):
-            refusal = StoreAuthFailed("token revoked" if row.revoked_at is not None
-                                      else "token expired")
+        if row.revoked_at is not None or (
+            row.expires_at is not None and row.expires_at <= self.clock.now()
+        ):
+            refusal = StoreAuthFailed(
+                "token revoked" if row.revoked_at is not None else "token expired"
+            )
             # The secret matched: whoever this is holds that token, a fact worth its own
             # audit row under the token's real tenant (see Guard._record).
             refusal.holder = (row.name, token_id)
             raise refusal
         if row.suspended:
-            raise StorePermissionDenied(f"tenant {row.name} is suspended",
-                                        "ask the haven operator")
+            raise StorePermissionDenied(f"tenant {row.name} is suspended", "ask the haven operator")
         return Principal(row.tenant_id, row.name, token_id, Scope(row.scope), row.verify_names)
 
     def recount_usage(self) -> None:
@@ -228,9 +277,11 @@ class Haven:
                     nbytes, nobjects = nbytes + info.size, nobjects + 1
             trash_bytes, trash_files = self.trash.disk_usage(tenant["name"])
             with self.db.write() as conn:
-                conn.execute(tenants.update().where(tenants.c.name == tenant["name"])
-                             .values(used_bytes=nbytes + trash_bytes,
-                                     used_objects=nobjects + trash_files))
+                conn.execute(
+                    tenants.update()
+                    .where(tenants.c.name == tenant["name"])
+                    .values(used_bytes=nbytes + trash_bytes, used_objects=nobjects + trash_files)
+                )
 
     def recover(self) -> None:
         """Settle what a crash left half done: trash moves, lock records. At start-up."""
@@ -246,10 +297,10 @@ class Haven:
 
     # -- trash -------------------------------------------------------------------------------
 
-    def undelete(self, tenant: str, repo: str | None, name: str | None,
-                 trash_id: int | None = None) -> TrashResult:
-        result = self.trash.undelete(self.db, self.tenant_id(tenant), tenant, repo, name,
-                                     trash_id)
+    def undelete(
+        self, tenant: str, repo: str | None, name: str | None, trash_id: int | None = None
+    ) -> TrashResult:
+        result = self.trash.undelete(self.db, self.tenant_id(tenant), tenant, repo, name, trash_id)
         with self.db.write() as conn:
             self._operator_audit(conn, "tenant.undelete", tenant, f"{len(result.restored)}")
         return result
@@ -259,17 +310,29 @@ class Haven:
 
         tid = self.tenant_id(tenant)
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(trash).where(trash.c.tenant_id == tid)
-                                .order_by(trash.c.deleted_at)).all()
-        return [{"id": r.id, "repo": r.repo, "name": r.name, "size": r.size,
-                 "deleted_at": r.deleted_at, "token_id": r.token_id, "state": r.state,
-                 "purge_after": r.deleted_at + self.settings.trash_grace} for r in rows]
+            rows = conn.execute(
+                sa.select(trash).where(trash.c.tenant_id == tid).order_by(trash.c.deleted_at)
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "repo": r.repo,
+                "name": r.name,
+                "size": r.size,
+                "deleted_at": r.deleted_at,
+                "token_id": r.token_id,
+                "state": r.state,
+                "purge_after": r.deleted_at + self.settings.trash_grace,
+            }
+            for r in rows
+        ]
 
     def purge(self, older_than_seconds: float | None = None) -> PurgeResult:
         grace = self.settings.trash_grace if older_than_seconds is None else older_than_seconds
         result = self.trash.purge(self.db, self._tenant_names(), self.clock.now() - grace)
         if result.purged or result.failed:
             with self.db.write() as conn:
-                self._operator_audit(conn, "trash.purge", "*",
-                                     f"{result.purged} purged, {len(result.failed)} failed")
+                self._operator_audit(
+                    conn, "trash.purge", "*", f"{result.purged} purged, {len(result.failed)} failed"
+                )
         return result

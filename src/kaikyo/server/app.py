@@ -69,8 +69,10 @@ class MetricsMiddleware:
             status = str(counts["status"])
             method = method_label(str(scope["method"]))
             m = self.metrics
-            m.inc("kaikyo_haven_requests_total",
-                  (("tenant", tenant), ("method", method), ("status", status)))
+            m.inc(
+                "kaikyo_haven_requests_total",
+                (("tenant", tenant), ("method", method), ("status", status)),
+            )
             m.inc("kaikyo_haven_bytes_in_total", (("tenant", tenant),), counts["in"])
             m.inc("kaikyo_haven_bytes_out_total", (("tenant", tenant),), counts["out"])
             if counts["status"] >= 400:
@@ -100,8 +102,9 @@ class ByListener:
             await self.main(scope, receive, send)
 
 
-def create_app(haven: Haven, *, purge_interval: float = PURGE_INTERVAL,
-               metrics_port: int | None = None) -> ASGIApp:
+def create_app(
+    haven: Haven, *, purge_interval: float = PURGE_INTERVAL, metrics_port: int | None = None
+) -> ASGIApp:
     """Build the haven's ASGI app over an open :class:`Haven`; with ``metrics_port``,
     requests arriving on that local port see only ``/metrics`` and ``/healthz``."""
     guard = Guard(haven)
@@ -144,8 +147,12 @@ def create_app(haven: Haven, *, purge_interval: float = PURGE_INTERVAL,
     app = MetricsMiddleware(Starlette(routes=routes, lifespan=lifespan), metrics, haven)
     if metrics_port is None:
         return app
-    operator = Starlette(routes=[Route("/metrics", metrics_endpoint, methods=["GET"]),
-                                 Route("/healthz", healthz, methods=["GET"])])
+    operator = Starlette(
+        routes=[
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
     return ByListener(app, operator, metrics_port)
 
 

@@ -50,8 +50,9 @@ def append(conn: Connection, entry: AuditEntry) -> None:
     ).first()
     prev = last[0] if last else GENESIS
     digest = _digest(prev, entry)
-    key = conn.execute(audit.insert().values(**asdict(entry), prev_hash=prev, hash=digest)
-                       ).inserted_primary_key
+    key = conn.execute(
+        audit.insert().values(**asdict(entry), prev_hash=prev, hash=digest)
+    ).inserted_primary_key
     anchor: AuditAnchor | None = conn.info.get(ANCHOR)
     if anchor is not None and key is not None:
         seq = int(key[0])
@@ -61,8 +62,14 @@ def append(conn: Connection, entry: AuditEntry) -> None:
 def _entry(row: sa.Row[tuple[object, ...]]) -> AuditEntry:
     m = row._mapping
     return AuditEntry(
-        ts=m["ts"], action=m["action"], result=m["result"], tenant=m["tenant"],
-        token_id=m["token_id"], repo=m["repo"], object=m["object"], bytes=m["bytes"],
+        ts=m["ts"],
+        action=m["action"],
+        result=m["result"],
+        tenant=m["tenant"],
+        token_id=m["token_id"],
+        repo=m["repo"],
+        object=m["object"],
+        bytes=m["bytes"],
         remote=m["remote"],
     )
 
@@ -80,8 +87,9 @@ class Verification:
         return self.first_bad_seq is None and not self.problems
 
 
-def _chain(db: Database, batch: int, anchored: dict[int, str]
-           ) -> tuple[int, int | None, int, str, list[str]]:
+def _chain(
+    db: Database, batch: int, anchored: dict[int, str]
+) -> tuple[int, int | None, int, str, list[str]]:
     """Recompute the chain, comparing each row with its anchored hash (matched rows are
     popped from ``anchored``): (rows, first bad seq, last seq, last hash, mismatches)."""
     prev, count, after = GENESIS, 0, 0
@@ -100,16 +108,20 @@ def _chain(db: Database, batch: int, anchored: dict[int, str]
             prev, after, count = m["hash"], int(m["seq"]), count + 1
             want = anchored.pop(after, None)
             if want is not None and want != prev and not problems:
-                problems.append(f"entry {after} differs from what was anchored (edited and "
-                                "the chain recomputed)")
+                problems.append(
+                    f"entry {after} differs from what was anchored (edited and "
+                    "the chain recomputed)"
+                )
 
 
 def _anchor_view(anchor: AuditAnchor) -> tuple[dict[int, str], list[str]]:
     rows, bad_lines = anchor.read()
     problems = []
     if bad_lines:
-        problems.append(f"the anchor file has {len(bad_lines)} line(s) that do not parse "
-                        f"(first: line {bad_lines[0]})")
+        problems.append(
+            f"the anchor file has {len(bad_lines)} line(s) that do not parse "
+            f"(first: line {bad_lines[0]})"
+        )
     return {r.seq: r.hash for r in rows}, problems
 
 
@@ -140,8 +152,10 @@ def verify(db: Database, batch: int = 10_000, expect: str | None = None) -> Veri
     if bad is None:
         gone = sorted(anchored)
         if gone and gone[-1] > last:
-            problems.append(f"entry {gone[-1]} was committed (anchored) but is gone: the newest "
-                            f"entries were removed (the log now ends at entry {last})")
+            problems.append(
+                f"entry {gone[-1]} was committed (anchored) but is gone: the newest "
+                f"entries were removed (the log now ends at entry {last})"
+            )
         elif gone:
             problems.append(f"anchored entry {gone[0]} is missing")
         if expect:

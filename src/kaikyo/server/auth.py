@@ -82,8 +82,16 @@ class Guard:
         scheme, _, token = header.partition(" ")
         return self.haven.authenticate(token if scheme.lower() == "bearer" else None)
 
-    def _record(self, request: Request, principal: Principal | None, exc: StoreError, *,
-                tenant: str, repo: str, name: str) -> None:
+    def _record(
+        self,
+        request: Request,
+        principal: Principal | None,
+        exc: StoreError,
+        *,
+        tenant: str,
+        repo: str,
+        name: str,
+    ) -> None:
         refused = isinstance(exc, StoreAuthFailed | StorePermissionDenied)
         if request.method not in MUTATING and not refused:
             return
@@ -92,27 +100,43 @@ class Guard:
         action = {"PUT": "put", "DELETE": "delete"}.get(request.method, "read")
         holder = exc.holder if isinstance(exc, StoreAuthFailed) else None
         if principal is None and holder is not None:
-            entry = audit.AuditEntry(ts=self.haven.clock.now(), action=action, result=kind,
-                                     tenant=holder[0], token_id=holder[1], repo=repo[:64],
-                                     object=name[:255], remote=remote)
+            entry = audit.AuditEntry(
+                ts=self.haven.clock.now(),
+                action=action,
+                result=kind,
+                tenant=holder[0],
+                token_id=holder[1],
+                repo=repo[:64],
+                object=name[:255],
+                remote=remote,
+            )
         elif principal is None:
             # No token was accepted: the tenant, repository and name are the caller's words,
             # not facts; one sampled row per address, under no tenant.
             count = self.anonymous_refusals.admit(remote or "-", self.haven.clock.now())
             if not count:
                 return
-            entry = audit.AuditEntry(ts=self.haven.clock.now(), action=action,
-                                     result=f"{kind} x{count}", remote=remote)
+            entry = audit.AuditEntry(
+                ts=self.haven.clock.now(), action=action, result=f"{kind} x{count}", remote=remote
+            )
         else:
             entry = audit.AuditEntry(
-                ts=self.haven.clock.now(), action=action, result=kind, tenant=principal.tenant,
-                token_id=principal.token_id, repo=repo[:64], object=name[:255], bytes=0,
-                remote=remote)
+                ts=self.haven.clock.now(),
+                action=action,
+                result=kind,
+                tenant=principal.tenant,
+                token_id=principal.token_id,
+                repo=repo[:64],
+                object=name[:255],
+                bytes=0,
+                remote=remote,
+            )
         with self.haven.db.write() as conn:
             audit.append(conn, entry)
 
-    async def _run(self, request: Request, name: str,
-                   call: Callable[[Principal, str], Awaitable[Response]]) -> Response:
+    async def _run(
+        self, request: Request, name: str, call: Callable[[Principal, str], Awaitable[Response]]
+    ) -> Response:
         tenant = str(request.path_params["tenant"])
         repo = str(request.path_params["repo"])
         principal: Principal | None = None
@@ -132,19 +156,21 @@ class Guard:
             policy.check(principal.scope, action, name)
             return await call(principal, repo)
         except StoreError as exc:
-            record = functools.partial(self._record, request, principal, exc,
-                                       tenant=tenant, repo=repo, name=name)
+            record = functools.partial(
+                self._record, request, principal, exc, tenant=tenant, repo=repo, name=name
+            )
             await run_in_threadpool(record)
             return error_response(exc, request.method)
 
     def object_route(self, handler: ObjectHandler) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             name = str(request.path_params["name"])
-            return await self._run(request, name,
-                                   lambda p, repo: handler(request, p, repo, name))
+            return await self._run(request, name, lambda p, repo: handler(request, p, repo, name))
+
         return endpoint
 
     def list_route(self, handler: ListHandler) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             return await self._run(request, "", lambda p, repo: handler(request, p, repo))
+
         return endpoint

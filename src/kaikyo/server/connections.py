@@ -20,8 +20,9 @@ DEFAULT_HEADER_TIMEOUT = 15.0
 DEFAULT_MAX_CONNECTIONS = 512
 
 
-def guarded_h11(header_timeout: float = DEFAULT_HEADER_TIMEOUT,
-                max_connections: int = DEFAULT_MAX_CONNECTIONS) -> type[H11Protocol]:
+def guarded_h11(
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT, max_connections: int = DEFAULT_MAX_CONNECTIONS
+) -> type[H11Protocol]:
     """uvicorn's h11 protocol with a request-header timeout and a connection cap (give the
     class as ``uvicorn.Config(http=...)``)."""
 

@@ -131,8 +131,9 @@ def _v2(conn: Connection) -> None:
     if "file" not in have:
         conn.execute(sa.text("ALTER TABLE trash ADD COLUMN file VARCHAR(64)"))
     if "state" not in have:
-        conn.execute(sa.text("ALTER TABLE trash ADD COLUMN state VARCHAR(16) NOT NULL "
-                             "DEFAULT 'trashed'"))
+        conn.execute(
+            sa.text("ALTER TABLE trash ADD COLUMN state VARCHAR(16) NOT NULL DEFAULT 'trashed'")
+        )
     locks.create(conn, checkfirst=True)
     tombstones.create(conn, checkfirst=True)
 

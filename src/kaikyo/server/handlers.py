@@ -46,16 +46,39 @@ class RepoHandler:
         if size is None:
             raise HttpRefusal(411, "a Content-Length header of ASCII digits is required")
         if size > self.haven.settings.max_body:
-            raise HttpRefusal(413, f"object of {size} bytes exceeds the haven's limit of "
-                                   f"{self.haven.settings.max_body}")
+            raise HttpRefusal(
+                413,
+                f"object of {size} bytes exceeds the haven's limit of "
+                f"{self.haven.settings.max_body}",
+            )
         return size
 
-    def _audit(self, p: Principal, action: str, result: str, *, repo: str, name: str,
-               nbytes: int, remote: str | None) -> None:
+    def _audit(
+        self,
+        p: Principal,
+        action: str,
+        result: str,
+        *,
+        repo: str,
+        name: str,
+        nbytes: int,
+        remote: str | None,
+    ) -> None:
         with self.haven.db.write() as conn:
-            audit.append(conn, audit.AuditEntry(
-                ts=self.haven.clock.now(), action=action, result=result, tenant=p.tenant,
-                token_id=p.token_id, repo=repo, object=name, bytes=nbytes, remote=remote))
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    ts=self.haven.clock.now(),
+                    action=action,
+                    result=result,
+                    tenant=p.tenant,
+                    token_id=p.token_id,
+                    repo=repo,
+                    object=name,
+                    bytes=nbytes,
+                    remote=remote,
+                ),
+            )
 
     def _reserve(self, p: Principal, repo: str, name: str, nbytes: int) -> None:
         """Reserve quota (and for a lock, its record: size, count, owner) before any byte;
@@ -65,8 +88,9 @@ class RepoHandler:
                 tombstones.refuse_if_buried(conn, p.tenant_id, repo, name)
             if is_lock(name):
                 exists = self.haven.area.store(p.tenant, repo).exists(CONFIG)
-                locks.check_create(conn, p, repo, nbytes, self.haven.settings.max_locks_per_token,
-                                   exists)
+                locks.check_create(
+                    conn, p, repo, nbytes, self.haven.settings.max_locks_per_token, exists
+                )
                 locks.record(conn, p, repo, name, nbytes, self.haven.clock.now())
             quota.reserve(conn, p.tenant_id, nbytes, 1)
 
@@ -78,8 +102,15 @@ class RepoHandler:
 
     def _replace_old(self, p: Principal, repo: str, name: str) -> None:
         try:
-            self.haven.trash.move_in(self.haven.db, p.tenant_id, p.tenant, repo=repo, name=name,
-                                     now=self.haven.clock.now(), token_id=p.token_id)
+            self.haven.trash.move_in(
+                self.haven.db,
+                p.tenant_id,
+                p.tenant,
+                repo=repo,
+                name=name,
+                now=self.haven.clock.now(),
+                token_id=p.token_id,
+            )
         except ObjectNotFound:
             pass
 
@@ -95,8 +126,11 @@ class RepoHandler:
                 pending.write(chunk)
                 scope.deadline = anyio.current_time() + timeout
             return
-        raise HttpRefusal(408, f"the body of {pending.name} sent nothing for {timeout:.0f} s; "
-                               f"dropped after {pending.received} bytes")
+        raise HttpRefusal(
+            408,
+            f"the body of {pending.name} sent nothing for {timeout:.0f} s; "
+            f"dropped after {pending.received} bytes",
+        )
 
     async def put(self, request: Request, p: Principal, repo: str, name: str) -> Response:
         overwrite = request.headers.get(wire.OVERWRITE_HEADER) == "1"
@@ -107,7 +141,8 @@ class RepoHandler:
             raise ObjectExists(f"object exists: {name}")
         await run_in_threadpool(self._reserve, p, repo, name, size)
         pending: PendingObject = await run_in_threadpool(
-            self.haven.area.begin_put, p.tenant, repo, name, size, want)
+            self.haven.area.begin_put, p.tenant, repo, name, size, want
+        )
         try:
             await self._receive(request, pending)
             # Checked and durable before anything is replaced: an overwrite whose body is cut
@@ -124,16 +159,22 @@ class RepoHandler:
             pending.abort()
             await run_in_threadpool(self._release, p, repo, name, size)
             raise
-        await run_in_threadpool(lambda: self._audit(
-            p, "put", "ok", repo=repo, name=name, nbytes=size, remote=_remote(request)))
+        await run_in_threadpool(
+            lambda: self._audit(
+                p, "put", "ok", repo=repo, name=name, nbytes=size, remote=_remote(request)
+            )
+        )
         return Response(status_code=201)
 
     async def head(self, request: Request, p: Principal, repo: str, name: str) -> Response:
         info = await run_in_threadpool(self.haven.area.store(p.tenant, repo).stat, name)
         # repr: the shortest text that reads back as the same float, so HEAD and the listing
         # (JSON) report exactly the same receive time.
-        headers = {"content-length": str(info.size), wire.MTIME_HEADER: repr(info.mtime),
-                   "content-type": "application/octet-stream"}
+        headers = {
+            "content-length": str(info.size),
+            wire.MTIME_HEADER: repr(info.mtime),
+            "content-type": "application/octet-stream",
+        }
         return Response(status_code=200, headers=headers)
 
     async def get(self, request: Request, p: Principal, repo: str, name: str) -> Response:
@@ -150,26 +191,42 @@ class RepoHandler:
             headers["content-range"] = f"bytes {start}-{end - 1}/{info.size}"
         if end - start <= READ_CHUNK:
             data = await run_in_threadpool(store.get, name, start, end - start)
-            return Response(data, status_code=status, headers=headers,
-                            media_type="application/octet-stream")
+            return Response(
+                data, status_code=status, headers=headers, media_type="application/octet-stream"
+            )
         try:
             fd = await run_in_threadpool(os.open, path, os.O_RDONLY)
         except FileNotFoundError:
             raise ObjectNotFound(f"object not found: {name}") from None
-        return StreamingResponse(_read_file(fd, start, end), status_code=status,
-                                 headers=headers, media_type="application/octet-stream")
+        return StreamingResponse(
+            _read_file(fd, start, end),
+            status_code=status,
+            headers=headers,
+            media_type="application/octet-stream",
+        )
 
     async def delete(self, request: Request, p: Principal, repo: str, name: str) -> Response:
         expected_sha256(name, verify=False)
         if delete_is_delayed(name):
-            await run_in_threadpool(lambda: self.haven.trash.move_in(
-                self.haven.db, p.tenant_id, p.tenant, repo=repo, name=name,
-                now=self.haven.clock.now(), token_id=p.token_id,
-                bury=tombstones.applies(p.verify_names, name)))
+            await run_in_threadpool(
+                lambda: self.haven.trash.move_in(
+                    self.haven.db,
+                    p.tenant_id,
+                    p.tenant,
+                    repo=repo,
+                    name=name,
+                    now=self.haven.clock.now(),
+                    token_id=p.token_id,
+                    bury=tombstones.applies(p.verify_names, name),
+                )
+            )
         else:
             await run_in_threadpool(self._delete_lock, p, repo, name)
-        await run_in_threadpool(lambda: self._audit(
-            p, "delete", "ok", repo=repo, name=name, nbytes=0, remote=_remote(request)))
+        await run_in_threadpool(
+            lambda: self._audit(
+                p, "delete", "ok", repo=repo, name=name, nbytes=0, remote=_remote(request)
+            )
+        )
         return Response(status_code=204)
 
     def _delete_lock(self, p: Principal, repo: str, name: str) -> None:
@@ -190,8 +247,10 @@ class RepoHandler:
         store = self.haven.area.store(p.tenant, repo)
 
         def collect() -> list[str]:
-            return [json.dumps({"name": o.name, "size": o.size, "mtime": o.mtime}) + "\n"
-                    for o in store.list(prefix)]
+            return [
+                json.dumps({"name": o.name, "size": o.size, "mtime": o.mtime}) + "\n"
+                for o in store.list(prefix)
+            ]
 
         lines = await run_in_threadpool(collect)
         return Response("".join(lines), media_type=wire.LIST_CONTENT_TYPE)

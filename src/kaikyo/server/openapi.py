@@ -23,9 +23,15 @@ def _params(with_name: bool) -> list[dict[str, Any]]:
         {"name": "repo", "in": "path", "required": True, "schema": _SEGMENT},
     ]
     if with_name:
-        params.append({"name": "name", "in": "path", "required": True,
-                       "description": "object name, e.g. data/ab/ab12... (SHA-256 of the bytes)",
-                       "schema": {"type": "string", "maxLength": 255}})
+        params.append(
+            {
+                "name": "name",
+                "in": "path",
+                "required": True,
+                "description": "object name, e.g. data/ab/ab12... (SHA-256 of the bytes)",
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        )
     return params
 
 
@@ -41,12 +47,23 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Read an object or a byte range of it",
             "operationId": "getObject",
             "security": security,
-            "parameters": [{"name": "range", "in": "header", "required": False,
-                            "schema": {"type": "string", "example": "bytes=0-99"}}],
+            "parameters": [
+                {
+                    "name": "range",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "example": "bytes=0-99"},
+                }
+            ],
             "responses": {
-                "200": {"description": "the object", "content": {
-                    "application/octet-stream": {"schema": {"type": "string",
-                                                            "format": "binary"}}}},
+                "200": {
+                    "description": "the object",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
                 "206": {"description": "the requested range"},
                 **_errors(400, 401, 403, 404, 416),
             },
@@ -55,19 +72,33 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Stat an object (size; X-Kaikyo-Mtime = receive time by the haven)",
             "operationId": "statObject",
             "security": security,
-            "responses": {"200": {"description": "exists"},
-                          **{str(c): {"description": "error"} for c in (400, 401, 403, 404)}},
+            "responses": {
+                "200": {"description": "exists"},
+                **{str(c): {"description": "error"} for c in (400, 401, 403, 404)},
+            },
         },
         "put": {
             "summary": "Create an object; content-addressed names are verified while streaming",
             "operationId": "putObject",
             "security": security,
-            "parameters": [{"name": "x-kaikyo-overwrite", "in": "header", "required": False,
-                            "schema": {"type": "string", "enum": ["1"]}}],
-            "requestBody": {"required": True, "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-            "responses": {"201": {"description": "stored"},
-                          **_errors(400, 401, 403, 409, 411, 413, 422, 507)},
+            "parameters": [
+                {
+                    "name": "x-kaikyo-overwrite",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["1"]},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            },
+            "responses": {
+                "201": {"description": "stored"},
+                **_errors(400, 401, 403, 409, 411, 413, 422, 507),
+            },
         },
         "delete": {
             "summary": "Delete an object (admin: moved to the tenant's trash for a grace period)",
@@ -78,37 +109,66 @@ def openapi_document() -> dict[str, Any]:
     }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "kaikyo haven", "version": __version__,
-                 "description": "Zero-knowledge, multi-tenant object store for kaikyo "
-                                "repositories. Tokens are scoped: backup (append-only), "
-                                "restore (read-only), admin (delayed deletion)."},
+        "info": {
+            "title": "kaikyo haven",
+            "version": __version__,
+            "description": "Zero-knowledge, multi-tenant object store for kaikyo "
+            "repositories. Tokens are scoped: backup (append-only), "
+            "restore (read-only), admin (delayed deletion).",
+        },
         "paths": {
-            "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz",
-                                 "responses": {"200": {"description": "ok"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "operationId": "metrics",
-                                 "responses": {"200": {"description": "text exposition",
-                                               "content": {"text/plain": {"schema": {
-                                                   "type": "string"}}}}}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "operationId": "healthz",
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "operationId": "metrics",
+                    "responses": {
+                        "200": {
+                            "description": "text exposition",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/{tenant}/{repo}/list": {
                 "get": {
                     "summary": "List objects by name prefix (NDJSON)",
                     "operationId": "listObjects",
                     "security": security,
-                    "parameters": [*_params(False),
-                                   {"name": "prefix", "in": "query", "required": False,
-                                    "schema": {"type": "string", "maxLength": 255}}],
-                    "responses": {"200": {"description": "one JSON object per line",
-                                          "content": {"application/x-ndjson": {"schema": {
-                                              "type": "string"}}}},
-                                  **_errors(400, 401, 403)},
+                    "parameters": [
+                        *_params(False),
+                        {
+                            "name": "prefix",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 255},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "one JSON object per line",
+                            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(400, 401, 403),
+                    },
                 },
             },
             "/{tenant}/{repo}/o/{name}": object_ops,
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "required": ["error", "message"],
-                                  "properties": {"error": {"type": "string"},
-                                                 "message": {"type": "string"}}}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
         },
     }

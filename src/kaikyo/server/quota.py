@@ -32,8 +32,11 @@ def reserve(conn: Connection, tenant_id: int, nbytes: int, nobjects: int) -> Non
                 t.id == tenant_id
             )
         ).one()
-        in_trash = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(trash.c.size), 0))
-                                .where(trash.c.tenant_id == tenant_id)).scalar_one()
+        in_trash = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(trash.c.size), 0)).where(
+                trash.c.tenant_id == tenant_id
+            )
+        ).scalar_one()
         raise StoreQuotaExceeded(
             f"tenant quota exceeded: {row.used_bytes} of {row.quota_bytes or 'unlimited'} bytes "
             f"and {row.used_objects} of {row.quota_objects or 'unlimited'} objects used "

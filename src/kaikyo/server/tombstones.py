@@ -27,24 +27,39 @@ def applies(verify_names: bool, name: str) -> bool:
 
 
 def bury(conn: Connection, tenant_id: int, repo: str, name: str, now: float) -> None:
-    exists = conn.execute(sa.select(tombstones.c.name).where(
-        tombstones.c.tenant_id == tenant_id, tombstones.c.repo == repo,
-        tombstones.c.name == name)).first()
+    exists = conn.execute(
+        sa.select(tombstones.c.name).where(
+            tombstones.c.tenant_id == tenant_id,
+            tombstones.c.repo == repo,
+            tombstones.c.name == name,
+        )
+    ).first()
     if exists is None:
-        conn.execute(tombstones.insert().values(tenant_id=tenant_id, repo=repo, name=name,
-                                                deleted_at=now))
+        conn.execute(
+            tombstones.insert().values(tenant_id=tenant_id, repo=repo, name=name, deleted_at=now)
+        )
 
 
 def refuse_if_buried(conn: Connection, tenant_id: int, repo: str, name: str) -> None:
-    row = conn.execute(sa.select(tombstones.c.deleted_at).where(
-        tombstones.c.tenant_id == tenant_id, tombstones.c.repo == repo,
-        tombstones.c.name == name)).first()
+    row = conn.execute(
+        sa.select(tombstones.c.deleted_at).where(
+            tombstones.c.tenant_id == tenant_id,
+            tombstones.c.repo == repo,
+            tombstones.c.name == name,
+        )
+    ).first()
     if row is not None:
-        raise ObjectGone(f"{name} was deleted from this repository and is not stored again "
-                         "(an old object put back)")
+        raise ObjectGone(
+            f"{name} was deleted from this repository and is not stored again "
+            "(an old object put back)"
+        )
 
 
 def unbury(conn: Connection, tenant_id: int, repo: str, name: str) -> None:
-    conn.execute(tombstones.delete().where(tombstones.c.tenant_id == tenant_id,
-                                           tombstones.c.repo == repo,
-                                           tombstones.c.name == name))
+    conn.execute(
+        tombstones.delete().where(
+            tombstones.c.tenant_id == tenant_id,
+            tombstones.c.repo == repo,
+            tombstones.c.name == name,
+        )
+    )

@@ -58,15 +58,26 @@ class Trash:
         self.root = root
         self.area = area
 
-    def _path(self, tenant: str, row: sa.Row[tuple[object, ...]] | None = None, *,
-              file: str | None = None) -> Path:
+    def _path(
+        self, tenant: str, row: sa.Row[tuple[object, ...]] | None = None, *, file: str | None = None
+    ) -> Path:
         if file is None:
             assert row is not None
             file = row.file or str(row.id)  # rows from before v2 are named by their id
         return self.root / validate_segment("tenant", tenant) / file
 
-    def move_in(self, db: Database, tenant_id: int, tenant: str, *, repo: str, name: str,
-                now: float, token_id: str | None, bury: bool = False) -> int:
+    def move_in(
+        self,
+        db: Database,
+        tenant_id: int,
+        tenant: str,
+        *,
+        repo: str,
+        name: str,
+        now: float,
+        token_id: str | None,
+        bury: bool = False,
+    ) -> int:
         """Move one object to the trash (see the module docstring); returns its size.
         With ``bury``, the name is never stored again (see :mod:`kaikyo.server.tombstones`).
 
@@ -81,9 +92,18 @@ class Trash:
             raise ObjectNotFound(f"object not found: {name}")
         file = secrets.token_hex(16)
         with db.write() as conn:
-            key = conn.execute(trash.insert().values(
-                tenant_id=tenant_id, repo=repo, name=name, size=st.st_size, deleted_at=now,
-                token_id=token_id, file=file, state=MOVING)).inserted_primary_key
+            key = conn.execute(
+                trash.insert().values(
+                    tenant_id=tenant_id,
+                    repo=repo,
+                    name=name,
+                    size=st.st_size,
+                    deleted_at=now,
+                    token_id=token_id,
+                    file=file,
+                    state=MOVING,
+                )
+            ).inserted_primary_key
             if bury:
                 tombstones.bury(conn, tenant_id, repo, name, now)
         assert key is not None
@@ -111,14 +131,18 @@ class Trash:
             tenant = tenants.get(row.tenant_id)
             with db.write() as conn:
                 if tenant is not None and self._path(tenant, row).exists():
-                    conn.execute(trash.update().where(trash.c.id == row.id)
-                                 .values(state=TRASHED))
+                    conn.execute(trash.update().where(trash.c.id == row.id).values(state=TRASHED))
                 else:  # the rename never happened: the object is where it was
                     conn.execute(trash.delete().where(trash.c.id == row.id))
         return len(rows)
 
     def undelete(
-        self, db: Database, tenant_id: int, tenant: str, repo: str | None, name: str | None,
+        self,
+        db: Database,
+        tenant_id: int,
+        tenant: str,
+        repo: str | None,
+        name: str | None,
         trash_id: int | None = None,
     ) -> TrashResult:
         """Link trashed objects back (never over an existing object); returns what moved.
@@ -126,8 +150,7 @@ class Trash:
         Where several trashed versions of one name match (an overwritten ``config``), the
         newest comes back first and the older are skipped; ``trash_id`` picks one.
         """
-        query = sa.select(trash).where(trash.c.tenant_id == tenant_id,
-                                       trash.c.state == TRASHED)
+        query = sa.select(trash).where(trash.c.tenant_id == tenant_id, trash.c.state == TRASHED)
         if repo is not None:
             query = query.where(trash.c.repo == repo)
         if name is not None:
@@ -177,8 +200,9 @@ class Trash:
         """Remove trashed objects deleted at or before ``older_than``, one at a time, each in
         its own transaction; one that cannot be removed is reported and the rest go on."""
         with db.read() as conn:
-            rows = conn.execute(sa.select(trash).where(trash.c.deleted_at <= older_than,
-                                                       trash.c.state == TRASHED)).all()
+            rows = conn.execute(
+                sa.select(trash).where(trash.c.deleted_at <= older_than, trash.c.state == TRASHED)
+            ).all()
         purged = 0
         failed: list[str] = []
         for row in rows:
@@ -227,4 +251,3 @@ def _remove(path: Path) -> None:
             path.unlink()
     except FileNotFoundError:
         pass
-

@@ -18,8 +18,12 @@ if TYPE_CHECKING:
     from kaikyo.snapshot.restore import RestoreOptions, RestoreResult, run_restore
 
 _WHERE = {
-    "BackupOptions": "backup", "BackupResult": "backup", "run_backup": "backup",
-    "RestoreOptions": "restore", "RestoreResult": "restore", "run_restore": "restore",
+    "BackupOptions": "backup",
+    "BackupResult": "backup",
+    "run_backup": "backup",
+    "RestoreOptions": "restore",
+    "RestoreResult": "restore",
+    "run_restore": "restore",
 }
 
 

@@ -103,8 +103,9 @@ class _Batch:
         self.files: list[tuple[bytes, int]] = []
         # node, name, path, stat, was in the old cache, where its new cache record goes, and
         # its directory (None for a file given as a backup path)
-        self.nodes: list[tuple[Node, bytes, bytes, os.stat_result, bool, list[bytes],
-                               _Dir | None]] = []
+        self.nodes: list[
+            tuple[Node, bytes, bytes, os.stat_result, bool, list[bytes], _Dir | None]
+        ] = []
         self.bytes = 0
         self.submitted = False
 
@@ -128,8 +129,15 @@ class Backup:
         self.held_nodes = 0  # entries of directories not yet saved: what the walk holds
         self.entries_walked = 0  # entries walked so far (see BATCH_MAX_AGE)
         self.errors: list[dict[str, str]] = []
-        self.counts = {"files_new": 0, "files_changed": 0, "files_unmodified": 0,
-                       "dirs": 0, "other": 0, "bytes_total": 0, "bytes_read": 0}
+        self.counts = {
+            "files_new": 0,
+            "files_changed": 0,
+            "files_unmodified": 0,
+            "dirs": 0,
+            "other": 0,
+            "bytes_total": 0,
+            "bytes_read": 0,
+        }
         self.writer = repo.writer(opts.max_in_flight)
         self.pool: WorkerPool | None = None
         self.excludes = opts.excludes
@@ -142,8 +150,9 @@ class Backup:
             return False
         p = os.fsdecode(path)
         n = os.fsdecode(name)
-        return any(fnmatch.fnmatchcase(p, pat) or fnmatch.fnmatchcase(n, pat)
-                   for pat in self.excludes)
+        return any(
+            fnmatch.fnmatchcase(p, pat) or fnmatch.fnmatchcase(n, pat) for pat in self.excludes
+        )
 
     def _error(self, path: bytes, message: str) -> None:
         self.errors.append({"path": os.fsdecode(path), "error": message})
@@ -226,9 +235,16 @@ class Backup:
         """The old files cache of one directory (name -> entry), taken out of the old cache."""
         return self.old_cache.take(dir_path)
 
-    def _file(self, node: Node, name: bytes, path: bytes, st: os.stat_result,
-              old: dict[bytes, filescache.Entry], new: list[bytes], owner: _Dir | None
-              ) -> None:
+    def _file(
+        self,
+        node: Node,
+        name: bytes,
+        path: bytes,
+        st: os.stat_result,
+        old: dict[bytes, filescache.Entry],
+        new: list[bytes],
+        owner: _Dir | None,
+    ) -> None:
         """``old``: the old cache of the file's directory; ``new``: where its record goes;
         ``owner``: its directory, which waits for it if it goes to a worker."""
         self.counts["bytes_total"] += st.st_size
@@ -267,8 +283,7 @@ class Backup:
         raw = filescache.blob_ids(cached)
         if len(raw) == 32:
             return raw in self.repo.index
-        return all(self.repo.index.contains_many(
-            [raw[i : i + 32] for i in range(0, len(raw), 32)]))
+        return all(self.repo.index.contains_many([raw[i : i + 32] for i in range(0, len(raw), 32)]))
 
     # ---- the FIFO -----------------------------------------------------------------------
 
@@ -308,8 +323,9 @@ class Backup:
 
     def _complete_batch(self, batch: _Batch, results: list[Any]) -> None:
         owners = []
-        for (node, name, path, st, was_cached, new, owner), result in zip(batch.nodes, results,
-                                                                        strict=True):
+        for (node, name, path, st, was_cached, new, owner), result in zip(
+            batch.nodes, results, strict=True
+        ):
             if owner is not None:
                 owners.append(owner)
             if isinstance(result, str):
@@ -321,8 +337,14 @@ class Backup:
             if size_read != st.st_size:
                 node["size"] = size_read  # changed while read: record what was stored
             else:
-                new.append(filescache.record(name, filescache.make_entry(
-                    st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, b"".join(ids))))
+                new.append(
+                    filescache.record(
+                        name,
+                        filescache.make_entry(
+                            st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, b"".join(ids)
+                        ),
+                    )
+                )
             self.counts["files_changed" if was_cached else "files_new"] += 1
             self.counts["bytes_read"] += size_read
             self.progress.file_done(path, size_read, False)
@@ -371,9 +393,14 @@ class Backup:
         self.old_cache = filescache.OldCache.open(self.opts.cache_file)
         # With a files cache, few files are likely to need reading: the main process reads
         # them itself until that proves untrue (see kaikyo.snapshot.pool.INLINE_SHARE).
-        self.pool = WorkerPool(self.repo, self.opts.workers, self.opts.dry_run,
-                               self.opts.max_in_flight, self.on_pack,
-                               inline=len(self.old_cache) > 0)
+        self.pool = WorkerPool(
+            self.repo,
+            self.opts.workers,
+            self.opts.dry_run,
+            self.opts.max_in_flight,
+            self.on_pack,
+            inline=len(self.old_cache) > 0,
+        )
         try:
             if not self.opts.dry_run:
                 self.new_cache = filescache.NewCache(self.opts.cache_file)
@@ -386,8 +413,10 @@ class Backup:
                 # Nothing to save: an empty snapshot would become 'latest' and hide the last
                 # real one from whoever restores 'latest'.
                 shown = ", ".join(os.fsdecode(p) for p in paths)
-                raise NotFoundError(f"none of the paths to back up could be read: {shown}",
-                                    "check the paths; nothing was saved")
+                raise NotFoundError(
+                    f"none of the paths to back up could be read: {shown}",
+                    "check the paths; nothing was saved",
+                )
             self._pump(drain=True)
             self.pool.finish()
         except BaseException:
@@ -401,12 +430,14 @@ class Backup:
         root = self._upper_trees(tops)
         stats = self.pool.stats
         summary = dict(self.counts)
-        summary.update({
-            "data_blobs": sum(s["blobs_new"] for s in stats),
-            "data_added": sum(s["bytes_new"] for s in stats),
-            "data_stored": sum(s["bytes_stored"] for s in stats),
-            "errors": len(self.errors),
-        })
+        summary.update(
+            {
+                "data_blobs": sum(s["blobs_new"] for s in stats),
+                "data_added": sum(s["bytes_new"] for s in stats),
+                "data_stored": sum(s["bytes_stored"] for s in stats),
+                "errors": len(self.errors),
+            }
+        )
         if self.opts.dry_run:
             self.writer.close()
             return BackupResult(None, summary, self.errors, root)
@@ -485,8 +516,11 @@ def _normalise(paths: tuple[bytes, ...]) -> list[bytes]:
     return out
 
 
-def run_backup(repo: Repository, opts: BackupOptions, progress: BackupProgress | None = None,
-               parent: str | None = None) -> BackupResult:
+def run_backup(
+    repo: Repository,
+    opts: BackupOptions,
+    progress: BackupProgress | None = None,
+    parent: str | None = None,
+) -> BackupResult:
     """Back up ``opts.paths`` into ``repo`` (index already loaded, lock already held)."""
     return Backup(repo, opts, progress or NullProgress()).run(parent)
-

@@ -47,8 +47,9 @@ class CheckReport:
         return not any(f.severity == "error" for f in self.findings)
 
 
-def check(repo: Repository, read_data: bool = False,
-          on_pack: Callable[[int], None] | None = None) -> CheckReport:
+def check(
+    repo: Repository, read_data: bool = False, on_pack: Callable[[int], None] | None = None
+) -> CheckReport:
     report = CheckReport()
     try:
         repo.load_index()
@@ -71,9 +72,16 @@ def check(repo: Repository, read_data: bool = False,
     _walk_snapshots(repo, report, damaged_blobs, affected)
     for pid, problem in damaged.items():
         snaps, files = affected[pid]
-        report.findings.append(Finding("error", "damaged-pack",
-                                       f"pack {pid.hex()[:8]}: {problem}", pack=pid.hex(),
-                                       snapshots=sorted(snaps), files=sorted(files)[:100]))
+        report.findings.append(
+            Finding(
+                "error",
+                "damaged-pack",
+                f"pack {pid.hex()[:8]}: {problem}",
+                pack=pid.hex(),
+                snapshots=sorted(snaps),
+                files=sorted(files)[:100],
+            )
+        )
     for bad in repo.bad:
         # A lock holds no data: one that does not authenticate is in the way, not damage.
         severity = "warning" if bad.name.startswith(LOCK_PREFIX) else "error"
@@ -81,27 +89,41 @@ def check(repo: Repository, read_data: bool = False,
     return report
 
 
-def _compare_packs(report: CheckReport, repo: Repository, stored: dict[bytes, Any],
-                   unindexed: set[bytes]) -> None:
+def _compare_packs(
+    report: CheckReport, repo: Repository, stored: dict[bytes, Any], unindexed: set[bytes]
+) -> None:
     for pid, count in repo.unstored_packs.items():
         if pid not in stored:
-            report.findings.append(Finding(
-                "error", "missing-pack",
-                f"pack {pid.hex()[:8]} is named by the index ({count} blobs) but is not stored",
-                pack=pid.hex()))
+            report.findings.append(
+                Finding(
+                    "error",
+                    "missing-pack",
+                    f"pack {pid.hex()[:8]} is named by the index ({count} blobs) but is not stored",
+                    pack=pid.hex(),
+                )
+            )
     for pid in sorted(unindexed):
         if pack_name(pid) in repo.bad:
             continue  # garbage: a bad-object finding
-        report.findings.append(Finding(
-            "warning", "unindexed-pack",
-            f"pack {pid.hex()[:8]} is in no index (left by an interrupted backup; the next "
-            "backup adopts it, 'kaikyo repair index' indexes it, 'prune' removes it if "
-            "unused)", pack=pid.hex()))
+        report.findings.append(
+            Finding(
+                "warning",
+                "unindexed-pack",
+                f"pack {pid.hex()[:8]} is in no index (left by an interrupted backup; the next "
+                "backup adopts it, 'kaikyo repair index' indexes it, 'prune' removes it if "
+                "unused)",
+                pack=pid.hex(),
+            )
+        )
 
 
-def _read_all(repo: Repository, report: CheckReport, packs: list[bytes],
-              by_pack: dict[bytes, list[PackEntry]], on_pack: Callable[[int], None] | None
-              ) -> dict[bytes, str]:
+def _read_all(
+    repo: Repository,
+    report: CheckReport,
+    packs: list[bytes],
+    by_pack: dict[bytes, list[PackEntry]],
+    on_pack: Callable[[int], None] | None,
+) -> dict[bytes, str]:
     damaged: dict[bytes, str] = {}
 
     def verify(pid: bytes) -> tuple[bytes, str | None]:
@@ -129,11 +151,18 @@ def _verify_pack(repo: Repository, pid: bytes, indexed: list[PackEntry]) -> str 
         if hlen + PACK_TRAILER_SIZE > len(data):
             return "truncated: its header would start before the pack does"
         header = data[len(data) - PACK_TRAILER_SIZE - hlen : len(data) - PACK_TRAILER_SIZE]
-        entries = parse_header(repo.cipher, repo.compressor, header, len(data),
-                               f"pack {pid.hex()[:8]}")
+        entries = parse_header(
+            repo.cipher, repo.compressor, header, len(data), f"pack {pid.hex()[:8]}"
+        )
         for e in entries:
-            plain = open_blob(repo.cipher, repo.compressor, e.blob_type, e.blob_id,
-                              memoryview(data)[e.offset : e.offset + e.length], e.raw_length)
+            plain = open_blob(
+                repo.cipher,
+                repo.compressor,
+                e.blob_type,
+                e.blob_id,
+                memoryview(data)[e.offset : e.offset + e.length],
+                e.raw_length,
+            )
             if repo.hasher(plain) != e.blob_id:
                 return f"blob {e.blob_id.hex()[:8]} does not match its id"
     except OBJECT_ERRORS as exc:
@@ -145,8 +174,12 @@ def _verify_pack(repo: Repository, pid: bytes, indexed: list[PackEntry]) -> str 
     return None
 
 
-def _walk_snapshots(repo: Repository, report: CheckReport, damaged_blobs: dict[bytes, bytes],
-                    affected: dict[bytes, tuple[set[str], set[str]]]) -> None:
+def _walk_snapshots(
+    repo: Repository,
+    report: CheckReport,
+    damaged_blobs: dict[bytes, bytes],
+    affected: dict[bytes, tuple[set[str], set[str]]],
+) -> None:
     try:
         records: list[SnapshotRecord] = repo.list_snapshots()
     except KaikyoError as exc:
@@ -172,9 +205,16 @@ def _walk_snapshots(repo: Repository, report: CheckReport, damaged_blobs: dict[b
                     continue
                 nodes = decode_tree(repo.load_blob(bid))
             except (KaikyoError, ValueError) as exc:
-                report.findings.append(Finding("error", "tree", f"snapshot {sid[:8]}: tree at "
-                                               f"{base.decode('utf-8', 'backslashreplace') or '/'}"
-                                               f" unreadable: {exc}", snapshots=[sid]))
+                report.findings.append(
+                    Finding(
+                        "error",
+                        "tree",
+                        f"snapshot {sid[:8]}: tree at "
+                        f"{base.decode('utf-8', 'backslashreplace') or '/'}"
+                        f" unreadable: {exc}",
+                        snapshots=[sid],
+                    )
+                )
                 continue
             report.trees += 1
             for node in nodes:
@@ -188,11 +228,17 @@ def _walk_snapshots(repo: Repository, report: CheckReport, damaged_blobs: dict[b
                     elif blob not in seen_blobs:
                         seen_blobs.add(blob)
                         if blob not in repo.index:
-                            report.findings.append(Finding(
-                                "error", "missing-blob",
-                                f"snapshot {sid[:8]}: {path.decode('utf-8', 'backslashreplace')}"
-                                f" needs blob {hex_id[:8]}, which is in no pack",
-                                snapshots=[sid], files=[path.decode("utf-8", "backslashreplace")]))
+                            shown = path.decode("utf-8", "backslashreplace")
+                            report.findings.append(
+                                Finding(
+                                    "error",
+                                    "missing-blob",
+                                    f"snapshot {sid[:8]}: {shown}"
+                                    f" needs blob {hex_id[:8]}, which is in no pack",
+                                    snapshots=[sid],
+                                    files=[shown],
+                                )
+                            )
                 if node.get("subtree"):
                     stack.append((path, str(node["subtree"])))
     report.blobs = len(seen_blobs)

@@ -11,8 +11,7 @@ from kaikyo.snapshot import trees
 _META = ("mode", "uid", "gid", "mtime", "type")
 
 
-def diff_trees(repo: Repository, a: str, b: str, base: bytes = b""
-               ) -> Iterator[tuple[str, bytes]]:
+def diff_trees(repo: Repository, a: str, b: str, base: bytes = b"") -> Iterator[tuple[str, bytes]]:
     """Yield ('+', path), ('-', path), ('M', path) content change, ('T', path) metadata only."""
     if a == b:
         return
@@ -33,12 +32,14 @@ def diff_trees(repo: Repository, a: str, b: str, base: bytes = b""
             elif any(ln.get(k) != rn.get(k) for k in _META) and ln.get("type") != "dir":
                 yield "T", path
             if ln.get("type") == "dir" or rn.get("type") == "dir":
-                yield from diff_trees(repo, str(ln.get("subtree", "")),
-                                      str(rn.get("subtree", "")), path)
+                yield from diff_trees(
+                    repo, str(ln.get("subtree", "")), str(rn.get("subtree", "")), path
+                )
 
 
-def _all(repo: Repository, node: Node | None, path: bytes, sign: str
-         ) -> Iterator[tuple[str, bytes]]:
+def _all(
+    repo: Repository, node: Node | None, path: bytes, sign: str
+) -> Iterator[tuple[str, bytes]]:
     if node is None or node.get("type") != "dir" or not node.get("subtree"):
         return
     for p, _ in trees.walk(repo, str(node["subtree"]), path):

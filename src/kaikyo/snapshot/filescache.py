@@ -59,8 +59,7 @@ def make_entry(size: int, mtime_ns: int, ctime_ns: int, inode: int, ids: bytes) 
 
 
 def matches(entry: Entry, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> bool:
-    return len(entry) >= STAT.size and STAT.unpack_from(entry) == (size, mtime_ns, ctime_ns,
-                                                                     inode)
+    return len(entry) >= STAT.size and STAT.unpack_from(entry) == (size, mtime_ns, ctime_ns, inode)
 
 
 def blob_ids(entry: Entry) -> bytes:
@@ -108,8 +107,12 @@ class OldCache:
     """The previous backup's cache, opened read-only; a directory's value is taken out (read
     and forgotten) when the walk enters it, so what is left at the end was not visited."""
 
-    def __init__(self, fh: BinaryIO | None = None, table: dict[bytes, int] | None = None,
-                 ages: dict[bytes, int] | None = None) -> None:
+    def __init__(
+        self,
+        fh: BinaryIO | None = None,
+        table: dict[bytes, int] | None = None,
+        ages: dict[bytes, int] | None = None,
+    ) -> None:
         self._fh = fh
         self._table = table or {}
         self._ages = ages or {}
@@ -142,8 +145,7 @@ class OldCache:
 
     def leftovers(self) -> list[tuple[bytes, int, int, int]]:
         """(key, offset, length, age) of the directories not taken."""
-        return [(key, *_unspan(span), self._ages.get(key, 0))
-                for key, span in self._table.items()]
+        return [(key, *_unspan(span), self._ages.get(key, 0)) for key, span in self._table.items()]
 
     def read_value(self, offset: int, length: int) -> bytes:
         """One directory's value; b"" if it cannot be read whole."""
@@ -245,11 +247,14 @@ class NewCache:
         """Write the table, fsync, and make this the cache."""
         if self._fh is None or self.path is None or self._tmp is None:
             return
-        rows = b"".join(ROW.pack(key, *_unspan(span), self._ages.get(key, 0))
-                        for key, span in self._table.items())
+        rows = b"".join(
+            ROW.pack(key, *_unspan(span), self._ages.get(key, 0))
+            for key, span in self._table.items()
+        )
         self._buffer += rows
-        self._buffer += FOOT.pack(len(self._table), self._offset,
-                                  hashlib.blake2b(rows, digest_size=16).digest(), MAGIC)
+        self._buffer += FOOT.pack(
+            len(self._table), self._offset, hashlib.blake2b(rows, digest_size=16).digest(), MAGIC
+        )
         if not self._flush():
             return
         try:
@@ -296,7 +301,7 @@ def remove_stale_temporaries(path: Path) -> None:
     prefix = f"{path.name}.tmp"
     with contextlib.suppress(OSError), os.scandir(path.parent) as it:
         for entry in it:
-            pid = entry.name[len(prefix):]
+            pid = entry.name[len(prefix) :]
             if entry.name.startswith(prefix) and pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)

@@ -24,8 +24,7 @@ class PathFilter:
         for pat in self.include:
             if fnmatch.fnmatchcase(text, pat) or fnmatch.fnmatchcase(name, pat):
                 return True
-            if any(fnmatch.fnmatchcase(text[: i], pat) for i in range(len(text))
-                   if text[i] == "/"):
+            if any(fnmatch.fnmatchcase(text[:i], pat) for i in range(len(text)) if text[i] == "/"):
                 return True  # below an included directory
             if is_dir and pat.startswith(text + "/"):
                 return True  # on the way to an included path
@@ -36,7 +35,8 @@ class PathFilter:
         parts = text.split("/")
         for i in range(1, len(parts)):
             prefix, name = "/".join(parts[: i + 1]), parts[i]
-            if any(fnmatch.fnmatchcase(prefix, p) or fnmatch.fnmatchcase(name, p)
-                   for p in self.exclude):
+            if any(
+                fnmatch.fnmatchcase(prefix, p) or fnmatch.fnmatchcase(name, p) for p in self.exclude
+            ):
                 return True
         return False

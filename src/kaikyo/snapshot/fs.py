@@ -13,7 +13,14 @@ from functools import lru_cache
 from kaikyo.core.format.tree import Node, put_bytes
 
 FILE, DIR, SYMLINK, FIFO, CHARDEV, BLOCKDEV, SOCKET = (
-    "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket")
+    "file",
+    "dir",
+    "symlink",
+    "fifo",
+    "chardev",
+    "blockdev",
+    "socket",
+)
 
 
 @lru_cache(maxsize=4096)

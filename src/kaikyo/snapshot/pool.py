@@ -49,8 +49,15 @@ def choose_worker(size: int, loads: list[int]) -> int:
 
 
 class WorkerPool:
-    def __init__(self, repo: Repository, workers: int, dry_run: bool, max_in_flight: int,
-                 on_pack: Callable[[bytes, bytes, int], None], inline: bool = False) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        workers: int,
+        dry_run: bool,
+        max_in_flight: int,
+        on_pack: Callable[[bytes, bytes, int], None],
+        inline: bool = False,
+    ) -> None:
         """``workers``: readers, this process included. ``inline``: every batch may be read
         in this process (see INLINE_SHARE) until the first worker is forked; for incremental
         backups."""
@@ -83,10 +90,19 @@ class WorkerPool:
         # the repository), and what they free by reference counting is freed all the same.
         gc.freeze()
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=worker_main,
-                           args=(self._repo, child, self._dry_run, self._max_in_flight,
-                                 [*self._conns, parent], os.getpid()),
-                           daemon=True, name="kaikyo-worker")
+        proc = ctx.Process(
+            target=worker_main,
+            args=(
+                self._repo,
+                child,
+                self._dry_run,
+                self._max_in_flight,
+                [*self._conns, parent],
+                os.getpid(),
+            ),
+            daemon=True,
+            name="kaikyo-worker",
+        )
         proc.start()
         child.close()
         self._conns.append(parent)
@@ -119,13 +135,15 @@ class WorkerPool:
                 self._fork_one()
         return choose_worker(size, self._load)
 
-    def submit(self, batch_id: int, files: list[tuple[bytes, int]], worker: int,
-               walked_bytes: int = 0) -> None:
+    def submit(
+        self, batch_id: int, files: list[tuple[bytes, int]], worker: int, walked_bytes: int = 0
+    ) -> None:
         """Hand a batch to ``worker``, or read it here (MAIN, or see INLINE_SHARE):
         ``walked_bytes`` is the size of all the files the walk has seen so far."""
         if worker == MAIN or self._max_forks == 0:
-            self._results[batch_id] = process_batch(self._inline_saver(), files,
-                                                    self._poll_now if self._conns else None)
+            self._results[batch_id] = process_batch(
+                self._inline_saver(), files, self._poll_now if self._conns else None
+            )
             return
         if not self._conns:
             nbytes = self._inline_bytes + sum(size for _, size in files)

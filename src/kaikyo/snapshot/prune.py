@@ -84,10 +84,11 @@ def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
             try:
                 nodes = decode_tree(repo.load_blob(tid))
             except IntegrityError as exc:
-                raise IntegrityError(f"snapshot {sid[:8]}: tree {tid.hex()[:8]} is unreadable "
-                                     f"({exc.message}); nothing was deleted",
-                                     "run 'kaikyo check --read-data' to see what is damaged"
-                                     ) from None
+                raise IntegrityError(
+                    f"snapshot {sid[:8]}: tree {tid.hex()[:8]} is unreadable "
+                    f"({exc.message}); nothing was deleted",
+                    "run 'kaikyo check --read-data' to see what is damaged",
+                ) from None
             for node in nodes:
                 for hex_id in node.get("content", ()):
                     out.blobs.add(bytes.fromhex(hex_id))
@@ -97,9 +98,12 @@ def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
     return out
 
 
-def plan_prune(by_pack: dict[bytes, list[PackEntry]], used: set[bytes],
-               unused_fraction: float = REPACK_UNUSED_FRACTION,
-               garbage: Iterable[bytes] = ()) -> PrunePlan:
+def plan_prune(
+    by_pack: dict[bytes, list[PackEntry]],
+    used: set[bytes],
+    unused_fraction: float = REPACK_UNUSED_FRACTION,
+    garbage: Iterable[bytes] = (),
+) -> PrunePlan:
     """Decide what to delete and what to repack, from the stored packs' entries only.
 
     Each used blob keeps exactly one copy: the first in pack order; its other copies count
@@ -134,24 +138,27 @@ def _survivors(plan: PrunePlan, new_packs: list[RawPack]) -> list[FinishedPack]:
     return list(plan.keep_packs.items()) + [finished_pack(p) for p in new_packs]
 
 
-def _check_nothing_lost(plan: PrunePlan, survivors: list[FinishedPack],
-                        used: set[bytes]) -> None:
+def _check_nothing_lost(plan: PrunePlan, survivors: list[FinishedPack], used: set[bytes]) -> None:
     """Refuse before any deletion if a referenced, stored blob would have no copy left."""
     kept = {e.blob_id for _, entries in survivors for e in entries if e.blob_id in used}
     if len(kept) < plan.used_stored:
         raise IntegrityError(
             f"prune would leave {plan.used_stored - len(kept)} referenced blob(s) without a "
-            "copy; nothing was deleted", "report this as a bug; run 'kaikyo check'")
+            "copy; nothing was deleted",
+            "report this as a bug; run 'kaikyo check'",
+        )
 
 
 def execute_prune(repo: Repository, plan: PrunePlan, used: set[bytes] | None = None) -> int:
     """Carry out a plan; returns the number of packs written."""
     new_packs: list[RawPack] = []
     uploader = Uploader(repo.store)
-    trees = PackWriter(repo.cipher, repo.compressor, repo.config.pack_size, uploader,
-                       new_packs.append)
-    data = PackWriter(repo.cipher, repo.compressor, repo.config.pack_size, uploader,
-                      new_packs.append)
+    trees = PackWriter(
+        repo.cipher, repo.compressor, repo.config.pack_size, uploader, new_packs.append
+    )
+    data = PackWriter(
+        repo.cipher, repo.compressor, repo.config.pack_size, uploader, new_packs.append
+    )
     try:
         for pid, keep in plan.repack.items():
             lo = min(e.offset for e in keep)
@@ -206,8 +213,9 @@ class PruneResult:
     damaged: dict[str, str]
 
 
-def run_prune(repo: Repository, dry_run: bool = False,
-              on_status: Callable[[str], None] | None = None) -> PruneResult:
+def run_prune(
+    repo: Repository, dry_run: bool = False, on_status: Callable[[str], None] | None = None
+) -> PruneResult:
     """The whole prune under the caller's exclusive lock: adopt unindexed packs, find what
     the readable snapshots reference, plan, and (unless ``dry_run``) carry it out."""
     repo.adopt_unindexed(write=not dry_run)
@@ -215,8 +223,10 @@ def run_prune(repo: Repository, dry_run: bool = False,
     used = referenced(repo, roots)
     plan = plan_prune(repo.index.by_pack(), used.blobs, garbage=repo.unadoptable_packs())
     if on_status is not None:
-        on_status(f"repacking {len(plan.repack)} and deleting "
-                  f"{len(plan.delete_packs) + len(plan.garbage_packs)} packs")
+        on_status(
+            f"repacking {len(plan.repack)} and deleting "
+            f"{len(plan.delete_packs) + len(plan.garbage_packs)} packs"
+        )
     written = 0 if dry_run else execute_prune(repo, plan, used.blobs)
     return PruneResult(plan, written, used.damaged)
 
@@ -235,8 +245,7 @@ def rebuild_index(repo: Repository) -> tuple[int, list[str]]:
             continue
         except OBJECT_ERRORS as exc:  # a store that fails stops the rebuild: nothing deleted
             problems.append(f"pack {pid.hex()[:8]}: {reason_of(exc)}")
-            repo.bad.report(pack_name(pid), f"its header does not authenticate "
-                                            f"({reason_of(exc)})")
+            repo.bad.report(pack_name(pid), f"its header does not authenticate ({reason_of(exc)})")
     old = [o.name for o in repo.store.list(INDEX_PREFIX)]
     repo.indexed_files = set()
     for start in range(0, len(finished), 256):

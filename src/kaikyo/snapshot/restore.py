@@ -119,9 +119,10 @@ def _map_oserror(exc: OSError, what: str) -> Exception:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return PermissionDeniedError(f"permission denied while restoring {what}")
     if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
-        return AlreadyExistsError(f"cannot restore {what}: something else is in the way "
-                                  f"({exc.strerror})",
-                                  "restore into an empty directory, or remove what is there")
+        return AlreadyExistsError(
+            f"cannot restore {what}: something else is in the way ({exc.strerror})",
+            "restore into an empty directory, or remove what is there",
+        )
     return exc
 
 
@@ -137,8 +138,16 @@ def _real_dir(path: bytes) -> bool:
 MARKER = b".kaikyo-restore-in-progress"
 
 
-def apply_meta(target: bytes | int, meta: Meta, xattrs: Xattrs | None, chown: bool,
-               chmod: bool, warnings: list[str], shown: bytes, symlink: bool = False) -> None:
+def apply_meta(
+    target: bytes | int,
+    meta: Meta,
+    xattrs: Xattrs | None,
+    chown: bool,
+    chmod: bool,
+    warnings: list[str],
+    shown: bytes,
+    symlink: bool = False,
+) -> None:
     """Owner (if ``chown``), xattrs, mode (if ``chmod``), then times: chown clears set-id
     bits, and any later change would move the times."""
     mode, uid, gid, mtime = meta
@@ -267,11 +276,12 @@ class Restorer:
             raise AlreadyExistsError(
                 f"restore target {os.fsdecode(target)} holds an interrupted restore of "
                 "another snapshot or path",
-                "rerun that restore to finish it, choose another directory, or pass "
-                "--overwrite")
+                "rerun that restore to finish it, choose another directory, or pass --overwrite",
+            )
         raise AlreadyExistsError(
             f"restore target {os.fsdecode(target)} is not empty",
-            "choose an empty directory, or pass --overwrite to replace files in it")
+            "choose an empty directory, or pass --overwrite to replace files in it",
+        )
 
     def _marker(self) -> dict[str, object] | None:
         try:
@@ -323,7 +333,8 @@ class Restorer:
         inside it is restored, as restic does.
         """
         stack: list[tuple[bytes, bytes, str, _Pending | None]] = [
-            (b"", self.target, tree_hex, None)]
+            (b"", self.target, tree_hex, None)
+        ]
         wanted = self.filter.wanted if self.filtering else None
         while stack:
             base, parent, tid, pending = stack.pop()
@@ -383,10 +394,12 @@ class Restorer:
             self.d_meta.extend(node_meta(n, numeric))
         else:
             path = parent + b"/" + name
-            payload: bytes | int = (get_bytes(n, "target") or b"" if kind == "symlink"
-                                    else int(n.get("rdev", 0)))
-            self.specials.append((path, str(kind), payload, node_meta(n, numeric),
-                                  n.get("xattrs") or None))
+            payload: bytes | int = (
+                get_bytes(n, "target") or b"" if kind == "symlink" else int(n.get("rdev", 0))
+            )
+            self.specials.append(
+                (path, str(kind), payload, node_meta(n, numeric), n.get("xattrs") or None)
+            )
 
     def _find_hardlinks(self) -> None:
         """A file whose (dev, inode) was seen before becomes a link to the first one: drop it
@@ -412,8 +425,9 @@ class Restorer:
         keep = np.ones(self.files, dtype=bool)
         keep[dups] = False
         # By the numbers before the drop; _keep_files renumbers them with the files.
-        self.hardlinks = [(int(s), self.out(d))
-                          for s, d in zip(srcs.tolist(), dups.tolist(), strict=True)]
+        self.hardlinks = [
+            (int(s), self.out(d)) for s, d in zip(srcs.tolist(), dups.tolist(), strict=True)
+        ]
         self._keep_files(keep)
 
     def _locate(self) -> None:
@@ -446,18 +460,27 @@ class Restorer:
         by_pack = pack[order]
         cuts = (np.flatnonzero(by_pack[1:] != by_pack[:-1]) + 1).tolist()
         if nrows:
-            plan.groups = [(int(by_pack[a]), a, b)
-                           for a, b in zip([0, *cuts], [*cuts, nrows], strict=True)]
+            plan.groups = [
+                (int(by_pack[a]), a, b) for a, b in zip([0, *cuts], [*cuts, nrows], strict=True)
+            ]
         plan.blob_type, plan.pack, plan.offset, plan.length, plan.raw = (
-            blob_type, pack, offset, length, raw)
+            blob_type,
+            pack,
+            offset,
+            length,
+            raw,
+        )
         plan.fno, plan.order = fno, order
 
     # ---- running --------------------------------------------------------------------------
 
     def run(self, root_tree: str, subpath: bytes = b"/") -> RestoreResult:
         identity: dict[str, object] = {
-            "tree": root_tree, "path": os.fsdecode(subpath),
-            "include": list(self.opts.include), "exclude": list(self.opts.exclude)}
+            "tree": root_tree,
+            "path": os.fsdecode(subpath),
+            "include": list(self.opts.include),
+            "exclude": list(self.opts.exclude),
+        }
         self._check_target(identity)
         # A bad path or a blob that is not stored fails here, before anything is created.
         self.collect(root_tree, subpath)
@@ -488,8 +511,9 @@ class Restorer:
         for i in sorted(range(len(self.dirs)), key=depth.__getitem__, reverse=True):
             m, out = self.d_meta, self.dirs[i]
             meta = (m[4 * i], m[4 * i + 1], m[4 * i + 2], m[4 * i + 3])
-            apply_meta(out, meta, self.d_xattrs.get(i), self._chown(meta), True,
-                       self.result.warnings, out)
+            apply_meta(
+                out, meta, self.d_xattrs.get(i), self._chown(meta), True, self.result.warnings, out
+            )
         self.result.files = self.files + self.kept
         self.result.dirs = len(self.dirs)
         self.result.resumed = self.resuming
@@ -504,15 +528,19 @@ class Restorer:
             st = os.lstat(self.out(fno))
         except OSError:
             return False
-        return (stat.S_ISREG(st.st_mode) and st.st_size == m[fno * 5 + 4]
-                and st.st_mtime_ns == m[fno * 5 + 3])
+        return (
+            stat.S_ISREG(st.st_mode)
+            and st.st_size == m[fno * 5 + 4]
+            and st.st_mtime_ns == m[fno * 5 + 3]
+        )
 
     def _skip_finished(self) -> None:
         """Drop the files a resumed restore finished before it was cut (kept as they are),
         so the rerun reads only what is missing. Files other files are hard links to stay."""
         sources = {first for first, _ in self.hardlinks}
-        keep = np.array([fno in sources or not self._finished(fno)
-                         for fno in range(self.files)], dtype=bool)
+        keep = np.array(
+            [fno in sources or not self._finished(fno) for fno in range(self.files)], dtype=bool
+        )
         if keep.all():
             return
         self.kept = int((~keep).sum())
@@ -563,8 +591,9 @@ class Restorer:
             return
         finally:
             os.close(fd)
-        if (st.st_uid, st.st_gid) == (self.euid, self.egid) and \
-                stat.S_IMODE(st.st_mode) == 0o777 & ~umask:
+        if (st.st_uid, st.st_gid) == (self.euid, self.egid) and stat.S_IMODE(
+            st.st_mode
+        ) == 0o777 & ~umask:
             self.plain, self.umask = True, umask
 
     def _chown(self, meta: Meta) -> bool:
@@ -616,8 +645,9 @@ class Restorer:
             new[1:] = (by_pack[1:] != by_pack[:-1]) | (by_offset[1:] != by_offset[:-1])
             firsts = np.array([g[1] for g in groups], dtype=np.int64)
             blobs = np.add.reduceat(new.astype(np.int64), firsts).tolist()
-            nbytes = np.add.reduceat(np.where(new, plan.length[o], 0).astype(np.int64),
-                                     firsts).tolist()
+            nbytes = np.add.reduceat(
+                np.where(new, plan.length[o], 0).astype(np.int64), firsts
+            ).tolist()
             del by_pack, by_offset, new
             worker_of = np.zeros(int(plan.pack.max()) + 1, dtype=np.uint8)
             loads = [0] * n
@@ -646,8 +676,10 @@ class Restorer:
         if not self._replacing() or not os.path.lexists(path):
             return
         if _real_dir(path):
-            raise AlreadyExistsError(f"{os.fsdecode(path)} is a directory where the snapshot "
-                                     "has a file", "remove it, or restore elsewhere")
+            raise AlreadyExistsError(
+                f"{os.fsdecode(path)} is a directory where the snapshot has a file",
+                "remove it, or restore elsewhere",
+            )
         try:
             os.unlink(path)
         except OSError as exc:
@@ -687,8 +719,10 @@ class Restorer:
                 stop.set()
                 outcome[w] = exc
 
-        threads = [threading.Thread(target=work, args=(w,), name=f"kaikyo-restore-{w}",
-                                    daemon=True) for w in range(1, n)]
+        threads = [
+            threading.Thread(target=work, args=(w,), name=f"kaikyo-restore-{w}", daemon=True)
+            for w in range(1, n)
+        ]
         for t in threads:
             t.start()
         try:
@@ -761,9 +795,14 @@ class Restorer:
         pack_id = repo.index.pack_id(pno)
         sel = plan.order[first:end]
         rows, offs, lens, raws, types, fnos, foffs = (
-            sel.tolist(), plan.offset[sel].tolist(), plan.length[sel].tolist(),
-            plan.raw[sel].tolist(), plan.blob_type[sel].tolist(), plan.fno[sel].tolist(),
-            plan.foff[sel].tolist())
+            sel.tolist(),
+            plan.offset[sel].tolist(),
+            plan.length[sel].tolist(),
+            plan.raw[sel].tolist(),
+            plan.blob_type[sel].tolist(),
+            plan.fno[sel].tolist(),
+            plan.foff[sel].tolist(),
+        )
         del sel
         owner, sparse, f_rows, ids = self.owner, self.sparse, self.f_rows, plan.ids
         parents, names = self.f_parent, self.f_name
@@ -783,8 +822,14 @@ class Restorer:
                         at = o
                         row = rows[k]
                         bid = bytes(ids[row * 32 : row * 32 + 32])
-                        plain = open_blob(cipher, compressor, types[k], bid,
-                                          data[o - lo : o - lo + lens[k]], raws[k])
+                        plain = open_blob(
+                            cipher,
+                            compressor,
+                            types[k],
+                            bid,
+                            data[o - lo : o - lo + lens[k]],
+                            raws[k],
+                        )
                         if len(plain) != raws[k]:
                             raise IntegrityError(f"blob {bid.hex()[:8]} has the wrong length")
                     fno = fnos[k]
@@ -824,11 +869,13 @@ class Restorer:
             if os.lstat(out).st_size != m[i + 4]:
                 os.truncate(out, m[i + 4])
         meta = (m[i], m[i + 1], m[i + 2], m[i + 3])
-        apply_meta(out, meta, self.f_xattrs.get(fno), self._chown(meta), True,
-                   self.result.warnings, out)
+        apply_meta(
+            out, meta, self.f_xattrs.get(fno), self._chown(meta), True, self.result.warnings, out
+        )
 
-    def _special(self, out: bytes, kind: str, payload: bytes | int, meta: Meta,
-                 xattrs: Xattrs | None) -> None:
+    def _special(
+        self, out: bytes, kind: str, payload: bytes | int, meta: Meta, xattrs: Xattrs | None
+    ) -> None:
         self._replace(out)
         try:
             if kind == "symlink":
@@ -848,8 +895,16 @@ class Restorer:
         except OSError as exc:
             raise _map_oserror(exc, os.fsdecode(out)) from None
         self.result.other += 1
-        apply_meta(out, meta, xattrs, self._chown(meta), True, self.result.warnings, out,
-                   symlink=kind == "symlink")
+        apply_meta(
+            out,
+            meta,
+            xattrs,
+            self._chown(meta),
+            True,
+            self.result.warnings,
+            out,
+            symlink=kind == "symlink",
+        )
 
     def _verify(self) -> int:
         """Re-read every restored file and check each chunk against its blob id."""
@@ -936,6 +991,7 @@ def _pwrite_sparse(fd: int, data: bytes, offset: int) -> None:
         os.pwrite(fd, view[start:], offset + start)
 
 
-def run_restore(repo: Repository, root_tree: str, subpath: bytes, opts: RestoreOptions
-                ) -> RestoreResult:
+def run_restore(
+    repo: Repository, root_tree: str, subpath: bytes, opts: RestoreOptions
+) -> RestoreResult:
     return Restorer(repo, opts).run(root_tree, subpath)

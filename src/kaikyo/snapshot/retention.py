@@ -26,8 +26,16 @@ class Policy:
     tags: tuple[str, ...] = ()
 
     def empty(self) -> bool:
-        return not (self.last or self.hourly or self.daily or self.weekly or self.monthly
-                    or self.yearly or self.within or self.tags)
+        return not (
+            self.last
+            or self.hourly
+            or self.daily
+            or self.weekly
+            or self.monthly
+            or self.yearly
+            or self.within
+            or self.tags
+        )
 
 
 @dataclass(frozen=True, slots=True)

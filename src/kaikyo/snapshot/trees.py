@@ -38,8 +38,9 @@ def resolve(repo: Repository, root_tree: str, path: bytes) -> tuple[bytes, Node 
         match = next((n for n in load_tree(repo, tree) if node_name(n) == part), None)
         if match is None:
             shown = b"/" + b"/".join(parts[: i + 1])
-            raise NotFoundError(f"path {shown.decode('utf-8', 'backslashreplace')} is not in "
-                                "the snapshot")
+            raise NotFoundError(
+                f"path {shown.decode('utf-8', 'backslashreplace')} is not in the snapshot"
+            )
         node = match
         tree = str(match.get("subtree", "")) if match.get("type") == "dir" else ""
     return b"/" + b"/".join(parts), node, tree

@@ -54,8 +54,7 @@ GROUP_BUFFER = READ_BLOCK + 1  # one file of READ_BLOCK and the byte that shows 
 class ChunkSaver:
     """Dedup + compress + seal + pack for one worker process."""
 
-    def __init__(self, repo: Repository, uploader: Uploader, send_pack: Any,
-                 dry_run: bool) -> None:
+    def __init__(self, repo: Repository, uploader: Uploader, send_pack: Any, dry_run: bool) -> None:
         self.repo = repo
         self.params = repo.config.chunker
         self.hasher = repo.hasher
@@ -66,8 +65,9 @@ class ChunkSaver:
         self.bytes_new = 0
         self.bytes_stored = 0
         self.blobs_new = 0
-        self.packer = PackWriter(self.cipher, self.compressor, repo.config.pack_size, uploader,
-                                 send_pack)
+        self.packer = PackWriter(
+            self.cipher, self.compressor, repo.config.pack_size, uploader, send_pack
+        )
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
         self._pending: deque[tuple[bytes, int, Future[bytes]]] = deque()
         self._local = threading.local()
@@ -111,8 +111,9 @@ class ChunkSaver:
             # copied because the caller reuses its read buffer.
             for bid, chunk in fresh:
                 data = bytes(chunk)
-                self._pending.append((bid, len(data),
-                                      self._pool.submit(self._compress_and_seal, bid, data)))
+                self._pending.append(
+                    (bid, len(data), self._pool.submit(self._compress_and_seal, bid, data))
+                )
             while len(self._pending) > MAX_PENDING:
                 self._pack_oldest()
             return ids
@@ -161,8 +162,11 @@ def read_into(fd: int, view: memoryview, size: int) -> int:
     return got
 
 
-def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]],
-                  between_files: Callable[[], None] | None = None) -> list[FileResult]:
+def process_batch(
+    saver: ChunkSaver,
+    files: list[tuple[bytes, int]],
+    between_files: Callable[[], None] | None = None,
+) -> list[FileResult]:
     """Chunk and save a batch; ``between_files`` is called before each file (the main
     process collects the workers' messages there, so none waits on a full pipe).
 
@@ -228,8 +232,9 @@ def process_batch(saver: ChunkSaver, files: list[tuple[bytes, int]],
     return results
 
 
-def process_big_file(saver: ChunkSaver, path: bytes, buffer: memoryview | None = None
-                     ) -> FileResult:
+def process_big_file(
+    saver: ChunkSaver, path: bytes, buffer: memoryview | None = None
+) -> FileResult:
     """Stream a large file through the chunker with plain reads, in ``buffer`` if it is big
     enough (STREAM_BLOCK plus the largest chunk) and nothing else uses it.
 
@@ -244,8 +249,11 @@ def process_big_file(saver: ChunkSaver, path: bytes, buffer: memoryview | None =
         # block is read in after it, instead of allocating (and faulting in) fresh megabytes
         # per block.
         need = STREAM_BLOCK + saver.params.max_size
-        view = (buffer[:need] if buffer is not None and len(buffer) >= need
-                else memoryview(bytearray(need)))
+        view = (
+            buffer[:need]
+            if buffer is not None and len(buffer) >= need
+            else memoryview(bytearray(need))
+        )
         filled = 0
         total = 0
         try:
@@ -282,8 +290,11 @@ def flush_saver(saver: ChunkSaver, uploader: Uploader) -> dict[str, int]:
     saver.drain()
     saver.packer.flush()
     uploader.wait()
-    return {"bytes_new": saver.bytes_new, "blobs_new": saver.blobs_new,
-            "bytes_stored": saver.bytes_stored}
+    return {
+        "bytes_new": saver.bytes_new,
+        "blobs_new": saver.blobs_new,
+        "bytes_stored": saver.bytes_stored,
+    }
 
 
 def close_saver(saver: ChunkSaver, uploader: Uploader) -> None:
@@ -307,8 +318,14 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)  # the parent died between the fork and the prctl
 
 
-def worker_main(repo: Repository, conn: Connection, dry_run: bool, max_in_flight: int,
-                inherited: list[Connection] | None = None, parent_pid: int = 0) -> None:
+def worker_main(
+    repo: Repository,
+    conn: Connection,
+    dry_run: bool,
+    max_in_flight: int,
+    inherited: list[Connection] | None = None,
+    parent_pid: int = 0,
+) -> None:
     """Entry point of a forked worker; runs until ``exit`` or EOF.
 
     ``inherited``: the parent's ends of the workers' pipes, this one's included, which the

@@ -23,8 +23,10 @@ class ObjectGone(StoreError, errors.PermissionDeniedError):
     """The haven refuses to store a name it deleted: only a replay of an old object can have
     it (every object but ``config`` is sealed with a random nonce)."""
 
-    default_hint = "an old object was put back; if this is your own, bring it back with " \
-                   "'kaikyo tenant undelete' at the haven"
+    default_hint = (
+        "an old object was put back; if this is your own, bring it back with "
+        "'kaikyo tenant undelete' at the haven"
+    )
 
 
 class InvalidName(StoreError, errors.UsageError):

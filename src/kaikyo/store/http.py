@@ -80,16 +80,24 @@ def _list_item(line: str, number: int, prefix: str) -> ObjectInfo:
     try:
         obj = json.loads(line)
         name, size, mtime = obj["name"], obj["size"], obj.get("mtime")
-        if not isinstance(name, str) or isinstance(size, bool) or not isinstance(size, int) \
-                or size < 0 or (mtime is not None and (isinstance(mtime, bool) or
-                                                       not isinstance(mtime, int | float))):
+        if (
+            not isinstance(name, str)
+            or isinstance(size, bool)
+            or not isinstance(size, int)
+            or size < 0
+            or (
+                mtime is not None
+                and (isinstance(mtime, bool) or not isinstance(mtime, int | float))
+            )
+        ):
             raise ValueError("fields of the wrong type")
         validate_name(name)
         if not name.startswith(prefix):
             raise ValueError(f"{name!r} is outside the prefix asked for")
     except (ValueError, KeyError, TypeError, InvalidName) as exc:
-        raise StoreProtocolError(f"line {number} of the haven's listing is malformed: "
-                                 f"{exc}") from None
+        raise StoreProtocolError(
+            f"line {number} of the haven's listing is malformed: {exc}"
+        ) from None
     return ObjectInfo(name, size, float(mtime) if mtime is not None else None)
 
 
@@ -107,12 +115,14 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=ca_file)
     except ssl.SSLError as exc:  # before OSError, of which it is a subclass
-        raise errors.ConfigError(f"CA file {ca_file} holds no usable PEM certificate: "
-                                 f"{exc.reason or exc}") from None
+        raise errors.ConfigError(
+            f"CA file {ca_file} holds no usable PEM certificate: {exc.reason or exc}"
+        ) from None
     except OSError as exc:
         raise errors.ConfigError(
             f"cannot read CA file {ca_file}: {exc.strerror or exc}",
-            "KAIKYO_CA_FILE / --ca-file must name a PEM file") from None
+            "KAIKYO_CA_FILE / --ca-file must name a PEM file",
+        ) from None
 
 
 def _tls_failure(exc: BaseException, host: str) -> StoreTrustFailed | None:
@@ -127,9 +137,11 @@ def _tls_failure(exc: BaseException, host: str) -> StoreTrustFailed | None:
             reason = seen.verify_message or seen.reason or "verification failed"
             return StoreTrustFailed(f"TLS certificate of haven {host} not trusted: {reason}")
         if isinstance(seen, ssl.SSLError) and seen.reason == "WRONG_VERSION_NUMBER":
-            return StoreTrustFailed(f"haven {host} does not speak TLS on this port",
-                                    "use the http:// URL only for a loopback haven without "
-                                    "--tls-cert, or check the port")
+            return StoreTrustFailed(
+                f"haven {host} does not speak TLS on this port",
+                "use the http:// URL only for a loopback haven without "
+                "--tls-cert, or check the port",
+            )
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -170,8 +182,11 @@ class HttpStore:
         self._base = str(parsed.copy_with(path="/" + "/".join(segments), query=None))
         self._options = options
         self._transport = transport
-        self._retry = retry or (RetryPolicy(max_elapsed=options.retry_limit)
-                                if options.retry_limit is not None else RetryPolicy())
+        self._retry = retry or (
+            RetryPolicy(max_elapsed=options.retry_limit)
+            if options.retry_limit is not None
+            else RetryPolicy()
+        )
         self._limiter = (
             RateLimiter(parse_schedule(options.upload_limit), options.clock)
             if options.upload_limit
@@ -232,8 +247,7 @@ class HttpStore:
 
     # -- request plumbing ------------------------------------------------------------------
 
-    def _send(self, kind: str, request: Callable[[httpx.Client], httpx.Response]
-              ) -> httpx.Response:
+    def _send(self, kind: str, request: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
         """Run one request of ``kind`` (PUT, GET, HEAD, DELETE, LIST); map transport failures
         to StoreUnavailable and error answers via wire. Only the statuses the protocol
         defines for ``kind`` succeed: a redirect or a stray 200 from a proxy that stored
@@ -252,7 +266,8 @@ class HttpStore:
             raise StoreProtocolError(
                 f"the haven at {self._host} answered HTTP {response.status_code} to {kind}"
                 + (f" (redirect to {where[:200]})" if where else "")
-                + ", which the protocol does not define: nothing was done")
+                + ", which the protocol does not define: nothing was done"
+            )
         return response
 
     @staticmethod
@@ -267,8 +282,9 @@ class HttpStore:
         return wire.error_from_response(response.status_code, kind, message)
 
     def _retrying(self, fn: Callable[[int], T]) -> T:
-        return call_with_retry(fn, self._retry, self._options.clock,
-                               watcher=self._options.retry_watcher)
+        return call_with_retry(
+            fn, self._retry, self._options.clock, watcher=self._options.retry_watcher
+        )
 
     @staticmethod
     def _object_path(name: str) -> str:
@@ -329,8 +345,9 @@ class HttpStore:
         def attempt(n: int) -> None:
             if n and self._arrived(name, size, lambda: _read_file(path)):
                 return
-            self._send("PUT", lambda c: c.put(target, content=self._file_body(path),
-                                              headers=headers))
+            self._send(
+                "PUT", lambda c: c.put(target, content=self._file_body(path), headers=headers)
+            )
 
         self._retrying(attempt)
 
@@ -358,8 +375,9 @@ class HttpStore:
         size = wire.parse_count(response.headers.get("content-length"))
         mtime = _parse_mtime(response.headers.get(wire.MTIME_HEADER))
         if size is None or mtime is False:
-            raise StoreProtocolError(f"the haven's answer to HEAD {name} has a malformed "
-                                     "Content-Length or receive time")
+            raise StoreProtocolError(
+                f"the haven's answer to HEAD {name} has a malformed Content-Length or receive time"
+            )
         return ObjectInfo(name, size, mtime)
 
     def stat(self, name: str) -> ObjectInfo:

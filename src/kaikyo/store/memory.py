@@ -57,8 +57,9 @@ class MemoryStore:
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         validate_prefix(prefix)
         with self._lock:
-            items = [ObjectInfo(n, len(b)) for n, b in self._objects.items()
-                     if n.startswith(prefix)]
+            items = [
+                ObjectInfo(n, len(b)) for n, b in self._objects.items() if n.startswith(prefix)
+            ]
         yield from items
 
     def delete(self, name: str) -> None:

@@ -50,8 +50,13 @@ MAX_LOCK_BYTES = 4096
 
 # What a successful answer is, per request: anything else (a redirect, a 200 where 201 is due)
 # means the request did not do what the protocol says, and is an error.
-SUCCESS = {"PUT": frozenset({201}), "GET": frozenset({200, 206}), "HEAD": frozenset({200}),
-           "DELETE": frozenset({204}), "LIST": frozenset({200})}
+SUCCESS = {
+    "PUT": frozenset({201}),
+    "GET": frozenset({200, 206}),
+    "HEAD": frozenset({200}),
+    "DELETE": frozenset({204}),
+    "LIST": frozenset({200}),
+}
 
 # The one table: error class, HTTP status, wire name. Order matters for encoding (first
 # isinstance match wins), so subclasses come before their bases.

@@ -81,8 +81,9 @@ def _compare_entry(rel: str, a: Entry, b: Entry, owners: bool, mtimes: bool) -> 
         return [f"{rel}: type {stat.filemode(sa.st_mode)} != {stat.filemode(sb.st_mode)}"]
     is_link = stat.S_ISLNK(sa.st_mode)
     if not is_link and stat.S_IMODE(sa.st_mode) != stat.S_IMODE(sb.st_mode):
-        diffs.append(f"{rel}: mode {oct(stat.S_IMODE(sa.st_mode))} != "
-                     f"{oct(stat.S_IMODE(sb.st_mode))}")
+        diffs.append(
+            f"{rel}: mode {oct(stat.S_IMODE(sa.st_mode))} != {oct(stat.S_IMODE(sb.st_mode))}"
+        )
     if owners and (sa.st_uid, sa.st_gid) != (sb.st_uid, sb.st_gid):
         diffs.append(f"{rel}: owner {sa.st_uid}:{sa.st_gid} != {sb.st_uid}:{sb.st_gid}")
     if mtimes and sa.st_mtime_ns != sb.st_mtime_ns:
@@ -92,10 +93,13 @@ def _compare_entry(rel: str, a: Entry, b: Entry, owners: bool, mtimes: bool) -> 
             diffs.append(f"{rel}: size {sa.st_size} != {sb.st_size}")
         elif a.digest != b.digest:
             diffs.append(f"{rel}: content differs")
-        if sa.st_blocks * 512 < sa.st_size * SPARSE_SLACK and \
-                sb.st_blocks * 512 > sb.st_size * SPARSE_SLACK:
-            diffs.append(f"{rel}: sparse file restored dense ({sb.st_blocks} blocks, "
-                         f"source {sa.st_blocks})")
+        if (
+            sa.st_blocks * 512 < sa.st_size * SPARSE_SLACK
+            and sb.st_blocks * 512 > sb.st_size * SPARSE_SLACK
+        ):
+            diffs.append(
+                f"{rel}: sparse file restored dense ({sb.st_blocks} blocks, source {sa.st_blocks})"
+            )
     if is_link and a.target != b.target:
         diffs.append(f"{rel}: symlink target {a.target!r} != {b.target!r}")
     if (stat.S_ISCHR(sa.st_mode) or stat.S_ISBLK(sa.st_mode)) and sa.st_rdev != sb.st_rdev:
@@ -105,9 +109,14 @@ def _compare_entry(rel: str, a: Entry, b: Entry, owners: bool, mtimes: bool) -> 
     return diffs
 
 
-def compare_trees(a: bytes | str | os.PathLike[str], b: bytes | str | os.PathLike[str], *,
-                  owners: bool = True, mtimes: bool = True, root_meta: bool = False
-                  ) -> list[str]:
+def compare_trees(
+    a: bytes | str | os.PathLike[str],
+    b: bytes | str | os.PathLike[str],
+    *,
+    owners: bool = True,
+    mtimes: bool = True,
+    root_meta: bool = False,
+) -> list[str]:
     """Differences between the trees at ``a`` and ``b`` (empty when they match exactly).
 
     ``root_meta`` also compares the two roots' own metadata (off by default: a restore
@@ -116,8 +125,14 @@ def compare_trees(a: bytes | str | os.PathLike[str], b: bytes | str | os.PathLik
     return compare_scans(scan(a), scan(b), owners=owners, mtimes=mtimes, root_meta=root_meta)
 
 
-def compare_scans(ea: dict[bytes, Entry], eb: dict[bytes, Entry], *, owners: bool = True,
-                  mtimes: bool = True, root_meta: bool = False) -> list[str]:
+def compare_scans(
+    ea: dict[bytes, Entry],
+    eb: dict[bytes, Entry],
+    *,
+    owners: bool = True,
+    mtimes: bool = True,
+    root_meta: bool = False,
+) -> list[str]:
     """As :func:`compare_trees`, on scans taken earlier (a tree that has since changed)."""
     diffs: list[str] = []
     for rel in sorted(ea.keys() - eb.keys()):
@@ -144,8 +159,9 @@ def assert_trees_equal(a: Tree | dict[bytes, Entry], b: Tree, **kwargs: bool) ->
     if diffs:
         shown = "\n  ".join(diffs[:30])
         where = "the scan" if isinstance(a, dict) else os.fsdecode(a)
-        raise AssertionError(f"{len(diffs)} difference(s) between {where} and "
-                             f"{os.fsdecode(b)}:\n  {shown}")
+        raise AssertionError(
+            f"{len(diffs)} difference(s) between {where} and {os.fsdecode(b)}:\n  {shown}"
+        )
 
 
 def show(rel: bytes) -> str:

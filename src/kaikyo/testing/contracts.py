@@ -117,8 +117,20 @@ def delete_removes(store: Store) -> None:
 
 
 def invalid_names_rejected(store: Store) -> None:
-    bad = ["", "/etc/passwd", "../x", "data/../../x", "a//b", "UPPER", ".hidden", "a/./b",
-           "x" * 300, "a/b/c/d/e", "spa ce", "日本"]
+    bad = [
+        "",
+        "/etc/passwd",
+        "../x",
+        "data/../../x",
+        "a//b",
+        "UPPER",
+        ".hidden",
+        "a/./b",
+        "x" * 300,
+        "a/b/c/d/e",
+        "spa ce",
+        "日本",
+    ]
     for name in bad:
         try:
             store.put(name, b"x")

@@ -40,10 +40,18 @@ def kaikyo(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str
 
 
 class HavenProcess:
-    def __init__(self, data: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 extra: tuple[str, ...] = (), netns: str | None = None,
-                 tls: tuple[Path, Path] | None = None, metrics: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        extra: tuple[str, ...] = (),
+        netns: str | None = None,
+        tls: tuple[Path, Path] | None = None,
+        metrics: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         """``tls=(cert, key)`` serves https with that pair; the certificate is then also the
         CA a client must trust (see tlscert.self_signed). ``metrics``: also serve /metrics on
         an operator listener (``metrics_base``)."""
@@ -71,8 +79,15 @@ class HavenProcess:
         return f"{self.base}/{tenant}/{repo}"
 
     def start(self, timeout: float = 20.0) -> None:
-        cmd = [*KAIKYO, "serve", "--data", str(self.data), "--listen",
-               f"{self.host}:{self.port}", *self.extra]
+        cmd = [
+            *KAIKYO,
+            "serve",
+            "--data",
+            str(self.data),
+            "--listen",
+            f"{self.host}:{self.port}",
+            *self.extra,
+        ]
         if self.tls:
             cmd += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         if self.metrics_port is not None:
@@ -97,9 +112,18 @@ class HavenProcess:
     def _healthy(self) -> bool:
         if self.netns:
             probe = subprocess.run(
-                ["ip", "netns", "exec", self.netns, sys.executable, "-c",
-                 f"import httpx; httpx.get('{self.base}/healthz', timeout=1).raise_for_status()"],
-                capture_output=True, check=False)
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    self.netns,
+                    sys.executable,
+                    "-c",
+                    f"import httpx; httpx.get('{self.base}/healthz', timeout=1).raise_for_status()",
+                ],
+                capture_output=True,
+                check=False,
+            )
             return probe.returncode == 0
         verify = ssl.create_default_context(cafile=self.ca_file) if self.tls else True
         return httpx.get(f"{self.base}/healthz", timeout=1, verify=verify).status_code == 200

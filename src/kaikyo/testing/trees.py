@@ -127,8 +127,13 @@ def _special(root: Path, zoo: Zoo) -> None:
 def _modes(root: Path, zoo: Zoo) -> None:
     modes = root / "modes"
     modes.mkdir()
-    for name, mode in (("setuid", 0o4755), ("setgid", 0o2750), ("readonly", 0o444),
-                       ("private", 0o600), ("exec", 0o711)):
+    for name, mode in (
+        ("setuid", 0o4755),
+        ("setgid", 0o2750),
+        ("readonly", 0o444),
+        ("private", 0o600),
+        ("exec", 0o711),
+    ):
         _write(modes / name, name.encode())
         os.chmod(modes / name, mode)
     (modes / "sticky").mkdir()
@@ -168,8 +173,9 @@ def set_mtimes(root: Path, base_ns: int = BASE_MTIME_NS) -> None:
     entries: list[bytes] = []
     for dirpath, dirnames, filenames in os.walk(bytes(root)):
         entries += [os.path.join(dirpath, n) for n in filenames]
-        entries += [os.path.join(dirpath, n) for n in dirnames if
-                    os.path.islink(os.path.join(dirpath, n))]
+        entries += [
+            os.path.join(dirpath, n) for n in dirnames if os.path.islink(os.path.join(dirpath, n))
+        ]
     dirs = [d for d, _, _ in os.walk(bytes(root))]
     for i, path in enumerate(sorted(entries)):
         t = base_ns + i * 1_000_003_007

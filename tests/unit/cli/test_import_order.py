@@ -14,15 +14,28 @@ import sys
 import pytest
 
 HEAVY = ("numpy", "fastcdc", "zstandard", "orjson")
-COMMANDS = ["init", "backup", "restore", "snapshots", "ls", "find", "diff", "check", "repair",
-            "forget", "prune", "key", "unlock", "stats", "cat"]
+COMMANDS = [
+    "init",
+    "backup",
+    "restore",
+    "snapshots",
+    "ls",
+    "find",
+    "diff",
+    "check",
+    "repair",
+    "forget",
+    "prune",
+    "key",
+    "unlock",
+    "stats",
+    "cat",
+]
 
 
 def _loaded_after(statement: str) -> list[str]:
-    code = (f"import sys\n{statement}\n"
-            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = f"import sys\n{statement}\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.split()
 
 
@@ -67,6 +80,7 @@ keys.derive_kek = probe
 master = keys.open_key_slot(open({str(slot)!r}, "rb").read(), b"pw")
 print(seen, master.secret.hex())
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["[False]", master.secret.hex()]

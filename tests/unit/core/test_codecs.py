@@ -71,9 +71,16 @@ def test_wrong_key_fails() -> None:
         open_object(other.cipher(), Compressor(), KIND_INDEX, sealed, "index")
 
 
-entries = st.lists(st.tuples(st.sampled_from([0, 1]), st.binary(min_size=32, max_size=32),
-                             st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
-                             st.integers(0, 2**32 - 1)), max_size=20)
+entries = st.lists(
+    st.tuples(
+        st.sampled_from([0, 1]),
+        st.binary(min_size=32, max_size=32),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 2**32 - 1),
+    ),
+    max_size=20,
+)
 
 
 @given(st.lists(st.tuples(st.binary(min_size=32, max_size=32), entries), max_size=5))

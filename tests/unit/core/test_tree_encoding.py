@@ -16,8 +16,11 @@ from kaikyo.errors import IntegrityError
 text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 ints = st.integers(min_value=-(2**63), max_value=2**64 - 1)
 scalars = st.one_of(text, ints, st.booleans(), st.none())
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)), max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)),
+    max_leaves=12,
+)
 nodes = st.lists(st.dictionaries(text, values, max_size=8), max_size=6)
 
 

@@ -25,7 +25,12 @@ def test_lookup_across_loaded_and_added_entries() -> None:
             loc = idx.lookup(e.blob_id)
             assert loc is not None
             assert (loc.pack_id, loc.blob_type, loc.offset, loc.length, loc.raw_length) == (
-                pid, e.blob_type, e.offset, e.length, e.raw_length)
+                pid,
+                e.blob_type,
+                e.offset,
+                e.length,
+                e.raw_length,
+            )
     assert idx.lookup(extra.blob_id) is not None
     idx.freeze()
     assert idx.lookup(extra.blob_id).pack_id == b"p" * 32  # type: ignore[union-attr]
@@ -34,8 +39,10 @@ def test_lookup_across_loaded_and_added_entries() -> None:
     assert idx.nbytes() == 48 * 201
 
 
-@given(st.lists(st.binary(min_size=32, max_size=32), unique=True, max_size=60),
-       st.lists(st.binary(min_size=32, max_size=32), max_size=20))
+@given(
+    st.lists(st.binary(min_size=32, max_size=32), unique=True, max_size=60),
+    st.lists(st.binary(min_size=32, max_size=32), max_size=20),
+)
 def test_contains_many_agrees_with_contains(stored: list[bytes], probes: list[bytes]) -> None:
     idx = MasterIndex()
     idx.add_pack(b"x" * 32, [PackEntry(0, b, 0, 1, 1) for b in stored[: len(stored) // 2]])
@@ -66,26 +73,34 @@ def test_entries_roundtrip_by_pack() -> None:
     assert sorted(idx.by_pack()[b"z" * 32], key=lambda e: e.offset) == es
 
 
-@given(st.lists(st.binary(min_size=32, max_size=32), unique=True, max_size=60),
-       st.lists(st.binary(min_size=32, max_size=32), max_size=20))
+@given(
+    st.lists(st.binary(min_size=32, max_size=32), unique=True, max_size=60),
+    st.lists(st.binary(min_size=32, max_size=32), max_size=20),
+)
 def test_locate_many_agrees_with_lookup(stored: list[bytes], probes: list[bytes]) -> None:
     idx = MasterIndex()
     half = len(stored) // 2
-    idx.add_pack(b"x" * 32, [PackEntry(i % 2, b, 10 * i, i + 1, i + 2)
-                             for i, b in enumerate(stored[:half])])
+    idx.add_pack(
+        b"x" * 32, [PackEntry(i % 2, b, 10 * i, i + 1, i + 2) for i, b in enumerate(stored[:half])]
+    )
     idx.freeze()
-    idx.add_pack(b"y" * 32, [PackEntry(1, b, 7 * i, i + 3, i + 4)
-                             for i, b in enumerate(stored[half:])])  # left in the delta
+    idx.add_pack(
+        b"y" * 32, [PackEntry(1, b, 7 * i, i + 3, i + 4) for i, b in enumerate(stored[half:])]
+    )  # left in the delta
     queries = probes + stored + stored[:3]
     loc = idx.locate_many(b"".join(queries))
     for k, q in enumerate(queries):
         want = idx.lookup(q)
         assert bool(loc.found[k]) == (want is not None)
         if want is not None:
-            got = (idx.pack_id(int(loc.pack[k])), int(loc.blob_type[k]), int(loc.offset[k]),
-                   int(loc.length[k]), int(loc.raw_length[k]))
-            assert got == (want.pack_id, want.blob_type, want.offset, want.length,
-                           want.raw_length)
+            got = (
+                idx.pack_id(int(loc.pack[k])),
+                int(loc.blob_type[k]),
+                int(loc.offset[k]),
+                int(loc.length[k]),
+                int(loc.raw_length[k]),
+            )
+            assert got == (want.pack_id, want.blob_type, want.offset, want.length, want.raw_length)
 
 
 def test_locate_many_tells_apart_ids_sharing_a_prefix() -> None:

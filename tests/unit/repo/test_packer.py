@@ -29,12 +29,14 @@ from kaikyo.store.memory import MemoryStore
 KEY = MasterKey.from_secret(bytes(range(64)))
 
 
-def _write_packs(store: LocalStore | MemoryStore, blobs: list[bytes], target: int
-                 ) -> list[FinishedPack]:
+def _write_packs(
+    store: LocalStore | MemoryStore, blobs: list[bytes], target: int
+) -> list[FinishedPack]:
     done: list[FinishedPack] = []
     uploader = Uploader(store, 2)
-    writer = PackWriter(KEY.cipher(), Compressor(), target, uploader,
-                        lambda raw: done.append(finished_pack(raw)))
+    writer = PackWriter(
+        KEY.cipher(), Compressor(), target, uploader, lambda raw: done.append(finished_pack(raw))
+    )
     for i, blob in enumerate(blobs):
         writer.add(0, hashlib.sha256(blob).digest(), blob, len(blob) + i)
     writer.flush()
@@ -61,8 +63,9 @@ def test_packs_are_named_by_hash_and_parse(tmp_path: Path, kind: str) -> None:
             seen.append(data[e.offset : e.offset + e.length])
     assert sorted(seen) == sorted(blobs)  # uploads finish in any order
     spool = Uploader(store).spool_dir
-    assert not [n for n in os.listdir(spool) if n.startswith(f"{SPOOL_PREFIX}")
-                and f"-{os.getpid()}-" in n]
+    assert not [
+        n for n in os.listdir(spool) if n.startswith(f"{SPOOL_PREFIX}") and f"-{os.getpid()}-" in n
+    ]
 
 
 def test_local_store_links_the_spool_without_copy(tmp_path: Path) -> None:
@@ -86,8 +89,12 @@ def test_discard_removes_an_unfinished_pack(tmp_path: Path) -> None:
 
 
 def _dead_pid() -> int:
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(proc.stdout)
 
 
@@ -110,8 +117,7 @@ def test_spools_of_dead_processes_on_this_host_are_cleaned(tmp_path: Path) -> No
     live.discard()
 
 
-def test_a_writer_start_removes_day_old_temporary_files_of_the_local_store(
-        tmp_path: Path) -> None:
+def test_a_writer_start_removes_day_old_temporary_files_of_the_local_store(tmp_path: Path) -> None:
     """A put killed between its temporary file and the link leaves ``<hex>.tmp`` behind: the
     next writer removes it once it is a day old, and leaves younger ones to their writers."""
     LocalStore(tmp_path / "repo", create=True)

@@ -22,8 +22,9 @@ def _tree(root: Path) -> None:
             (sub / f"f{f:02}").write_bytes(b"%d/%d " % (d, f) * 50)
 
 
-def _most_held(repo: Repository, src: Path, cache: Path,
-               monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict[str, int]]:
+def _most_held(
+    repo: Repository, src: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, dict[str, int]]:
     """Back up ``src``; the most nodes held at once, and the counts."""
     seen = [0]
     real_pump = Backup._pump
@@ -42,14 +43,12 @@ def _most_held(repo: Repository, src: Path, cache: Path,
 
 
 @pytest.fixture
-def changed_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                  ) -> tuple[Repository, Path, Path]:
+def changed_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Repository, Path, Path]:
     """A tree backed up once (files cache saved), then its first file in walk order changed:
     the next backup has one batch, at the front, which never fills."""
     src = tmp_path / "src"
     _tree(src)
-    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw",
-                                kdf_cost=(1, 64))
+    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw", kdf_cost=(1, 64))
     repo.load_index()
     cache = tmp_path / "cache" / "files"
     _, counts = _most_held(repo, src, cache, monkeypatch)
@@ -61,7 +60,8 @@ def changed_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_changed_file_first_does_not_hold_the_whole_tree(
-        changed_first: tuple[Repository, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    changed_first: tuple[Repository, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, src, cache = changed_first
     held, counts = _most_held(repo, src, cache, monkeypatch)
     # d00 waits for its batch; every directory after it is saved as the walk leaves it.
@@ -71,7 +71,8 @@ def test_changed_file_first_does_not_hold_the_whole_tree(
 
 
 def test_a_slowly_filling_batch_is_sent_before_the_walk_ends(
-        changed_first: tuple[Repository, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    changed_first: tuple[Repository, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kaikyo.snapshot import backup as backup_module
 
     repo, src, cache = changed_first

@@ -11,20 +11,33 @@ from hypothesis import strategies as st
 from kaikyo.snapshot import filescache
 from kaikyo.testing.trees import JAPANESE_NAME, KOREAN_NAME, NON_UTF8_NAME
 
-NAMED = [NON_UTF8_NAME, JAPANESE_NAME.encode(), KOREAN_NAME.encode(), b"x" * 255,
-         ("\u00e9" * 127 + "x").encode(), b"\xff" * 255, b"."]  # up to 255 bytes (NAME_MAX)
+NAMED = [
+    NON_UTF8_NAME,
+    JAPANESE_NAME.encode(),
+    KOREAN_NAME.encode(),
+    b"x" * 255,
+    ("\u00e9" * 127 + "x").encode(),
+    b"\xff" * 255,
+    b".",
+]  # up to 255 bytes (NAME_MAX)
 
 names = st.one_of(
     st.sampled_from(NAMED),
     st.binary(min_size=1, max_size=255),  # any bytes: the format does not care
-    st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="/\0"),
-            min_size=1, max_size=63).map(str.encode),  # at most 4 bytes a character
+    st.text(
+        st.characters(blacklist_categories=["Cs"], blacklist_characters="/\0"),
+        min_size=1,
+        max_size=63,
+    ).map(str.encode),  # at most 4 bytes a character
 )
 entries = st.builds(
     filescache.make_entry,
-    st.integers(0, 2**64 - 1), st.integers(-(2**63), 2**63 - 1),
-    st.integers(-(2**63), 2**63 - 1), st.integers(0, 2**64 - 1),
-    st.lists(st.binary(min_size=32, max_size=32), max_size=4).map(b"".join))
+    st.integers(0, 2**64 - 1),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(0, 2**64 - 1),
+    st.lists(st.binary(min_size=32, max_size=32), max_size=4).map(b"".join),
+)
 
 
 def encode(files: dict[bytes, bytes]) -> bytes:
@@ -93,16 +106,20 @@ def keyed(dirs: dict[bytes, bytes]) -> dict[bytes, bytes]:
 
 def test_save_load_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "files"
-    dirs = {f"/d/{i}".encode(): encode({b"f": filescache.make_entry(i, i, i, i, b"")})
-            for i in range(3000)}  # more than one write buffer
-    dirs[NON_UTF8_NAME] = encode({JAPANESE_NAME.encode(): filescache.make_entry(1, 2, 3, 4,
-                                                                                  b"i" * 64)})
+    dirs = {
+        f"/d/{i}".encode(): encode({b"f": filescache.make_entry(i, i, i, i, b"")})
+        for i in range(3000)
+    }  # more than one write buffer
+    dirs[NON_UTF8_NAME] = encode(
+        {JAPANESE_NAME.encode(): filescache.make_entry(1, 2, 3, 4, b"i" * 64)}
+    )
     save(path, dirs)
     assert load(path) == keyed(dirs)
     assert os.listdir(path.parent) == ["files"]  # no temporary file left
     old = filescache.OldCache.open(path)
-    assert old.take(NON_UTF8_NAME) == {JAPANESE_NAME.encode(): filescache.make_entry(
-        1, 2, 3, 4, b"i" * 64)}
+    assert old.take(NON_UTF8_NAME) == {
+        JAPANESE_NAME.encode(): filescache.make_entry(1, 2, 3, 4, b"i" * 64)
+    }
     assert old.take(NON_UTF8_NAME) == {}  # taken: now counted as visited
     assert old.take(b"/never/seen") == {}
     assert len(old) == 3000
@@ -114,8 +131,14 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
 def test_values_stay_on_disk(tmp_path: Path) -> None:
     """Memory holds the table, not the values: a directory is read when it is taken."""
     path = tmp_path / "files"
-    save(path, {b"/big": encode({b"f%d" % i: filescache.make_entry(i, 0, 0, 0, b"\1" * 32)
-                                 for i in range(1000)})})
+    save(
+        path,
+        {
+            b"/big": encode(
+                {b"f%d" % i: filescache.make_entry(i, 0, 0, 0, b"\1" * 32) for i in range(1000)}
+            )
+        },
+    )
     old = filescache.OldCache.open(path)
     with open(path, "r+b") as fh:  # same file, same length: only the value changes
         raw = fh.read()
@@ -126,12 +149,15 @@ def test_values_stay_on_disk(tmp_path: Path) -> None:
     assert b"g999" in files and b"f999" not in files and len(files) == 1000
 
 
-@pytest.mark.parametrize("content", [
-    b"",
-    b"not a cache at all",
-    struct.pack("<4sI", b"KKFC", 3) + b"\0" * 40,  # another version
-    struct.pack("<4sI", b"KKFC", filescache.CACHE_VERSION),  # no table
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not a cache at all",
+        struct.pack("<4sI", b"KKFC", 3) + b"\0" * 40,  # another version
+        struct.pack("<4sI", b"KKFC", filescache.CACHE_VERSION),  # no table
+    ],
+)
 def test_unusable_cache_loads_empty(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "files"
     path.write_bytes(content)
@@ -149,7 +175,7 @@ def test_truncated_or_damaged_cache_loads_empty(tmp_path: Path) -> None:
         assert load(path) == {}
     table_at = len(full) - filescache.FOOT.size - 2 * filescache.ROW.size
     for where in range(table_at, len(full)):  # any flipped bit of the table or footer
-        path.write_bytes(full[:where] + bytes([full[where] ^ 1]) + full[where + 1:])
+        path.write_bytes(full[:where] + bytes([full[where] ^ 1]) + full[where + 1 :])
         assert load(path) == {}
 
 
@@ -180,8 +206,12 @@ def test_temporaries_of_dead_backups_are_removed(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     path = tmp_path / "files"
     (tmp_path / f"files.tmp{dead}").write_bytes(b"left by a killed backup")
     (tmp_path / "files.tmp1").write_bytes(b"pid 1 is alive: kept")
@@ -221,8 +251,7 @@ def test_unvisited_directories_are_carried_over_until_max_age(tmp_path: Path) ->
     assert backup([], {b"/home": home}) == {k(b"/home"): 0, k(b"/etc"): 1}
 
 
-@given(st.dictionaries(st.binary(min_size=1, max_size=300), st.binary(max_size=300),
-                       max_size=30))
+@given(st.dictionaries(st.binary(min_size=1, max_size=300), st.binary(max_size=300), max_size=30))
 def test_any_directories_round_trip(dirs: dict[bytes, bytes]) -> None:
     import tempfile
 

@@ -12,21 +12,21 @@ from kaikyo.store.local import LocalStore
 
 
 def _repository(tmp_path: Path) -> Repository:
-    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw",
-                                kdf_cost=(1, 64))
+    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw", kdf_cost=(1, 64))
     repo.load_index()
     return repo
 
 
-def _pool(repo: Repository, readers: int, packs: list[bytes] | None = None,
-          inline: bool = False) -> WorkerPool:
+def _pool(
+    repo: Repository, readers: int, packs: list[bytes] | None = None, inline: bool = False
+) -> WorkerPool:
     """A pool whose finished packs' ids go to ``packs``."""
+
     def on_pack(pack_id: bytes, table: bytes, count: int) -> None:
         if packs is not None:
             packs.append(pack_id)
 
-    return WorkerPool(repo, readers, dry_run=False, max_in_flight=1, on_pack=on_pack,
-                      inline=inline)
+    return WorkerPool(repo, readers, dry_run=False, max_in_flight=1, on_pack=on_pack, inline=inline)
 
 
 def test_same_size_same_worker_while_balanced() -> None:
@@ -100,8 +100,7 @@ class _Held:
                 os.close(fd)
 
 
-def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(
-        tmp_path: Path) -> None:
+def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(tmp_path: Path) -> None:
     repo = _repository(tmp_path)
     pool = _pool(repo, 3)
     held = _Held(tmp_path)
@@ -127,8 +126,7 @@ def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(
     assert multiprocessing.active_children() == []
 
 
-def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(
-        tmp_path: Path) -> None:
+def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(tmp_path: Path) -> None:
     """Two readers are one worker and this process: its batches are read at once, and their
     packs are reported like the worker's."""
     repo = _repository(tmp_path)
@@ -138,8 +136,7 @@ def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(
     routes = []
     for batch_id, (path, size) in enumerate(_files(tmp_path, 4)):
         routes.append(pool.route(size))
-        pool.submit(batch_id, [held.file(size) if routes[-1] != MAIN else (path, size)],
-                    routes[-1])
+        pool.submit(batch_id, [held.file(size) if routes[-1] != MAIN else (path, size)], routes[-1])
     assert routes == [0, 0, MAIN, MAIN] and pool.forked == 1
     assert pool.ready(2) and pool.ready(3) and not pool.ready(0)
     held.release()
@@ -167,8 +164,7 @@ def test_one_reader_is_this_process_alone(tmp_path: Path) -> None:
     assert [r[0][1] for r in results] == [size for _, size in files]
 
 
-def test_incremental_batches_are_read_inline_until_the_reading_is_dense(
-        tmp_path: Path) -> None:
+def test_incremental_batches_are_read_inline_until_the_reading_is_dense(tmp_path: Path) -> None:
     """With ``inline``, batches are read in this process (no fork) while what was read stays
     within the budget; a batch beyond it forks a worker, and every later batch goes there."""
     from kaikyo.snapshot import pool as pool_module

@@ -13,7 +13,10 @@ def test_adjacent_chunks_share_reads_up_to_the_span() -> None:
     size = SPAN // 4
     offs = [i * size for i in range(9)]
     assert list(_spans(offs, [size] * 9)) == [
-        (0, 4, 0, SPAN), (4, 8, SPAN, 2 * SPAN), (8, 9, 2 * SPAN, 2 * SPAN + size)]
+        (0, 4, 0, SPAN),
+        (4, 8, SPAN, 2 * SPAN),
+        (8, 9, 2 * SPAN, 2 * SPAN + size),
+    ]
 
 
 def test_a_chunk_wanted_twice_is_read_once() -> None:
@@ -25,14 +28,20 @@ def test_wide_gaps_and_big_chunks_start_reads() -> None:
     offs = [0, 10, 10 + GAP + 11, 20 * SPAN]
     lens = [10, 1, 5, 2 * SPAN]
     assert list(_spans(offs, lens)) == [
-        (0, 2, 0, 11), (2, 3, 10 + GAP + 11, 10 + GAP + 16), (3, 4, 20 * SPAN, 22 * SPAN)]
+        (0, 2, 0, 11),
+        (2, 3, 10 + GAP + 11, 10 + GAP + 16),
+        (3, 4, 20 * SPAN, 22 * SPAN),
+    ]
 
 
-@given(st.lists(st.tuples(st.integers(0, 64), st.integers(1, 40), st.integers(1, 3)),
-                max_size=40),
-       st.integers(1, 100), st.integers(0, 30))
-def test_spans_cover_every_row_within_bounds(gaps: list[tuple[int, int, int]], span: int,
-                                             gap: int) -> None:
+@given(
+    st.lists(st.tuples(st.integers(0, 64), st.integers(1, 40), st.integers(1, 3)), max_size=40),
+    st.integers(1, 100),
+    st.integers(0, 30),
+)
+def test_spans_cover_every_row_within_bounds(
+    gaps: list[tuple[int, int, int]], span: int, gap: int
+) -> None:
     offs: list[int] = []
     lens: list[int] = []
     at = 0
@@ -53,11 +62,11 @@ def test_spans_cover_every_row_within_bounds(gaps: list[tuple[int, int, int]], s
     assert [i for i, *_ in cuts] == [0, *[j for _, j, *_ in cuts[:-1]]]  # consecutive rows
     assert cuts[-1][1] == len(offs)
     for i, j, lo, hi in cuts:
-        ends = dict(zip(offs[i:j], (o + n for o, n in zip(offs[i:j], lens[i:j], strict=True)),
-                        strict=True))
+        ends = dict(
+            zip(offs[i:j], (o + n for o, n in zip(offs[i:j], lens[i:j], strict=True)), strict=True)
+        )
         assert lo == offs[i] and hi == max(ends.values())
         assert hi - lo <= span or len(ends) == 1  # only a chunk bigger than a span goes over
         starts = sorted(ends)
         assert all(b - ends[a] <= gap for a, b in zip(starts, starts[1:], strict=False))
-    assert all(offs[j] - hi > gap or offs[j] + lens[j] - lo > span
-               for (_, j, lo, hi) in cuts[:-1])
+    assert all(offs[j] - hi > gap or offs[j] + lens[j] - lo > span for (_, j, lo, hi) in cuts[:-1])

@@ -38,9 +38,17 @@ def expected_ids(saver: ChunkSaver, data: bytes) -> list[bytes]:
 
 def test_many_files_through_one_buffer(saver: ChunkSaver, tmp_path: Path) -> None:
     rng = random.Random(7)
-    sizes = [0, 1, 100, saver.params.min_size, saver.params.min_size + 1, 3 * 1024 * 1024,
-             READ_BLOCK, READ_BLOCK + 1, 9 * 1024 * 1024] + [rng.randint(0, 300_000)
-                                                             for _ in range(60)]
+    sizes = [
+        0,
+        1,
+        100,
+        saver.params.min_size,
+        saver.params.min_size + 1,
+        3 * 1024 * 1024,
+        READ_BLOCK,
+        READ_BLOCK + 1,
+        9 * 1024 * 1024,
+    ] + [rng.randint(0, 300_000) for _ in range(60)]
     files, contents = [], []
     for i, size in enumerate(sizes):
         data = rng.randbytes(size) if i % 3 else (b"text %d " % i) * (size // 7 + 1)
@@ -58,16 +66,20 @@ def test_many_files_through_one_buffer(saver: ChunkSaver, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("kind", ["random", "repetitive"])
-def test_big_files_stream_to_the_boundaries_of_one_pass(saver: ChunkSaver, tmp_path: Path,
-                                                       kind: str) -> None:
+def test_big_files_stream_to_the_boundaries_of_one_pass(
+    saver: ChunkSaver, tmp_path: Path, kind: str
+) -> None:
     """Streamed in blocks of STREAM_BLOCK after an undecided tail of up to the largest chunk
     (repetitive data cuts at the largest chunk), a file is cut where one pass would cut it."""
     need = STREAM_BLOCK + saver.params.max_size
     rng = random.Random(kind)
     files, contents = [], []
     for size in (need - 1, need, need + 1, 3 * need + 12345):
-        data = (rng.randbytes(size) if kind == "random"
-                else (b"%d kaikyo " % size * (size // 10 + 1))[:size])
+        data = (
+            rng.randbytes(size)
+            if kind == "random"
+            else (b"%d kaikyo " % size * (size // 10 + 1))[:size]
+        )
         path = tmp_path / f"{kind}{size}"
         path.write_bytes(data)
         files.append((os.fsencode(path), size))
@@ -91,12 +103,10 @@ def test_file_that_grew_or_shrank_since_the_walk(saver: ChunkSaver, tmp_path: Pa
     assert results[2] == (expected_ids(saver, b"a" * 10), 10)
 
 
-def test_unreadable_file_is_reported_and_the_rest_kept(saver: ChunkSaver,
-                                                       tmp_path: Path) -> None:
+def test_unreadable_file_is_reported_and_the_rest_kept(saver: ChunkSaver, tmp_path: Path) -> None:
     ok = tmp_path / "ok"
     ok.write_bytes(b"fine")
-    results = process_batch(saver, [(os.fsencode(tmp_path / "vanished"), 10),
-                                    (os.fsencode(ok), 4)])
+    results = process_batch(saver, [(os.fsencode(tmp_path / "vanished"), 10), (os.fsencode(ok), 4)])
     assert isinstance(results[0], str) and "No such file" in results[0]
     assert results[1] == (expected_ids(saver, b"fine"), 4)
 

@@ -47,11 +47,20 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         elif args.what == "pack":
             if not args.id:
                 raise UsageError("cat pack needs a pack id")
-            out = [{"type": e.blob_type, "id": e.blob_id.hex(), "offset": e.offset,
-                    "length": e.length, "raw_length": e.raw_length}
-                   for e in repo.read_pack_header(parse_hex_id(args.id, "pack id"))]
+            out = [
+                {
+                    "type": e.blob_type,
+                    "id": e.blob_id.hex(),
+                    "offset": e.offset,
+                    "length": e.length,
+                    "raw_length": e.raw_length,
+                }
+                for e in repo.read_pack_header(parse_hex_id(args.id, "pack id"))
+            ]
         else:
-            out = [{"pack": pid.hex(), "blobs": len(entries)}
-                   for pid, entries in repo.index.by_pack().items()]
+            out = [
+                {"pack": pid.hex(), "blobs": len(entries)}
+                for pid, entries in repo.index.by_pack().items()
+            ]
     emit_json(ctx, out)
     return 0

@@ -22,17 +22,29 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    with (repository(args, ctx, "shared", load_index=False) as repo,
-          Status(ctx, "checking", not args.json) as status):
+    with (
+        repository(args, ctx, "shared", load_index=False) as repo,
+        Status(ctx, "checking", not args.json) as status,
+    ):
         from kaikyo.snapshot.check import check  # the engine, once the key is open
 
-        report = check(repo, read_data=args.read_data,
-                       on_pack=lambda n: status.update(f"read {n} packs"))
+        report = check(
+            repo, read_data=args.read_data, on_pack=lambda n: status.update(f"read {n} packs")
+        )
     errors = [f for f in report.findings if f.severity == "error"]
     if args.json:
-        emit_json(ctx, {"ok": report.ok, "packs": report.packs, "packs_read": report.packs_read,
-                        "snapshots": report.snapshots, "trees": report.trees,
-                        "blobs": report.blobs, "findings": [asdict(f) for f in report.findings]})
+        emit_json(
+            ctx,
+            {
+                "ok": report.ok,
+                "packs": report.packs,
+                "packs_read": report.packs_read,
+                "snapshots": report.snapshots,
+                "trees": report.trees,
+                "blobs": report.blobs,
+                "findings": [asdict(f) for f in report.findings],
+            },
+        )
     else:
         out = out_console(ctx)
         for f in report.findings:
@@ -41,12 +53,15 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 ctx.stderr.write(f"  affects snapshots: {', '.join(s[:8] for s in f.snapshots)}\n")
             for path in f.files[:10]:
                 ctx.stderr.write(f"  affects: {path}\n")
-        out.print(f"checked {report.snapshots} snapshots, {report.trees} trees, "
-                  f"{report.packs} packs" + (f" ({report.packs_read} read)"
-                                             if args.read_data else ""))
+        out.print(
+            f"checked {report.snapshots} snapshots, {report.trees} trees, "
+            f"{report.packs} packs" + (f" ({report.packs_read} read)" if args.read_data else "")
+        )
         if report.ok:
             out.print("no errors were found")
     if errors:
-        raise IntegrityError(f"check found {len(errors)} error(s)",
-                             "see the findings above; 'kaikyo repair' rebuilds a lost index")
+        raise IntegrityError(
+            f"check found {len(errors)} error(s)",
+            "see the findings above; 'kaikyo repair' rebuilds a lost index",
+        )
     return 0

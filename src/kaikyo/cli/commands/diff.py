@@ -33,6 +33,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         for c, p in changes:
             ctx.stdout.write(f"{c}  {show_path(p)}\n")
         counts = {k: sum(1 for c, _ in changes if c == k) for k in "+-MT"}
-        ctx.stdout.write(f"added {counts['+']}, removed {counts['-']}, "
-                         f"modified {counts['M']}, metadata {counts['T']}\n")
+        ctx.stdout.write(
+            f"added {counts['+']}, removed {counts['-']}, "
+            f"modified {counts['M']}, metadata {counts['T']}\n"
+        )
     return 0

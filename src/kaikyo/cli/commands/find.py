@@ -32,11 +32,18 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         for rec in records:
             for path, node in trees.walk(repo, rec.doc["tree"]):
                 text = os.fsdecode(path)
-                if fnmatch.fnmatchcase(text.rsplit("/", 1)[-1], args.pattern) or \
-                        fnmatch.fnmatchcase(text, args.pattern):
-                    hits.append({"snapshot": rec.snapshot_id[:8], "path": show_path(path),
-                                 "type": node.get("type"), "size": node.get("size"),
-                                 "mtime": node.get("mtime")})
+                if fnmatch.fnmatchcase(
+                    text.rsplit("/", 1)[-1], args.pattern
+                ) or fnmatch.fnmatchcase(text, args.pattern):
+                    hits.append(
+                        {
+                            "snapshot": rec.snapshot_id[:8],
+                            "path": show_path(path),
+                            "type": node.get("type"),
+                            "size": node.get("size"),
+                            "mtime": node.get("mtime"),
+                        }
+                    )
     if args.json:
         emit_json(ctx, hits)
     else:

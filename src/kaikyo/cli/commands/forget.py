@@ -33,8 +33,16 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         within = parse_duration(args.keep_within) if args.keep_within else 0.0
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    policy = Policy(args.keep_last, args.keep_hourly, args.keep_daily, args.keep_weekly,
-                    args.keep_monthly, args.keep_yearly, within, tuple(args.keep_tag))
+    policy = Policy(
+        args.keep_last,
+        args.keep_hourly,
+        args.keep_daily,
+        args.keep_weekly,
+        args.keep_monthly,
+        args.keep_yearly,
+        within,
+        tuple(args.keep_tag),
+    )
     if policy.empty() and not args.snapshots:
         raise UsageError("nothing to forget", "give snapshot ids or a --keep-* policy")
     with repository(args, ctx, "exclusive", load_index=False) as repo:
@@ -48,22 +56,30 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             reasons: dict[str, list[str]] = {}
         else:
             fields = [f for f in args.group_by.split(",") if f]
-            cands = [Candidate(r.snapshot_id,
-                               r.received if haven and r.received is not None else r.time,
-                               tuple(r.doc.get("tags", [])),
-                               _group(r.doc, fields)) for r in records]
+            cands = [
+                Candidate(
+                    r.snapshot_id,
+                    r.received if haven and r.received is not None else r.time,
+                    tuple(r.doc.get("tags", [])),
+                    _group(r.doc, fields),
+                )
+                for r in records
+            ]
             decision = apply_policy(cands, policy)
             remove, keep, reasons = decision.remove, decision.keep, decision.reasons
         if not args.dry_run:
             for sid in remove:
                 repo.delete_snapshot(sid)
     if args.json:
-        emit_json(ctx, {"keep": keep, "remove": remove, "reasons": reasons,
-                        "dry_run": args.dry_run})
+        emit_json(
+            ctx, {"keep": keep, "remove": remove, "reasons": reasons, "dry_run": args.dry_run}
+        )
     else:
         out = out_console(ctx)
-        out.print(f"{'would remove' if args.dry_run else 'removed'} {len(remove)} snapshot(s), "
-                  f"keeping {len(keep)}")
+        out.print(
+            f"{'would remove' if args.dry_run else 'removed'} {len(remove)} snapshot(s), "
+            f"keeping {len(keep)}"
+        )
         for sid in remove:
             out.print(f"  - {sid[:8]}")
     if args.prune and not args.dry_run:

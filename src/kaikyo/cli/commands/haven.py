@@ -23,15 +23,25 @@ from kaikyo.server.audit import verify
 from kaikyo.server.scrub import scrub
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(ki|mi|gi|ti|k|m|g|t)?b?", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
-               "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+_SIZE_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
+    "ki": 2**10,
+    "mi": 2**20,
+    "gi": 2**30,
+    "ti": 2**40,
+}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def add_data_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="DIR",
-                        help="the haven's data directory (default: $KAIKYO_HAVEN_DATA)")
+    parser.add_argument(
+        "--data", metavar="DIR", help="the haven's data directory (default: $KAIKYO_HAVEN_DATA)"
+    )
     add_json_arg(parser)
 
 
@@ -100,17 +110,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit = sub.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     p = audit_sub.add_parser(
-        "verify", help="prove the audit log has not been altered",
+        "verify",
+        help="prove the audit log has not been altered",
         description="Recompute the hash chain and check every entry recorded in the anchor "
         "file (DIR/audit.anchor): removed, wiped or rewritten entries are found. Prints the "
-        "head SEQ:HASH; keep it elsewhere and pass it back with --expect to check against it.")
-    p.add_argument("--expect", metavar="SEQ:HASH",
-                   help="a head printed by an earlier verify: that entry must still be there")
+        "head SEQ:HASH; keep it elsewhere and pass it back with --expect to check against it.",
+    )
+    p.add_argument(
+        "--expect",
+        metavar="SEQ:HASH",
+        help="a head printed by an earlier verify: that entry must still be there",
+    )
     add_data_arg(p)
     p.set_defaults(func=run, action=_audit_verify)
     p = sub.add_parser("purge", help="purge trashed objects older than the grace period")
-    p.add_argument("--older-than", metavar="DURATION",
-                   help="purge what was deleted this long ago (default: the grace period, 7d)")
+    p.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        help="purge what was deleted this long ago (default: the grace period, 7d)",
+    )
     add_data_arg(p)
     p.set_defaults(func=run, action=_purge)
 
@@ -127,37 +145,60 @@ def _scrub(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     tenants = args.tenant or [t["name"] for t in haven.list_tenants()]
     report = scrub(haven.area, tenants)
     if args.json:
-        emit_json(ctx, {"checked": report.checked, "unverifiable": report.unverifiable,
-                        "corrupt": report.corrupt})
+        emit_json(
+            ctx,
+            {
+                "checked": report.checked,
+                "unverifiable": report.unverifiable,
+                "corrupt": report.corrupt,
+            },
+        )
     else:
         for label in report.corrupt:
             ctx.stdout.write(f"corrupt: {label}\n")
-        ctx.stderr.write(f"scrubbed {report.checked} objects "
-                         f"({report.unverifiable} without a content name), "
-                         f"{len(report.corrupt)} corrupt\n")
+        ctx.stderr.write(
+            f"scrubbed {report.checked} objects "
+            f"({report.unverifiable} without a content name), "
+            f"{len(report.corrupt)} corrupt\n"
+        )
     if not report.ok:
-        raise IntegrityError(f"{len(report.corrupt)} stored objects do not match their names",
-                             "restore them from another copy, or re-run the tenant's backup")
+        raise IntegrityError(
+            f"{len(report.corrupt)} stored objects do not match their names",
+            "restore them from another copy, or re-run the tenant's backup",
+        )
     return exitcodes.OK
 
 
 def _audit_verify(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     result = verify(haven.db, expect=args.expect)
     if args.json:
-        emit_json(ctx, {"rows": result.rows, "ok": result.ok, "head": result.head,
-                        "first_bad_seq": result.first_bad_seq, "anchored": result.anchored,
-                        "problems": list(result.problems)})
+        emit_json(
+            ctx,
+            {
+                "rows": result.rows,
+                "ok": result.ok,
+                "head": result.head,
+                "first_bad_seq": result.first_bad_seq,
+                "anchored": result.anchored,
+                "problems": list(result.problems),
+            },
+        )
     elif result.ok:
-        ctx.stdout.write(f"audit log intact: {result.rows} entries, {result.anchored} "
-                         f"anchored; head {result.head}\n")
+        ctx.stdout.write(
+            f"audit log intact: {result.rows} entries, {result.anchored} "
+            f"anchored; head {result.head}\n"
+        )
     if result.first_bad_seq is not None:
-        raise IntegrityError(f"audit log altered at entry {result.first_bad_seq} "
-                             f"({result.rows} entries before it verify)",
-                             "treat everything from that entry on as untrusted")
+        raise IntegrityError(
+            f"audit log altered at entry {result.first_bad_seq} "
+            f"({result.rows} entries before it verify)",
+            "treat everything from that entry on as untrusted",
+        )
     if result.problems:
-        raise IntegrityError(f"audit log altered: {result.problems[0]}",
-                             "treat the audit log as untrusted; compare with a copy kept "
-                             "elsewhere")
+        raise IntegrityError(
+            f"audit log altered: {result.problems[0]}",
+            "treat the audit log as untrusted; compare with a copy kept elsewhere",
+        )
     return exitcodes.OK
 
 
@@ -171,10 +212,22 @@ def _purge(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
         for line in result.failed:
             ctx.stderr.write(f"kaikyo: warning: could not purge {line}\n")
     if result.failed:
-        raise PermissionDeniedError(f"{len(result.failed)} trashed object(s) could not be "
-                                    "purged", "see the lines above; the others were purged")
+        raise PermissionDeniedError(
+            f"{len(result.failed)} trashed object(s) could not be purged",
+            "see the lines above; the others were purged",
+        )
     return exitcodes.OK
 
 
-__all__ = ["add_data_arg", "human_bytes", "open_haven", "parse_count", "parse_duration",
-           "parse_expiry", "parse_size", "register", "run", "settings_from"]
+__all__ = [
+    "add_data_arg",
+    "human_bytes",
+    "open_haven",
+    "parse_count",
+    "parse_duration",
+    "parse_expiry",
+    "parse_size",
+    "register",
+    "run",
+    "settings_from",
+]

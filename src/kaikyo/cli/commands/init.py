@@ -30,13 +30,16 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     finally:
         store.close()
     if args.json:
-        emit_json(ctx, {"repository": store.url, "id": repo.config.repo_id,
-                        "recovery_key": recovery})
+        emit_json(
+            ctx, {"repository": store.url, "id": repo.config.repo_id, "recovery_key": recovery}
+        )
         return 0
     out = out_console(ctx)
     out.print(f"created repository {repo.config.repo_id[:8]} at {store.url}")
     err_console(ctx).print(
         "[bold]Recovery key[/bold] (shown once; store it offline, it opens the repository "
-        "if every passphrase is lost):", markup=True)
+        "if every passphrase is lost):",
+        markup=True,
+    )
     out.print(recovery)
     return 0

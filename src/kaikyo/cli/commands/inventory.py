@@ -22,21 +22,43 @@ from kaikyo.errors import UsageError
 from kaikyo.inventory import InventoryRow, discover
 from kaikyo.plan.defaults import SERVER_WATTS_AVG, SERVER_WATTS_PEAK
 
-COLUMNS = ["id", "group", "site", "watts_avg", "watts_peak", "storage_gb", "change_gb_per_day",
-           "tier", "max_rtt_ms", "residency", "power_source", "bmc", "model", "note"]
+COLUMNS = [
+    "id",
+    "group",
+    "site",
+    "watts_avg",
+    "watts_peak",
+    "storage_gb",
+    "change_gb_per_day",
+    "tier",
+    "max_rtt_ms",
+    "residency",
+    "power_source",
+    "bmc",
+    "model",
+    "note",
+]
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("inventory", help="build a fleet inventory from live servers")
     sub = p.add_subparsers(dest="inventory_command", metavar="ACTION", required=True)
     d = sub.add_parser("discover", help="read power from BMCs over DMTF Redfish")
-    d.add_argument("--redfish", nargs="+", required=True, metavar="URL",
-                   help="BMC base URLs, e.g. https://10.0.0.5")
+    d.add_argument(
+        "--redfish",
+        nargs="+",
+        required=True,
+        metavar="URL",
+        help="BMC base URLs, e.g. https://10.0.0.5",
+    )
     d.add_argument("--user", help="BMC user (HTTP basic auth)")
     d.add_argument("--password", help="BMC password (or KAIKYO_BMC_PASSWORD)")
-    d.add_argument("--rated-watts", default=f"{SERVER_WATTS_AVG:g}/{SERVER_WATTS_PEAK:g}",
-                   metavar="AVG/PEAK", help="fallback when a BMC gives no reading "
-                   "(default: 2011 two-socket server, 220/365 W)")
+    d.add_argument(
+        "--rated-watts",
+        default=f"{SERVER_WATTS_AVG:g}/{SERVER_WATTS_PEAK:g}",
+        metavar="AVG/PEAK",
+        help="fallback when a BMC gives no reading (default: 2011 two-socket server, 220/365 W)",
+    )
     d.add_argument("--timeout", type=float, default=10.0, help="seconds per BMC request")
     d.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     d.add_argument("--csv", metavar="FILE", help="write the rows as a fleet CSV")
@@ -78,7 +100,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         for name in ("id", "model", "avg W", "peak W", "source", "BMC"):
             table.add_column(name)
         for r in rows:
-            table.add_row(r.id, r.model, f"{r.watts_avg:g}", f"{r.watts_peak:g}",
-                          r.power_source, r.bmc)
+            table.add_row(
+                r.id, r.model, f"{r.watts_avg:g}", f"{r.watts_peak:g}", r.power_source, r.bmc
+            )
         out_console(ctx).print(table)
     return exitcodes.INCOMPLETE if fallbacks else exitcodes.OK

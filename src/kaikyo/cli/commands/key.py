@@ -16,8 +16,10 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("key", help="manage passphrases (key slots)")
     p.add_argument("action", choices=["list", "add", "remove", "passwd"])
     p.add_argument("key_id", nargs="?", help="key id (prefix) for remove")
-    p.add_argument("--new-password-file", help="new passphrase from a file "
-                   "(env KAIKYO_NEW_PASSWORD / KAIKYO_NEW_PASSWORD_FILE)")
+    p.add_argument(
+        "--new-password-file",
+        help="new passphrase from a file (env KAIKYO_NEW_PASSWORD / KAIKYO_NEW_PASSWORD_FILE)",
+    )
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

@@ -22,8 +22,14 @@ def register(sub: Any) -> None:
 
 
 def describe(node: dict[str, Any]) -> str:
-    kinds = {"dir": "d", "symlink": "l", "fifo": "p", "chardev": "c", "blockdev": "b",
-             "socket": "s"}
+    kinds = {
+        "dir": "d",
+        "symlink": "l",
+        "fifo": "p",
+        "chardev": "c",
+        "blockdev": "b",
+        "socket": "s",
+    }
     return kinds.get(node.get("type", ""), "-") + stat.filemode(int(node.get("mode", 0)))[1:]
 
 
@@ -35,19 +41,33 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         base, node, tree = trees.resolve(repo, snap.doc["tree"], args.path.encode())
         items = [] if tree or node is None else [(base, node)]
         if tree or node is None:
-            items = list(trees.walk(repo, tree or snap.doc["tree"],
-                                    base if node is not None else b""))
+            items = list(
+                trees.walk(repo, tree or snap.doc["tree"], base if node is not None else b"")
+            )
         if args.json:
-            emit_json(ctx, [{"path": show_path(p), "type": n.get("type"),
-                             "size": n.get("size"), "mode": n.get("mode"),
-                             "mtime": n.get("mtime"), "uid": n.get("uid"),
-                             "gid": n.get("gid")} for p, n in items])
+            emit_json(
+                ctx,
+                [
+                    {
+                        "path": show_path(p),
+                        "type": n.get("type"),
+                        "size": n.get("size"),
+                        "mode": n.get("mode"),
+                        "mtime": n.get("mtime"),
+                        "uid": n.get("uid"),
+                        "gid": n.get("gid"),
+                    }
+                    for p, n in items
+                ],
+            )
             return 0
         for path, n in items:
             if args.long:
-                ctx.stdout.write(f"{describe(n)} {n.get('user', n.get('uid'))}/"
-                                 f"{n.get('group', n.get('gid'))} {n.get('size', 0):>12} "
-                                 f"{show_path(path)}\n")
+                ctx.stdout.write(
+                    f"{describe(n)} {n.get('user', n.get('uid'))}/"
+                    f"{n.get('group', n.get('gid'))} {n.get('size', 0):>12} "
+                    f"{show_path(path)}\n"
+                )
             else:
                 ctx.stdout.write(show_path(path) + "\n")
     return 0

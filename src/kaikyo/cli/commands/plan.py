@@ -40,27 +40,46 @@ _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|kw)\s*$", re.IGNORECASE)
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "plan", help="plan which servers move to the haven to cut peak power",
+        "plan",
+        help="plan which servers move to the haven to cut peak power",
         description="Choose the servers and waves that cut the primary's peak demand by the "
-                    "target by the deadline, at least cost; explain what binds or blocks.")
+        "target by the deadline, at least cost; explain what binds or blocks.",
+    )
     p.add_argument("--fleet", required=True, help="fleet inventory (.csv, .yaml or .json)")
     p.add_argument("--site", required=True, help="site facts (.yaml)")
     p.add_argument("--target", default="15%", help="reduction: '15%%' of baseline or '300kW'")
     p.add_argument("--start", required=True, help="first day of the migration (YYYY-MM-DD)")
     p.add_argument("--deadline", required=True, help="day the reduction must be in place")
-    p.add_argument("--objective", choices=[o.value for o in Objective], default="bytes",
-                   help="what to minimise once the target is met (default: bytes)")
+    p.add_argument(
+        "--objective",
+        choices=[o.value for o in Objective],
+        default="bytes",
+        help="what to minimise once the target is met (default: bytes)",
+    )
     p.add_argument("--wave-days", type=int, default=7, help="days per wave (default 7)")
-    p.add_argument("--servers-per-wave", type=int, default=None,
-                   help="concurrent cut-overs allowed per wave (default: no limit)")
+    p.add_argument(
+        "--servers-per-wave",
+        type=int,
+        default=None,
+        help="concurrent cut-overs allowed per wave (default: no limit)",
+    )
     p.add_argument("--weight-tb", type=float, default=1.0, help="weighted: cost per TB sent")
-    p.add_argument("--weight-downtime", type=float, default=1.0,
-                   help="weighted: cost per server-hour of downtime (tier 1 x3, tier 2 x2)")
+    p.add_argument(
+        "--weight-downtime",
+        type=float,
+        default=1.0,
+        help="weighted: cost per server-hour of downtime (tier 1 x3, tier 2 x2)",
+    )
     p.add_argument("--time-limit", type=float, default=60.0, help="solver time limit, seconds")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--csv", metavar="FILE", help="write the moves as CSV")
-    p.add_argument("--chart", metavar="FILE", action="append", default=[],
-                   help="write a chart: FILE.png or FILE.html (repeatable)")
+    p.add_argument(
+        "--chart",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="write a chart: FILE.png or FILE.html (repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -99,9 +118,12 @@ def request_from(args: argparse.Namespace) -> PlanRequest:
         if not chart.lower().endswith((".png", ".html")):
             raise UsageError(f"--chart {chart}: the name must end in .png or .html")
     return PlanRequest(
-        target=parse_target(args.target), start=_date("--start", args.start),
-        deadline=_date("--deadline", args.deadline), objective=Objective(args.objective),
-        wave_days=args.wave_days, servers_per_wave=args.servers_per_wave,
+        target=parse_target(args.target),
+        start=_date("--start", args.start),
+        deadline=_date("--deadline", args.deadline),
+        objective=Objective(args.objective),
+        wave_days=args.wave_days,
+        servers_per_wave=args.servers_per_wave,
         weights=Weights(per_tb=args.weight_tb, per_downtime_hour=args.weight_downtime),
         time_limit_s=args.time_limit,
     )
@@ -144,8 +166,17 @@ def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...]) -> None:
     writer.writerow(["server", "group", "wave", "cutover", "storage_gb", "watts_peak", "role"])
     for m in plan.moves:
         s = by_id[m.server]
-        writer.writerow([m.server, m.group, m.wave, cutover[m.wave].isoformat(timespec="minutes"),
-                         s.storage_gb, s.watts_peak, s.role])
+        writer.writerow(
+            [
+                m.server,
+                m.group,
+                m.wave,
+                cutover[m.wave].isoformat(timespec="minutes"),
+                s.storage_gb,
+                s.watts_peak,
+                s.role,
+            ]
+        )
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
@@ -153,18 +184,37 @@ def _render(ctx: CliContext, plan: Plan) -> None:
     console = out_console(ctx)
     console.width = max(console.width, 110)  # the wave table needs ~100 columns
     table = Table(title=f"Evacuation waves ({plan.start} to {plan.deadline})")
-    for name in ("wave", "cut-over", "grp", "srv", "TB sent", "seeding", "seed h", "down h",
-                 "kW off", "cum kW"):
-        table.add_column(name, justify="left" if name in ("cut-over", "seeding") else "right",
-                         no_wrap=True)
+    for name in (
+        "wave",
+        "cut-over",
+        "grp",
+        "srv",
+        "TB sent",
+        "seeding",
+        "seed h",
+        "down h",
+        "kW off",
+        "cum kW",
+    ):
+        table.add_column(
+            name, justify="left" if name in ("cut-over", "seeding") else "right", no_wrap=True
+        )
     for w in plan.waves:
         if not w.servers:
             continue
-        seed = (f"{w.seed_start:%m-%d}>{w.seed_end:%m-%d}"
-                if w.seed_start and w.seed_end else "")
-        table.add_row(str(w.index), f"{w.cutover:%m-%d %a}", str(len(w.groups)),
-                      str(w.servers), f"{w.send_gb / 1000:,.1f}", seed, f"{w.seed_hours:.1f}",
-                      f"{w.downtime_hours:.1f}", f"{w.kw_removed:.1f}", f"{w.cumulative_kw:.1f}")
+        seed = f"{w.seed_start:%m-%d}>{w.seed_end:%m-%d}" if w.seed_start and w.seed_end else ""
+        table.add_row(
+            str(w.index),
+            f"{w.cutover:%m-%d %a}",
+            str(len(w.groups)),
+            str(w.servers),
+            f"{w.send_gb / 1000:,.1f}",
+            seed,
+            f"{w.seed_hours:.1f}",
+            f"{w.downtime_hours:.1f}",
+            f"{w.kw_removed:.1f}",
+            f"{w.cumulative_kw:.1f}",
+        )
     console.print(table)
     s = plan.savings
     verdict = "meets" if plan.feasible else "CANNOT meet"
@@ -173,18 +223,24 @@ def _render(ctx: CliContext, plan: Plan) -> None:
         f"Plan {verdict} the target: {plan.target_kw:.1f} kW ({target_pct:.1f}% "
         f"of {plan.baseline_peak_kw:g} kW); removes {plan.reduction_kw:.1f} kW "
         f"({plan.reduction_pct:.1f}%), peak {plan.baseline_peak_kw - plan.reduction_kw:.1f} kW "
-        f"vs cap {plan.cap_kw:.1f} kW.")
+        f"vs cap {plan.cap_kw:.1f} kW."
+    )
     console.print(
         f"{len(plan.moves)} servers, {plan.storage_gb_moved:,.0f} GB leave the earthquake zone "
         f"({plan.send_gb:,.0f} GB on the wire); objective {plan.objective} = "
-        f"{plan.objective_value:,.1f} ({plan.status}, {plan.method}, gap {plan.mip_gap:.1e}).")
+        f"{plan.objective_value:,.1f} ({plan.status}, {plan.method}, gap {plan.mip_gap:.1e})."
+    )
     console.print(
         f"{s.period_start} to {s.period_end}: primary -{s.kwh_saved_primary:,.0f} kWh "
         f"(-{s.cost_saved:,.0f} {s.currency}, -{s.co2_saved_kg / 1000:,.1f} t CO2); haven "
         f"+{s.kw_added_haven:.1f} kW, +{s.kwh_added_haven:,.0f} kWh (+{s.cost_added:,.0f} "
-        f"{s.currency}, +{s.co2_added_kg / 1000:,.1f} t CO2).")
-    for title, lines in (("Binding", plan.binding), ("Blocking", plan.blockers),
-                         ("Notes", plan.notes)):
+        f"{s.currency}, +{s.co2_added_kg / 1000:,.1f} t CO2)."
+    )
+    for title, lines in (
+        ("Binding", plan.binding),
+        ("Blocking", plan.blockers),
+        ("Notes", plan.notes),
+    ):
         if lines:
             console.print(f"{title}:")
             for line in lines:

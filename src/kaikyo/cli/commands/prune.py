@@ -14,11 +14,13 @@ from kaikyo.cli.session import repository
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "prune", help="remove unreferenced data",
+        "prune",
+        help="remove unreferenced data",
         description="Delete data no snapshot references and repack packs that are partly "
         "used. Only packs that are stored count: a referenced blob keeps a stored copy, and "
         "nothing is deleted unless every referenced blob stored now is stored after. Packs "
-        "in no index whose header does not authenticate (garbage) are deleted.")
+        "in no index whose header does not authenticate (garbage) are deleted.",
+    )
     p.add_argument("-n", "--dry-run", action="store_true")
     config.add_repo_args(p)
     p.set_defaults(func=run)
@@ -26,28 +28,39 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     dry = getattr(args, "dry_run", False)
-    with (repository(args, ctx, "exclusive") as repo,
-          Status(ctx, "finding data in use", not args.json) as status):
+    with (
+        repository(args, ctx, "exclusive") as repo,
+        Status(ctx, "finding data in use", not args.json) as status,
+    ):
         # The engine, once the key is open.
         from kaikyo.snapshot.prune import run_prune
 
         result = run_prune(repo, dry, status.update)
     plan = result.plan
     for sid, problem in sorted(result.damaged.items()):
-        ctx.stderr.write(f"kaikyo: warning: snapshot {sid[:8]} is damaged: {problem}; what "
-                         f"of it is stored was kept (see 'kaikyo check'; 'kaikyo forget "
-                         f"{sid[:8]}' removes it)\n")
-    summary = {"packs_deleted": len(plan.delete_packs), "packs_repacked": len(plan.repack),
-               "packs_written": result.written, "bytes_freed": plan.bytes_freed,
-               "blobs_unused": plan.blobs_unused, "garbage_packs_deleted":
-               len(plan.garbage_packs), "damaged_snapshots": sorted(result.damaged),
-               "dry_run": dry}
+        ctx.stderr.write(
+            f"kaikyo: warning: snapshot {sid[:8]} is damaged: {problem}; what "
+            f"of it is stored was kept (see 'kaikyo check'; 'kaikyo forget "
+            f"{sid[:8]}' removes it)\n"
+        )
+    summary = {
+        "packs_deleted": len(plan.delete_packs),
+        "packs_repacked": len(plan.repack),
+        "packs_written": result.written,
+        "bytes_freed": plan.bytes_freed,
+        "blobs_unused": plan.blobs_unused,
+        "garbage_packs_deleted": len(plan.garbage_packs),
+        "damaged_snapshots": sorted(result.damaged),
+        "dry_run": dry,
+    }
     if args.json:
         emit_json(ctx, summary)
     else:
-        garbage = (f", {len(plan.garbage_packs)} unreadable packs removed"
-                   if plan.garbage_packs else "")
+        garbage = (
+            f", {len(plan.garbage_packs)} unreadable packs removed" if plan.garbage_packs else ""
+        )
         out_console(ctx).print(
             f"{'would free' if dry else 'freed'} {human_bytes(plan.bytes_freed)}: "
-            f"{len(plan.delete_packs)} packs deleted, {len(plan.repack)} repacked{garbage}")
+            f"{len(plan.delete_packs)} packs deleted, {len(plan.repack)} repacked{garbage}"
+        )
     return 0

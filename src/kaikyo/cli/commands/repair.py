@@ -17,18 +17,22 @@ from kaikyo.errors import PermissionDeniedError
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "repair", help="rebuild a lost or damaged index, or remove unreadable snapshots",
+        "repair",
+        help="rebuild a lost or damaged index, or remove unreadable snapshots",
         description="'repair index' rebuilds every index file from the pack headers (index "
         "files that do not authenticate, or name packs that are gone, are replaced). 'repair "
         "snapshots' removes snapshot objects that do not authenticate (planted, damaged, or "
         "written with another key), after keeping a copy of each in --quarantine (default: "
         "the cache directory); at a haven, a removed object also stays in the tenant's trash "
-        "for the grace period.")
+        "for the grace period.",
+    )
     p.add_argument("what", nargs="?", default="index", choices=["index", "snapshots"])
-    p.add_argument("-n", "--dry-run", action="store_true",
-                   help="snapshots: only list what would be removed")
-    p.add_argument("--quarantine", metavar="DIR",
-                   help="snapshots: keep a copy of each removed object here")
+    p.add_argument(
+        "-n", "--dry-run", action="store_true", help="snapshots: only list what would be removed"
+    )
+    p.add_argument(
+        "--quarantine", metavar="DIR", help="snapshots: keep a copy of each removed object here"
+    )
     config.add_repo_args(p)
     p.set_defaults(func=run)
 
@@ -57,8 +61,11 @@ def _snapshots(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "exclusive", load_index=False) as repo:
         repo.list_snapshots()
         bad = repo.bad.of_kind(SNAPSHOT_PREFIX)
-        where = Path(args.quarantine) if args.quarantine else (
-            config.cache_dir(ctx) / "quarantine" / repo.config.repo_id)
+        where = (
+            Path(args.quarantine)
+            if args.quarantine
+            else (config.cache_dir(ctx) / "quarantine" / repo.config.repo_id)
+        )
         for item in bad:
             if args.dry_run:
                 removed.append(item.name)
@@ -74,18 +81,29 @@ def _snapshots(args: argparse.Namespace, ctx: CliContext) -> int:
     for line in refused:
         ctx.stderr.write(f"kaikyo: warning: could not remove {line}\n")
     if args.json:
-        emit_json(ctx, {"removed": removed, "refused": refused, "dry_run": args.dry_run,
-                        "quarantine": None if args.dry_run else str(where)})
+        emit_json(
+            ctx,
+            {
+                "removed": removed,
+                "refused": refused,
+                "dry_run": args.dry_run,
+                "quarantine": None if args.dry_run else str(where),
+            },
+        )
     else:
         out = out_console(ctx)
         verb = "would remove" if args.dry_run else "removed"
         for name in removed:
             out.print(f"{verb} {name}")
-        out.print(f"{verb} {len(removed)} unreadable snapshot object(s)"
-                  + (f"; copies kept in {where}" if removed and not args.dry_run else ""))
+        out.print(
+            f"{verb} {len(removed)} unreadable snapshot object(s)"
+            + (f"; copies kept in {where}" if removed and not args.dry_run else "")
+        )
     if refused:
-        raise PermissionDeniedError(f"{len(refused)} snapshot object(s) could not be removed",
-                                    "removing objects at a haven needs an admin token")
+        raise PermissionDeniedError(
+            f"{len(refused)} snapshot object(s) could not be removed",
+            "removing objects at a haven needs an admin token",
+        )
     return 0
 
 
@@ -100,5 +118,7 @@ def _keep_copy(raw: bytes, where: Path, name: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
-        raise PermissionDeniedError(f"cannot keep a copy in {where}: {exc.strerror}",
-                                    "pass --quarantine DIR with a writable directory") from None
+        raise PermissionDeniedError(
+            f"cannot keep a copy in {where}: {exc.strerror}",
+            "pass --quarantine DIR with a writable directory",
+        ) from None

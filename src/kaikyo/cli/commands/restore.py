@@ -16,18 +16,30 @@ from kaikyo.errors import UsageError
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("restore", help="restore a snapshot")
-    p.add_argument("snapshot", help="SNAPSHOT or SNAPSHOT:PATH (id, prefix or 'latest'); "
-                   "with :PATH the contents of PATH are restored into the target")
+    p.add_argument(
+        "snapshot",
+        help="SNAPSHOT or SNAPSHOT:PATH (id, prefix or 'latest'); "
+        "with :PATH the contents of PATH are restored into the target",
+    )
     p.add_argument("-t", "--target", required=True, help="directory to restore into")
     p.add_argument("-i", "--include", action="append", default=[], metavar="PATTERN")
     p.add_argument("-e", "--exclude", action="append", default=[], metavar="PATTERN")
-    p.add_argument("--overwrite", action="store_true",
-                   help="allow a non-empty target and replace files in it (a target holding "
-                   "an interrupted run of the same restore needs no flag: it resumes)")
-    p.add_argument("--verify", action="store_true",
-                   help="re-read every restored file and check it against the snapshot")
-    p.add_argument("--numeric-owner", action="store_true",
-                   help="restore owners by uid/gid, not by user/group name")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="allow a non-empty target and replace files in it (a target holding "
+        "an interrupted run of the same restore needs no flag: it resumes)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-read every restored file and check it against the snapshot",
+    )
+    p.add_argument(
+        "--numeric-owner",
+        action="store_true",
+        help="restore owners by uid/gid, not by user/group name",
+    )
     config.add_repo_args(p)
     p.set_defaults(func=run)
 
@@ -64,27 +76,45 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 
         _tune_malloc()  # after the index is loaded: its buffers are better mapped apart
         snap = repo.find_snapshot(ref)
-        opts = RestoreOptions(target=os.fsencode(os.path.abspath(args.target)),
-                              include=tuple(args.include), exclude=tuple(args.exclude),
-                              overwrite=args.overwrite, verify=args.verify,
-                              workers=config.worker_count(ctx),
-                              numeric_owner=args.numeric_owner)
+        opts = RestoreOptions(
+            target=os.fsencode(os.path.abspath(args.target)),
+            include=tuple(args.include),
+            exclude=tuple(args.exclude),
+            overwrite=args.overwrite,
+            verify=args.verify,
+            workers=config.worker_count(ctx),
+            numeric_owner=args.numeric_owner,
+        )
         with Status(ctx, f"restoring snapshot {snap.snapshot_id[:8]}", not args.json):
             result = run_restore(repo, snap.doc["tree"], (sub or "/").encode(), opts)
     for w in result.warnings:
         ctx.stderr.write(f"kaikyo: warning: {w}\n")
     if args.json:
-        emit_json(ctx, {"snapshot_id": snap.snapshot_id, "target": args.target,
-                        "files": result.files, "dirs": result.dirs, "links": result.links,
-                        "other": result.other, "bytes": result.bytes,
-                        "verified": result.verified, "warnings": result.warnings,
-                        "resumed": result.resumed, "files_kept": result.kept})
+        emit_json(
+            ctx,
+            {
+                "snapshot_id": snap.snapshot_id,
+                "target": args.target,
+                "files": result.files,
+                "dirs": result.dirs,
+                "links": result.links,
+                "other": result.other,
+                "bytes": result.bytes,
+                "verified": result.verified,
+                "warnings": result.warnings,
+                "resumed": result.resumed,
+                "files_kept": result.kept,
+            },
+        )
     else:
         if result.resumed:
-            out_console(ctx).print(f"resumed an interrupted restore: {result.kept} files were "
-                                   "already restored and were kept")
+            out_console(ctx).print(
+                f"resumed an interrupted restore: {result.kept} files were "
+                "already restored and were kept"
+            )
         out_console(ctx).print(
             f"restored snapshot {snap.snapshot_id[:8]} to {args.target}: {result.files} files, "
             f"{result.dirs} dirs, {human_bytes(result.bytes)}"
-            + (f"; verified {result.verified} files" if args.verify else ""))
+            + (f"; verified {result.verified} files" if args.verify else "")
+        )
     return 0

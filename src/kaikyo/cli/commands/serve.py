@@ -35,28 +35,67 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--listen", default="127.0.0.1:8720", metavar="HOST:PORT")
     p.add_argument("--tls-cert", metavar="FILE")
     p.add_argument("--tls-key", metavar="FILE")
-    p.add_argument("--allow-plain-http", action="store_true",
-                   help="serve plain HTTP on a non-loopback address (trusted networks only)")
-    p.add_argument("--trash-grace", default="7d", metavar="DURATION",
-                   help="how long deleted objects stay recoverable (default 7d)")
-    p.add_argument("--max-object", default="256Mi", metavar="SIZE",
-                   help="largest object accepted (default 256Mi)")
-    p.add_argument("--metrics-listen", metavar="HOST:PORT",
-                   help="serve /metrics (Prometheus) here, for the operator's network only; "
-                   "it is never served on the tenants' --listen address (it names tenants)")
-    p.add_argument("--header-timeout", default="15s", metavar="DURATION",
-                   help="close a connection whose request headers are not complete by then "
-                   "(default 15s)")
-    p.add_argument("--body-timeout", default="60s", metavar="DURATION",
-                   help="drop an upload whose body sends nothing for this long (default 60s)")
-    p.add_argument("--idle-timeout", default="30s", metavar="DURATION",
-                   help="close a kept-alive connection idle this long (default 30s)")
-    p.add_argument("--max-connections", type=int, default=512, metavar="N",
-                   help="refuse connections beyond this many at once (default 512)")
-    p.add_argument("--max-locks-per-token", type=int, default=64, metavar="N",
-                   help="locks one token may hold at once (default 64)")
-    p.add_argument("--purge-interval", default="1h", metavar="DURATION",
-                   help="how often expired trash is purged (default 1h)")
+    p.add_argument(
+        "--allow-plain-http",
+        action="store_true",
+        help="serve plain HTTP on a non-loopback address (trusted networks only)",
+    )
+    p.add_argument(
+        "--trash-grace",
+        default="7d",
+        metavar="DURATION",
+        help="how long deleted objects stay recoverable (default 7d)",
+    )
+    p.add_argument(
+        "--max-object",
+        default="256Mi",
+        metavar="SIZE",
+        help="largest object accepted (default 256Mi)",
+    )
+    p.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve /metrics (Prometheus) here, for the operator's network only; "
+        "it is never served on the tenants' --listen address (it names tenants)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        default="15s",
+        metavar="DURATION",
+        help="close a connection whose request headers are not complete by then (default 15s)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        default="60s",
+        metavar="DURATION",
+        help="drop an upload whose body sends nothing for this long (default 60s)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        default="30s",
+        metavar="DURATION",
+        help="close a kept-alive connection idle this long (default 30s)",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=512,
+        metavar="N",
+        help="refuse connections beyond this many at once (default 512)",
+    )
+    p.add_argument(
+        "--max-locks-per-token",
+        type=int,
+        default=64,
+        metavar="N",
+        help="locks one token may hold at once (default 64)",
+    )
+    p.add_argument(
+        "--purge-interval",
+        default="1h",
+        metavar="DURATION",
+        help="how often expired trash is purged (default 1h)",
+    )
     add_data_arg(p)
     p.set_defaults(func=run)
 
@@ -84,12 +123,13 @@ def _check_tls(cert: str, key: str) -> None:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
     except OSError as exc:
         if isinstance(exc, ssl.SSLError):
-            raise ConfigError(f"cannot use TLS certificate {cert} with key {key}: "
-                              f"{exc.reason or exc}",
-                              "give a PEM certificate (chain) and its matching private key"
-                              ) from None
-        raise ConfigError(f"cannot read TLS certificate or key: {exc.filename or cert}: "
-                          f"{exc.strerror or exc}") from None
+            raise ConfigError(
+                f"cannot use TLS certificate {cert} with key {key}: {exc.reason or exc}",
+                "give a PEM certificate (chain) and its matching private key",
+            ) from None
+        raise ConfigError(
+            f"cannot read TLS certificate or key: {exc.filename or cert}: {exc.strerror or exc}"
+        ) from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -119,8 +159,10 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if tls and not (args.tls_cert and args.tls_key):
         raise UsageError("--tls-cert and --tls-key go together")
     if not tls and not _is_loopback(host) and not args.allow_plain_http:
-        raise UsageError(f"refusing plain HTTP on {host}: tokens would cross the network in clear",
-                         "pass --tls-cert and --tls-key, or listen on 127.0.0.1")
+        raise UsageError(
+            f"refusing plain HTTP on {host}: tokens would cross the network in clear",
+            "pass --tls-cert and --tls-key, or listen on 127.0.0.1",
+        )
     if tls:
         _check_tls(args.tls_cert, args.tls_key)
     metrics = _split_listen(args.metrics_listen) if args.metrics_listen else None
@@ -128,10 +170,13 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError("--metrics-listen must differ from --listen")
     max_object = parse_size(args.max_object)
     settings = settings_from(
-        args, ctx, trash_grace=parse_duration(args.trash_grace),
+        args,
+        ctx,
+        trash_grace=parse_duration(args.trash_grace),
         body_timeout=parse_duration(args.body_timeout),
         max_locks_per_token=_positive(args.max_locks_per_token, "--max-locks-per-token"),
-        **({"max_body": max_object} if max_object else {}))
+        **({"max_body": max_object} if max_object else {}),
+    )
     header_timeout = parse_duration(args.header_timeout)
     idle = parse_duration(args.idle_timeout)
     max_connections = _positive(args.max_connections, "--max-connections")
@@ -145,19 +190,34 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     haven.recount_usage()
     scheme = "https" if tls else "http"
     url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
-    metrics_url = (f"{scheme}://{metrics[0]}:{sockets[1].getsockname()[1]}/metrics"
-                   if metrics is not None else None)
+    metrics_url = (
+        f"{scheme}://{metrics[0]}:{sockets[1].getsockname()[1]}/metrics"
+        if metrics is not None
+        else None
+    )
     if args.json:
         emit_json(ctx, {"listen": url, "data": str(settings.data_dir), "metrics": metrics_url})
     else:
-        ctx.stderr.write(f"kaikyo haven on {url}, data in {settings.data_dir}"
-                         + (f", metrics on {metrics_url}" if metrics_url else "") + "\n")
-    app = create_app(haven, purge_interval=parse_duration(args.purge_interval),
-                     metrics_port=sockets[1].getsockname()[1] if metrics else None)
+        ctx.stderr.write(
+            f"kaikyo haven on {url}, data in {settings.data_dir}"
+            + (f", metrics on {metrics_url}" if metrics_url else "")
+            + "\n"
+        )
+    app = create_app(
+        haven,
+        purge_interval=parse_duration(args.purge_interval),
+        metrics_port=sockets[1].getsockname()[1] if metrics else None,
+    )
     config = uvicorn.Config(
-        app, ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key, log_level="warning",
-        access_log=False, lifespan="on", timeout_keep_alive=max(1, int(idle)),
-        server_header=False, http=guarded_h11(header_timeout, max_connections),
+        app,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=max(1, int(idle)),
+        server_header=False,
+        http=guarded_h11(header_timeout, max_connections),
         limit_concurrency=max_connections,
     )
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler

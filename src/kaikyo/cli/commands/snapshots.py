@@ -29,20 +29,39 @@ def fmt_time(t: float) -> str:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read", load_index=False) as repo:
         records = repo.list_snapshots()
-    records = [r for r in records if (not args.host or r.doc.get("hostname") == args.host)
-               and (not args.tag or set(args.tag) & set(r.doc.get("tags", [])))]
+    records = [
+        r
+        for r in records
+        if (not args.host or r.doc.get("hostname") == args.host)
+        and (not args.tag or set(args.tag) & set(r.doc.get("tags", [])))
+    ]
     if args.json:
-        emit_json(ctx, [{"id": r.snapshot_id, "short_id": r.snapshot_id[:8], **r.doc,
-                         "received": r.received} for r in records])
+        emit_json(
+            ctx,
+            [
+                {
+                    "id": r.snapshot_id,
+                    "short_id": r.snapshot_id[:8],
+                    **r.doc,
+                    "received": r.received,
+                }
+                for r in records
+            ],
+        )
         return 0
     table = Table(title=None)
     for col in ("ID", "Time (UTC)", "Host", "Tags", "Paths", "Size"):
         table.add_column(col)
     for r in records:
         d = r.doc
-        table.add_row(r.snapshot_id[:8], fmt_time(r.time), d.get("hostname", ""),
-                      ",".join(d.get("tags", [])), "\n".join(d.get("paths", [])),
-                      human_bytes(d.get("summary", {}).get("bytes_total", 0)))
+        table.add_row(
+            r.snapshot_id[:8],
+            fmt_time(r.time),
+            d.get("hostname", ""),
+            ",".join(d.get("tags", [])),
+            "\n".join(d.get("paths", [])),
+            human_bytes(d.get("summary", {}).get("bytes_total", 0)),
+        )
     out = out_console(ctx)
     out.print(table)
     out.print(f"{len(records)} snapshot(s)")

@@ -43,9 +43,14 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 stored += loc.length
         repo_size = sum(o.size for o in repo.store.list(""))
     result = {
-        "snapshots": len(records), "files": files, "restore_size": restore_size,
-        "unique_data_raw": raw, "unique_data_stored": stored, "repository_size": repo_size,
-        "blobs": len(repo.index), "index_bytes_in_memory": repo.index.nbytes(),
+        "snapshots": len(records),
+        "files": files,
+        "restore_size": restore_size,
+        "unique_data_raw": raw,
+        "unique_data_stored": stored,
+        "repository_size": repo_size,
+        "blobs": len(repo.index),
+        "index_bytes_in_memory": repo.index.nbytes(),
         "dedup_ratio": round(restore_size / raw, 3) if raw else None,
         "compression_ratio": round(raw / stored, 3) if stored else None,
     }

@@ -22,8 +22,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("tenant")
     p.add_argument("--quota-bytes", metavar="SIZE", help="e.g. 500G (default: unlimited)")
     p.add_argument("--quota-objects", metavar="N", help="(default: unlimited)")
-    p.add_argument("--no-verify-names", action="store_true",
-                   help="accept any object name (for stores not named by content hash)")
+    p.add_argument(
+        "--no-verify-names",
+        action="store_true",
+        help="accept any object name (for stores not named by content hash)",
+    )
     add_data_arg(p)
     p.set_defaults(func=run, action=_add, create=True)
 
@@ -44,8 +47,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_data_arg(p)
     p.set_defaults(func=run, action=_quota)
 
-    for name, suspended, text in (("suspend", True, "refuse every request of a tenant"),
-                                  ("resume", False, "lift a suspension")):
+    for name, suspended, text in (
+        ("suspend", True, "refuse every request of a tenant"),
+        ("resume", False, "lift a suspension"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("tenant")
         add_data_arg(p)
@@ -55,9 +60,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("tenant")
     p.add_argument("--repo", help="only this repository")
     p.add_argument("--name", help="only this object name")
-    p.add_argument("--id", type=int, dest="trash_id", metavar="N",
-                   help="only this trash entry (see 'kaikyo tenant trash'): picks one of "
-                   "several deleted versions of a name, e.g. of an overwritten config")
+    p.add_argument(
+        "--id",
+        type=int,
+        dest="trash_id",
+        metavar="N",
+        help="only this trash entry (see 'kaikyo tenant trash'): picks one of "
+        "several deleted versions of a name, e.g. of an overwritten config",
+    )
     add_data_arg(p)
     p.set_defaults(func=run, action=_undelete)
 
@@ -76,8 +86,12 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _add(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
-    haven.add_tenant(args.tenant, parse_size(args.quota_bytes), parse_count(args.quota_objects),
-                     verify_names=not args.no_verify_names)
+    haven.add_tenant(
+        args.tenant,
+        parse_size(args.quota_bytes),
+        parse_count(args.quota_objects),
+        verify_names=not args.no_verify_names,
+    )
     if args.json:
         emit_json(ctx, {"tenant": args.tenant})
     else:
@@ -96,9 +110,11 @@ def _list(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
         return exitcodes.OK
     for r in rows:
         state = "suspended" if r["suspended"] else "active"
-        ctx.stdout.write(f"{r['name']:<24} {state:<10} "
-                         f"{_limit(r['used_bytes'], r['quota_bytes'], human_bytes):<28} "
-                         f"{_limit(r['used_objects'], r['quota_objects'])} objects\n")
+        ctx.stdout.write(
+            f"{r['name']:<24} {state:<10} "
+            f"{_limit(r['used_bytes'], r['quota_bytes'], human_bytes):<28} "
+            f"{_limit(r['used_objects'], r['quota_objects'])} objects\n"
+        )
     return exitcodes.OK
 
 
@@ -115,23 +131,33 @@ def _show(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     w(f"tenant       {info['name']} ({'suspended' if info['suspended'] else 'active'})\n")
     w(f"usage        {_limit(info['used_bytes'], info['quota_bytes'], human_bytes)}\n")
     w(f"objects      {_limit(info['used_objects'], info['quota_objects'])}\n")
-    w(f"trash        {info['trash']['objects']} objects, {human_bytes(info['trash']['bytes'])}"
-      " (counted in the usage until purged)\n")
+    w(
+        f"trash        {info['trash']['objects']} objects, {human_bytes(info['trash']['bytes'])}"
+        " (counted in the usage until purged)\n"
+    )
     w(f"repositories {', '.join(info['repositories']) or '-'}\n")
     for t in info["tokens"]:
         state = "revoked" if t["revoked_at"] else f"expires {_when(t['expires_at'])}"
         w(f"token        {t['id']} {t['scope']:<8} {state}\n")
     for e in info["audit_tail"]:
-        w(f"audit {e['seq']:>6} {_when(e['ts'])} {e['action']:<14} {e['result']:<20} "
-          f"{e['repo'] or ''}/{e['object'] or ''} {e['bytes']}\n")
+        w(
+            f"audit {e['seq']:>6} {_when(e['ts'])} {e['action']:<14} {e['result']:<20} "
+            f"{e['repo'] or ''}/{e['object'] or ''} {e['bytes']}\n"
+        )
     return exitcodes.OK
 
 
 def _quota(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     haven.set_quota(args.tenant, parse_size(args.quota_bytes), parse_count(args.quota_objects))
     if args.json:
-        emit_json(ctx, {"tenant": args.tenant, "quota_bytes": parse_size(args.quota_bytes),
-                        "quota_objects": parse_count(args.quota_objects)})
+        emit_json(
+            ctx,
+            {
+                "tenant": args.tenant,
+                "quota_bytes": parse_size(args.quota_bytes),
+                "quota_objects": parse_count(args.quota_objects),
+            },
+        )
     return exitcodes.OK
 
 
@@ -145,8 +171,9 @@ def _suspend(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
 def _undelete(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     result = haven.undelete(args.tenant, args.repo, args.name, args.trash_id)
     if args.json:
-        emit_json(ctx, {"restored": result.restored, "skipped": result.skipped,
-                        "purged": result.purged})
+        emit_json(
+            ctx, {"restored": result.restored, "skipped": result.skipped, "purged": result.purged}
+        )
     else:
         for label in result.restored:
             ctx.stdout.write(f"restored {label}\n")
@@ -164,7 +191,8 @@ def _trash(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
         return exitcodes.OK
     for r in rows:
         when = datetime.fromtimestamp(r["deleted_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")
-        ctx.stdout.write(f"{r['id']:>8}  {when} UTC  {human_bytes(r['size']):>10}  "
-                         f"{r['repo']}/{r['name']}\n")
+        ctx.stdout.write(
+            f"{r['id']:>8}  {when} UTC  {human_bytes(r['size']):>10}  {r['repo']}/{r['name']}\n"
+        )
     ctx.stderr.write(f"{len(rows)} trashed object(s)\n")
     return exitcodes.OK

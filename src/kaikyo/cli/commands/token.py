@@ -16,8 +16,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = parser.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     p = sub.add_parser("issue", help="issue a token for a tenant (printed once)")
     p.add_argument("tenant")
-    p.add_argument("--scope", required=True, choices=[s.value for s in Scope],
-                   help="backup = append-only, restore = read-only, admin = delayed delete")
+    p.add_argument(
+        "--scope",
+        required=True,
+        choices=[s.value for s in Scope],
+        help="backup = append-only, restore = read-only, admin = delayed delete",
+    )
     p.add_argument("--expires", metavar="WHEN", help="e.g. 90d or 2026-12-31 (default: never)")
     add_data_arg(p)
     p.set_defaults(func=_issue)
@@ -35,12 +39,22 @@ def _issue(args: argparse.Namespace, ctx: CliContext) -> int:
     finally:
         haven.close()
     if args.json:
-        emit_json(ctx, {"token": new.text, "id": new.token_id, "tenant": args.tenant,
-                        "scope": args.scope, "expires_at": expires})
+        emit_json(
+            ctx,
+            {
+                "token": new.text,
+                "id": new.token_id,
+                "tenant": args.tenant,
+                "scope": args.scope,
+                "expires_at": expires,
+            },
+        )
     else:
         ctx.stdout.write(new.text + "\n")
-        ctx.stderr.write(f"token {new.token_id} ({args.scope}) for {args.tenant}; it is shown "
-                         "only now: keep it in KAIKYO_TOKEN\n")
+        ctx.stderr.write(
+            f"token {new.token_id} ({args.scope}) for {args.tenant}; it is shown "
+            "only now: keep it in KAIKYO_TOKEN\n"
+        )
     return exitcodes.OK
 
 

@@ -153,8 +153,9 @@ def slot_params(doc: dict[str, Any]) -> KdfParams:
         raise UnsupportedVersionError(f"key slot uses an unknown key derivation {algorithm!r}")
     parallelism = _bounded_int(kdf, "parallelism", 1, MAX_PARALLELISM)
     memory = _bounded_int(kdf, "memory_kib", 8 * parallelism, MAX_MEMORY_KIB)
-    return KdfParams(KDF_ARGON2ID, salt, _bounded_int(kdf, "time_cost", 1, MAX_TIME_COST),
-                     memory, parallelism)
+    return KdfParams(
+        KDF_ARGON2ID, salt, _bounded_int(kdf, "time_cost", 1, MAX_TIME_COST), memory, parallelism
+    )
 
 
 def parse_key_slot(raw: bytes) -> dict[str, Any]:
@@ -195,9 +196,11 @@ def open_key_slot(raw: bytes, secret: bytes) -> MasterKey | None:
     return MasterKey.from_secret(master)
 
 
-def open_any_slot(slots: Iterable[tuple[str, bytes]], password: str,
-                  on_refused: Callable[[str, str], None] | None = None
-                  ) -> tuple[MasterKey, str]:
+def open_any_slot(
+    slots: Iterable[tuple[str, bytes]],
+    password: str,
+    on_refused: Callable[[str, str], None] | None = None,
+) -> tuple[MasterKey, str]:
     """The master key from the first slot ``(name, bytes)`` that ``password`` opens, and that
     slot's name: a passphrase slot with the passphrase, or a recovery slot with a recovery key
     given as the passphrase. Slots that do not parse, of an unknown version or beyond the KDF

@@ -26,8 +26,10 @@ def open_object(
     if not sealed:
         raise IntegrityError(f"{what} is empty")
     if sealed[0] != SEALED_VERSION:
-        raise UnsupportedVersionError(f"{what} has unsupported format version {sealed[0]} "
-                                      "(written by a newer kaikyo, or not a kaikyo object)")
+        raise UnsupportedVersionError(
+            f"{what} has unsupported format version {sealed[0]} "
+            "(written by a newer kaikyo, or not a kaikyo object)"
+        )
     plain = cipher.open(memoryview(sealed)[1:], kind, what)
     return compressor.decompress(plain[0], memoryview(plain)[1:], None)
 
@@ -36,8 +38,9 @@ def blob_aad(blob_type: int, blob_id: bytes) -> bytes:
     return _U8.pack(blob_type) + blob_id
 
 
-def seal_blob(cipher: Cipher, blob_type: int, blob_id: bytes, comp: int,
-              payload: bytes | memoryview) -> bytes:
+def seal_blob(
+    cipher: Cipher, blob_type: int, blob_id: bytes, comp: int, payload: bytes | memoryview
+) -> bytes:
     """Encrypt one (already compressed) chunk; the id and type are bound as associated data."""
     return cipher.seal(_U8.pack(comp) + bytes(payload), blob_aad(blob_type, blob_id))
 

@@ -33,8 +33,7 @@ def encode_index_raw(packs: Iterable[tuple[bytes, bytes, int]]) -> bytes:
     return b"".join(parts)
 
 
-def iter_index_tables(plain: bytes, what: str = "index"
-                      ) -> Iterator[tuple[bytes, memoryview, int]]:
+def iter_index_tables(plain: bytes, what: str = "index") -> Iterator[tuple[bytes, memoryview, int]]:
     """Yield (pack id, encoded entry table, entry count) for each pack an index file lists."""
     if not plain:
         raise IntegrityError(f"{what} is empty")
@@ -55,5 +54,7 @@ def iter_index_tables(plain: bytes, what: str = "index"
 
 
 def decode_index(plain: bytes, what: str = "index") -> list[tuple[bytes, list[PackEntry]]]:
-    return [(pack_id, list(decode_entries(table, count, what)))
-            for pack_id, table, count in iter_index_tables(plain, what)]
+    return [
+        (pack_id, list(decode_entries(table, count, what)))
+        for pack_id, table, count in iter_index_tables(plain, what)
+    ]

@@ -38,9 +38,16 @@ class PackEntry:
 
 
 def encode_entries(entries: list[PackEntry] | list[tuple[int, bytes, int, int, int]]) -> bytes:
-    parts = [ENTRY.pack(*(e if isinstance(e, tuple) else
-                          (e.blob_type, e.blob_id, e.offset, e.length, e.raw_length)))
-             for e in entries]
+    parts = [
+        ENTRY.pack(
+            *(
+                e
+                if isinstance(e, tuple)
+                else (e.blob_type, e.blob_id, e.offset, e.length, e.raw_length)
+            )
+        )
+        for e in entries
+    ]
     return b"".join(parts)
 
 
@@ -53,14 +60,16 @@ def decode_entries(raw: memoryview, count: int, what: str) -> Iterator[PackEntry
         yield PackEntry(t, bid, off, length, raw_len)
 
 
-def build_trailer(cipher: Cipher, compressor: Compressor,
-                  entries: list[tuple[int, bytes, int, int, int]]) -> bytes:
+def build_trailer(
+    cipher: Cipher, compressor: Compressor, entries: list[tuple[int, bytes, int, int, int]]
+) -> bytes:
     """The bytes to append after the blobs: sealed header and its length."""
     return build_trailer_raw(cipher, compressor, encode_entries(entries), len(entries))
 
 
-def build_trailer_raw(cipher: Cipher, compressor: Compressor, table: bytes | bytearray,
-                      count: int) -> bytes:
+def build_trailer_raw(
+    cipher: Cipher, compressor: Compressor, table: bytes | bytearray, count: int
+) -> bytes:
     """Like :func:`build_trailer` from an entry table already encoded (``count`` entries)."""
     plain = _HEAD.pack(PACK_HEADER_VERSION, count) + table
     sealed = seal_object(cipher, compressor, KIND_PACK_HEADER, plain)
@@ -74,15 +83,16 @@ def header_length(tail: bytes) -> int:
     return int(_TRAILER.unpack(tail[-PACK_TRAILER_SIZE:])[0])
 
 
-def parse_header(cipher: Cipher, compressor: Compressor, sealed_header: bytes, pack_size: int,
-                 what: str) -> list[PackEntry]:
+def parse_header(
+    cipher: Cipher, compressor: Compressor, sealed_header: bytes, pack_size: int, what: str
+) -> list[PackEntry]:
     plain = open_object(cipher, compressor, KIND_PACK_HEADER, sealed_header, what)
     if len(plain) < _HEAD.size:
         raise IntegrityError(f"{what}: header is truncated")
     version, count = _HEAD.unpack_from(plain)
     if version != PACK_HEADER_VERSION:
         raise UnsupportedVersionError(f"{what}: unsupported pack header version {version}")
-    entries = list(decode_entries(memoryview(plain)[_HEAD.size:], count, what))
+    entries = list(decode_entries(memoryview(plain)[_HEAD.size :], count, what))
     limit = pack_size - len(sealed_header) - PACK_TRAILER_SIZE
     for e in entries:
         if e.offset + e.length > limit:
