@@ -16,20 +16,26 @@ from typing import TYPE_CHECKING
 from kaikyo.lazy import exports
 
 if TYPE_CHECKING:
+    from kaikyo.core.format.pack import PackEntry
+    from kaikyo.repo.blobwriter import BlobStats, BlobWriter
     from kaikyo.repo.config import DEFAULT_PACK_SIZE, RepoConfig
     from kaikyo.repo.index import BlobLocation, MasterIndex
     from kaikyo.repo.locks import Lock, LockInfo, acquire_lock, list_locks, remove_stale_locks
     from kaikyo.repo.packer import (
         FinishedPack,
-        PackWriter,
         RawPack,
-        Uploader,
+        finished_pack,
         pack_name,
-        put_content_addressed,
+        remove_spools_of,
+        spool_dir_for,
     )
+    from kaikyo.repo.repack import repack_blobs
     from kaikyo.repo.repository import KeyInfo, Repository, RepositoryWriter, SnapshotRecord
 
 _WHERE = {
+    "PackEntry": "packer",
+    "BlobStats": "blobwriter",
+    "BlobWriter": "blobwriter",
     "DEFAULT_PACK_SIZE": "config",
     "RepoConfig": "config",
     "BlobLocation": "index",
@@ -40,11 +46,12 @@ _WHERE = {
     "list_locks": "locks",
     "remove_stale_locks": "locks",
     "FinishedPack": "packer",
-    "PackWriter": "packer",
     "RawPack": "packer",
-    "Uploader": "packer",
+    "finished_pack": "packer",
     "pack_name": "packer",
-    "put_content_addressed": "packer",
+    "remove_spools_of": "packer",
+    "spool_dir_for": "packer",
+    "repack_blobs": "repack",
     "KeyInfo": "repository",
     "Repository": "repository",
     "RepositoryWriter": "repository",
@@ -57,21 +64,25 @@ __getattr__ = exports(__name__, _WHERE, globals())
 __all__ = [
     "DEFAULT_PACK_SIZE",
     "BlobLocation",
+    "BlobStats",
+    "BlobWriter",
     "FinishedPack",
     "KeyInfo",
     "Lock",
     "LockInfo",
     "MasterIndex",
-    "PackWriter",
+    "PackEntry",
     "RawPack",
     "RepoConfig",
     "Repository",
     "RepositoryWriter",
     "SnapshotRecord",
-    "Uploader",
     "acquire_lock",
     "list_locks",
+    "finished_pack",
     "pack_name",
-    "put_content_addressed",
+    "remove_spools_of",
+    "repack_blobs",
     "remove_stale_locks",
+    "spool_dir_for",
 ]

@@ -138,7 +138,7 @@ class Backup:
             "bytes_total": 0,
             "bytes_read": 0,
         }
-        self.writer = repo.writer(opts.max_in_flight)
+        self.writer = repo.writer(opts.max_in_flight, dry_run=opts.dry_run)
         self.pool: WorkerPool | None = None
         self.excludes = opts.excludes
         self._since_poll = 0
@@ -370,16 +370,9 @@ class Backup:
             rec.cached = []
 
     def _save_tree(self, nodes: list[Node]) -> str:
-        raw = encode_tree(nodes)
-        if self.opts.dry_run:
-            return self.repo.hasher(raw).hex()
-        return self.writer.save_tree(raw).hex()
+        return self.writer.save_tree(encode_tree(nodes)).hex()
 
     # ---- the whole run ------------------------------------------------------------------
-
-    def on_pack(self, pack_id: bytes, table: bytes, count: int) -> None:
-        if not self.opts.dry_run:
-            self.writer.pack_done_raw(pack_id, table, count)
 
     def run(self, parent: str | None) -> BackupResult:
         try:
@@ -398,7 +391,7 @@ class Backup:
             self.opts.workers,
             self.opts.dry_run,
             self.opts.max_in_flight,
-            self.on_pack,
+            self.writer.pack_done,
             inline=len(self.old_cache) > 0,
         )
         try:

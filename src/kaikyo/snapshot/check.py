@@ -11,14 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kaikyo.core.format.constants import LOCK_PREFIX, PACK_TRAILER_SIZE
-from kaikyo.core.format.envelope import open_blob
-from kaikyo.core.format.pack import PackEntry, header_length, parse_header
+from kaikyo.core.format.constants import LOCK_PREFIX
 from kaikyo.core.format.tree import decode_tree, node_name
-from kaikyo.core.ids import object_id
 from kaikyo.errors import KaikyoError
-from kaikyo.repo import Repository, pack_name
-from kaikyo.repo.badobjects import OBJECT_ERRORS, reason_of
+from kaikyo.repo import PackEntry, Repository, pack_name
 from kaikyo.repo.repository import SnapshotRecord
 
 
@@ -127,7 +123,7 @@ def _read_all(
     damaged: dict[bytes, str] = {}
 
     def verify(pid: bytes) -> tuple[bytes, str | None]:
-        return pid, _verify_pack(repo, pid, by_pack.get(pid, []))
+        return pid, repo.verify_pack(pid, by_pack.get(pid, []))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         for done, (pid, problem) in enumerate(pool.map(verify, packs), 1):
@@ -137,41 +133,6 @@ def _read_all(
             if problem:
                 damaged[pid] = problem
     return damaged
-
-
-def _verify_pack(repo: Repository, pid: bytes, indexed: list[PackEntry]) -> str | None:
-    try:
-        data = repo.read_pack(pid)
-    except OBJECT_ERRORS as exc:
-        return f"unreadable: {reason_of(exc)}"
-    if object_id(data) != pid.hex():
-        return "content does not match its name (corrupt or truncated)"
-    try:
-        hlen = header_length(data)
-        if hlen + PACK_TRAILER_SIZE > len(data):
-            return "truncated: its header would start before the pack does"
-        header = data[len(data) - PACK_TRAILER_SIZE - hlen : len(data) - PACK_TRAILER_SIZE]
-        entries = parse_header(
-            repo.cipher, repo.compressor, header, len(data), f"pack {pid.hex()[:8]}"
-        )
-        for e in entries:
-            plain = open_blob(
-                repo.cipher,
-                repo.compressor,
-                e.blob_type,
-                e.blob_id,
-                memoryview(data)[e.offset : e.offset + e.length],
-                e.raw_length,
-            )
-            if repo.hasher(plain) != e.blob_id:
-                return f"blob {e.blob_id.hex()[:8]} does not match its id"
-    except OBJECT_ERRORS as exc:
-        return reason_of(exc)
-    listed = {(e.blob_id, e.offset, e.length) for e in entries}
-    for e in indexed:
-        if (e.blob_id, e.offset, e.length) not in listed:
-            return f"index entry for blob {e.blob_id.hex()[:8]} disagrees with the pack header"
-    return None
 
 
 def _walk_snapshots(

@@ -16,13 +16,11 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from kaikyo.errors import KaikyoError
-from kaikyo.repo import RawPack, Repository, Uploader
-from kaikyo.repo.packer import remove_spools_of, spool_dir_for
+from kaikyo.repo import RawPack, Repository, remove_spools_of, spool_dir_for
 from kaikyo.snapshot.workers import (
-    ChunkSaver,
+    FileChunker,
     FileResult,
-    close_saver,
-    flush_saver,
+    data_chunker,
     process_batch,
     worker_main,
 )
@@ -55,7 +53,7 @@ class WorkerPool:
         workers: int,
         dry_run: bool,
         max_in_flight: int,
-        on_pack: Callable[[bytes, bytes, int], None],
+        on_pack: Callable[[RawPack], None],
         inline: bool = False,
     ) -> None:
         """``workers``: readers, this process included. ``inline``: every batch may be read
@@ -74,7 +72,7 @@ class WorkerPool:
         self.stats: list[dict[str, int]] = []
         self._inline_allowed = inline
         self._inline_bytes = 0
-        self._inline: tuple[ChunkSaver, Uploader] | None = None
+        self._inline: FileChunker | None = None
 
     def _fork_one(self) -> None:
         """Fork one more worker. The first comes with the first batch (a backup that finds
@@ -164,7 +162,7 @@ class WorkerPool:
             self._results[msg[1]] = msg[2]
             self._load[w] -= 1
         elif kind == "pack":
-            self._on_pack(msg[1], msg[2], msg[3])
+            self._on_pack((msg[1], msg[2], msg[3]))
         elif kind == "flushed":
             self.stats.append(msg[1])
         elif kind == "error":
@@ -201,29 +199,25 @@ class WorkerPool:
             self.poll(None)
         return self._results.pop(batch_id)
 
-    def _inline_saver(self) -> ChunkSaver:
+    def _inline_saver(self) -> FileChunker:
         if self._inline is None:
-            uploader = Uploader(self._repo.store, self._max_in_flight)
-
-            def on_pack(raw: RawPack) -> None:
-                self._on_pack(*raw)
-
-            self._inline = ChunkSaver(self._repo, uploader, on_pack, self._dry_run), uploader
-        return self._inline[0]
+            self._inline = data_chunker(
+                self._repo, self._on_pack, self._dry_run, self._max_in_flight
+            )
+        return self._inline
 
     def _finish_inline(self) -> None:
         if self._inline is None:
             return
         try:
-            self.stats.append(flush_saver(*self._inline))
+            self.stats.append(self._inline.writer.finish())
         finally:
             self._close_inline()
 
     def _close_inline(self) -> None:
         if self._inline is not None:
-            saver, uploader = self._inline
-            self._inline = None
-            close_saver(saver, uploader)
+            chunker, self._inline = self._inline, None
+            chunker.writer.close()
 
     def finish(self) -> None:
         """Flush every worker's open pack and wait until all its uploads are durable."""

@@ -25,13 +25,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from kaikyo.core.format.constants import BLOB_TREE, INDEX_PREFIX
-from kaikyo.core.format.pack import PackEntry
 from kaikyo.core.format.tree import decode_tree
 from kaikyo.errors import IntegrityError
-from kaikyo.repo import FinishedPack, PackWriter, RawPack, Repository, Uploader, pack_name
+from kaikyo.repo import (
+    FinishedPack,
+    PackEntry,
+    RawPack,
+    Repository,
+    finished_pack,
+    pack_name,
+    repack_blobs,
+)
 from kaikyo.repo.badobjects import OBJECT_ERRORS, reason_of
-from kaikyo.repo.packer import finished_pack
 from kaikyo.store import ObjectNotFound
 
 REPACK_UNUSED_FRACTION = 0.10
@@ -151,48 +156,11 @@ def _check_nothing_lost(plan: PrunePlan, survivors: list[FinishedPack], used: se
 
 def execute_prune(repo: Repository, plan: PrunePlan, used: set[bytes] | None = None) -> int:
     """Carry out a plan; returns the number of packs written."""
-    new_packs: list[RawPack] = []
-    uploader = Uploader(repo.store)
-    trees = PackWriter(
-        repo.cipher, repo.compressor, repo.config.pack_size, uploader, new_packs.append
-    )
-    data = PackWriter(
-        repo.cipher, repo.compressor, repo.config.pack_size, uploader, new_packs.append
-    )
-    try:
-        for pid, keep in plan.repack.items():
-            lo = min(e.offset for e in keep)
-            hi = max(e.offset + e.length for e in keep)
-            raw = memoryview(repo.read_pack(pid, lo, hi - lo))
-            for e in keep:
-                sealed = raw[e.offset - lo : e.offset - lo + e.length]
-                loc = repo.blob_location(e.blob_id)
-                repo.open_sealed_blob(loc, e.blob_id, sealed)  # never copy damaged bytes
-                writer = trees if e.blob_type == BLOB_TREE else data
-                writer.add(e.blob_type, e.blob_id, bytes(sealed), e.raw_length)
-        trees.flush()
-        data.flush()
-        uploader.wait()
-    finally:
-        trees.discard()
-        data.discard()
-        uploader.close()
+    new_packs = repack_blobs(repo, plan.repack)
     survivors = _survivors(plan, new_packs)
     if used is not None:
         _check_nothing_lost(plan, survivors, used)
-    old_index = [o.name for o in repo.store.list(INDEX_PREFIX)]
-    repo.indexed_files = set()
-    batch: list[FinishedPack] = []
-    for item in survivors:
-        batch.append(item)
-        if len(batch) >= 256:
-            repo.write_index(batch)
-            batch = []
-    repo.write_index(batch)
-    written = set(repo.indexed_files)
-    for name in old_index:
-        if name not in written:
-            _delete(repo, name)
+    repo.replace_index(survivors)
     for pid in [*plan.delete_packs, *plan.repack, *plan.garbage_packs]:
         _delete(repo, pack_name(pid))
     return len(new_packs)
@@ -246,11 +214,5 @@ def rebuild_index(repo: Repository) -> tuple[int, list[str]]:
         except OBJECT_ERRORS as exc:  # a store that fails stops the rebuild: nothing deleted
             problems.append(f"pack {pid.hex()[:8]}: {reason_of(exc)}")
             repo.bad.report(pack_name(pid), f"its header does not authenticate ({reason_of(exc)})")
-    old = [o.name for o in repo.store.list(INDEX_PREFIX)]
-    repo.indexed_files = set()
-    for start in range(0, len(finished), 256):
-        repo.write_index(finished[start : start + 256])
-    for name in old:
-        if name not in repo.indexed_files:
-            _delete(repo, name)
+    repo.replace_index(finished)
     return len(finished), problems

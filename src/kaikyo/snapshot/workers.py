@@ -1,13 +1,13 @@
-"""Backup worker processes: read, chunk, hash, deduplicate, compress, seal, pack, upload.
+"""Backup readers: read files and chunk them; the repository's data writer does the rest.
 
 Why processes: on many small files the cost is per file and in Python, so threads would hold
 the GIL; a forked worker and the main process, which reads batches itself whenever the worker
 is two batches behind, use both cores. (The main process reads with the same
-:class:`ChunkSaver`; see :mod:`kaikyo.snapshot.pool`.)
-Each worker inherits the frozen master index at fork (shared copy-on-write, never written),
-keeps its own set of blobs it stored this session, writes its own packs and uploads them on a
-small thread pool. For big files it compresses chunks on two threads (zstd releases the GIL)
-so one large file still fills both cores.
+:class:`FileChunker`; see :mod:`kaikyo.snapshot.pool`.)
+Each worker inherits the frozen master index at fork (shared copy-on-write, never written) and
+has its own :class:`kaikyo.repo.BlobWriter`, which deduplicates against it and against what this
+worker stored this session, then compresses, seals, packs and uploads (big chunks on two
+threads, so one large file still fills both cores).
 
 Protocol (one duplex pipe per worker): main sends ``("batch", n, [(path, size)])`` and
 ``("flush",)``; the worker answers ``("batch", n, results)``, ``("pack", pack_id, entries)`` each
@@ -23,26 +23,18 @@ import mmap
 import os
 import signal
 import threading
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
-from kaikyo.core.chunking import chunk_lengths, split_stream
-from kaikyo.core.compression import Compressor
+from kaikyo.core.chunking import ChunkerParams, chunk_lengths, split_stream
 from kaikyo.core.format.constants import BLOB_DATA
-from kaikyo.core.format.envelope import seal_blob
-from kaikyo.repo import PackWriter, RawPack, Repository, Uploader
+from kaikyo.repo import BlobWriter, RawPack, Repository
 from kaikyo.snapshot.fs import open_for_read
 
 # A file result: (blob ids, bytes read) or an error message.
 FileResult = tuple[list[bytes], int] | str
 
-BIG_CHUNK = 256 * 1024
-MAX_PENDING = 6  # big chunks in compression at once, each held with its copy and its result
-# (against 10: about 5 MiB less per reader at the tree backup's peak, where memory is the
-# tight goal, for about 7% more time on the bench image, 6.5 s against 6.1)
 # Files up to READ_BLOCK are read whole into a reusable buffer, several to a buffer-full;
 # bigger ones stream through it in blocks of STREAM_BLOCK, after the undecided tail (at most
 # the largest chunk). The buffer is the larger of the two needs: 5 MiB with 4 MiB chunks.
@@ -51,97 +43,29 @@ STREAM_BLOCK = 1024 * 1024
 GROUP_BUFFER = READ_BLOCK + 1  # one file of READ_BLOCK and the byte that shows it grew
 
 
-class ChunkSaver:
-    """Dedup + compress + seal + pack for one worker process."""
+class FileChunker:
+    """One reader's state: the chunker's parameters, a reusable read buffer, and the
+    repository's data writer its chunks go to (which deduplicates, seals and packs them)."""
 
-    def __init__(self, repo: Repository, uploader: Uploader, send_pack: Any, dry_run: bool) -> None:
-        self.repo = repo
-        self.params = repo.config.chunker
-        self.hasher = repo.hasher
-        self.cipher = repo.cipher
-        self.compressor = Compressor(repo.config.compression_level)
-        self.seen: set[bytes] = set()
-        self.dry_run = dry_run
-        self.bytes_new = 0
-        self.bytes_stored = 0
-        self.blobs_new = 0
-        self.packer = PackWriter(
-            self.cipher, self.compressor, repo.config.pack_size, uploader, send_pack
-        )
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="compress")
-        self._pending: deque[tuple[bytes, int, Future[bytes]]] = deque()
-        self._local = threading.local()
+    def __init__(self, writer: BlobWriter, params: ChunkerParams) -> None:
+        self.writer = writer
+        self.params = params
         # Anonymous memory: a page is resident only once a read has reached it, so a reader
         # that sees only small files (an incremental backup) does not hold 5 MiB of zeros.
         # Big files stream through the same buffer (STREAM_BLOCK plus the largest chunk).
-        size = max(GROUP_BUFFER, STREAM_BLOCK + self.params.max_size)
+        size = max(GROUP_BUFFER, STREAM_BLOCK + params.max_size)
         self.group_view = memoryview(mmap.mmap(-1, size))
 
-    def _compress_and_seal(self, bid: bytes, data: bytes) -> bytes:
-        """On a pool thread: zstd and AES-GCM both release the GIL, and the thread that reads
-        and chunks keeps only the packing."""
-        comp: Compressor | None = getattr(self._local, "c", None)
-        if comp is None:
-            comp = Compressor(self.repo.config.compression_level)
-            self._local.c = comp
-        return seal_blob(self.cipher, BLOB_DATA, bid, *comp.compress(data))
-
     def save_chunks(self, chunks: list[memoryview]) -> list[bytes]:
-        """Store the new ones among ``chunks`` (of one or several files); return all ids."""
-        big = len(chunks) > 1 and sum(len(c) for c in chunks) >= len(chunks) * BIG_CHUNK
-        # Hashed here, not on the pool: queued behind the compressions in flight, the hashes
-        # stalled reading and chunking (BLAKE3 runs at ~2 GB/s, zstd-3 at ~0.3).
-        ids = [self.hasher(c) for c in chunks]
-        known = self.repo.index.contains_many(ids)
-        fresh = []
-        for k, (bid, chunk) in enumerate(zip(ids, chunks, strict=True)):
-            if known[k] or bid in self.seen:
-                continue
-            self.seen.add(bid)
-            fresh.append((bid, chunk))
-        if not fresh:
-            return ids
-        self.blobs_new += len(fresh)
-        if self.dry_run:
-            self.bytes_new += sum(len(c) for _, c in fresh)
-            return ids
-        if big:
-            # Big chunks are compressed and sealed on the pool's threads while this thread
-            # reads and chunks the next block; they are packed later, in order. The bytes are
-            # copied because the caller reuses its read buffer.
-            for bid, chunk in fresh:
-                data = bytes(chunk)
-                self._pending.append(
-                    (bid, len(data), self._pool.submit(self._compress_and_seal, bid, data))
-                )
-            while len(self._pending) > MAX_PENDING:
-                self._pack_oldest()
-            return ids
-        # Small chunks compress inline, where a thread hand-off would cost more.
-        for bid, chunk in fresh:
-            comp, payload = self.compressor.compress(chunk)
-            self._seal(bid, len(chunk), comp, payload)
-        return ids
+        return self.writer.save_many(chunks)
 
-    def _seal(self, bid: bytes, raw_len: int, comp: int, payload: bytes | memoryview) -> None:
-        self._pack(bid, raw_len, seal_blob(self.cipher, BLOB_DATA, bid, comp, payload))
 
-    def _pack(self, bid: bytes, raw_len: int, sealed: bytes) -> None:
-        self.packer.add(BLOB_DATA, bid, sealed, raw_len)
-        self.bytes_new += raw_len
-        self.bytes_stored += len(sealed)
-
-    def _pack_oldest(self) -> None:
-        bid, raw_len, fut = self._pending.popleft()
-        self._pack(bid, raw_len, fut.result())
-
-    def drain(self) -> None:
-        """Pack every chunk still compressing (before a flush: packs must hold them all)."""
-        while self._pending:
-            self._pack_oldest()
-
-    def close(self) -> None:
-        self._pool.shutdown()
+def data_chunker(
+    repo: Repository, on_pack: Callable[[RawPack], None], dry_run: bool, max_in_flight: int
+) -> FileChunker:
+    """A reader's chunker over a data writer of the repository's (with its own uploader)."""
+    writer = repo.blob_writer(BLOB_DATA, on_pack, dry_run=dry_run, max_in_flight=max_in_flight)
+    return FileChunker(writer, repo.config.chunker)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -163,7 +87,7 @@ def read_into(fd: int, view: memoryview, size: int) -> int:
 
 
 def process_batch(
-    saver: ChunkSaver,
+    saver: FileChunker,
     files: list[tuple[bytes, int]],
     between_files: Callable[[], None] | None = None,
 ) -> list[FileResult]:
@@ -233,7 +157,7 @@ def process_batch(
 
 
 def process_big_file(
-    saver: ChunkSaver, path: bytes, buffer: memoryview | None = None
+    saver: FileChunker, path: bytes, buffer: memoryview | None = None
 ) -> FileResult:
     """Stream a large file through the chunker with plain reads, in ``buffer`` if it is big
     enough (STREAM_BLOCK plus the largest chunk) and nothing else uses it.
@@ -284,26 +208,6 @@ def process_big_file(
         os.close(fd)
 
 
-def flush_saver(saver: ChunkSaver, uploader: Uploader) -> dict[str, int]:
-    """Pack what is still compressing, finish the open pack, wait until every pack is durable;
-    the saver's figures."""
-    saver.drain()
-    saver.packer.flush()
-    uploader.wait()
-    return {
-        "bytes_new": saver.bytes_new,
-        "blobs_new": saver.blobs_new,
-        "bytes_stored": saver.bytes_stored,
-    }
-
-
-def close_saver(saver: ChunkSaver, uploader: Uploader) -> None:
-    """Stop the saver's threads; drop a pack still open (only when the backup is abandoned)."""
-    saver.close()
-    saver.packer.discard()
-    uploader.close()
-
-
 def die_with_parent(parent_pid: int) -> None:
     """Have the kernel SIGKILL this process when its parent dies (Linux PR_SET_PDEATHSIG),
     and leave now if the parent is already gone. SIGTERM kills at once (the default action,
@@ -348,8 +252,7 @@ def worker_main(
         # than anything else it does per blob.
         send(("pack", *finished))
 
-    uploader = Uploader(repo.store, max_in_flight)
-    saver = ChunkSaver(repo, uploader, on_pack, dry_run)
+    saver = data_chunker(repo, on_pack, dry_run, max_in_flight)
     try:
         while True:
             try:
@@ -359,7 +262,7 @@ def worker_main(
             if msg[0] == "batch":
                 send(("batch", msg[1], process_batch(saver, msg[2])))
             elif msg[0] == "flush":
-                send(("flushed", flush_saver(saver, uploader)))
+                send(("flushed", saver.writer.finish()))
             elif msg[0] == "exit":
                 return
     except BaseException as exc:  # report to the parent, which raises it
@@ -368,4 +271,4 @@ def worker_main(
         except Exception:
             send(("error", RuntimeError(repr(exc))))
     finally:
-        close_saver(saver, uploader)
+        saver.writer.close()

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from kaikyo.repo import Repository, pack_name
+from kaikyo.repo import RawPack, Repository, pack_name
 from kaikyo.snapshot.pool import MAIN, WorkerPool, choose_worker
 from kaikyo.store.local import LocalStore
 
@@ -22,9 +22,9 @@ def _pool(
 ) -> WorkerPool:
     """A pool whose finished packs' ids go to ``packs``."""
 
-    def on_pack(pack_id: bytes, table: bytes, count: int) -> None:
+    def on_pack(finished: RawPack) -> None:
         if packs is not None:
-            packs.append(pack_id)
+            packs.append(finished[0])
 
     return WorkerPool(repo, readers, dry_run=False, max_in_flight=1, on_pack=on_pack, inline=inline)
 

@@ -10,33 +10,35 @@ from pathlib import Path
 import pytest
 
 from kaikyo.core.chunking import chunk_lengths
-from kaikyo.repo import Repository, Uploader
-from kaikyo.snapshot.workers import READ_BLOCK, STREAM_BLOCK, ChunkSaver, process_batch
+from kaikyo.repo import Repository
+from kaikyo.snapshot.workers import (
+    READ_BLOCK,
+    STREAM_BLOCK,
+    FileChunker,
+    data_chunker,
+    process_batch,
+)
 from kaikyo.store.memory import MemoryStore
 
 
 @pytest.fixture
-def saver() -> Iterator[ChunkSaver]:
+def saver() -> Iterator[FileChunker]:
     repo, _ = Repository.create(MemoryStore(), "pw", kdf_cost=(1, 64))
-    uploader = Uploader(repo.store, 2)
-    s = ChunkSaver(repo, uploader, lambda _: None, dry_run=False)
+    s = data_chunker(repo, lambda _: None, dry_run=False, max_in_flight=2)
     yield s
-    s.drain()
-    s.packer.flush()
-    uploader.wait()
-    s.close()
-    uploader.close()
+    s.writer.finish()
+    s.writer.close()
 
 
-def expected_ids(saver: ChunkSaver, data: bytes) -> list[bytes]:
+def expected_ids(saver: FileChunker, data: bytes) -> list[bytes]:
     view, pos, ids = memoryview(data), 0, []
     for length in chunk_lengths(view, saver.params):
-        ids.append(saver.hasher(view[pos : pos + length]))
+        ids.append(saver.writer.blob_id(view[pos : pos + length]))
         pos += length
     return ids
 
 
-def test_many_files_through_one_buffer(saver: ChunkSaver, tmp_path: Path) -> None:
+def test_many_files_through_one_buffer(saver: FileChunker, tmp_path: Path) -> None:
     rng = random.Random(7)
     sizes = [
         0,
@@ -67,7 +69,7 @@ def test_many_files_through_one_buffer(saver: ChunkSaver, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("kind", ["random", "repetitive"])
 def test_big_files_stream_to_the_boundaries_of_one_pass(
-    saver: ChunkSaver, tmp_path: Path, kind: str
+    saver: FileChunker, tmp_path: Path, kind: str
 ) -> None:
     """Streamed in blocks of STREAM_BLOCK after an undecided tail of up to the largest chunk
     (repetitive data cuts at the largest chunk), a file is cut where one pass would cut it."""
@@ -89,7 +91,7 @@ def test_big_files_stream_to_the_boundaries_of_one_pass(
         assert result == (expected_ids(saver, data), len(data))
 
 
-def test_file_that_grew_or_shrank_since_the_walk(saver: ChunkSaver, tmp_path: Path) -> None:
+def test_file_that_grew_or_shrank_since_the_walk(saver: FileChunker, tmp_path: Path) -> None:
     grown = tmp_path / "grown"
     grown.write_bytes(b"g" * 5000)
     shrunk = tmp_path / "shrunk"
@@ -103,7 +105,7 @@ def test_file_that_grew_or_shrank_since_the_walk(saver: ChunkSaver, tmp_path: Pa
     assert results[2] == (expected_ids(saver, b"a" * 10), 10)
 
 
-def test_unreadable_file_is_reported_and_the_rest_kept(saver: ChunkSaver, tmp_path: Path) -> None:
+def test_unreadable_file_is_reported_and_the_rest_kept(saver: FileChunker, tmp_path: Path) -> None:
     ok = tmp_path / "ok"
     ok.write_bytes(b"fine")
     results = process_batch(saver, [(os.fsencode(tmp_path / "vanished"), 10), (os.fsencode(ok), 4)])
@@ -111,7 +113,7 @@ def test_unreadable_file_is_reported_and_the_rest_kept(saver: ChunkSaver, tmp_pa
     assert results[1] == (expected_ids(saver, b"fine"), 4)
 
 
-def test_the_caller_gets_a_turn_before_each_file(saver: ChunkSaver, tmp_path: Path) -> None:
+def test_the_caller_gets_a_turn_before_each_file(saver: FileChunker, tmp_path: Path) -> None:
     """The main process reading a batch collects its workers' messages between files."""
     files = []
     for i in range(5):
