@@ -428,13 +428,13 @@ def test_key_add_passwd_remove_and_recovery(kaikyo: Kaikyo, tmp_path: Path) -> N
 def test_file_vanishing_between_scan_and_read(
     kaikyo: Kaikyo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kaikyo.snapshot.backup as backup_mod
+    import kaikyo.snapshot.walk as walk_mod
 
     src = tmp_path / "src"
     src.mkdir()
     (src / "stays").write_bytes(b"stays" * 100)
     (src / "vanishes").write_bytes(b"gone" * 100)
-    real = backup_mod.make_node
+    real = walk_mod.make_node
 
     def make_node_then_delete(
         name: bytes, path: bytes, st: os.stat_result, kind: str
@@ -444,7 +444,7 @@ def test_file_vanishing_between_scan_and_read(
             os.unlink(path)  # stat'ed by the walk, gone before a worker opens it
         return node
 
-    monkeypatch.setattr(backup_mod, "make_node", make_node_then_delete)
+    monkeypatch.setattr(walk_mod, "make_node", make_node_then_delete)
     run = kaikyo("backup", "--json", src, expect=3)
     doc = run.json()
     assert [e["path"] for e in doc["errors"]] == [f"{src}/vanishes"]

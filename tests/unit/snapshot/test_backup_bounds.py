@@ -9,6 +9,7 @@ import pytest
 
 from kaikyo.repo import Repository
 from kaikyo.snapshot.backup import Backup, BackupOptions, NullProgress
+from kaikyo.snapshot.batching import Batcher
 from kaikyo.store.local import LocalStore
 
 DIRS, FILES = 30, 40
@@ -27,15 +28,15 @@ def _most_held(
 ) -> tuple[int, dict[str, int]]:
     """Back up ``src``; the most nodes held at once, and the counts."""
     seen = [0]
-    real_pump = Backup._pump
-
-    def pump(self: Backup, drain: bool = False) -> None:
-        seen[0] = max(seen[0], self.held_nodes)
-        real_pump(self, drain)
-
-    monkeypatch.setattr(Backup, "_pump", pump)
+    real_pump = Batcher.pump
     opts = BackupOptions(paths=(os.fsencode(src),), time=0.0, cache_file=cache)
     backup = Backup(repo, opts, NullProgress())
+
+    def pump(self: Batcher, drain: bool = False) -> None:
+        seen[0] = max(seen[0], backup.held_nodes)
+        real_pump(self, drain)
+
+    monkeypatch.setattr(Batcher, "pump", pump)
     result = backup.run(None)
     monkeypatch.undo()
     assert backup.held_nodes == 0  # every directory was saved
@@ -73,18 +74,18 @@ def test_changed_file_first_does_not_hold_the_whole_tree(
 def test_a_slowly_filling_batch_is_sent_before_the_walk_ends(
     changed_first: tuple[Repository, Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kaikyo.snapshot import backup as backup_module
+    from kaikyo.snapshot import batching
 
     repo, src, cache = changed_first
     sent_at: list[int] = []
-    real_submit = Backup._submit
+    real_submit = Batcher.submit
 
-    def submit(self: Backup, batch: backup_module._Batch) -> None:
-        sent_at.append(self.entries_walked)
+    def submit(self: Batcher, batch: batching.Batch) -> None:
+        sent_at.append(self.walked)
         real_submit(self, batch)
 
-    monkeypatch.setattr(backup_module, "BATCH_MAX_AGE", 100)
-    monkeypatch.setattr(Backup, "_submit", submit)
+    monkeypatch.setattr(batching, "BATCH_MAX_AGE", 100)
+    monkeypatch.setattr(Batcher, "submit", submit)
     opts = BackupOptions(paths=(os.fsencode(src),), time=0.0, cache_file=cache)
     Backup(repo, opts, NullProgress()).run(None)
     assert sent_at and sent_at[0] <= 100 + FILES + 1 < DIRS * FILES, sent_at

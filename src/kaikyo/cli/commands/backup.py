@@ -65,7 +65,6 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         # Imported once the key is open: see cli/session.py.
         from kaikyo.snapshot import BackupOptions, run_backup
 
-        adopted = 0 if args.dry_run else repo.adopt_unindexed()
         cache = None if args.no_cache else (config.cache_dir(ctx) / repo.config.repo_id / "files")
         records = repo.list_snapshots()
         host = args.host or config.hostname()
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 "dry_run": args.dry_run,
                 "summary": s,
                 "errors": result.errors,
-                "adopted_packs": adopted,
+                "adopted_packs": result.adopted_packs,
                 "cache_problem": result.cache_problem,
             },
         )
@@ -118,8 +117,10 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             f"(stored {human_bytes(s['data_stored'])}) of "
             f"{human_bytes(s['bytes_total'])} processed"
         )
-        if adopted:
-            out.print(f"resumed: reused {adopted} pack(s) left by an interrupted backup")
+        if result.adopted_packs:
+            out.print(
+                f"resumed: reused {result.adopted_packs} pack(s) left by an interrupted backup"
+            )
         if result.snapshot_id:
             out.print(f"snapshot {result.snapshot_id[:8]} saved")
         else:

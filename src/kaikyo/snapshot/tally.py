@@ -1,0 +1,42 @@
+"""What a backup counts and reports as it goes: the summary's counts, the errors, progress."""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+
+class BackupProgress(Protocol):
+    def file_done(self, path: bytes, size: int, cached: bool) -> None: ...
+
+    def error(self, path: bytes, message: str) -> None: ...
+
+
+class NullProgress:
+    def file_done(self, path: bytes, size: int, cached: bool) -> None:
+        pass
+
+    def error(self, path: bytes, message: str) -> None:
+        pass
+
+
+class Tally:
+    """The counts of the snapshot's summary, the errors (path and message), and the progress
+    display they are reported to."""
+
+    def __init__(self, progress: BackupProgress) -> None:
+        self.progress = progress
+        self.errors: list[dict[str, str]] = []
+        self.counts = {
+            "files_new": 0,
+            "files_changed": 0,
+            "files_unmodified": 0,
+            "dirs": 0,
+            "other": 0,
+            "bytes_total": 0,
+            "bytes_read": 0,
+        }
+
+    def error(self, path: bytes, message: str) -> None:
+        self.errors.append({"path": os.fsdecode(path), "error": message})
+        self.progress.error(path, message)
