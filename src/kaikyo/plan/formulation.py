@@ -195,20 +195,13 @@ def _problem(rows: _Rows, inst: Instance, spec: Spec, idx: np.ndarray) -> MilpPr
     )
 
 
-def build_selection(inst: Instance, spec: Spec) -> MilpProblem:
-    """The relaxation over ``x[g]`` = "group g moves", with every per-wave limit summed over
-    the waves (and the link's taken at the deadline).
-
-    Any schedule satisfies these sums, so this problem's optimum bounds the full one; when
-    :func:`kaikyo.plan.schedule.pack_waves` finds waves for its answer, that answer is optimal
-    for the full MILP too. It has one binary per group instead of one per group and wave.
-    """
+def _selection_totals(
+    inst: Instance, spec: Spec, ub: FloatArray
+) -> list[tuple[str, np.ndarray, float]]:
+    """Each per-wave limit summed over the waves: (family, coefficient per group, bound).
+    A group that can never fit one wave gets an upper bound of 0 in ``ub``."""
     groups, site, request, w_n = inst.groups, inst.site, inst.request, len(inst.slots)
     g_n = len(groups)
-    n = g_n + (1 if spec.stretch else 0)
-    cols = np.arange(g_n)
-    rows = _Rows()
-    ub: FloatArray = np.ones(n)
     totals: list[tuple[str, np.ndarray, float]] = [
         (LINK, np.array([g.send_gb for g in groups]), inst.slots[-1].cumulative_gb if w_n else 0.0)
     ]
@@ -223,6 +216,24 @@ def build_selection(inst: Instance, spec: Spec) -> MilpProblem:
         totals.append((WINDOW, delta, room * w_n))
         if spec.stretch != WINDOW:
             ub[:g_n][delta > room] = 0.0
+    return totals
+
+
+def build_selection(inst: Instance, spec: Spec) -> MilpProblem:
+    """The relaxation over ``x[g]`` = "group g moves", with every per-wave limit summed over
+    the waves (and the link's taken at the deadline).
+
+    Any schedule satisfies these sums, so this problem's optimum bounds the full one; when
+    :func:`kaikyo.plan.schedule.pack_waves` finds waves for its answer, that answer is optimal
+    for the full MILP too. It has one binary per group instead of one per group and wave.
+    """
+    groups, site, request, w_n = inst.groups, inst.site, inst.request, len(inst.slots)
+    g_n = len(groups)
+    n = g_n + (1 if spec.stretch else 0)
+    cols = np.arange(g_n)
+    rows = _Rows()
+    ub: FloatArray = np.ones(n)
+    totals = _selection_totals(inst, spec, ub)
     for family, coef, rhs in totals:
         if family in spec.drop:
             continue

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaikyo.core.format.constants import LOCK_PREFIX
-from kaikyo.core.format.tree import decode_tree, node_name
+from kaikyo.core.format.tree import Node, decode_tree, node_name
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import PackEntry, Repository, pack_name
 from kaikyo.repo.repository import SnapshotRecord
@@ -180,26 +180,39 @@ def _walk_snapshots(
             report.trees += 1
             for node in nodes:
                 path = base + b"/" + node_name(node)
-                for hex_id in node.get("content", []):
-                    blob = bytes.fromhex(hex_id)
-                    if blob in damaged_blobs:
-                        pid = damaged_blobs[blob]
-                        affected[pid][0].add(sid)
-                        affected[pid][1].add(path.decode("utf-8", "backslashreplace"))
-                    elif blob not in seen_blobs:
-                        seen_blobs.add(blob)
-                        if blob not in repo.index:
-                            shown = path.decode("utf-8", "backslashreplace")
-                            report.findings.append(
-                                Finding(
-                                    "error",
-                                    "missing-blob",
-                                    f"snapshot {sid[:8]}: {shown}"
-                                    f" needs blob {hex_id[:8]}, which is in no pack",
-                                    snapshots=[sid],
-                                    files=[shown],
-                                )
-                            )
+                _check_content(repo, report, sid, path, node, seen_blobs, damaged_blobs, affected)
                 if node.get("subtree"):
                     stack.append((path, str(node["subtree"])))
     report.blobs = len(seen_blobs)
+
+
+def _check_content(
+    repo: Repository,
+    report: CheckReport,
+    sid: str,
+    path: bytes,
+    node: Node,
+    seen_blobs: set[bytes],
+    damaged_blobs: dict[bytes, bytes],
+    affected: dict[bytes, tuple[set[str], set[str]]],
+) -> None:
+    """A file's blobs: each in some pack, and the files that a damaged pack costs."""
+    for hex_id in node.get("content", []):
+        blob = bytes.fromhex(hex_id)
+        if blob in damaged_blobs:
+            pid = damaged_blobs[blob]
+            affected[pid][0].add(sid)
+            affected[pid][1].add(path.decode("utf-8", "backslashreplace"))
+        elif blob not in seen_blobs:
+            seen_blobs.add(blob)
+            if blob not in repo.index:
+                shown = path.decode("utf-8", "backslashreplace")
+                report.findings.append(
+                    Finding(
+                        "error",
+                        "missing-blob",
+                        f"snapshot {sid[:8]}: {shown} needs blob {hex_id[:8]}, which is in no pack",
+                        snapshots=[sid],
+                        files=[shown],
+                    )
+                )

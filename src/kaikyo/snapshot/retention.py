@@ -73,6 +73,30 @@ _RULES: list[tuple[str, Callable[[float], str]]] = [
 ]
 
 
+def _reasons(ordered: list[Candidate], policy: Policy) -> dict[str, list[str]]:
+    """Why each snapshot of one group (newest first) is kept; an empty list: it is not."""
+    reasons: dict[str, list[str]] = {s.snapshot_id: [] for s in ordered}
+    for i, s in enumerate(ordered):
+        if i < policy.last:
+            reasons[s.snapshot_id].append("last")
+        if policy.tags and set(s.tags) & set(policy.tags):
+            reasons[s.snapshot_id].append("tag")
+        if policy.within and ordered[0].time - s.time <= policy.within:
+            reasons[s.snapshot_id].append("within")
+    for name, key in _RULES:
+        count = getattr(policy, name)
+        last_bucket = None
+        for s in ordered:
+            if count <= 0:
+                break
+            b = key(s.time)
+            if b != last_bucket:
+                reasons[s.snapshot_id].append(name)
+                last_bucket = b
+                count -= 1
+    return reasons
+
+
 def apply_policy(snapshots: Sequence[Candidate], policy: Policy) -> Decision:
     decision = Decision()
     groups: dict[str, list[Candidate]] = {}
@@ -80,25 +104,7 @@ def apply_policy(snapshots: Sequence[Candidate], policy: Policy) -> Decision:
         groups.setdefault(s.group, []).append(s)
     for members in groups.values():
         ordered = sorted(members, key=lambda s: (s.time, s.snapshot_id), reverse=True)
-        reasons: dict[str, list[str]] = {s.snapshot_id: [] for s in ordered}
-        for i, s in enumerate(ordered):
-            if i < policy.last:
-                reasons[s.snapshot_id].append("last")
-            if policy.tags and set(s.tags) & set(policy.tags):
-                reasons[s.snapshot_id].append("tag")
-            if policy.within and ordered[0].time - s.time <= policy.within:
-                reasons[s.snapshot_id].append("within")
-        for name, key in _RULES:
-            count = getattr(policy, name)
-            last_bucket = None
-            for s in ordered:
-                if count <= 0:
-                    break
-                b = key(s.time)
-                if b != last_bucket:
-                    reasons[s.snapshot_id].append(name)
-                    last_bucket = b
-                    count -= 1
+        reasons = _reasons(ordered, policy)
         for s in ordered:
             if reasons[s.snapshot_id]:
                 decision.keep.append(s.snapshot_id)
