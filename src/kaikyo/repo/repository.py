@@ -19,13 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kaikyo.core.compression import Compressor
-from kaikyo.core.crypto.aead import Cipher
-from kaikyo.core.crypto.keys import (
-    MasterKey,
-    make_key_slot,
-    parse_key_slot,
-)
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     BLOB_TREE,
     CONFIG_NAME,
     DATA_PREFIX,
@@ -38,6 +32,12 @@ from kaikyo.core.format.constants import (
     MAX_SNAPSHOT_SIZE,
     PACK_TRAILER_SIZE,
     SNAPSHOT_PREFIX,
+)
+from kaikyo.core.crypto.aead import Cipher
+from kaikyo.core.crypto.keys import (
+    MasterKey,
+    make_key_slot,
+    parse_key_slot,
 )
 from kaikyo.core.format.envelope import open_blob, open_object, seal_blob, seal_object
 from kaikyo.core.format.index import encode_index, encode_index_raw

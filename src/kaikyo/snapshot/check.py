@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kaikyo.core.format.constants import LOCK_PREFIX, PACK_TRAILER_SIZE
+from kaikyo.core.constants import LOCK_PREFIX, PACK_TRAILER_SIZE
 from kaikyo.core.format.envelope import open_blob
 from kaikyo.core.format.pack import PackEntry, header_length, parse_header
 from kaikyo.core.format.tree import decode_tree, node_name

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from kaikyo.core.format.constants import BLOB_TREE, INDEX_PREFIX
+from kaikyo.core.constants import BLOB_TREE, INDEX_PREFIX
 from kaikyo.core.format.pack import PackEntry
 from kaikyo.core.format.tree import decode_tree
 from kaikyo.errors import IntegrityError

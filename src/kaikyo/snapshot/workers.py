@@ -31,7 +31,7 @@ from typing import Any
 
 from kaikyo.core.chunking import chunk_lengths, split_stream
 from kaikyo.core.compression import Compressor
-from kaikyo.core.format.constants import BLOB_DATA
+from kaikyo.core.constants import BLOB_DATA
 from kaikyo.core.format.envelope import seal_blob
 from kaikyo.repo import PackWriter, RawPack, Repository, Uploader
 from kaikyo.snapshot.fs import open_for_read
