@@ -44,8 +44,8 @@ from kaikyo.store.errors import (
     map_os_error,
 )
 from kaikyo.store.names import validate_name, validate_prefix
+from kaikyo.store.options import StoreOptions
 from kaikyo.store.ratelimit import RateLimiter, parse_schedule
-from kaikyo.store.registry import StoreOptions
 from kaikyo.store.retrying import RetryPolicy, call_with_retry
 
 T = TypeVar("T")
