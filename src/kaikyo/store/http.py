@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -43,7 +42,7 @@ from kaikyo.store.errors import (
     StoreUnavailable,
     map_os_error,
 )
-from kaikyo.store.names import validate_name, validate_prefix
+from kaikyo.store.names import is_content_addressed, validate_name, validate_prefix
 from kaikyo.store.options import StoreOptions
 from kaikyo.store.ratelimit import RateLimiter, parse_schedule
 from kaikyo.store.retrying import RetryPolicy, call_with_retry
@@ -52,16 +51,11 @@ T = TypeVar("T")
 
 UPLOAD_CHUNK = 256 * 1024
 FILE_BLOCK = 1024 * 1024
-_HASH_NAME = re.compile(r"(?:data/[0-9a-f]{2}|index|snapshots|keys|locks)/[0-9a-f]{64}")
 
 
 def _read_file(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read()
-
-
-def _is_content_addressed(name: str) -> bool:
-    return _HASH_NAME.fullmatch(name) is not None
 
 
 def _parse_mtime(text: str | None) -> float | None | Literal[False]:
@@ -309,7 +303,7 @@ class HttpStore:
         if info.size != size:
             return False
         # A content-addressed name was verified by the haven; anything else is compared.
-        return _is_content_addressed(name) or self._get_once(name, 0, None) == content()
+        return is_content_addressed(name) or self._get_once(name, 0, None) == content()
 
     def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
         path = self._object_path(name)
