@@ -106,19 +106,7 @@ def main() -> int:
         (sample / "日本語のファイル.txt").write_text("changed after the first snapshot\n")
         run(["backup", str(ROOT / "src"), str(ROOT / "docs"), str(sample), "--tag", "demo"], env)
         run(["snapshots"], env)
-        say("3. restore into a fresh directory and verify every byte and every attribute")
-        target = work / "restored"
-        run(["restore", "latest", "--target", str(target), "--verify"], env)
-        from kaikyo.testing.compare import compare_trees
-
-        problems = compare_trees(sample, Path(str(target) + str(sample)))
-        if problems:
-            print("\n".join(problems[:20]))
-            raise SystemExit("demo: the restored tree differs from the original")
-        print(
-            f"verified: {sum(1 for _ in sample.rglob('*'))} entries of the sample identical "
-            "(content, modes, owners, ns times, links, sparse file, xattrs, names)"
-        )
+        _restore_and_verify(work, env, sample)
         run(["check", "--read-data"], env)
         run(["stats"], env)
         if server is not None:
@@ -127,33 +115,7 @@ def main() -> int:
             data = str(work / "haven")
             run(["tenant", "show", "tokyo-corp", "--data", data], env)
             run(["haven", "audit", "verify", "--data", data], env)
-        say("4. the evacuation plan for the sample Tokyo fleet: 15% by 1 July 2011")
-        chart = OUT / "plan.png"
-        proc = subprocess.run(
-            KAIKYO
-            + [
-                "plan",
-                "--fleet",
-                str(ROOT / "examples" / "fleet-tokyo.csv"),
-                "--site",
-                str(ROOT / "examples" / "site-tokyo.yaml"),
-                "--target",
-                "15%",
-                "--start",
-                "2011-05-01",
-                "--deadline",
-                "2011-07-01",
-                "--chart",
-                str(chart),
-                "--chart",
-                str(OUT / "plan.html"),
-            ],
-            env=env,
-            check=False,
-        )
-        if proc.returncode not in (0, 2):
-            raise SystemExit(f"demo: plan failed with exit code {proc.returncode}")
-        print(f"\nchart written to {chart} and {OUT / 'plan.html'}")
+        _plan(env)
         say(
             "demo finished: protected, restored and verified"
             + (" through the haven" if server is not None else "")
@@ -163,6 +125,55 @@ def main() -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=10)
+
+
+def _restore_and_verify(work: Path, env: dict[str, str], sample: Path) -> None:
+    """Restore the latest snapshot and compare the sample with the original, byte by byte
+    and attribute by attribute."""
+    say("3. restore into a fresh directory and verify every byte and every attribute")
+    target = work / "restored"
+    run(["restore", "latest", "--target", str(target), "--verify"], env)
+    from kaikyo.testing.compare import compare_trees
+
+    problems = compare_trees(sample, Path(str(target) + str(sample)))
+    if problems:
+        print("\n".join(problems[:20]))
+        raise SystemExit("demo: the restored tree differs from the original")
+    print(
+        f"verified: {sum(1 for _ in sample.rglob('*'))} entries of the sample identical "
+        "(content, modes, owners, ns times, links, sparse file, xattrs, names)"
+    )
+
+
+def _plan(env: dict[str, str]) -> None:
+    """The evacuation plan for the sample fleet, with its charts."""
+    say("4. the evacuation plan for the sample Tokyo fleet: 15% by 1 July 2011")
+    chart = OUT / "plan.png"
+    proc = subprocess.run(
+        KAIKYO
+        + [
+            "plan",
+            "--fleet",
+            str(ROOT / "examples" / "fleet-tokyo.csv"),
+            "--site",
+            str(ROOT / "examples" / "site-tokyo.yaml"),
+            "--target",
+            "15%",
+            "--start",
+            "2011-05-01",
+            "--deadline",
+            "2011-07-01",
+            "--chart",
+            str(chart),
+            "--chart",
+            str(OUT / "plan.html"),
+        ],
+        env=env,
+        check=False,
+    )
+    if proc.returncode not in (0, 2):
+        raise SystemExit(f"demo: plan failed with exit code {proc.returncode}")
+    print(f"\nchart written to {chart} and {OUT / 'plan.html'}")
 
 
 def _attack(work: Path, env: dict[str, str], repo: str) -> None:

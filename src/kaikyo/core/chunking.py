@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from fastcdc.fastcdc_cy import chunk_generator
 
-from kaikyo.core.format.constants import CHUNKER_FASTCDC
+from kaikyo.core.constants import CHUNKER_FASTCDC
 from kaikyo.errors import UnsupportedVersionError
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zstandard
 
-from kaikyo.core.format.constants import COMP_NONE, COMP_ZSTD
+from kaikyo.core.constants import COMP_NONE, COMP_ZSTD
 from kaikyo.errors import IntegrityError, UnsupportedVersionError
 
 DEFAULT_LEVEL = 3

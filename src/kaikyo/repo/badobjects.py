@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     DATA_PREFIX,
     INDEX_PREFIX,
     KEY_PREFIX,

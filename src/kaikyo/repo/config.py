@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kaikyo.core.chunking import ChunkerParams
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     CIPHER_AES256_GCM,
     IDHASH_BLAKE3_KEYED,
     REPO_VERSION,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kaikyo.core.format.constants import PACK_ENTRY_SIZE
+from kaikyo.core.constants import PACK_ENTRY_SIZE
 from kaikyo.core.format.index import iter_index_tables
 from kaikyo.core.format.pack import PackEntry
 from kaikyo.errors import IntegrityError

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     DATA_PREFIX,
     INDEX_PREFIX,
     KIND_INDEX,

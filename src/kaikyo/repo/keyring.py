@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kaikyo.core.crypto.keys import make_key_slot, parse_key_slot
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     KEY_PREFIX,
     MAX_KEY_SLOT_SIZE,
 )
+from kaikyo.core.crypto.keys import make_key_slot, parse_key_slot
 from kaikyo.core.ids import object_id
 from kaikyo.errors import NotFoundError, UsageError
 from kaikyo.repo.badobjects import OBJECT_ERRORS, reason_of

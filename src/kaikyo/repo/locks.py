@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kaikyo.clock import Clock
-from kaikyo.core.format.constants import KIND_LOCK, LOCK_PREFIX, MAX_LOCK_SIZE
+from kaikyo.core.constants import KIND_LOCK, LOCK_PREFIX, MAX_LOCK_SIZE
 from kaikyo.core.format.envelope import open_object, seal_object
 from kaikyo.core.ids import object_id
 from kaikyo.errors import IntegrityError, LockedError

@@ -26,8 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from kaikyo.clock import SYSTEM_CLOCK
 from kaikyo.core.compression import Compressor
+from kaikyo.core.constants import DATA_PREFIX
 from kaikyo.core.crypto.aead import Cipher
-from kaikyo.core.format.constants import DATA_PREFIX
 from kaikyo.core.format.pack import ENTRY, PackEntry, build_trailer_raw, decode_entries
 from kaikyo.repo.process import pid_alive
 from kaikyo.store import ObjectExists, Store

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     DATA_PREFIX,
     PACK_TRAILER_SIZE,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kaikyo.core.format.constants import BLOB_TREE
+from kaikyo.core.constants import BLOB_TREE
 from kaikyo.core.format.pack import PackEntry
 from kaikyo.repo.packer import PackWriter, RawPack, Uploader
 from kaikyo.repo.packs import PackReader

@@ -18,11 +18,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from kaikyo.core.constants import CONFIG_NAME, KEY_PREFIX, KIND_CONFIG
 from kaikyo.core.crypto.keys import MasterKey
-from kaikyo.core.format.constants import CONFIG_NAME, KEY_PREFIX, KIND_CONFIG
 from kaikyo.core.format.envelope import open_object, seal_object
 from kaikyo.core.ids import object_id
-from kaikyo.repo.blobwriter import BlobWriter, SealingKit
+from kaikyo.repo.blobwriter import BlobWriter
 from kaikyo.repo.config import RepoConfig
 from kaikyo.repo.indexfiles import IndexFiles
 from kaikyo.repo.keyring import KeyInfo, KeyRing
@@ -92,15 +92,6 @@ class Repository(KeyRing, IndexFiles, Snapshots):
 
     def writer(self, max_in_flight: int = 4, *, dry_run: bool = False) -> RepositoryWriter:
         return RepositoryWriter(self, max_in_flight, dry_run=dry_run)
-
-    def sealing_kit(self) -> SealingKit:
-        return SealingKit(
-            self.cipher,
-            self.hasher,
-            self.index,
-            self.config.compression_level,
-            self.config.pack_size,
-        )
 
     def blob_writer(
         self,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kaikyo.core.constants import CONFIG_NAME, KEY_PREFIX, MAX_KEY_SLOT_SIZE
 from kaikyo.core.crypto.keys import (
     MasterKey,
     generate_recovery_key,
@@ -20,7 +21,6 @@ from kaikyo.core.crypto.keys import (
     open_any_slot,
     recovery_secret,
 )
-from kaikyo.core.format.constants import CONFIG_NAME, KEY_PREFIX, MAX_KEY_SLOT_SIZE
 from kaikyo.errors import RepositoryExistsError, RepositoryNotFoundError, UsageError
 from kaikyo.store.base import Store
 from kaikyo.store.errors import ObjectNotFound

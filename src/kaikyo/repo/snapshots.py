@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     KIND_SNAPSHOT,
     MAX_SNAPSHOT_SIZE,
     SNAPSHOT_PREFIX,

@@ -16,6 +16,7 @@ from kaikyo.core.hashing import BlobHasher
 from kaikyo.core.ids import object_id
 from kaikyo.errors import IntegrityError
 from kaikyo.repo.badobjects import BadObjects
+from kaikyo.repo.blobwriter import SealingKit
 from kaikyo.repo.config import RepoConfig
 from kaikyo.repo.index import MasterIndex
 from kaikyo.store import Store
@@ -52,6 +53,17 @@ class RepositoryState:
             comp = Compressor(self.config.compression_level)
             self._local.compressor = comp
         return comp
+
+    def sealing_kit(self) -> SealingKit:
+        """What a :class:`~kaikyo.repo.blobwriter.BlobWriter` needs to seal for this
+        repository."""
+        return SealingKit(
+            self.cipher,
+            self.hasher,
+            self.index,
+            self.config.compression_level,
+            self.config.pack_size,
+        )
 
     def _check_name(self, name: str, raw: bytes) -> None:
         """A content-addressed object's bytes hash to its name, or IntegrityError."""

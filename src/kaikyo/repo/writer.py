@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     BLOB_TREE,
 )
 from kaikyo.core.format.index import encode_index_raw
 from kaikyo.repo.blobwriter import BlobWriter
+from kaikyo.repo.indexfiles import IndexFiles
 from kaikyo.repo.packer import RawPack, Uploader
-
-if TYPE_CHECKING:
-    from kaikyo.repo.repository import Repository
 
 INDEX_FLUSH_PACKS = 32
 
@@ -26,7 +23,7 @@ class RepositoryWriter:
     handed to :meth:`pack_done`, the session's pack sink.
     """
 
-    def __init__(self, repo: Repository, max_in_flight: int = 4, *, dry_run: bool = False) -> None:
+    def __init__(self, repo: IndexFiles, max_in_flight: int = 4, *, dry_run: bool = False) -> None:
         self.repo = repo
         self.uploader = Uploader(repo.store, max_in_flight)
         self._lock = threading.Lock()

@@ -11,8 +11,9 @@ scope) -> :mod:`.handlers` (object protocol) -> :mod:`.objects`/:mod:`.trash`/:m
 Operator actions live in :mod:`.admin`; metadata schema and migrations in :mod:`.db`.
 """
 
-from kaikyo.server.admin import Haven, Principal
+from kaikyo.server.admin import Haven
 from kaikyo.server.app import create_app
+from kaikyo.server.principal import Principal
 from kaikyo.server.settings import HavenSettings
 
 __all__ = ["Haven", "HavenSettings", "Principal", "create_app"]

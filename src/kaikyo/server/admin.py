@@ -7,36 +7,25 @@ Every mutation here is written to the audit log in the same transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from kaikyo.clock import Clock
 from kaikyo.errors import AlreadyExistsError, NotFoundError, UsageError
-from kaikyo.server import audit, tokens
+from kaikyo.server import audit, locks, tokens
 from kaikyo.server.anchor import AuditAnchor
 from kaikyo.server.db import Database, tenants
 from kaikyo.server.db import audit as audit_table
 from kaikyo.server.db import tokens as tokens_table
 from kaikyo.server.objects import ObjectArea, validate_segment
+from kaikyo.server.principal import Principal
 from kaikyo.server.settings import HavenSettings
 from kaikyo.server.tokens import Scope
 from kaikyo.server.trash import PurgeResult, Trash, TrashResult
 from kaikyo.store.errors import StoreAuthFailed, StorePermissionDenied
 
 OPERATOR = "operator"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who a request acts as: resolved from its token before any protocol handling."""
-
-    tenant_id: int
-    tenant: str
-    token_id: str
-    scope: Scope
-    verify_names: bool
 
 
 class Haven:
@@ -285,8 +274,6 @@ class Haven:
 
     def recover(self) -> None:
         """Settle what a crash left half done: trash moves, lock records. At start-up."""
-        from kaikyo.server import locks
-
         names = self._tenant_names()
         self.trash.recover(self.db, names)
         locks.reconcile(self.db, self.area, names)

@@ -18,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kaikyo.server import audit, policy
-from kaikyo.server.admin import Haven, Principal
+from kaikyo.server.admin import Haven
 from kaikyo.server.handlers import HttpRefusal
 from kaikyo.server.objects import validate_segment
+from kaikyo.server.principal import Principal
 from kaikyo.store import wire
 from kaikyo.store.errors import StoreAuthFailed, StoreError, StorePermissionDenied
 

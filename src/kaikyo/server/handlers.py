@@ -1,10 +1,11 @@
 """The object protocol (see :mod:`kaikyo.store.wire`) for one tenant's repository.
 
-Handlers receive an already authenticated and authorized :class:`~kaikyo.server.admin.Principal`
-(see :mod:`kaikyo.server.auth`); they know how to store objects, account for them and stream
-them, not who may do what. Blocking work (fsync, database, file reads) runs in worker threads
-so the event loop keeps serving other transfers. Request and response bodies are streamed in
-chunks: memory per request stays bounded whatever the object size.
+Handlers receive an already authenticated and authorized
+:class:`~kaikyo.server.principal.Principal` (see :mod:`kaikyo.server.auth`); they know how to
+store objects, account for them and stream them, not who may do what. Blocking work (fsync,
+database, file reads) runs in worker threads so the event loop keeps serving other transfers.
+Request and response bodies are streamed in chunks: memory per request stays bounded whatever
+the object size.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from kaikyo.server import audit, locks, quota, tombstones
-from kaikyo.server.admin import Haven, Principal
+from kaikyo.server.admin import Haven
 from kaikyo.server.objects import PendingObject, expected_sha256
 from kaikyo.server.policy import delete_is_delayed, is_lock
+from kaikyo.server.principal import Principal
 from kaikyo.store import wire
 from kaikyo.store.errors import ObjectExists, ObjectNotFound, StoreCorrupt, StoreError
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kaikyo.server.admin import Principal
 from kaikyo.server.db import Database, locks
 from kaikyo.server.objects import ObjectArea
+from kaikyo.server.principal import Principal
 from kaikyo.server.tokens import Scope
 from kaikyo.store.errors import ObjectExists, StorePermissionDenied
 from kaikyo.store.wire import MAX_LOCK_BYTES

@@ -8,9 +8,9 @@ hashing them; :meth:`~PendingObject.seal` checks size and hash and fsyncs, and o
 into place (link fails if the name exists, so nothing is overwritten by accident). A failed or
 abandoned upload removes its temporary file: nothing partial is ever visible.
 
-Repository name grammar (checked when a tenant verifies names, the default): content objects
-``data/<2hex>/<H>``, ``index/<H>``, ``snapshots/<H>``, ``keys/<H>``, ``locks/<H>`` where H is the
-SHA-256 of the bytes, plus ``config`` (unverifiable: the haven cannot know its content).
+Repository name grammar (checked when a tenant verifies names, the default): the
+content-addressed names of :mod:`kaikyo.store.names`, whose bytes the haven checks against the
+SHA-256 in the name, plus ``config`` (unverifiable: the haven cannot know its content).
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ from pathlib import Path
 from kaikyo.clock import Clock
 from kaikyo.store.errors import InvalidName, ObjectExists, StoreCorrupt
 from kaikyo.store.local import TMP_DIR, LocalStore
-from kaikyo.store.names import validate_name
+from kaikyo.store.names import UNVERIFIED_NAMES, content_digest, validate_name
 
-_CONTENT_NAME = re.compile(r"(?:data/([0-9a-f]{2})/|index/|snapshots/|keys/|locks/)([0-9a-f]{64})")
-UNVERIFIED_NAMES = frozenset({"config"})
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
@@ -47,11 +45,9 @@ def expected_sha256(name: str, verify: bool) -> str | None:
     set, for names outside the repository grammar.
     """
     validate_name(name)
-    match = _CONTENT_NAME.fullmatch(name)
-    if match:
-        if match.group(1) is not None and match.group(1) != match.group(2)[:2]:
-            raise InvalidName(f"object name {name!r}: fan-out directory does not match the hash")
-        return match.group(2) if verify else None
+    digest = content_digest(name)
+    if digest is not None:
+        return digest if verify else None
     if verify and name not in UNVERIFIED_NAMES:
         raise InvalidName(f"object name {name!r} is not part of a kaikyo repository")
     return None

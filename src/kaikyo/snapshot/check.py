@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kaikyo.core.format.constants import LOCK_PREFIX
+from kaikyo.core.constants import LOCK_PREFIX
 from kaikyo.core.format.tree import Node, decode_tree, node_name
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import PackEntry, Repository, pack_name

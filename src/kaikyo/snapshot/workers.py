@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from kaikyo.core.chunking import ChunkerParams, chunk_lengths, split_stream
-from kaikyo.core.format.constants import BLOB_DATA
+from kaikyo.core.constants import BLOB_DATA
 from kaikyo.repo import BlobWriter, RawPack, Repository
 from kaikyo.snapshot.fs import open_for_read
 
@@ -86,6 +86,65 @@ def read_into(fd: int, view: memoryview, size: int) -> int:
     return got
 
 
+class _Group:
+    """Small files read one after another into the reader's buffer, their chunks saved
+    together (one vector lookup in the index per buffer-full)."""
+
+    __slots__ = ("chunker", "params", "pending", "results", "used", "view")
+
+    def __init__(self, chunker: FileChunker, results: list[FileResult]) -> None:
+        self.chunker = chunker
+        self.params = chunker.params
+        self.view = chunker.group_view
+        self.results = results
+        self.pending: list[tuple[int, memoryview]] = []  # (result index, chunk), file order
+        self.used = 0
+
+    def flush(self) -> None:
+        pending, results = self.pending, self.results
+        if pending:
+            ids = self.chunker.save_chunks([c for _, c in pending])
+            for (k, _), bid in zip(pending, ids, strict=True):
+                entry = results[k]
+                assert not isinstance(entry, str)
+                entry[0].append(bid)
+            for _, chunk in pending:
+                chunk.release()
+            pending.clear()
+        self.used = 0
+
+    def add(self, path: bytes, size: int) -> bool:
+        """Read a file of at most READ_BLOCK bytes into the buffer; False if it grew past
+        ``size`` since the walk (the caller streams it whole instead)."""
+        view, params = self.view, self.params
+        if self.used + size + 1 > len(view):
+            self.flush()
+        used = self.used
+        fd = open_for_read(path)
+        try:
+            n = read_into(fd, view[used : used + size + 1], size)
+        finally:
+            os.close(fd)
+        if n > size:
+            self.flush()
+            return False
+        self.results.append(([], n))
+        if not n:
+            return True
+        k = len(self.results) - 1
+        data = view[used : used + n]
+        self.used = used + n
+        if n <= params.min_size:
+            self.pending.append((k, data))
+            return True
+        pos = 0
+        for length in chunk_lengths(data, params):
+            self.pending.append((k, data[pos : pos + length]))
+            pos += length
+        data.release()
+        return True
+
+
 def process_batch(
     saver: FileChunker,
     files: list[tuple[bytes, int]],
@@ -99,60 +158,20 @@ def process_batch(
     vector lookup per buffer-full. Bigger files stream through :func:`process_big_file`.
     """
     results: list[FileResult] = []
-    params = saver.params
-    view = saver.group_view
-    pending: list[tuple[int, memoryview]] = []  # (result index, chunk) in file order
-    used = 0
-
-    def flush() -> None:
-        nonlocal used
-        if pending:
-            ids = saver.save_chunks([c for _, c in pending])
-            for (k, _), bid in zip(pending, ids, strict=True):
-                entry = results[k]
-                assert not isinstance(entry, str)
-                entry[0].append(bid)
-            for _, chunk in pending:
-                chunk.release()
-            pending.clear()
-        used = 0
-
+    group = _Group(saver, results)
     for path, size in files:
         if between_files is not None:
             between_files()
         try:
             if size > READ_BLOCK:
-                flush()  # the buffer is free for the big file to stream through
-                results.append(process_big_file(saver, path, view))
-                continue
-            if used + size + 1 > len(view):
-                flush()
-            fd = open_for_read(path)
-            try:
-                n = read_into(fd, view[used : used + size + 1], size)
-            finally:
-                os.close(fd)
-            if n > size:  # grew since the walk: store it as it is now, whatever its size
-                flush()
-                results.append(process_big_file(saver, path, view))
-                continue
-            results.append(([], n))
-            if not n:
-                continue
-            k = len(results) - 1
-            data = view[used : used + n]
-            used += n
-            if n <= params.min_size:
-                pending.append((k, data))
-                continue
-            pos = 0
-            for length in chunk_lengths(data, params):
-                pending.append((k, data[pos : pos + length]))
-                pos += length
-            data.release()
+                group.flush()  # the buffer is free for the big file to stream through
+                results.append(process_big_file(saver, path, group.view))
+            elif not group.add(path, size):
+                # grew since the walk: store it as it is now, whatever its size
+                results.append(process_big_file(saver, path, group.view))
         except OSError as exc:
             results.append(f"{exc.strerror or exc}")
-    flush()
+    group.flush()
     return results
 
 

@@ -19,7 +19,8 @@ from kaikyo.store.errors import (
     StoreUnavailable,
 )
 from kaikyo.store.names import validate_name, validate_prefix
-from kaikyo.store.registry import StoreOptions, StoreRegistry, default_registry, open_store
+from kaikyo.store.options import StoreOptions
+from kaikyo.store.registry import StoreRegistry, default_registry, open_store
 
 __all__ = [
     "InvalidName",

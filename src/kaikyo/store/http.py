@@ -1,167 +1,50 @@
 """``http://`` and ``https://``: the client of a kaikyo haven (see :mod:`kaikyo.store.wire`).
 
 The repository URL is ``https://HOST:PORT/TENANT/REPO``; the token (``StoreOptions.token``) is
-sent as a bearer credential. One pooled :class:`httpx.Client` serves every thread, so many
-transfers can be in flight on one long fat pipe.
+sent as a bearer credential. One pooled, fork-safe connection serves every thread (see
+:mod:`kaikyo.store.connection`), so many transfers can be in flight on one long fat pipe.
 
 Resumption after a cut link: objects are named by the hash of their bytes, so an object that
 arrived is never sent again. A put that failed in transit is retried (backoff with jitter), and
 a retry first asks the haven whether the earlier attempt's bytes arrived; only the objects that
 were in flight at the cut are sent twice.
 
-TLS: ``https://`` verifies the haven's certificate against the system's trust store, or only
-against ``StoreOptions.ca_file`` when given (a haven with a private or self-signed CA). A
-certificate that does not verify is a trust failure, not a transient one: it raises
-:class:`StoreTrustFailed` (exit 18, like an unreachable haven) at once instead of retrying.
-
-Fork safety: the client is bound to the process that made it. ``reopen()`` (or the first call
-in a forked child) builds a fresh pool instead of sharing the parent's sockets.
+TLS: ``https://`` verifies the haven's certificate (see :mod:`kaikyo.store.tls`); one that does
+not verify raises :class:`StoreTrustFailed` at once instead of being retried. Only what the
+protocol defines counts as an answer (see :mod:`kaikyo.store.answers`).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
-import ssl
-import threading
 from collections.abc import Callable, Iterator
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import httpx
 
-from kaikyo import errors
 from kaikyo.store import wire
+from kaikyo.store.answers import list_item, parse_mtime
 from kaikyo.store.base import ObjectInfo
+from kaikyo.store.bodies import file_body, memory_body, read_file
+from kaikyo.store.connection import HavenConnection
 from kaikyo.store.errors import (
-    InvalidName,
     ObjectNotFound,
     StoreCorrupt,
-    StoreError,
     StoreProtocolError,
-    StoreUnavailable,
     map_os_error,
 )
-from kaikyo.store.names import validate_name, validate_prefix
+from kaikyo.store.names import is_content_addressed, validate_prefix
+from kaikyo.store.options import StoreOptions
 from kaikyo.store.ratelimit import RateLimiter, parse_schedule
-from kaikyo.store.registry import StoreOptions
 from kaikyo.store.retrying import RetryPolicy, call_with_retry
+from kaikyo.store.tls import StoreTrustFailed, tls_context
 
 T = TypeVar("T")
 
-UPLOAD_CHUNK = 256 * 1024
-FILE_BLOCK = 1024 * 1024
-_HASH_NAME = re.compile(r"(?:data/[0-9a-f]{2}|index|snapshots|keys|locks)/[0-9a-f]{64}")
 
-
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
-def _is_content_addressed(name: str) -> bool:
-    return _HASH_NAME.fullmatch(name) is not None
-
-
-def _parse_mtime(text: str | None) -> float | None | Literal[False]:
-    """A receive time header: None when absent, False when malformed."""
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return False
-    return value if math.isfinite(value) else False
-
-
-def _list_item(line: str, number: int, prefix: str) -> ObjectInfo:
-    """One NDJSON listing line, checked: a malformed one is a protocol error, not a crash."""
-    try:
-        obj = json.loads(line)
-        name, size, mtime = obj["name"], obj["size"], obj.get("mtime")
-        if (
-            not isinstance(name, str)
-            or isinstance(size, bool)
-            or not isinstance(size, int)
-            or size < 0
-            or (
-                mtime is not None
-                and (isinstance(mtime, bool) or not isinstance(mtime, int | float))
-            )
-        ):
-            raise ValueError("fields of the wrong type")
-        validate_name(name)
-        if not name.startswith(prefix):
-            raise ValueError(f"{name!r} is outside the prefix asked for")
-    except (ValueError, KeyError, TypeError, InvalidName) as exc:
-        raise StoreProtocolError(
-            f"line {number} of the haven's listing is malformed: {exc}"
-        ) from None
-    return ObjectInfo(name, size, float(mtime) if mtime is not None else None)
-
-
-class StoreTrustFailed(StoreError, errors.ConnectionFailedError):
-    """The haven's TLS certificate does not verify. Permanent (never retried): the same
-    certificate will not become trusted by waiting."""
-
-    default_hint = "give the haven's CA certificate with --ca-file or KAIKYO_CA_FILE"
-
-
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """The context that verifies the haven: the system's trust store, or only ``ca_file``."""
-    if ca_file is None:
-        return ssl.create_default_context()
-    try:
-        return ssl.create_default_context(cafile=ca_file)
-    except ssl.SSLError as exc:  # before OSError, of which it is a subclass
-        raise errors.ConfigError(
-            f"CA file {ca_file} holds no usable PEM certificate: {exc.reason or exc}"
-        ) from None
-    except OSError as exc:
-        raise errors.ConfigError(
-            f"cannot read CA file {ca_file}: {exc.strerror or exc}",
-            "KAIKYO_CA_FILE / --ca-file must name a PEM file",
-        ) from None
-
-
-def _tls_failure(exc: BaseException, host: str) -> StoreTrustFailed | None:
-    """The permanent TLS failure behind an httpx transport error, if that is what it is
-    (httpx and httpcore chain the ``ssl`` exception as the cause): a certificate that does not
-    verify, or a peer that does not speak TLS at all. Anything else may be a cut link."""
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return None
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            reason = seen.verify_message or seen.reason or "verification failed"
-            return StoreTrustFailed(f"TLS certificate of haven {host} not trusted: {reason}")
-        if isinstance(seen, ssl.SSLError) and seen.reason == "WRONG_VERSION_NUMBER":
-            return StoreTrustFailed(
-                f"haven {host} does not speak TLS on this port",
-                "use the http:// URL only for a loopback haven without "
-                "--tls-cert, or check the port",
-            )
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-# What httpcore says when a connection is cut (a retry may well succeed); any other protocol
-# error is an answer that is not HTTP as the haven speaks it (a malformed header), permanent.
-_CUT = ("disconnected", "peer closed", "incomplete", "connection reset", "broken pipe")
-
-
-def _malformed(exc: BaseException, host: str) -> StoreProtocolError | None:
-    if not isinstance(exc, httpx.RemoteProtocolError):
-        return None
-    text = str(exc)
-    if any(word in text.lower() for word in _CUT):
-        return None
-    return StoreProtocolError(f"the haven at {host} sent a malformed answer: {text}")
-
-
-class HttpStore:
-    """A :class:`~kaikyo.store.base.Store` on a kaikyo haven; thread-safe, fork-safe."""
+class HttpStore(HavenConnection):
+    """A :class:`~kaikyo.store.base.Store` on a kaikyo haven; thread-safe, fork-safe (the
+    connection, its pool and its fork safety are :class:`HavenConnection`'s)."""
 
     def __init__(
         self,
@@ -171,17 +54,7 @@ class HttpStore:
         transport: httpx.BaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        parsed = httpx.URL(url)
-        segments = [s for s in parsed.path.split("/") if s]
-        if parsed.scheme not in ("http", "https") or len(segments) != 2 or not parsed.host:
-            raise InvalidName(
-                f"invalid haven repository URL {url!r}",
-                "write it as https://HOST:PORT/TENANT/REPO",
-            )
-        self.url = url
-        self._base = str(parsed.copy_with(path="/" + "/".join(segments), query=None))
-        self._options = options
-        self._transport = transport
+        super().__init__(url, options, transport)
         self._retry = retry or (
             RetryPolicy(max_elapsed=options.retry_limit)
             if options.retry_limit is not None
@@ -192,112 +65,17 @@ class HttpStore:
             if options.upload_limit
             else None
         )
-        self._lock = threading.Lock()
-        self._pid = -1
-        self._client: httpx.Client | None = None
-        self._host = parsed.host
-        if parsed.scheme == "https":
+        if self._tls:
             tls_context(options.ca_file)  # a bad CA file fails now, with one clear line
 
-    # -- connection management -------------------------------------------------------------
-
-    def _make_client(self) -> httpx.Client:
-        headers = {"user-agent": "kaikyo"}
-        if self._options.token:
-            headers[wire.AUTHORIZATION] = f"Bearer {self._options.token}"
-        limits = httpx.Limits(
-            max_connections=max(4, self._options.connections * 2),
-            max_keepalive_connections=max(4, self._options.connections * 2),
-        )
-        # A fresh context per client (and so per process after a fork); with a CA file only
-        # that CA is trusted, as an operator running a private haven expects.
-        verify: ssl.SSLContext | bool = (
-            tls_context(self._options.ca_file) if self._base.startswith("https:") else True
-        )
-        return httpx.Client(
-            base_url=self._base,
-            headers=headers,
-            limits=limits,
-            timeout=httpx.Timeout(self._options.timeout, connect=min(10.0, self._options.timeout)),
-            verify=verify,
-            transport=self._transport,
-        )
-
-    def _http(self) -> httpx.Client:
-        pid = os.getpid()
-        with self._lock:
-            if self._client is None or self._pid != pid:
-                # A child never closes its parent's client: that would shut sockets the parent
-                # still uses. It just stops referring to it.
-                self._client = self._make_client()
-                self._pid = pid
-            return self._client
-
-    def reopen(self) -> None:
-        # In a forked child: a fresh lock, not the parent's, which one of the parent's upload
-        # threads may have held at the moment of the fork (it would never be released here).
-        self._lock = threading.Lock()
-        self._client = None
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None and self._pid == os.getpid():
-                self._client.close()
-            self._client = None
-
-    # -- request plumbing ------------------------------------------------------------------
-
-    def _send(self, kind: str, request: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
-        """Run one request of ``kind`` (PUT, GET, HEAD, DELETE, LIST); map transport failures
-        to StoreUnavailable and error answers via wire. Only the statuses the protocol
-        defines for ``kind`` succeed: a redirect or a stray 200 from a proxy that stored
-        nothing must never count as "saved"."""
-        try:
-            response = request(self._http())
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            permanent = _tls_failure(exc, self._host) or _malformed(exc, self._host)
-            if permanent is not None:
-                raise permanent from None
-            raise StoreUnavailable(f"haven unreachable: {type(exc).__name__}: {exc}") from None
-        if response.status_code >= 400:
-            raise self._error(response)
-        if response.status_code not in wire.SUCCESS[kind]:
-            where = response.headers.get("location")
-            raise StoreProtocolError(
-                f"the haven at {self._host} answered HTTP {response.status_code} to {kind}"
-                + (f" (redirect to {where[:200]})" if where else "")
-                + ", which the protocol does not define: nothing was done"
-            )
-        return response
-
-    @staticmethod
-    def _error(response: httpx.Response) -> StoreError:
-        kind = message = None
-        try:
-            body = json.loads(response.read() or b"{}")
-            if isinstance(body, dict):
-                kind, message = body.get("error"), body.get("message")
-        except (ValueError, httpx.HTTPError):
-            pass
-        return wire.error_from_response(response.status_code, kind, message)
+    # -- retries ---------------------------------------------------------------------------
 
     def _retrying(self, fn: Callable[[int], T]) -> T:
         return call_with_retry(
             fn, self._retry, self._options.clock, watcher=self._options.retry_watcher
         )
 
-    @staticmethod
-    def _object_path(name: str) -> str:
-        return "/o/" + validate_name(name)
-
     # -- the Store contract ----------------------------------------------------------------
-
-    def _body(self, data: memoryview) -> Iterator[bytes]:
-        for start in range(0, len(data), UPLOAD_CHUNK):
-            chunk = data[start : start + UPLOAD_CHUNK]
-            if self._limiter is not None:
-                self._limiter.acquire(len(chunk))
-            yield bytes(chunk)
 
     def _arrived(self, name: str, size: int, content: Callable[[], bytes]) -> bool:
         """Did an earlier, interrupted attempt of this put in fact store these bytes?
@@ -309,7 +87,7 @@ class HttpStore:
         if info.size != size:
             return False
         # A content-addressed name was verified by the haven; anything else is compared.
-        return _is_content_addressed(name) or self._get_once(name, 0, None) == content()
+        return is_content_addressed(name) or self._get_once(name, 0, None) == content()
 
     def put(self, name: str, data: bytes | memoryview, *, overwrite: bool = False) -> None:
         path = self._object_path(name)
@@ -321,17 +99,10 @@ class HttpStore:
         def attempt(n: int) -> None:
             if n and not overwrite and self._arrived(name, len(view), view.tobytes):
                 return
-            body = self._body(view) if self._limiter is not None else bytes(view)
+            body = memory_body(view, self._limiter) if self._limiter is not None else bytes(view)
             self._send("PUT", lambda c: c.put(path, content=body, headers=headers))
 
         self._retrying(attempt)
-
-    def _file_body(self, path: str) -> Iterator[bytes]:
-        with open(path, "rb") as fh:
-            while block := fh.read(FILE_BLOCK):
-                if self._limiter is not None:
-                    self._limiter.acquire(len(block))
-                yield block
 
     def put_file(self, name: str, path: str) -> None:
         """Stream a local file (a spooled pack) in blocks: never the whole object in memory."""
@@ -343,10 +114,11 @@ class HttpStore:
         headers = {"content-length": str(size), "content-type": "application/octet-stream"}
 
         def attempt(n: int) -> None:
-            if n and self._arrived(name, size, lambda: _read_file(path)):
+            if n and self._arrived(name, size, lambda: read_file(path)):
                 return
             self._send(
-                "PUT", lambda c: c.put(target, content=self._file_body(path), headers=headers)
+                "PUT",
+                lambda c: c.put(target, content=file_body(path, self._limiter), headers=headers),
             )
 
         self._retrying(attempt)
@@ -373,7 +145,7 @@ class HttpStore:
     def _stat_once(self, name: str) -> ObjectInfo:
         response = self._send("HEAD", lambda c: c.head(self._object_path(name)))
         size = wire.parse_count(response.headers.get("content-length"))
-        mtime = _parse_mtime(response.headers.get(wire.MTIME_HEADER))
+        mtime = parse_mtime(response.headers.get(wire.MTIME_HEADER))
         if size is None or mtime is False:
             raise StoreProtocolError(
                 f"the haven's answer to HEAD {name} has a malformed Content-Length or receive time"
@@ -396,7 +168,7 @@ class HttpStore:
         items = []
         for number, line in enumerate(text.splitlines(), 1):
             if line:
-                items.append(_list_item(line, number, prefix))
+                items.append(list_item(line, number, prefix))
         return items
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -420,4 +192,4 @@ class HttpStore:
         return f"HttpStore({self.url!r})"
 
 
-__all__ = ["HttpStore"]
+__all__ = ["HttpStore", "StoreTrustFailed", "tls_context"]

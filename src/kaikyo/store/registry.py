@@ -1,33 +1,19 @@
 """URL scheme -> store factory, assembled explicitly in :func:`default_registry`.
 
 Nothing registers itself at import time; tests build their own registry when they need to.
+:class:`StoreOptions` lives in :mod:`.options`, so that the stores this module builds never
+import it back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from kaikyo.clock import SYSTEM_CLOCK, Clock
 from kaikyo.errors import UsageError
 from kaikyo.store.base import Store
-from kaikyo.store.retrying import RetryWatcher
-
-
-@dataclass(frozen=True, slots=True)
-class StoreOptions:
-    """Settings a store may need; each store reads only what applies to it."""
-
-    create: bool = False
-    token: str | None = None
-    upload_limit: str | None = None  # e.g. "09:00-20:00=100M,*=0" (see store.ratelimit)
-    connections: int = 8
-    timeout: float = 60.0
-    ca_file: str | None = None
-    clock: Clock = field(default=SYSTEM_CLOCK)
-    retry_limit: float | None = None  # seconds a call may retry for (None: the default, 5 min)
-    retry_watcher: RetryWatcher | None = None  # told of retries (see store.retrying)
-
+from kaikyo.store.local import LocalStore
+from kaikyo.store.memory import MemoryStore
+from kaikyo.store.options import StoreOptions
 
 Factory = Callable[[str, StoreOptions], Store]
 
@@ -57,8 +43,6 @@ class StoreRegistry:
 
 
 def _local(url: str, options: StoreOptions) -> Store:
-    from kaikyo.store.local import LocalStore
-
     path = url[len("file://") :] if url.startswith("file://") else url
     return LocalStore(path, create=options.create)
 
@@ -67,8 +51,6 @@ _MEMORY_STORES: dict[str, Store] = {}
 
 
 def _memory(url: str, options: StoreOptions) -> Store:
-    from kaikyo.store.memory import MemoryStore
-
     # The same mem:// URL names the same store within one process, like a path does.
     if url not in _MEMORY_STORES:
         _MEMORY_STORES[url] = MemoryStore(url)
@@ -76,6 +58,8 @@ def _memory(url: str, options: StoreOptions) -> Store:
 
 
 def _http(url: str, options: StoreOptions) -> Store:
+    # Imported here, not at the top: httpx takes about 0.1 s to import, which a command on a
+    # local repository should not pay. (Not a cycle: the HTTP store never imports this module.)
     from kaikyo.store.http import HttpStore
 
     return HttpStore(url, options)

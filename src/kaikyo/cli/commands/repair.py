@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _snapshots(args: argparse.Namespace, ctx: CliContext) -> int:
-    from kaikyo.core.format.constants import SNAPSHOT_PREFIX
+    from kaikyo.core.constants import SNAPSHOT_PREFIX
 
     removed: list[str] = []
     refused: list[str] = []

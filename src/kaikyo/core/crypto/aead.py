@@ -13,7 +13,7 @@ import threading
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kaikyo.core.format.constants import NONCE_SIZE
+from kaikyo.core.constants import NONCE_SIZE
 from kaikyo.errors import IntegrityError
 
 

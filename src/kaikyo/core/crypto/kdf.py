@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from argon2.low_level import Type, hash_secret_raw
 
-from kaikyo.core.format.constants import KDF_ARGON2ID, KDF_RECOVERY
+from kaikyo.core.constants import KDF_ARGON2ID, KDF_RECOVERY
 from kaikyo.errors import UnsupportedVersionError
 
 # RFC 9106's "second recommended option" is m=64 MiB with t=3 passes. We keep its memory x

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kaikyo.core.constants import KDF_ARGON2ID, KDF_RECOVERY, KIND_KEY
 from kaikyo.core.crypto.kdf import KdfParams, derive_kek, hkdf
-from kaikyo.core.format.constants import KDF_ARGON2ID, KDF_RECOVERY, KIND_KEY
 from kaikyo.errors import IntegrityError, UnsupportedVersionError, WrongPasswordError
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 
 from kaikyo.core.compression import Compressor
+from kaikyo.core.constants import SEALED_VERSION
 from kaikyo.core.crypto.aead import Cipher
-from kaikyo.core.format.constants import SEALED_VERSION
 from kaikyo.errors import IntegrityError, UnsupportedVersionError
 
 _U8 = struct.Struct("B")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 
-from kaikyo.core.format.constants import INDEX_VERSION, PACK_ENTRY_SIZE
+from kaikyo.core.constants import INDEX_VERSION, PACK_ENTRY_SIZE
 from kaikyo.core.format.pack import PackEntry, decode_entries, encode_entries
 from kaikyo.errors import IntegrityError, UnsupportedVersionError
 

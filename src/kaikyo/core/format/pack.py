@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kaikyo.core.compression import Compressor
-from kaikyo.core.crypto.aead import Cipher
-from kaikyo.core.format.constants import (
+from kaikyo.core.constants import (
     BLOB_TYPES,
     KIND_PACK_HEADER,
     PACK_ENTRY_SIZE,
     PACK_HEADER_VERSION,
     PACK_TRAILER_SIZE,
 )
+from kaikyo.core.crypto.aead import Cipher
 from kaikyo.core.format.envelope import open_object, seal_object
 from kaikyo.errors import IntegrityError, UnsupportedVersionError
 
