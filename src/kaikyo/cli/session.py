@@ -1,5 +1,9 @@
 """Open a repository for a command in the mode it needs: read, shared lock or exclusive lock.
 
+A command that does not say it writes (``write=True``) gets its repository over a read-only
+view of the store (:class:`kaikyo.store.ReadOnlyStore`): it cannot store, overwrite or delete
+any object, whatever path its code takes.
+
 Every object a command meets that does not authenticate (a planted or damaged snapshot, index
 file, lock or key slot) is printed once on stderr as a warning that names it and the command
 that removes it; the command goes on with the others.
@@ -55,7 +59,12 @@ def _remember(memo: Path, slot: str) -> None:
 
 @contextmanager
 def repository(
-    args: argparse.Namespace, ctx: CliContext, mode: Mode = "read", load_index: bool = True
+    args: argparse.Namespace,
+    ctx: CliContext,
+    mode: Mode = "read",
+    load_index: bool = True,
+    *,
+    write: bool = False,
 ) -> Iterator[Repository]:
     store = config.store_for(args, ctx)
     bad = warn_bad(ctx)
@@ -70,6 +79,8 @@ def repository(
         repo = Repository.open_with_key(store, master, slot)
         repo.bad = bad
         if mode == "read":
+            if not write:
+                repo.forbid_writes()
             if load_index:
                 repo.load_index()
             yield repo
@@ -81,6 +92,8 @@ def repository(
                     f"kaikyo: warning: ignoring a stale {info.describe()}: {why} "
                     "(remove it with 'kaikyo unlock')\n"
                 )
+            if not write:
+                repo.forbid_writes()  # after the lock, which is written through the store
             if load_index:
                 repo.load_index()
             yield repo

@@ -111,6 +111,9 @@ class Lock:
 
     def __init__(self, repo: Repository, clock: Clock, exclusive: bool) -> None:
         self.repo = repo
+        # Its own reference: a read-only command's repository is put over a read-only view
+        # once the lock is held, and the lock is still refreshed and released through this.
+        self.store = repo.store
         self.clock = clock
         self.exclusive = exclusive
         self.host = socket.gethostname()
@@ -131,7 +134,7 @@ class Lock:
             self.repo.cipher, self.repo.compressor, KIND_LOCK, json.dumps(doc).encode()
         )
         name = LOCK_PREFIX + object_id(sealed)
-        put_content_addressed(self.repo.store, name, sealed)
+        put_content_addressed(self.store, name, sealed)
         return name
 
     def acquire(self) -> Lock:
@@ -164,7 +167,7 @@ class Lock:
 
     def _remove(self, name: str) -> None:
         with contextlib.suppress(ObjectNotFound):
-            self.repo.store.delete(name)
+            self.store.delete(name)
 
     def release(self) -> None:
         self._stop.set()

@@ -31,7 +31,7 @@ from kaikyo.repo.slots import NewKeys, ensure_absent, new_keys, unlock
 from kaikyo.repo.snapshots import SnapshotRecord, Snapshots, check_snapshot_doc
 from kaikyo.repo.state import hex_from_name
 from kaikyo.repo.writer import INDEX_FLUSH_PACKS, RepositoryWriter
-from kaikyo.store import Store
+from kaikyo.store import ReadOnlyStore, Store
 
 __all__ = [
     "INDEX_FLUSH_PACKS",
@@ -87,6 +87,12 @@ class Repository(KeyRing, IndexFiles, Snapshots):
             probe.cipher, probe.compressor, KIND_CONFIG, store.get(CONFIG_NAME), "repository config"
         )
         return cls(store, master, RepoConfig.from_json(plain), hex_from_name(slot_name))
+
+    def forbid_writes(self) -> None:
+        """From now on, this repository only reads: every store, overwrite or delete raises
+        (for the commands that only read; see :class:`kaikyo.store.ReadOnlyStore`)."""
+        if not isinstance(self.store, ReadOnlyStore):
+            self.store = ReadOnlyStore(self.store)
 
     # ---- writing ------------------------------------------------------------------------
 

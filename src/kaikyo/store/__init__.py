@@ -20,6 +20,7 @@ from kaikyo.store.errors import (
 )
 from kaikyo.store.names import validate_name, validate_prefix
 from kaikyo.store.options import StoreOptions
+from kaikyo.store.readonly import ReadOnlyStore
 from kaikyo.store.registry import StoreRegistry, default_registry, open_store
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ObjectExists",
     "ObjectInfo",
     "ObjectNotFound",
+    "ReadOnlyStore",
     "Store",
     "StoreAuthFailed",
     "StoreCorrupt",

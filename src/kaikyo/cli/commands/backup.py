@@ -61,7 +61,7 @@ def _excludes(args: argparse.Namespace) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     paths = tuple(os.fsencode(p) for p in args.paths)
-    with repository(args, ctx, "shared") as repo:
+    with repository(args, ctx, "shared", write=True) as repo:
         # Imported once the key is open: see cli/session.py.
         from kaikyo.snapshot import BackupOptions, run_backup
 

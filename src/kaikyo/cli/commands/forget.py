@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     )
     if policy.empty() and not args.snapshots:
         raise UsageError("nothing to forget", "give snapshot ids or a --keep-* policy")
-    with repository(args, ctx, "exclusive", load_index=False) as repo:
+    with repository(args, ctx, "exclusive", load_index=False, write=True) as repo:
         records = repo.list_snapshots()
         # Retention judged by the store's receive time where it is a haven: a client with a
         # wrong or hostile clock cannot push real snapshots out of the policy.

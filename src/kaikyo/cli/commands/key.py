@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    with repository(args, ctx, "read", load_index=False) as repo:
+    with repository(args, ctx, "read", load_index=False, write=True) as repo:
         result: dict[str, Any]
         if args.action == "list":
             keys = repo.list_keys()

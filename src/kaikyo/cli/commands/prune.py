@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     dry = getattr(args, "dry_run", False)
     with (
-        repository(args, ctx, "exclusive") as repo,
+        repository(args, ctx, "exclusive", write=not dry) as repo,
         Status(ctx, "finding data in use", not args.json) as status,
     ):
         # The engine, once the key is open.

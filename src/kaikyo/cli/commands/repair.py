@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.what == "snapshots":
         return _snapshots(args, ctx)
-    with repository(args, ctx, "exclusive", load_index=False) as repo:
+    with repository(args, ctx, "exclusive", load_index=False, write=True) as repo:
         from kaikyo.snapshot.prune import rebuild_index  # the engine, once the key is open
 
         packs, problems = rebuild_index(repo)
@@ -58,7 +58,7 @@ def _snapshots(args: argparse.Namespace, ctx: CliContext) -> int:
 
     removed: list[str] = []
     refused: list[str] = []
-    with repository(args, ctx, "exclusive", load_index=False) as repo:
+    with repository(args, ctx, "exclusive", load_index=False, write=True) as repo:
         repo.list_snapshots()
         bad = repo.bad.of_kind(SNAPSHOT_PREFIX)
         where = (

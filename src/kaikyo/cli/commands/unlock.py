@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    with repository(args, ctx, "read", load_index=False) as repo:
+    with repository(args, ctx, "read", load_index=False, write=True) as repo:
         from kaikyo.repo import remove_stale_locks  # the engine, once the key is open
 
         result = remove_stale_locks(repo, ctx.clock, args.remove_all)
