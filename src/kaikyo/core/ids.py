@@ -25,5 +25,6 @@ def parse_hex_id(text: str, what: str = "id") -> bytes:
     return raw
 
 
-def short(hex_id: str) -> str:
-    return hex_id[:8]
+def short(ident: str | bytes) -> str:
+    """The eight hex digits an id is shown by (a hex string, or the id's bytes)."""
+    return (ident.hex() if isinstance(ident, bytes | bytearray) else ident)[:8]

@@ -25,6 +25,7 @@ from kaikyo.core.constants import (
     LOCK_PREFIX,
     SNAPSHOT_PREFIX,
 )
+from kaikyo.core.ids import short
 from kaikyo.errors import IntegrityError, KaikyoError, UnsupportedVersionError
 
 # The errors that say "this object is unusable", as opposed to "the store is unusable".
@@ -47,7 +48,7 @@ _REMEDIES = (
 def remedy_for(name: str) -> str:
     """The command that removes the bad object ``name``."""
     if name.startswith(KEY_PREFIX):
-        return f"kaikyo key remove {name[len(KEY_PREFIX) :][:8]}"
+        return f"kaikyo key remove {short(name[len(KEY_PREFIX) :])}"
     for prefix, command in _REMEDIES:
         if name.startswith(prefix):
             return command

@@ -29,6 +29,7 @@ from kaikyo.core.compression import Compressor
 from kaikyo.core.constants import DATA_PREFIX
 from kaikyo.core.crypto.aead import Cipher
 from kaikyo.core.format.pack import ENTRY, PackEntry, build_trailer_raw, decode_entries
+from kaikyo.core.ids import short
 from kaikyo.repo.process import pid_alive
 from kaikyo.store import ObjectExists, Store
 from kaikyo.store.errors import map_os_error
@@ -219,7 +220,7 @@ class Uploader:
 def finished_pack(raw: RawPack) -> FinishedPack:
     """A pack's entries decoded, for the callers that look at them one by one."""
     pack_id, table, count = raw
-    return pack_id, list(decode_entries(memoryview(table), count, pack_id.hex()[:8]))
+    return pack_id, list(decode_entries(memoryview(table), count, short(pack_id)))
 
 
 class PackWriter:

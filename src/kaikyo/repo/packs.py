@@ -14,7 +14,7 @@ from kaikyo.core.constants import (
 )
 from kaikyo.core.format.envelope import open_blob
 from kaikyo.core.format.pack import PackEntry, header_length, parse_header
-from kaikyo.core.ids import object_id
+from kaikyo.core.ids import object_id, short
 from kaikyo.errors import IntegrityError
 from kaikyo.repo.badobjects import OBJECT_ERRORS, reason_of
 from kaikyo.repo.index import BlobLocation
@@ -70,17 +70,17 @@ class PackReader(RepositoryState):
         try:
             return self.store.get(pack_name(pack_id), offset, length)
         except ObjectNotFound:
-            raise IntegrityError(f"pack {pack_id.hex()[:8]} is missing from the store") from None
+            raise IntegrityError(f"pack {short(pack_id)} is missing from the store") from None
         except InvalidRange:
             raise IntegrityError(
-                f"pack {pack_id.hex()[:8]} is shorter than the index says (truncated)"
+                f"pack {short(pack_id)} is shorter than the index says (truncated)"
             ) from None
 
     def read_pack_header(self, pack_id: bytes, size: int | None = None) -> list[PackEntry]:
         name = pack_name(pack_id)
         if size is None:
             size = self.store.stat(name).size
-        what = f"pack {pack_id.hex()[:8]}"
+        what = f"pack {short(pack_id)}"
         if size < PACK_TRAILER_SIZE:
             raise IntegrityError(f"{what} is truncated")
         # One ranged read usually covers the header; a big header needs a second one.
@@ -110,7 +110,7 @@ class PackReader(RepositoryState):
     def blob_location(self, blob_id: bytes) -> BlobLocation:
         loc = self.index.lookup(blob_id)
         if loc is None:
-            raise IntegrityError(f"blob {blob_id.hex()[:8]} is missing from the index")
+            raise IntegrityError(f"blob {short(blob_id)} is missing from the index")
         return loc
 
     def load_blob(self, blob_id: bytes) -> bytes:
@@ -125,7 +125,7 @@ class PackReader(RepositoryState):
             self.cipher, self.compressor, loc.blob_type, blob_id, sealed, loc.raw_length
         )
         if len(plain) != loc.raw_length:
-            raise IntegrityError(f"blob {blob_id.hex()[:8]} has the wrong length")
+            raise IntegrityError(f"blob {short(blob_id)} has the wrong length")
         return plain
 
     def load_tree_raw(self, tree_id: bytes) -> bytes:
@@ -151,7 +151,7 @@ class PackReader(RepositoryState):
                         cipher, compressor, e.blob_type, e.blob_id, sealed, e.raw_length
                     )
                     if len(plain) != e.raw_length:
-                        raise IntegrityError(f"blob {e.blob_id.hex()[:8]} has the wrong length")
+                        raise IntegrityError(f"blob {short(e.blob_id)} has the wrong length")
                 yield e, plain
             del data
 
@@ -168,7 +168,7 @@ class PackReader(RepositoryState):
                 sealed = data[e.offset - lo : e.offset - lo + e.length]
                 plain = open_blob(cipher, compressor, e.blob_type, e.blob_id, sealed, e.raw_length)
                 if len(plain) != e.raw_length:
-                    raise IntegrityError(f"blob {e.blob_id.hex()[:8]} has the wrong length")
+                    raise IntegrityError(f"blob {short(e.blob_id)} has the wrong length")
                 yield e, bytes(sealed)
             del data
 
@@ -186,7 +186,7 @@ class PackReader(RepositoryState):
         try:
             header = header_of(data)
             entries = parse_header(
-                self.cipher, self.compressor, header, len(data), f"pack {pack_id.hex()[:8]}"
+                self.cipher, self.compressor, header, len(data), f"pack {short(pack_id)}"
             )
             for e in entries:
                 plain = open_blob(
@@ -198,11 +198,11 @@ class PackReader(RepositoryState):
                     e.raw_length,
                 )
                 if self.hasher(plain) != e.blob_id:
-                    return f"blob {e.blob_id.hex()[:8]} does not match its id"
+                    return f"blob {short(e.blob_id)} does not match its id"
         except OBJECT_ERRORS as exc:
             return reason_of(exc)
         listed = {(e.blob_id, e.offset, e.length) for e in entries}
         for e in indexed:
             if (e.blob_id, e.offset, e.length) not in listed:
-                return f"index entry for blob {e.blob_id.hex()[:8]} disagrees with the pack header"
+                return f"index entry for blob {short(e.blob_id)} disagrees with the pack header"
         return None

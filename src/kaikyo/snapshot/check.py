@@ -13,6 +13,7 @@ from typing import Any
 
 from kaikyo.core.constants import LOCK_PREFIX
 from kaikyo.core.format.tree import Node, decode_tree, node_name
+from kaikyo.core.ids import short
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import PackEntry, Repository, pack_name
 from kaikyo.repo.repository import SnapshotRecord
@@ -72,7 +73,7 @@ def check(
             Finding(
                 "error",
                 "damaged-pack",
-                f"pack {pid.hex()[:8]}: {problem}",
+                f"pack {short(pid)}: {problem}",
                 pack=pid.hex(),
                 snapshots=sorted(snaps),
                 files=sorted(files)[:100],
@@ -94,7 +95,7 @@ def _compare_packs(
                 Finding(
                     "error",
                     "missing-pack",
-                    f"pack {pid.hex()[:8]} is named by the index ({count} blobs) but is not stored",
+                    f"pack {short(pid)} is named by the index ({count} blobs) but is not stored",
                     pack=pid.hex(),
                 )
             )
@@ -105,7 +106,7 @@ def _compare_packs(
             Finding(
                 "warning",
                 "unindexed-pack",
-                f"pack {pid.hex()[:8]} is in no index (left by an interrupted backup; the next "
+                f"pack {short(pid)} is in no index (left by an interrupted backup; the next "
                 "backup adopts it, 'kaikyo repair index' indexes it, 'prune' removes it if "
                 "unused)",
                 pack=pid.hex(),
@@ -170,7 +171,7 @@ def _walk_snapshots(
                     Finding(
                         "error",
                         "tree",
-                        f"snapshot {sid[:8]}: tree at "
+                        f"snapshot {short(sid)}: tree at "
                         f"{base.decode('utf-8', 'backslashreplace') or '/'}"
                         f" unreadable: {exc}",
                         snapshots=[sid],
@@ -211,7 +212,8 @@ def _check_content(
                     Finding(
                         "error",
                         "missing-blob",
-                        f"snapshot {sid[:8]}: {shown} needs blob {hex_id[:8]}, which is in no pack",
+                        f"snapshot {short(sid)}: {shown} needs blob {short(hex_id)}, "
+                        "which is in no pack",
                         snapshots=[sid],
                         files=[shown],
                     )

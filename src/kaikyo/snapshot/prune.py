@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kaikyo.core.format.tree import decode_tree
+from kaikyo.core.ids import short
 from kaikyo.errors import IntegrityError
 from kaikyo.repo import (
     FinishedPack,
@@ -84,13 +85,13 @@ def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
                 continue
             out.blobs.add(tid)
             if tid not in repo.index:
-                out.damaged.setdefault(sid, f"tree {tid.hex()[:8]} is not stored")
+                out.damaged.setdefault(sid, f"tree {short(tid)} is not stored")
                 continue
             try:
                 nodes = decode_tree(repo.load_blob(tid))
             except IntegrityError as exc:
                 raise IntegrityError(
-                    f"snapshot {sid[:8]}: tree {tid.hex()[:8]} is unreadable "
+                    f"snapshot {short(sid)}: tree {short(tid)} is unreadable "
                     f"({exc.message}); nothing was deleted",
                     "run 'kaikyo check --read-data' to see what is damaged",
                 ) from None
@@ -212,7 +213,7 @@ def rebuild_index(repo: Repository) -> tuple[int, list[str]]:
         except ObjectNotFound:
             continue
         except OBJECT_ERRORS as exc:  # a store that fails stops the rebuild: nothing deleted
-            problems.append(f"pack {pid.hex()[:8]}: {reason_of(exc)}")
+            problems.append(f"pack {short(pid)}: {reason_of(exc)}")
             repo.bad.report(pack_name(pid), f"its header does not authenticate ({reason_of(exc)})")
     repo.replace_index(finished)
     return len(finished), problems

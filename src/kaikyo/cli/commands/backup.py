@@ -12,6 +12,7 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.progress import BackupBar
 from kaikyo.cli.session import repository
+from kaikyo.core.ids import short
 from kaikyo.errors import ConfigError
 
 
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 f"resumed: reused {result.adopted_packs} pack(s) left by an interrupted backup"
             )
         if result.snapshot_id:
-            out.print(f"snapshot {result.snapshot_id[:8]} saved")
+            out.print(f"snapshot {short(result.snapshot_id)} saved")
         else:
             out.print("dry run: nothing was stored")
     if result.errors:

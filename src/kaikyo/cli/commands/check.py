@@ -11,6 +11,7 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
+from kaikyo.core.ids import short
 from kaikyo.errors import IntegrityError
 
 
@@ -50,7 +51,9 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         for f in report.findings:
             ctx.stderr.write(f"{f.severity}: {f.message}\n")
             if f.snapshots:
-                ctx.stderr.write(f"  affects snapshots: {', '.join(s[:8] for s in f.snapshots)}\n")
+                ctx.stderr.write(
+                    f"  affects snapshots: {', '.join(short(s) for s in f.snapshots)}\n"
+                )
             for path in f.files[:10]:
                 ctx.stderr.write(f"  affects: {path}\n")
         out.print(

@@ -11,6 +11,7 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, show_path
 from kaikyo.cli.session import repository
+from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 ) or fnmatch.fnmatchcase(text, args.pattern):
                     hits.append(
                         {
-                            "snapshot": rec.snapshot_id[:8],
+                            "snapshot": short(rec.snapshot_id),
                             "path": show_path(path),
                             "type": node.get("type"),
                             "size": node.get("size"),

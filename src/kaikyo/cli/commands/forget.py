@@ -10,6 +10,7 @@ from kaikyo.cli.commands import prune as prune_cmd
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.session import repository
+from kaikyo.core.ids import short
 from kaikyo.errors import UsageError
 from kaikyo.snapshot.retention import Candidate, Policy, apply_policy, parse_duration
 
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             f"keeping {len(keep)}"
         )
         for sid in remove:
-            out.print(f"  - {sid[:8]}")
+            out.print(f"  - {short(sid)}")
     if args.prune and not args.dry_run:
         return prune_cmd.run(args, ctx)
     return 0

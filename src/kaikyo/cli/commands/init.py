@@ -8,6 +8,7 @@ from typing import Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, err_console, out_console
+from kaikyo.core.ids import short
 from kaikyo.repo.slots import ensure_absent, new_keys
 
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         )
         return 0
     out = out_console(ctx)
-    out.print(f"created repository {repo.config.repo_id[:8]} at {store.url}")
+    out.print(f"created repository {short(repo.config.repo_id)} at {store.url}")
     err_console(ctx).print(
         "[bold]Recovery key[/bold] (shown once; store it offline, it opens the repository "
         "if every passphrase is lost):",

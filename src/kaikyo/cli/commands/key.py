@@ -10,6 +10,7 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.session import repository
+from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 out = out_console(ctx)
                 for k in keys:
                     mark = "*" if k.current else " "
-                    out.print(f"{mark} {k.key_id[:8]}  {k.kind:10} {k.user}@{k.host}")
+                    out.print(f"{mark} {short(k.key_id)}  {k.kind:10} {k.user}@{k.host}")
             return 0
         if args.action == "add":
             kid = repo.add_key(config.new_password(args, ctx), meta={"created": ctx.clock.now()})
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         emit_json(ctx, result)
     else:
-        out_console(ctx).print(", ".join(f"{k} key {v[:8]}" for k, v in result.items()))
+        out_console(ctx).print(", ".join(f"{k} key {short(v)}" for k, v in result.items()))
     return 0
 
 

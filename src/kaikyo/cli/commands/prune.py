@@ -10,6 +10,7 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
+from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
@@ -39,9 +40,9 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     plan = result.plan
     for sid, problem in sorted(result.damaged.items()):
         ctx.stderr.write(
-            f"kaikyo: warning: snapshot {sid[:8]} is damaged: {problem}; what "
+            f"kaikyo: warning: snapshot {short(sid)} is damaged: {problem}; what "
             f"of it is stored was kept (see 'kaikyo check'; 'kaikyo forget "
-            f"{sid[:8]}' removes it)\n"
+            f"{short(sid)}' removes it)\n"
         )
     summary = {
         "packs_deleted": len(plan.delete_packs),

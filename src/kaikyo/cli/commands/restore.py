@@ -11,6 +11,7 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.progress import Status
 from kaikyo.cli.session import repository
+from kaikyo.core.ids import short
 from kaikyo.errors import UsageError
 
 
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             workers=config.worker_count(ctx),
             numeric_owner=args.numeric_owner,
         )
-        with Status(ctx, f"restoring snapshot {snap.snapshot_id[:8]}", not args.json):
+        with Status(ctx, f"restoring snapshot {short(snap.snapshot_id)}", not args.json):
             result = run_restore(repo, snap.doc["tree"], (sub or "/").encode(), opts)
     for w in result.warnings:
         ctx.stderr.write(f"kaikyo: warning: {w}\n")
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 "already restored and were kept"
             )
         out_console(ctx).print(
-            f"restored snapshot {snap.snapshot_id[:8]} to {args.target}: {result.files} files, "
+            f"restored snapshot {short(snap.snapshot_id)} to {args.target}: {result.files} files, "
             f"{result.dirs} dirs, {human_bytes(result.bytes)}"
             + (f"; verified {result.verified} files" if args.verify else "")
         )

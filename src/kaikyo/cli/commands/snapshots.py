@@ -12,6 +12,7 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.session import repository
+from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             [
                 {
                     "id": r.snapshot_id,
-                    "short_id": r.snapshot_id[:8],
+                    "short_id": short(r.snapshot_id),
                     **r.doc,
                     "received": r.received,
                 }
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     for r in records:
         d = r.doc
         table.add_row(
-            r.snapshot_id[:8],
+            short(r.snapshot_id),
             fmt_time(r.time),
             d.get("hostname", ""),
             ",".join(d.get("tags", [])),

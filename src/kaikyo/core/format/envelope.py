@@ -7,6 +7,7 @@ import struct
 from kaikyo.core.compression import Compressor
 from kaikyo.core.constants import SEALED_VERSION
 from kaikyo.core.crypto.aead import Cipher
+from kaikyo.core.ids import short
 from kaikyo.errors import IntegrityError, UnsupportedVersionError
 
 _U8 = struct.Struct("B")
@@ -53,5 +54,5 @@ def open_blob(
     sealed: bytes | memoryview,
     raw_length: int | None,
 ) -> bytes:
-    plain = cipher.open(sealed, blob_aad(blob_type, blob_id), f"blob {blob_id.hex()[:8]}")
+    plain = cipher.open(sealed, blob_aad(blob_type, blob_id), f"blob {short(blob_id)}")
     return compressor.decompress(plain[0], memoryview(plain)[1:], raw_length)

@@ -21,6 +21,7 @@ from kaikyo.core.constants import (
 )
 from kaikyo.core.crypto.aead import Cipher
 from kaikyo.core.format.envelope import open_object, seal_object
+from kaikyo.core.ids import short
 from kaikyo.errors import IntegrityError, UnsupportedVersionError
 
 ENTRY = struct.Struct("<B32sIII")
@@ -96,5 +97,5 @@ def parse_header(
     limit = pack_size - len(sealed_header) - PACK_TRAILER_SIZE
     for e in entries:
         if e.offset + e.length > limit:
-            raise IntegrityError(f"{what}: blob {e.blob_id.hex()[:8]} lies outside the pack")
+            raise IntegrityError(f"{what}: blob {short(e.blob_id)} lies outside the pack")
     return entries
