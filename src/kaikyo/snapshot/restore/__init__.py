@@ -8,16 +8,11 @@ from __future__ import annotations
 import sys
 import types
 
-from kaikyo.snapshot.restore import restorer
-from kaikyo.snapshot.restore.restorer import (
-    GAP,
-    SPAN,
-    RestoreOptions,
-    Restorer,
-    RestoreResult,
-    run_restore,
-)
-from kaikyo.snapshot.restore.restorer import _spans as _spans
+from kaikyo.snapshot.restore import reads
+from kaikyo.snapshot.restore.options import RestoreOptions, RestoreResult
+from kaikyo.snapshot.restore.reads import GAP, SPAN
+from kaikyo.snapshot.restore.reads import _spans as _spans
+from kaikyo.snapshot.restore.restorer import Restorer, run_restore
 
 __all__ = ["GAP", "SPAN", "RestoreOptions", "RestoreResult", "Restorer", "run_restore"]
 
@@ -27,7 +22,7 @@ class _Package(types.ModuleType):
 
     def __setattr__(self, name: str, value: object) -> None:
         if name in ("SPAN", "GAP"):
-            setattr(restorer, name, value)
+            setattr(reads, name, value)
         super().__setattr__(name, value)
 
 

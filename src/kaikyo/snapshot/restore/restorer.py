@@ -24,161 +24,36 @@ writing into them does not disturb their times.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import errno
-import grp
 import json
 import os
-import pwd
 import stat
 import threading
 from array import array
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import lru_cache
+from itertools import takewhile
 
 import numpy as np
 import numpy.typing as npt
 
 from kaikyo.core.format.envelope import open_blob
 from kaikyo.core.format.tree import Node, get_bytes, node_name
-from kaikyo.errors import AlreadyExistsError, IntegrityError, NoSpaceError, PermissionDeniedError
+from kaikyo.errors import AlreadyExistsError, IntegrityError
 from kaikyo.repo import Repository
 from kaikyo.snapshot import trees
 from kaikyo.snapshot.filters import PathFilter
+from kaikyo.snapshot.restore.metadata import Inodes, Meta, Xattrs, apply_meta, node_meta, probe
+from kaikyo.snapshot.restore.options import RestoreOptions, RestoreResult
+from kaikyo.snapshot.restore.paths import make_target, map_oserror, real_dir, replace
+from kaikyo.snapshot.restore.reads import _spans, read_spans
 
-# One ranged read covers the needed chunks of a pack within this many bytes (a bigger chunk is
-# read alone); a gap wider than ``GAP`` between needed chunks starts a new read.
-SPAN = 4 * 1024 * 1024
-GAP = 512 * 1024
 # Chunk ids located in the index per call (bounds the temporary arrays of a huge plan).
 LOCATE_BATCH = 1 << 16
 MAX_WORKERS = 64
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreOptions:
-    target: bytes
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    overwrite: bool = False
-    verify: bool = False
-    workers: int = 2
-    numeric_owner: bool = False
-
-
-@dataclass
-class RestoreResult:
-    files: int = 0
-    dirs: int = 0
-    links: int = 0
-    other: int = 0
-    bytes: int = 0
-    warnings: list[str] = field(default_factory=list)
-    verified: int = 0
-    resumed: bool = False  # an interrupted run of this restore was continued
-    kept: int = 0  # files that run had finished, left as they were
-
-
-# What is applied to an inode after its data: mode, uid, gid, mtime (ns); xattrs apart.
-Meta = tuple[int, int, int, int]
-Xattrs = list[list[str]]
 U32 = npt.NDArray[np.uint32]
-
-
-def node_meta(node: Node, numeric_owner: bool) -> Meta:
-    mode = int(node.get("mode", 0o644))
-    mtime = int(node.get("mtime", 0))
-    uid, gid = int(node.get("uid", -1)), int(node.get("gid", -1))
-    if not numeric_owner:
-        uid = _uid(node.get("user"), uid)
-        gid = _gid(node.get("group"), gid)
-    return mode, uid, gid, mtime
-
-
-@lru_cache(maxsize=4096)
-def _uid(user: str | None, default: int) -> int:
-    if user:
-        with contextlib.suppress(KeyError):
-            return pwd.getpwnam(user).pw_uid
-    return default
-
-
-@lru_cache(maxsize=4096)
-def _gid(group: str | None, default: int) -> int:
-    if group:
-        with contextlib.suppress(KeyError):
-            return grp.getgrnam(group).gr_gid
-    return default
-
-
-def _map_oserror(exc: OSError, what: str) -> Exception:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return NoSpaceError(f"no space left on the device while restoring {what}")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return PermissionDeniedError(f"permission denied while restoring {what}")
-    if exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
-        return AlreadyExistsError(
-            f"cannot restore {what}: something else is in the way ({exc.strerror})",
-            "restore into an empty directory, or remove what is there",
-        )
-    return exc
-
-
-def _real_dir(path: bytes) -> bool:
-    """A directory itself, not a symlink to one: a restore never writes through a link."""
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 # Left in the target while a restore runs: a rerun of the same restore resumes from it.
 MARKER = b".kaikyo-restore-in-progress"
-
-
-def apply_meta(
-    target: bytes | int,
-    meta: Meta,
-    xattrs: Xattrs | None,
-    chown: bool,
-    chmod: bool,
-    warnings: list[str],
-    shown: bytes,
-    symlink: bool = False,
-) -> None:
-    """Owner (if ``chown``), xattrs, mode (if ``chmod``), then times: chown clears set-id
-    bits, and any later change would move the times."""
-    mode, uid, gid, mtime = meta
-    follow = not symlink
-    if chown:
-        try:
-            os.chown(target, uid, gid, follow_symlinks=follow)
-        except OSError as exc:
-            warnings.append(f"{os.fsdecode(shown)}: cannot set owner: {exc.strerror}")
-    for name, value in xattrs or ():
-        try:
-            os.setxattr(target, name, base64.b64decode(value), follow_symlinks=follow)
-        except OSError as exc:
-            warnings.append(f"{os.fsdecode(shown)}: cannot set xattr {name}: {exc.strerror}")
-    if chmod and not symlink:
-        try:
-            os.chmod(target, mode)
-        except OSError as exc:
-            warnings.append(f"{os.fsdecode(shown)}: cannot set mode: {exc.strerror}")
-    with contextlib.suppress(OSError, NotImplementedError):
-        os.utime(target, ns=(mtime, mtime), follow_symlinks=follow)
-
-
-def _umask() -> int:
-    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", "rb") as fh:
-        for line in fh:
-            if line.startswith(b"Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o22)
-    os.umask(mask)
-    return mask
 
 
 class Plan:
@@ -237,12 +112,7 @@ class Restorer:
         self.plan = Plan()
         self.filter = PathFilter(opts.include, opts.exclude)
         self.filtering = bool(opts.include or opts.exclude)
-        self.euid = os.geteuid()
-        self.egid = os.getegid()
-        self.is_root = self.euid == 0
-        # Set by _probe: new inodes get our uid/gid and the mode asked less ``umask``.
-        self.plain = False
-        self.umask = 0o777
+        self.inodes = Inodes(os.geteuid(), os.getegid(), os.geteuid() == 0)  # set by probe
         self.shares: list[list[int]] = []  # indices into plan.groups
         self.empty_shares: list[list[int]] = []
         # A rerun of an interrupted restore: files already finished (size and mtime as in
@@ -263,7 +133,7 @@ class Restorer:
         target = self.opts.target
         if not os.path.lexists(target):
             return
-        if not _real_dir(target):
+        if not real_dir(target):
             raise AlreadyExistsError(f"restore target {os.fsdecode(target)} is not a directory")
         if not os.listdir(target) or self.opts.overwrite:
             self.resuming = self._marker() == identity
@@ -297,17 +167,11 @@ class Restorer:
             with open(path, "wb") as fh:
                 fh.write(json.dumps(identity, sort_keys=True).encode())
         except OSError as exc:
-            raise _map_oserror(exc, os.fsdecode(path)) from None
+            raise map_oserror(exc, os.fsdecode(path)) from None
 
     def _remove_marker(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.opts.target + b"/" + MARKER)
-
-    def _make_target(self) -> None:
-        try:
-            os.makedirs(self.opts.target, exist_ok=True)
-        except OSError as exc:
-            raise _map_oserror(exc, os.fsdecode(self.opts.target)) from None
 
     # ---- planning -------------------------------------------------------------------------
 
@@ -487,9 +351,9 @@ class Restorer:
         if self.resuming:
             self._skip_finished()
         self._locate()
-        self._make_target()
+        make_target(self.target)
         self._write_marker(identity)
-        self._probe()
+        self.inodes = probe(self.target, self._replacing())
         self._make_dirs()
         self._assign()
         self._prepare_shared_files()
@@ -498,11 +362,11 @@ class Restorer:
             if not self.owner[fno]:
                 self._finish_file(fno)
         for first, dst in self.hardlinks:
-            self._replace(dst)
+            replace(dst, self._replacing())
             try:
                 os.link(self.out(first), dst)
             except OSError as exc:
-                raise _map_oserror(exc, os.fsdecode(dst)) from None
+                raise map_oserror(exc, os.fsdecode(dst)) from None
             self.result.links += 1
         for special in self.specials:
             self._special(*special)
@@ -512,7 +376,13 @@ class Restorer:
             m, out = self.d_meta, self.dirs[i]
             meta = (m[4 * i], m[4 * i + 1], m[4 * i + 2], m[4 * i + 3])
             apply_meta(
-                out, meta, self.d_xattrs.get(i), self._chown(meta), True, self.result.warnings, out
+                out,
+                meta,
+                self.d_xattrs.get(i),
+                self.inodes.chown(meta),
+                True,
+                self.result.warnings,
+                out,
             )
         self.result.files = self.files + self.kept
         self.result.dirs = len(self.dirs)
@@ -567,43 +437,6 @@ class Restorer:
         self.sparse = {int(renumber[f]) for f in self.sparse if kept[f]}
         self.hardlinks = [(int(renumber[s]), d) for s, d in self.hardlinks]
 
-    def _probe(self) -> None:
-        """Does an inode created in the target get our uid and gid, the mode asked for less
-        the umask, and no ACL? Then chown and chmod that would change nothing are skipped.
-        (An unnamed O_TMPFILE inode: nothing appears in the target. Not with --overwrite:
-        directories already there may differ from the target.)"""
-        if self._replacing() or not hasattr(os, "O_TMPFILE"):
-            return
-        umask = _umask()
-        try:
-            fd = os.open(self.target, os.O_TMPFILE | os.O_WRONLY, 0o777)
-        except OSError:
-            return
-        try:
-            st = os.fstat(fd)
-            try:
-                os.getxattr(fd, "system.posix_acl_access")
-                return
-            except OSError as exc:
-                if exc.errno not in (errno.ENODATA, errno.ENOTSUP):
-                    return
-        except OSError:
-            return
-        finally:
-            os.close(fd)
-        if (st.st_uid, st.st_gid) == (self.euid, self.egid) and stat.S_IMODE(
-            st.st_mode
-        ) == 0o777 & ~umask:
-            self.plain, self.umask = True, umask
-
-    def _chown(self, meta: Meta) -> bool:
-        """Whether to set the owner of an inode this restore created: permitted (running as
-        root or as the owner) and not already right."""
-        uid, gid = meta[1], meta[2]
-        if not (self.is_root or uid == self.euid):
-            return False
-        return not (self.plain and uid == self.euid and gid == self.egid)
-
     def _replacing(self) -> bool:
         return self.opts.overwrite or self.resuming
 
@@ -613,7 +446,7 @@ class Restorer:
             try:
                 os.mkdir(out, 0o700)
             except FileExistsError:
-                if not _real_dir(out):
+                if not real_dir(out):
                     # A file, or a symlink (to a directory too): never written through.
                     if not self._replacing():
                         raise AlreadyExistsError(f"{os.fsdecode(out)} exists") from None
@@ -621,11 +454,11 @@ class Restorer:
                         os.unlink(out)
                         os.mkdir(out, 0o700)
                     except OSError as exc:
-                        raise _map_oserror(exc, os.fsdecode(out)) from None
+                        raise map_oserror(exc, os.fsdecode(out)) from None
             except FileNotFoundError:
                 os.makedirs(out, 0o700, exist_ok=True)
             except OSError as exc:
-                raise _map_oserror(exc, os.fsdecode(out)) from None
+                raise map_oserror(exc, os.fsdecode(out)) from None
 
     def _assign(self) -> None:
         """Share packs among workers by bytes; give each single-pack file to its pack's worker,
@@ -670,30 +503,15 @@ class Restorer:
                 self.empty_shares[fno % n].append(fno)
         self.owner = bytearray(owner.tobytes())
 
-    def _replace(self, path: bytes) -> None:
-        """Make room for a file, link or special at ``path`` (with --overwrite, or resuming):
-        whatever is there that is not a real directory goes; a directory is refused."""
-        if not self._replacing() or not os.path.lexists(path):
-            return
-        if _real_dir(path):
-            raise AlreadyExistsError(
-                f"{os.fsdecode(path)} is a directory where the snapshot has a file",
-                "remove it, or restore elsewhere",
-            )
-        try:
-            os.unlink(path)
-        except OSError as exc:
-            raise _map_oserror(exc, os.fsdecode(path)) from None
-
     def _prepare_shared_files(self) -> None:
         """Create the files written by several workers (or sparse) before data arrives."""
         owner = self.owner
         for fno in range(self.files):
             if owner[fno]:
-                self._replace(self.out(fno))
+                replace(self.out(fno), self._replacing())
                 continue
             out = self.out(fno)
-            self._replace(out)
+            replace(out, self._replacing())
             try:
                 fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
                 try:
@@ -702,7 +520,7 @@ class Restorer:
                 finally:
                     os.close(fd)
             except OSError as exc:
-                raise _map_oserror(exc, os.fsdecode(out)) from None
+                raise map_oserror(exc, os.fsdecode(out)) from None
 
     def _write_data(self) -> None:
         """Share 0 runs in this thread, the others in worker threads. A failure stops the
@@ -748,9 +566,9 @@ class Restorer:
         for fno in self.empty_shares[w]:
             out = self.out(fno)
             try:
-                fd = os.open(out, _CREATE, self._create_mode(fno))
+                fd = os.open(out, _CREATE, self.inodes.create_mode(self.f_meta[fno * 5]))
             except OSError as exc:
-                raise _map_oserror(exc, os.fsdecode(out)) from None
+                raise map_oserror(exc, os.fsdecode(out)) from None
             try:
                 self._finish_owned(fd, fno, warnings)
             finally:
@@ -761,21 +579,16 @@ class Restorer:
             try:
                 written += self._write_pack(g, w + 1, stop, warnings)
             except OSError as exc:
-                raise _map_oserror(exc, "file data") from None
+                raise map_oserror(exc, "file data") from None
         return written, warnings
-
-    def _create_mode(self, fno: int) -> int:
-        """A file a worker creates and finishes gets its final mode at once where it can."""
-        mode = self.f_meta[fno * 5]
-        return mode if self.plain and not mode & ~0o777 else 0o600
 
     def _finish_owned(self, fd: int, fno: int, warnings: list[str]) -> None:
         """Metadata of a file created with :meth:`_create_mode`, by its open descriptor."""
         m = self.f_meta
         i = fno * 5
         meta = (m[i], m[i + 1], m[i + 2], m[i + 3])
-        chown = self._chown(meta)
-        chmod = not self.plain or bool(meta[0] & (self.umask | ~0o777))
+        chown = self.inodes.chown(meta)
+        chmod = self.inodes.chmod(meta[0])
         xattrs = self.f_xattrs.get(fno)
         if chown or chmod or xattrs:
             apply_meta(fd, meta, xattrs, chown, chmod, warnings, self.out(fno))
@@ -810,10 +623,8 @@ class Restorer:
         left: dict[int, int] = {}  # chunks still to write of the open files this worker owns
         written = 0
         try:
-            for i, j, lo, hi in _spans(offs, lens):
-                if stop.is_set():
-                    break
-                data = memoryview(repo.read_pack(pack_id, lo, hi - lo))
+            spans = takewhile(lambda _: not stop.is_set(), _spans(offs, lens))
+            for (i, j, lo, _), data in read_spans(repo, pack_id, spans):
                 at = -1
                 plain = b""
                 for k in range(i, j):
@@ -837,7 +648,9 @@ class Restorer:
                     if fd is None:
                         path = parents[fno] + b"/" + names[fno]
                         if owner[fno] == me:
-                            fd = os.open(path, _CREATE, self._create_mode(fno))
+                            fd = os.open(
+                                path, _CREATE, self.inodes.create_mode(self.f_meta[fno * 5])
+                            )
                             left[fno] = f_rows[fno + 1] - f_rows[fno]
                         else:
                             fd = os.open(path, _REOPEN)
@@ -870,13 +683,19 @@ class Restorer:
                 os.truncate(out, m[i + 4])
         meta = (m[i], m[i + 1], m[i + 2], m[i + 3])
         apply_meta(
-            out, meta, self.f_xattrs.get(fno), self._chown(meta), True, self.result.warnings, out
+            out,
+            meta,
+            self.f_xattrs.get(fno),
+            self.inodes.chown(meta),
+            True,
+            self.result.warnings,
+            out,
         )
 
     def _special(
         self, out: bytes, kind: str, payload: bytes | int, meta: Meta, xattrs: Xattrs | None
     ) -> None:
-        self._replace(out)
+        replace(out, self._replacing())
         try:
             if kind == "symlink":
                 assert isinstance(payload, bytes)
@@ -893,13 +712,13 @@ class Restorer:
             self.result.warnings.append(f"{os.fsdecode(out)}: no permission to create {kind}")
             return
         except OSError as exc:
-            raise _map_oserror(exc, os.fsdecode(out)) from None
+            raise map_oserror(exc, os.fsdecode(out)) from None
         self.result.other += 1
         apply_meta(
             out,
             meta,
             xattrs,
-            self._chown(meta),
+            self.inodes.chown(meta),
             True,
             self.result.warnings,
             out,
@@ -941,27 +760,6 @@ class Restorer:
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
 _REOPEN = os.O_WRONLY | os.O_NOFOLLOW
-
-
-def _spans(offs: list[int], lens: list[int]) -> Iterator[tuple[int, int, int, int]]:
-    """Cut one pack's rows (by offset; a chunk wanted in several places has adjacent rows
-    with one offset) into reads: (first row, end row, first byte, end byte). A read spans at
-    most ``SPAN`` bytes unless one chunk is bigger, and skips gaps wider than ``GAP``."""
-    m = len(offs)
-    i = 0
-    while i < m:
-        lo = offs[i]
-        hi = lo + lens[i]
-        j = i + 1
-        while j < m:
-            o = offs[j]
-            if o >= hi:  # the next chunk
-                if o + lens[j] - lo > SPAN or o - hi > GAP:
-                    break
-                hi = o + lens[j]
-            j += 1
-        yield i, j, lo, hi
-        i = j
 
 
 SPARSE_BLOCK = 4096
