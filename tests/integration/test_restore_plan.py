@@ -18,6 +18,7 @@ import pytest
 from kaikyo.core.chunking import ChunkerParams
 from kaikyo.errors import IntegrityError
 from kaikyo.repo import RepoConfig, Repository
+from kaikyo.repo import packs as pack_reads
 from kaikyo.snapshot import restore
 from kaikyo.store.local import LocalStore
 from kaikyo.testing.compare import assert_trees_equal
@@ -79,8 +80,8 @@ def test_many_packs_and_small_spans_restore_exactly(
     packs = list((k.repo / "data").rglob("*"))
     assert len([p for p in packs if p.is_file()]) > 20
     # Reads of 40 KiB at most and a new read after any gap over 2 KiB: many spans per pack.
-    monkeypatch.setattr(restore, "SPAN", 40 * KIB)
-    monkeypatch.setattr(restore, "GAP", 2 * KIB)
+    monkeypatch.setattr(pack_reads, "READ_SPAN", 40 * KIB)
+    monkeypatch.setattr(pack_reads, "READ_GAP", 2 * KIB)
     out = tmp_path / f"out-{workers}"
     doc = k(
         "restore",
@@ -124,7 +125,7 @@ def test_reads_skip_what_the_restore_does_not_need(
     assert sorted(os.listdir(out)) == ["a", "c"]
     for name in ("a", "c"):
         assert (out / name).read_bytes() == (src / name).read_bytes()
-    assert 0 < sum(reads) < 700 * KIB and max(reads) <= restore.SPAN, reads
+    assert 0 < sum(reads) < 700 * KIB and max(reads) <= pack_reads.READ_SPAN, reads
 
 
 def test_hardlink_groups(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         remove_spools_of,
         spool_dir_for,
     )
+    from kaikyo.repo.packs import READ_SPAN
     from kaikyo.repo.repack import repack_blobs
     from kaikyo.repo.repository import KeyInfo, Repository, RepositoryWriter, SnapshotRecord
 
@@ -47,6 +48,7 @@ _WHERE = {
     "remove_stale_locks": "locks",
     "FinishedPack": "packer",
     "RawPack": "packer",
+    "READ_SPAN": "packs",
     "finished_pack": "packer",
     "pack_name": "packer",
     "remove_spools_of": "packer",
@@ -63,6 +65,7 @@ __getattr__ = exports(__name__, _WHERE, globals())
 
 __all__ = [
     "DEFAULT_PACK_SIZE",
+    "READ_SPAN",
     "BlobLocation",
     "BlobStats",
     "BlobWriter",

@@ -23,32 +23,37 @@ from kaikyo.repo.state import RepositoryState, hex_from_name
 from kaikyo.store import ObjectInfo, ObjectNotFound
 from kaikyo.store.errors import InvalidRange
 
-# A stream reads a pack in spans of at most SPAN bytes (one ranged read each, unless one blob
-# is bigger), and skips a gap wider than GAP between wanted blobs with a new read: a ranged
+# A stream reads a pack in spans of at most READ_SPAN bytes (one ranged read each, unless one blob
+# is bigger), and skips a gap wider than READ_GAP between wanted blobs with a new read: a ranged
 # read costs a round trip (35 ms to the haven), skipped bytes cost bandwidth.
-SPAN = 4 * 1024 * 1024
-GAP = 512 * 1024
+READ_SPAN = 4 * 1024 * 1024
+READ_GAP = 512 * 1024
 
 
-def spans(entries: Sequence[PackEntry]) -> Iterator[tuple[int, int, int, int]]:
-    """Cut a pack's wanted entries (sorted by offset; one blob wanted several times has
-    adjacent entries with one offset) into reads: (first entry, end entry, first byte, end
-    byte)."""
-    m = len(entries)
+def cut_spans(offs: Sequence[int], lens: Sequence[int]) -> Iterator[tuple[int, int, int, int]]:
+    """Cut a pack's wanted entries (by offset; one blob wanted several times has adjacent
+    entries with one offset) into reads: (first entry, end entry, first byte, end byte). A
+    read spans at most ``READ_SPAN`` bytes unless one blob is bigger, and skips gaps wider than
+    ``READ_GAP``."""
+    m = len(offs)
     i = 0
     while i < m:
-        lo = entries[i].offset
-        hi = lo + entries[i].length
+        lo = offs[i]
+        hi = lo + lens[i]
         j = i + 1
         while j < m:
-            e = entries[j]
-            if e.offset >= hi:  # the next blob
-                if e.offset + e.length - lo > SPAN or e.offset - hi > GAP:
+            o = offs[j]
+            if o >= hi:  # the next blob
+                if o + lens[j] - lo > READ_SPAN or o - hi > READ_GAP:
                     break
-                hi = e.offset + e.length
+                hi = o + lens[j]
             j += 1
         yield i, j, lo, hi
         i = j
+
+
+def _spans_of(entries: Sequence[PackEntry]) -> Iterator[tuple[int, int, int, int]]:
+    return cut_spans([e.offset for e in entries], [e.length for e in entries])
 
 
 def header_of(data: bytes) -> bytes:
@@ -135,10 +140,10 @@ class PackReader(RepositoryState):
         self, pack_id: bytes, entries: Sequence[PackEntry]
     ) -> Iterator[tuple[PackEntry, bytes]]:
         """The plaintext of ``entries`` of one pack, in their order (by offset; a blob wanted
-        several times is opened once), each authenticated, in ranged reads of at most SPAN
+        several times is opened once), each authenticated, in ranged reads of at most READ_SPAN
         bytes: so a restore or a repack holds one span of a pack, never the whole of it."""
         cipher, compressor = self.cipher, self.compressor
-        for i, j, lo, hi in spans(entries):
+        for i, j, lo, hi in _spans_of(entries):
             data = memoryview(self.read_pack(pack_id, lo, hi - lo))
             at = -1
             plain = b""
@@ -161,7 +166,7 @@ class PackReader(RepositoryState):
         """Like :meth:`stream_pack`, the sealed bytes instead (each authenticated first, so
         damaged bytes are never copied): for repacking without sealing again."""
         cipher, compressor = self.cipher, self.compressor
-        for i, j, lo, hi in spans(entries):
+        for i, j, lo, hi in _spans_of(entries):
             data = memoryview(self.read_pack(pack_id, lo, hi - lo))
             for k in range(i, j):
                 e = entries[k]

@@ -49,20 +49,20 @@ def _tune_malloc() -> None:
     """Let restore's buffers come from the heap and be reused there.
 
     The entry point fixes glibc's mmap threshold at 2 MiB for backup. Restore's threads
-    allocate a span read (up to ``SPAN``) and one or two chunk-sized results per chunk; above
+    allocate a span read (up to ``READ_SPAN``) and one or two chunk-sized results per chunk; above
     the threshold each is a fresh mapping, faulted in page by page and unmapped again (with a
     TLB shootdown across the threads): measured on a 2 GiB image with a 128 KiB threshold,
-    2.7 s instead of 1.7 s. Above ``2 * SPAN`` allocations are still mapped apart; the heap
+    2.7 s instead of 1.7 s. Above ``2 * READ_SPAN`` allocations are still mapped apart; the heap
     gives back free space over twice that. Costs about 10 MiB of reused heap.
     """
-    from kaikyo.snapshot.restore import SPAN
+    from kaikyo.repo import READ_SPAN
 
     try:
         import ctypes
 
         libc = ctypes.CDLL(None)
-        libc.mallopt(-3, 2 * SPAN)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 4 * SPAN)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 2 * READ_SPAN)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 4 * READ_SPAN)  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):
         pass  # not glibc
 

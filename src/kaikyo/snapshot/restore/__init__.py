@@ -5,10 +5,11 @@ per file its directory (one shared bytes object per directory), name, mode, owne
 size; per chunk of a file one row (id, then pack, offset, lengths and offset in the file, all
 located in the index at once). About 100 bytes per file and 70 per chunk.
 
-Then threads share the packs. Each reads the chunks a pack holds for the restore in spans of at
-most ``SPAN`` bytes (one ranged read per span), decrypts and writes them, so it holds one span
-and one chunk at a time. Threads, not forked processes: decryption, decompression and file
-system calls release the GIL, and a forked child counts the interpreter and the plan again.
+Then threads share the packs. Each has the repository stream the chunks a pack holds for the
+restore (in spans of at most ``kaikyo.repo.READ_SPAN`` bytes, one ranged read per span, each
+chunk opened once) and writes them, so it holds one span and one chunk at a time. Threads,
+not forked processes: decryption, decompression and file system calls release the GIL, and a
+forked child counts the interpreter and the plan again.
 
 Per-file work (creating the inode, setting owner, mode and times) is the bulk of a restore of
 many small files, so the threads do it too: a file whose chunks all sit in one pack is created,
@@ -29,7 +30,6 @@ Where each part lives:
 - :mod:`.walk`: the snapshot's trees, filtered, into the plan; hard links found;
 - :mod:`.plan`: the plan's columns, dropping files from it, locating chunks in the index;
 - :mod:`.assign`: rows grouped by pack, packs and files shared among the threads;
-- :mod:`.reads`: a pack's needed chunks cut into bounded reads, and the reads;
 - :mod:`.writer`: chunks into files (sparse too), files created and finished by their owner;
 - :mod:`.metadata`: owner, xattrs, mode and times, and the probe that skips no-op calls;
 - :mod:`.special`: directories, hard links, symlinks, fifos and devices;
@@ -39,25 +39,7 @@ Where each part lives:
 
 from __future__ import annotations
 
-import sys
-import types
-
-from kaikyo.snapshot.restore import reads
 from kaikyo.snapshot.restore.options import RestoreOptions, RestoreResult
-from kaikyo.snapshot.restore.reads import GAP, SPAN
-from kaikyo.snapshot.restore.reads import _spans as _spans
 from kaikyo.snapshot.restore.restorer import Restorer, run_restore
 
-__all__ = ["GAP", "SPAN", "RestoreOptions", "RestoreResult", "Restorer", "run_restore"]
-
-
-class _Package(types.ModuleType):
-    """Setting ``SPAN`` or ``GAP`` here (tests shrink them) sets them where reads are cut."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in ("SPAN", "GAP"):
-            setattr(reads, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+__all__ = ["RestoreOptions", "RestoreResult", "Restorer", "run_restore"]

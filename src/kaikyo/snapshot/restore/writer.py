@@ -1,10 +1,11 @@
-"""Writing file data. A thread takes its pack groups one by one: it reads a group's chunks
-span by span, decrypts each chunk once and writes it wherever the plan puts it (keeping the
-holes of sparse files), and creates, finishes and closes each file it owns in one open.
+"""Writing file data. A thread takes its pack groups one by one: the repository streams a
+group's chunks (:meth:`kaikyo.repo.Repository.stream_pack`: span by span, each chunk
+authenticated and opened once) and the thread writes each wherever the plan puts it (keeping
+the holes of sparse files), and creates, finishes and closes each file it owns in one open.
 Files shared by threads (or sparse) are created before the threads start and finished after.
 
-:func:`_write_spans` is the hot loop of a restore: it works on plain lists and locals, with
-no call per chunk beyond decrypting and writing it.
+:func:`_write_chunks` is the hot loop of a restore: it works on plain lists and locals, with
+no call per chunk beyond writing it.
 """
 
 from __future__ import annotations
@@ -14,15 +15,11 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import takewhile
 
-from kaikyo.core.format.envelope import open_blob
-from kaikyo.errors import IntegrityError
-from kaikyo.repo import Repository
+from kaikyo.repo import PackEntry, Repository
 from kaikyo.snapshot.restore.metadata import Inodes, apply_meta
 from kaikyo.snapshot.restore.paths import map_oserror, replace
 from kaikyo.snapshot.restore.plan import Chunks, Files
-from kaikyo.snapshot.restore.reads import Span, _spans, read_spans
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
 _REOPEN = os.O_WRONLY | os.O_NOFOLLOW
@@ -82,17 +79,22 @@ def create_empty(job: Job, fnos: list[int], warnings: list[str]) -> None:
 
 
 def write_group(job: Job, g: int, me: int, stop: threading.Event, warnings: list[str]) -> int:
-    """Write the chunks pack group ``g`` holds, span by span, until ``stop`` is set; create
-    the files worker ``me - 1`` owns as their first chunk arrives, finish each after its
-    last. Returns the bytes written."""
+    """Write the chunks pack group ``g`` holds, until ``stop`` is set; create the files
+    worker ``me - 1`` owns as their first chunk arrives, finish each after its last. Returns
+    the bytes written."""
     chunks, repo = job.chunks, job.repo
     pno, first, end = chunks.groups[g]
     pack_id = repo.index.pack_id(pno)
     cols = _columns(chunks, first, end)
-    spans = takewhile(lambda _: not stop.is_set(), _spans(cols[1], cols[2]))
+    rows, offs, lens, raws, types = cols[:5]
+    ids = chunks.ids
+    entries = [
+        PackEntry(types[k], bytes(ids[rows[k] * 32 : rows[k] * 32 + 32]), offs[k], lens[k], raws[k])
+        for k in range(len(rows))
+    ]
     fds: dict[int, int] = {}  # the files open for this group
     try:
-        return _write_spans(job, read_spans(repo, pack_id, spans), cols, me, fds, warnings)
+        return _write_chunks(job, repo.stream_pack(pack_id, entries), cols, me, fds, warnings, stop)
     finally:
         for fd in fds.values():
             os.close(fd)
@@ -111,61 +113,49 @@ def _columns(chunks: Chunks, first: int, end: int) -> _Columns:
     )
 
 
-def _write_spans(
+def _write_chunks(
     job: Job,
-    stream: Iterator[tuple[Span, memoryview]],
+    stream: Iterator[tuple[PackEntry, bytes]],
     cols: _Columns,
     me: int,
     fds: dict[int, int],
     warnings: list[str],
+    stop: threading.Event,
 ) -> int:
-    """The spans of one pack group into the files (see :func:`write_group`)."""
-    rows, offs, lens, raws, types, fnos, foffs = cols
-    cipher, compressor = job.repo.cipher, job.repo.compressor
-    owner, ids, create_mode = job.owner, job.chunks.ids, job.inodes.create_mode
+    """The chunks of one pack group into the files (see :func:`write_group`)."""
+    raws, fnos, foffs = cols[3], cols[5], cols[6]
+    owner, create_mode = job.owner, job.inodes.create_mode
     files = job.files
     parents, names, meta = files.parent, files.name, files.meta
     f_rows, sparse = files.rows, files.sparse
     left: dict[int, int] = {}  # chunks still to write of the open files this worker owns
     written = 0
-    for (i, j, lo, _), data in stream:
-        at = -1
-        plain = b""
-        for k in range(i, j):
-            o = offs[k]
-            if o != at:  # rows of one chunk (written to several places) are adjacent
-                at = o
-                row = rows[k]
-                bid = bytes(ids[row * 32 : row * 32 + 32])
-                plain = open_blob(
-                    cipher, compressor, types[k], bid, data[o - lo : o - lo + lens[k]], raws[k]
-                )
-                if len(plain) != raws[k]:
-                    raise IntegrityError(f"blob {bid.hex()[:8]} has the wrong length")
-            fno = fnos[k]
-            fd = fds.get(fno)
-            if fd is None:
-                path = parents[fno] + b"/" + names[fno]
-                if owner[fno] == me:
-                    fd = os.open(path, _CREATE, create_mode(meta[fno * 5]))
-                    left[fno] = f_rows[fno + 1] - f_rows[fno]
-                else:
-                    fd = os.open(path, _REOPEN)
-                fds[fno] = fd
-            if fno in sparse:
-                _pwrite_sparse(fd, plain, foffs[k])
+    for k, (_, plain) in enumerate(stream):
+        if stop.is_set():
+            break
+        fno = fnos[k]
+        fd = fds.get(fno)
+        if fd is None:
+            path = parents[fno] + b"/" + names[fno]
+            if owner[fno] == me:
+                fd = os.open(path, _CREATE, create_mode(meta[fno * 5]))
+                left[fno] = f_rows[fno + 1] - f_rows[fno]
             else:
-                os.pwrite(fd, plain, foffs[k])
-            written += raws[k]
-            if fno in left:
-                left[fno] -= 1
-                if not left[fno]:
-                    del left[fno], fds[fno]
-                    try:
-                        finish_owned(job, fd, fno, warnings)
-                    finally:
-                        os.close(fd)
-        del data, plain
+                fd = os.open(path, _REOPEN)
+            fds[fno] = fd
+        if fno in sparse:
+            _pwrite_sparse(fd, plain, foffs[k])
+        else:
+            os.pwrite(fd, plain, foffs[k])
+        written += raws[k]
+        if fno in left:
+            left[fno] -= 1
+            if not left[fno]:
+                del left[fno], fds[fno]
+                try:
+                    finish_owned(job, fd, fno, warnings)
+                finally:
+                    os.close(fd)
     return written
 
 

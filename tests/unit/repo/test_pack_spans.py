@@ -1,12 +1,14 @@
-"""How restore cuts one pack's needed chunks into bounded reads."""
+"""How the repository cuts one pack's needed blobs into bounded reads (restore, repack)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kaikyo.snapshot import restore
-from kaikyo.snapshot.restore import GAP, SPAN, _spans
+from kaikyo.repo import packs
+from kaikyo.repo.packs import READ_GAP as GAP
+from kaikyo.repo.packs import READ_SPAN as SPAN
+from kaikyo.repo.packs import cut_spans as _spans
 
 
 def test_adjacent_chunks_share_reads_up_to_the_span() -> None:
@@ -50,12 +52,12 @@ def test_spans_cover_every_row_within_bounds(
         offs += [at] * times
         lens += [length] * times
         at += length
-    old = restore.SPAN, restore.GAP
-    restore.SPAN, restore.GAP = span, gap
+    old = packs.READ_SPAN, packs.READ_GAP
+    packs.READ_SPAN, packs.READ_GAP = span, gap
     try:
         cuts = list(_spans(offs, lens))
     finally:
-        restore.SPAN, restore.GAP = old
+        packs.READ_SPAN, packs.READ_GAP = old
     if not offs:
         assert cuts == []
         return
