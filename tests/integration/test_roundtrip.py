@@ -197,6 +197,24 @@ def test_incremental_backup_uses_files_cache(kaikyo: Kaikyo, tmp_path: Path) -> 
     assert not any(p == "/one-byte" for _, p in changes)
 
 
+def test_diff_sees_a_changed_symlink_target_of_any_bytes(kaikyo: Kaikyo, tmp_path: Path) -> None:
+    """A target that is not UTF-8 is stored base64 (``target_b``): a change of it is a change
+    as much as one of a text target."""
+    src = tmp_path / "src"
+    src.mkdir()
+    os.symlink(b"\xff\xfeold-\x80", os.path.join(os.fsencode(src), b"odd"))
+    os.symlink("東京/old", src / "text")
+    first = kaikyo.backup(src)["snapshot_id"]
+    os.unlink(src / "odd")
+    os.symlink(b"\xff\xfenew-\x80", os.path.join(os.fsencode(src), b"odd"))
+    second = kaikyo.backup(src)["snapshot_id"]
+    changes = {
+        (d["change"], d["path"].removeprefix(str(src)))
+        for d in kaikyo("diff", "--json", first, second).json()
+    }
+    assert changes == {("M", "/odd")}
+
+
 def test_files_cache_for_files_given_as_paths(kaikyo: Kaikyo, tmp_path: Path) -> None:
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kaikyo.core.format.tree import Node
+from kaikyo.core.format.tree import TreeNode
 from kaikyo.snapshot.pool import WorkerPool
 from kaikyo.snapshot.tally import Tally
 from kaikyo.snapshot.workers import FileResult
@@ -30,7 +30,7 @@ BATCH_MAX_AGE = 2048
 
 # A file of a batch: its node, name, path, stat, whether it was in the old files cache, where
 # its new cache record goes, and its directory (None for a file given as a backup path).
-PendingFile = tuple[Node, bytes, bytes, os.stat_result, bool, list[bytes], "DirRecord | None"]
+PendingFile = tuple[TreeNode, bytes, bytes, os.stat_result, bool, list[bytes], "DirRecord | None"]
 
 
 class Batch:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaikyo.core.constants import LOCK_PREFIX
-from kaikyo.core.format.tree import Node, decode_tree, node_name
+from kaikyo.core.format.tree import TreeNode, decode_nodes
 from kaikyo.core.ids import short
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import PackEntry, Repository, pack_name
@@ -165,7 +165,7 @@ def _walk_snapshots(
                     affected[pid][0].add(sid)
                     affected[pid][1].add((base or b"/").decode("utf-8", "backslashreplace"))
                     continue
-                nodes = decode_tree(repo.load_blob(bid))
+                nodes = decode_nodes(repo.load_blob(bid))
             except (KaikyoError, ValueError) as exc:
                 report.findings.append(
                     Finding(
@@ -180,10 +180,10 @@ def _walk_snapshots(
                 continue
             report.trees += 1
             for node in nodes:
-                path = base + b"/" + node_name(node)
+                path = base + b"/" + node.name
                 _check_content(repo, report, sid, path, node, seen_blobs, damaged_blobs, affected)
-                if node.get("subtree"):
-                    stack.append((path, str(node["subtree"])))
+                if node.subtree is not None:
+                    stack.append((path, node.subtree.hex()))
     report.blobs = len(seen_blobs)
 
 
@@ -192,14 +192,13 @@ def _check_content(
     report: CheckReport,
     sid: str,
     path: bytes,
-    node: Node,
+    node: TreeNode,
     seen_blobs: set[bytes],
     damaged_blobs: dict[bytes, bytes],
     affected: dict[bytes, tuple[set[str], set[str]]],
 ) -> None:
     """A file's blobs: each in some pack, and the files that a damaged pack costs."""
-    for hex_id in node.get("content", []):
-        blob = bytes.fromhex(hex_id)
+    for blob in node.content or ():
         if blob in damaged_blobs:
             pid = damaged_blobs[blob]
             affected[pid][0].add(sid)
@@ -212,7 +211,7 @@ def _check_content(
                     Finding(
                         "error",
                         "missing-blob",
-                        f"snapshot {short(sid)}: {shown} needs blob {short(hex_id)}, "
+                        f"snapshot {short(sid)}: {shown} needs blob {short(blob)}, "
                         "which is in no pack",
                         snapshots=[sid],
                         files=[shown],

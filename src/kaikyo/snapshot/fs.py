@@ -10,17 +10,7 @@ import pwd
 import stat
 from functools import lru_cache
 
-from kaikyo.core.format.tree import Node, put_bytes
-
-FILE, DIR, SYMLINK, FIFO, CHARDEV, BLOCKDEV, SOCKET = (
-    "file",
-    "dir",
-    "symlink",
-    "fifo",
-    "chardev",
-    "blockdev",
-    "socket",
-)
+from kaikyo.core.format.tree import NodeType, TreeNode
 
 
 @lru_cache(maxsize=4096)
@@ -39,21 +29,21 @@ def group_name(gid: int) -> str | None:
         return None
 
 
-def node_type(mode: int) -> str | None:
+def node_type(mode: int) -> NodeType | None:
     if stat.S_ISREG(mode):
-        return FILE
+        return NodeType.FILE
     if stat.S_ISDIR(mode):
-        return DIR
+        return NodeType.DIR
     if stat.S_ISLNK(mode):
-        return SYMLINK
+        return NodeType.SYMLINK
     if stat.S_ISFIFO(mode):
-        return FIFO
+        return NodeType.FIFO
     if stat.S_ISCHR(mode):
-        return CHARDEV
+        return NodeType.CHARDEV
     if stat.S_ISBLK(mode):
-        return BLOCKDEV
+        return NodeType.BLOCKDEV
     if stat.S_ISSOCK(mode):
-        return SOCKET
+        return NodeType.SOCKET
     return None
 
 
@@ -75,39 +65,32 @@ def read_xattrs(path: bytes) -> list[list[str]] | None:
     return out or None
 
 
-def make_node(name: bytes, path: bytes, st: os.stat_result, kind: str) -> Node:
-    node: Node = {
-        "type": kind,
-        "mode": stat.S_IMODE(st.st_mode),
-        "uid": st.st_uid,
-        "gid": st.st_gid,
-        "mtime": st.st_mtime_ns,
-    }
+def make_node(name: bytes, path: bytes, st: os.stat_result, kind: NodeType) -> TreeNode:
+    node = TreeNode(
+        name,
+        kind,
+        mode=stat.S_IMODE(st.st_mode),
+        uid=st.st_uid,
+        gid=st.st_gid,
+        mtime=st.st_mtime_ns,
+        user=user_name(st.st_uid),
+        group=group_name(st.st_gid),
+    )
     # Inode and device only tell hardlinks apart; for a file with one link they would only
     # make unchanged trees differ (after a copy or restore) and cost space. ctime cannot be
     # restored and is not stored; the files cache compares it.
-    if st.st_nlink > 1 and kind != DIR:
-        node["inode"] = st.st_ino
-        node["dev"] = st.st_dev
-        node["links"] = st.st_nlink
-    put_bytes(node, "name", name)
-    user = user_name(st.st_uid)
-    if user is not None:
-        node["user"] = user
-    group = group_name(st.st_gid)
-    if group is not None:
-        node["group"] = group
-    if kind == FILE:
-        node["size"] = st.st_size
-        if st.st_blocks * 512 < st.st_size:
-            node["sparse"] = True
-    elif kind == SYMLINK:
-        put_bytes(node, "target", os.readlink(path))
-    elif kind in (CHARDEV, BLOCKDEV):
-        node["rdev"] = st.st_rdev
-    xattrs = read_xattrs(path)
-    if xattrs:
-        node["xattrs"] = xattrs
+    if st.st_nlink > 1 and kind is not NodeType.DIR:
+        node.inode = st.st_ino
+        node.dev = st.st_dev
+        node.links = st.st_nlink
+    if kind is NodeType.FILE:
+        node.size = st.st_size
+        node.sparse = st.st_blocks * 512 < st.st_size
+    elif kind is NodeType.SYMLINK:
+        node.target = os.readlink(path)
+    elif kind is NodeType.CHARDEV or kind is NodeType.BLOCKDEV:
+        node.rdev = st.st_rdev
+    node.xattrs = read_xattrs(path)
     return node
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from kaikyo.core.format.tree import decode_tree
+from kaikyo.core.format.tree import decode_nodes
 from kaikyo.core.ids import short
 from kaikyo.errors import IntegrityError
 from kaikyo.repo import (
@@ -88,7 +88,7 @@ def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
                 out.damaged.setdefault(sid, f"tree {short(tid)} is not stored")
                 continue
             try:
-                nodes = decode_tree(repo.load_blob(tid))
+                nodes = decode_nodes(repo.load_blob(tid))
             except IntegrityError as exc:
                 raise IntegrityError(
                     f"snapshot {short(sid)}: tree {short(tid)} is unreadable "
@@ -96,11 +96,10 @@ def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
                     "run 'kaikyo check --read-data' to see what is damaged",
                 ) from None
             for node in nodes:
-                for hex_id in node.get("content", ()):
-                    out.blobs.add(bytes.fromhex(hex_id))
-                sub = node.get("subtree")
-                if sub:
-                    stack.append(bytes.fromhex(sub))
+                if node.content:
+                    out.blobs.update(node.content)
+                if node.subtree is not None:
+                    stack.append(node.subtree)
     return out
 
 

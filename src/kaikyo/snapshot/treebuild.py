@@ -15,9 +15,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from kaikyo.core.format.tree import Node, encode_tree, put_bytes
+from kaikyo.core.format.tree import NodeType, TreeNode, encode_nodes
 from kaikyo.repo import RepositoryWriter
-from kaikyo.snapshot.fs import DIR, make_node
+from kaikyo.snapshot.fs import make_node
 
 
 class DirRecord:
@@ -25,11 +25,11 @@ class DirRecord:
 
     __slots__ = ("cached", "entries", "node", "parent", "path", "waits_for", "walked")
 
-    def __init__(self, node: Node, path: bytes, parent: DirRecord | None) -> None:
+    def __init__(self, node: TreeNode, path: bytes, parent: DirRecord | None) -> None:
         self.node = node
         self.path = path
         self.parent = parent
-        self.entries: list[Node] = []
+        self.entries: list[TreeNode] = []
         # Files-cache records of this directory's files, joined into one value when saved.
         self.cached: list[bytes] = []
         self.waits_for = 0  # its files in batches, and its subdirectories not yet saved
@@ -37,7 +37,7 @@ class DirRecord:
 
 
 class Level(dict[bytes, Any]):
-    """A directory above the backed-up paths (distinct from a node, which is a plain dict)."""
+    """A directory above the backed-up paths: name -> its Level, or a backed-up path's node."""
 
 
 class TreeBuilder:
@@ -50,6 +50,21 @@ class TreeBuilder:
         self._writer = writer
         self._cache_dir = cache_dir
         self.held_nodes = 0  # entries of directories not yet saved: what the walk holds
+        # Nodes of files that could not be read: left out of their directory's tree. By
+        # identity: a node stays alive in its directory's entries until the tree is saved.
+        self._left_out: set[int] = set()
+
+    def leave_out(self, node: TreeNode) -> None:
+        """Keep ``node`` out of the tree it would go in (a file that could not be read)."""
+        self._left_out.add(id(node))
+
+    def _kept(self, nodes: list[TreeNode]) -> list[TreeNode]:
+        left_out = self._left_out
+        if not left_out:
+            return nodes
+        kept = [n for n in nodes if id(n) not in left_out]
+        left_out.difference_update(id(n) for n in nodes)
+        return kept
 
     def settle(self, rec: DirRecord | None) -> None:
         """Save ``rec``'s tree if nothing is left to wait for, then its parent's, and up."""
@@ -60,26 +75,27 @@ class TreeBuilder:
                 rec.waits_for -= 1
 
     def _complete_dir(self, rec: DirRecord) -> None:
-        nodes = [n for n in rec.entries if not n.get("_error")]
-        rec.node["subtree"] = self.save_tree(nodes)
+        rec.node.subtree = self.save_tree(self._kept(rec.entries))
         self.held_nodes -= len(rec.entries)
         rec.entries = []
         if rec.cached:
             self._cache_dir(rec.path, b"".join(rec.cached))
             rec.cached = []
 
-    def save_tree(self, nodes: list[Node]) -> str:
-        return self._writer.save_tree(encode_tree(nodes)).hex()
+    def save_tree(self, nodes: list[TreeNode]) -> bytes:
+        return self._writer.save_tree(encode_nodes(nodes))
 
-    def upper_trees(self, tops: list[tuple[bytes, Node]]) -> str:
-        """Build the directories above the backed-up paths, mirroring their absolute paths."""
+    def upper_trees(self, tops: list[tuple[bytes, TreeNode]]) -> str:
+        """Build the directories above the backed-up paths, mirroring their absolute paths;
+        the root tree's id (hex)."""
         tree = Level()
+        kept = {id(n) for n in self._kept([n for _, n in tops])}
         for path, node in tops:
-            if node.get("_error"):
+            if id(node) not in kept:
                 continue
             parts = [p for p in path.split(b"/") if p]
-            if not parts:  # "/" itself: its tree is the root
-                return str(node["subtree"])
+            if not parts and node.subtree is not None:  # "/" itself: its tree is the root
+                return node.subtree.hex()
             level = tree
             for part in parts[:-1]:
                 level = level.setdefault(part, Level())
@@ -87,21 +103,19 @@ class TreeBuilder:
                     break
             else:
                 level[parts[-1]] = node
-        return self._save_level(tree, b"")
+        return self._save_level(tree, b"").hex()
 
-    def _save_level(self, level: Level, prefix: bytes) -> str:
+    def _save_level(self, level: Level, prefix: bytes) -> bytes:
         nodes = []
         for name in sorted(level):
             child = level[name]
             full = prefix + b"/" + name
             if isinstance(child, Level):
                 try:
-                    st = os.lstat(full)
-                    node = make_node(name, full, st, DIR)
+                    node = make_node(name, full, os.lstat(full), NodeType.DIR)
                 except OSError:
-                    node = {"type": DIR, "mode": 0o755}
-                    put_bytes(node, "name", name)
-                node["subtree"] = self._save_level(child, full)
+                    node = TreeNode(name, NodeType.DIR, mode=0o755)
+                node.subtree = self._save_level(child, full)
                 nodes.append(node)
             else:
                 nodes.append(child)

@@ -4,43 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kaikyo.core.format.tree import Node, decode_tree, node_name
+from kaikyo.core.format.tree import TreeNode, decode_nodes
 from kaikyo.errors import NotFoundError
 from kaikyo.repo import Repository
 
 
-def load_tree(repo: Repository, tree_hex: str) -> list[Node]:
-    return decode_tree(repo.load_blob(bytes.fromhex(tree_hex)))
+def load_tree(repo: Repository, tree_id: bytes | str) -> list[TreeNode]:
+    """A tree's typed nodes, by its id (bytes, or hex as a snapshot names its root)."""
+    tid = bytes.fromhex(tree_id) if isinstance(tree_id, str) else tree_id
+    return decode_nodes(repo.load_blob(tid))
 
 
-def walk(repo: Repository, tree_hex: str, prefix: bytes = b"") -> Iterator[tuple[bytes, Node]]:
+def walk(
+    repo: Repository, tree_id: bytes | str, prefix: bytes = b""
+) -> Iterator[tuple[bytes, TreeNode]]:
     """Yield (path, node) depth-first, parents before children; paths start with '/'."""
-    stack = [(prefix, tree_hex)]
+    stack: list[tuple[bytes, bytes | str]] = [(prefix, tree_id)]
     while stack:
         base, tid = stack.pop()
-        nodes = load_tree(repo, tid)
-        subdirs = []
-        for node in nodes:
-            path = base + b"/" + node_name(node)
+        subdirs: list[tuple[bytes, bytes | str]] = []
+        for node in load_tree(repo, tid):
+            path = base + b"/" + node.name
             yield path, node
-            if node.get("type") == "dir" and node.get("subtree"):
-                subdirs.append((path, node["subtree"]))
+            if node.is_dir and node.subtree is not None:
+                subdirs.append((path, node.subtree))
         stack.extend(reversed(subdirs))
 
 
-def resolve(repo: Repository, root_tree: str, path: bytes) -> tuple[bytes, Node | None, str]:
+def resolve(
+    repo: Repository, root_tree: str, path: bytes
+) -> tuple[bytes, TreeNode | None, bytes | None]:
     """Find ``path`` in a snapshot: returns (normalised path, its node or None for the root,
-    the tree id to walk below it, or "" for a file)."""
+    the tree id to walk below it, or None for an entry that is not a directory)."""
     parts = [p for p in path.split(b"/") if p and p != b"."]
-    tree = root_tree
-    node: Node | None = None
+    tree: bytes | None = bytes.fromhex(root_tree)
+    node: TreeNode | None = None
     for i, part in enumerate(parts):
-        match = next((n for n in load_tree(repo, tree) if node_name(n) == part), None)
+        match = None
+        if tree is not None:
+            match = next((n for n in load_tree(repo, tree) if n.name == part), None)
         if match is None:
             shown = b"/" + b"/".join(parts[: i + 1])
             raise NotFoundError(
                 f"path {shown.decode('utf-8', 'backslashreplace')} is not in the snapshot"
             )
         node = match
-        tree = str(match.get("subtree", "")) if match.get("type") == "dir" else ""
+        tree = match.subtree if match.is_dir else None
     return b"/" + b"/".join(parts), node, tree

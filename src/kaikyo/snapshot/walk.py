@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
-from kaikyo.core.format.tree import Node
+from kaikyo.core.format.tree import NodeType, TreeNode
 from kaikyo.repo import MasterIndex
 from kaikyo.snapshot import filescache
 from kaikyo.snapshot.batching import Batch, Batcher
 from kaikyo.snapshot.filters import ExcludeMatcher
-from kaikyo.snapshot.fs import DIR, FILE, make_node, node_type
+from kaikyo.snapshot.fs import make_node, node_type
 from kaikyo.snapshot.tally import Tally
 from kaikyo.snapshot.treebuild import DirRecord, TreeBuilder
 from kaikyo.snapshot.workers import FileResult
@@ -58,7 +58,7 @@ class Walker:
             self.tally.error(path, f"cannot list directory: {exc.strerror}")
             return []
 
-    def walk_top(self, path: bytes) -> Node | None:
+    def walk_top(self, path: bytes) -> TreeNode | None:
         try:
             st = os.lstat(path)
         except OSError as exc:
@@ -68,17 +68,17 @@ class Walker:
         if kind is None:
             return None
         node = make_node(os.path.basename(path) or b"/", path, st, kind)
-        if kind == FILE:
+        if kind is NodeType.FILE:
             parent, name = os.path.split(path)
             old = self.top_old.get(parent)
             if old is None:
                 old = self.top_old[parent] = self.old_cache.take(parent)
             self._file(node, name, path, st, old, self.top_new.setdefault(parent, []), None)
-        elif kind == DIR:
+        elif kind is NodeType.DIR:
             self._walk_dir(node, path, st.st_dev)
         return node
 
-    def _walk_dir(self, top_node: Node, top_path: bytes, root_dev: int) -> None:
+    def _walk_dir(self, top_node: TreeNode, top_path: bytes, root_dev: int) -> None:
         assert self.batcher is not None
         batcher, trees, excludes = self.batcher, self.trees, self.excludes
         top = DirRecord(top_node, top_path, None)
@@ -109,7 +109,7 @@ class Walker:
             rec.entries.append(node)
             trees.held_nodes += 1
             batcher.walked += 1
-            if kind == DIR:
+            if kind is NodeType.DIR:
                 self.counts["dirs"] += 1
                 child = DirRecord(node, full, rec)
                 rec.waits_for += 1
@@ -118,14 +118,14 @@ class Walker:
                     trees.settle(child)
                     continue
                 stack.append((child, self._listdir(full), self.old_cache.take(full), full + b"/"))
-            elif kind == FILE:
+            elif kind is NodeType.FILE:
                 self._file(node, name, full, st, old, rec.cached, rec)
             else:
                 self.counts["other"] += 1
 
     def _file(
         self,
-        node: Node,
+        node: TreeNode,
         name: bytes,
         path: bytes,
         st: os.stat_result,
@@ -139,7 +139,7 @@ class Walker:
         cached = old.get(name)
         if cached is not None and self._unchanged(cached, st):
             raw = filescache.blob_ids(cached)
-            node["content"] = [raw[i : i + 32].hex() for i in range(0, len(raw), 32)]
+            node.content = [raw[i : i + 32] for i in range(0, len(raw), 32)]
             new.append(filescache.record(name, cached))
             self.counts["files_unmodified"] += 1
             self.tally.progress.file_done(path, st.st_size, True)
@@ -172,13 +172,13 @@ class Walker:
             if owner is not None:
                 owners.append(owner)
             if isinstance(result, str):
-                node["_error"] = True
+                self.trees.leave_out(node)  # unreadable: not in its directory's tree
                 tally.error(path, f"cannot read: {result}")
                 continue
             ids, size_read = result
-            node["content"] = [i.hex() for i in ids]
+            node.content = ids
             if size_read != st.st_size:
-                node["size"] = size_read  # changed while read: record what was stored
+                node.size = size_read  # changed while read: record what was stored
             else:
                 new.append(
                     filescache.record(

@@ -40,9 +40,9 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                         {
                             "snapshot": short(rec.snapshot_id),
                             "path": show_path(path),
-                            "type": node.get("type"),
-                            "size": node.get("size"),
-                            "mtime": node.get("mtime"),
+                            "type": node.type.value,
+                            "size": node.size,
+                            "mtime": node.mtime,
                         }
                     )
     if args.json:

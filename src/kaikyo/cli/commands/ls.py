@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import stat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, show_path
 from kaikyo.cli.session import repository
+
+if TYPE_CHECKING:
+    from kaikyo.core.format.tree import TreeNode
 
 
 def register(sub: Any) -> None:
@@ -21,16 +25,19 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def describe(node: dict[str, Any]) -> str:
-    kinds = {
-        "dir": "d",
-        "symlink": "l",
-        "fifo": "p",
-        "chardev": "c",
-        "blockdev": "b",
-        "socket": "s",
-    }
-    return kinds.get(node.get("type", ""), "-") + stat.filemode(int(node.get("mode", 0)))[1:]
+_KIND_LETTERS = {
+    "dir": "d",
+    "symlink": "l",
+    "fifo": "p",
+    "chardev": "c",
+    "blockdev": "b",
+    "socket": "s",
+}
+
+
+def describe(node: TreeNode) -> str:
+    """``ls -l``'s first column: the kind's letter and the permission bits."""
+    return _KIND_LETTERS.get(node.type.value, "-") + stat.filemode(node.mode or 0)[1:]
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -38,24 +45,24 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         from kaikyo.snapshot import trees  # the engine, once the key is open
 
         snap = repo.find_snapshot(args.snapshot)
-        base, node, tree = trees.resolve(repo, snap.doc["tree"], args.path.encode())
-        items = [] if tree or node is None else [(base, node)]
-        if tree or node is None:
-            items = list(
-                trees.walk(repo, tree or snap.doc["tree"], base if node is not None else b"")
-            )
+        base, node, tree = trees.resolve(repo, snap.doc["tree"], os.fsencode(args.path))
+        if node is not None and tree is None:
+            items = [(base, node)]
+        else:
+            below = snap.doc["tree"] if tree is None else tree
+            items = list(trees.walk(repo, below, base if node is not None else b""))
         if args.json:
             emit_json(
                 ctx,
                 [
                     {
                         "path": show_path(p),
-                        "type": n.get("type"),
-                        "size": n.get("size"),
-                        "mode": n.get("mode"),
-                        "mtime": n.get("mtime"),
-                        "uid": n.get("uid"),
-                        "gid": n.get("gid"),
+                        "type": n.type.value,
+                        "size": n.size,
+                        "mode": n.mode,
+                        "mtime": n.mtime,
+                        "uid": n.uid,
+                        "gid": n.gid,
                     }
                     for p, n in items
                 ],
@@ -64,8 +71,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         for path, n in items:
             if args.long:
                 ctx.stdout.write(
-                    f"{describe(n)} {n.get('user', n.get('uid'))}/"
-                    f"{n.get('group', n.get('gid'))} {n.get('size', 0):>12} "
+                    f"{describe(n)} {n.uid if n.user is None else n.user}/"
+                    f"{n.gid if n.group is None else n.group} {n.size or 0:>12} "
                     f"{show_path(path)}\n"
                 )
             else:

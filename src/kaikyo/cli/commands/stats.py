@@ -20,6 +20,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read") as repo:
+        from kaikyo.core.format.tree import NodeType
         from kaikyo.snapshot import trees  # the engine, once the key is open
 
         records = repo.list_snapshots()
@@ -30,10 +31,10 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         unique: set[bytes] = set()
         for rec in records:
             for _, node in trees.walk(repo, rec.doc["tree"]):
-                if node.get("type") == "file":
+                if node.type is NodeType.FILE:
                     files += 1
-                    restore_size += int(node.get("size", 0))
-                    unique.update(bytes.fromhex(h) for h in node.get("content", []))
+                    restore_size += node.size or 0
+                    unique.update(node.content or ())
         raw = 0
         stored = 0
         for bid in unique:

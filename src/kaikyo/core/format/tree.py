@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -84,3 +86,206 @@ def decode_tree(raw: bytes) -> list[Node]:
     except (ValueError, KeyError, TypeError) as exc:
         raise IntegrityError(f"tree is malformed: {exc}") from None
     return nodes
+
+
+# ---- typed nodes ---------------------------------------------------------------------------
+# In memory a node is a TreeNode: names, symlink targets and ids are bytes, the type an enum.
+# On disk it is the dict above; to_doc and from_doc convert between them, key for key, so the
+# bytes of a tree (and with them its id, and deduplication) are what they always were.
+
+
+class NodeType(StrEnum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    FIFO = "fifo"
+    CHARDEV = "chardev"
+    BLOCKDEV = "blockdev"
+    SOCKET = "socket"
+
+
+_TYPES = {t.value: t for t in NodeType}
+_KNOWN = frozenset(
+    (
+        "name",
+        "name_b",
+        "type",
+        "mode",
+        "uid",
+        "gid",
+        "user",
+        "group",
+        "mtime",
+        "size",
+        "inode",
+        "dev",
+        "links",
+        "rdev",
+        "content",
+        "subtree",
+        "target",
+        "target_b",
+        "xattrs",
+        "sparse",
+    )
+)
+_INT_FIELDS = ("mode", "uid", "gid", "mtime", "size", "inode", "dev", "links", "rdev")
+
+
+@dataclass(slots=True)
+class TreeNode:
+    """One entry of a directory. A field that is None is absent from the stored node.
+
+    ``content``: the blob ids of a file's chunks, in order (an empty file: an empty list);
+    ``subtree``: a directory's tree id; ``target``: a symlink's target; ``xattrs``: as stored,
+    ``[[name, base64 value], ...]``. ``extra``: keys this version does not know, kept as they
+    were so that rewriting a tree loses nothing.
+    """
+
+    name: bytes
+    type: NodeType
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    user: str | None = None
+    group: str | None = None
+    mtime: int | None = None
+    size: int | None = None
+    inode: int | None = None
+    dev: int | None = None
+    links: int | None = None
+    rdev: int | None = None
+    content: list[bytes] | None = None
+    subtree: bytes | None = None
+    target: bytes | None = None
+    xattrs: list[list[str]] | None = None
+    sparse: bool = False
+    extra: dict[str, Any] | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.type is NodeType.DIR
+
+    def to_doc(self) -> Node:
+        """The stored form (see the module docstring). Written out field by field: a backup
+        converts every node of every directory, unchanged ones included."""
+        doc: Node = {"type": self.type.value}
+        put_bytes(doc, "name", self.name)
+        self._put_stat(doc)
+        if self.content is not None:
+            doc["content"] = [b.hex() for b in self.content]
+        if self.subtree is not None:
+            doc["subtree"] = self.subtree.hex()
+        if self.target is not None:
+            put_bytes(doc, "target", self.target)
+        if self.xattrs is not None:
+            doc["xattrs"] = self.xattrs
+        if self.sparse:
+            doc["sparse"] = True
+        if self.extra:
+            doc.update(self.extra)
+        return doc
+
+    def _put_stat(self, doc: Node) -> None:
+        if self.mode is not None:
+            doc["mode"] = self.mode
+        if self.uid is not None:
+            doc["uid"] = self.uid
+        if self.gid is not None:
+            doc["gid"] = self.gid
+        if self.user is not None:
+            doc["user"] = self.user
+        if self.group is not None:
+            doc["group"] = self.group
+        if self.mtime is not None:
+            doc["mtime"] = self.mtime
+        if self.size is not None:
+            doc["size"] = self.size
+        if self.inode is not None:  # inode, device and links: only for hard-linked files
+            doc["inode"] = self.inode
+        if self.dev is not None:
+            doc["dev"] = self.dev
+        if self.links is not None:
+            doc["links"] = self.links
+        if self.rdev is not None:
+            doc["rdev"] = self.rdev
+
+    @classmethod
+    def from_doc(cls, doc: object) -> TreeNode:
+        """A stored node, checked: IntegrityError names what is wrong with it."""
+        if not isinstance(doc, dict):
+            raise IntegrityError("tree node is not an object")
+        get = doc.get
+        type_text = get("type")
+        kind = _TYPES.get(type_text) if isinstance(type_text, str) else None
+        if kind is None:
+            raise IntegrityError(f"tree node has an unknown type {get('type')!r}")
+        ints = [get(k) for k in _INT_FIELDS]
+        for key, value in zip(_INT_FIELDS, ints, strict=True):
+            if value is not None and type(value) is not int:
+                raise IntegrityError(f"tree node field {key!r} is not an integer")
+        user, group = get("user"), get("group")
+        for key, text in (("user", user), ("group", group)):
+            if text is not None and type(text) is not str:
+                raise IntegrityError(f"tree node field {key!r} is not text")
+        try:
+            content = get("content")
+            if content is not None:
+                content = [_id(h) for h in content]
+            subtree = get("subtree")
+            if subtree is not None:
+                subtree = _id(subtree)
+            target = get_bytes(doc, "target")
+        except (TypeError, ValueError):
+            raise IntegrityError("tree node has a malformed id or target") from None
+        mode, uid, gid, mtime, size, inode, dev, links, rdev = ints
+        extra = None
+        if not doc.keys() <= _KNOWN:
+            extra = {k: doc[k] for k in doc.keys() - _KNOWN}
+        return cls(
+            node_name(doc),
+            kind,
+            mode,
+            uid,
+            gid,
+            user,
+            group,
+            mtime,
+            size,
+            inode,
+            dev,
+            links,
+            rdev,
+            content,
+            subtree,
+            target,
+            _xattrs_from(get("xattrs")),
+            get("sparse") is True,
+            extra,
+        )
+
+
+def _xattrs_from(xattrs: object) -> list[list[str]] | None:
+    if xattrs is None:
+        return None
+    if not isinstance(xattrs, list) or not all(
+        isinstance(x, list) and len(x) == 2 and all(isinstance(v, str) for v in x) for x in xattrs
+    ):
+        raise IntegrityError("tree node field 'xattrs' is malformed")
+    return xattrs
+
+
+def _id(text: object) -> bytes:
+    if not isinstance(text, str) or len(text) != 64:
+        raise ValueError("not an id")
+    return bytes.fromhex(text)
+
+
+def encode_nodes(nodes: list[TreeNode]) -> bytes:
+    """Serialise typed nodes (already sorted by name bytes) canonically."""
+    return encode_tree([n.to_doc() for n in nodes])
+
+
+def decode_nodes(raw: bytes) -> list[TreeNode]:
+    """A tree's typed nodes; IntegrityError if the tree or one of its nodes is malformed."""
+    return [TreeNode.from_doc(doc) for doc in decode_tree(raw)]

@@ -14,20 +14,21 @@ import stat
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kaikyo.core.format.tree import Node
+from kaikyo.core.format.tree import TreeNode
 
 # What is applied to an inode after its data: mode, uid, gid, mtime (ns); xattrs apart.
 Meta = tuple[int, int, int, int]
 Xattrs = list[list[str]]
 
 
-def node_meta(node: Node, numeric_owner: bool) -> Meta:
-    mode = int(node.get("mode", 0o644))
-    mtime = int(node.get("mtime", 0))
-    uid, gid = int(node.get("uid", -1)), int(node.get("gid", -1))
+def node_meta(node: TreeNode, numeric_owner: bool) -> Meta:
+    mode = 0o644 if node.mode is None else node.mode
+    mtime = node.mtime or 0
+    uid = -1 if node.uid is None else node.uid
+    gid = -1 if node.gid is None else node.gid
     if not numeric_owner:
-        uid = _uid(node.get("user"), uid)
-        gid = _gid(node.get("group"), gid)
+        uid = _uid(node.user, uid)
+        gid = _gid(node.group, gid)
     return mode, uid, gid, mtime
 
 

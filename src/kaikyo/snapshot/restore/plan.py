@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from kaikyo.core.format.tree import NodeType
 from kaikyo.errors import IntegrityError
 from kaikyo.repo import Repository
 from kaikyo.snapshot.restore.metadata import Meta, Xattrs
@@ -22,7 +23,7 @@ from kaikyo.snapshot.restore.metadata import Meta, Xattrs
 LOCATE_BATCH = 1 << 16
 U32 = npt.NDArray[np.uint32]
 # (path, type, symlink target or device number, meta, xattrs)
-Special = tuple[bytes, str, bytes | int, Meta, Xattrs | None]
+Special = tuple[bytes, NodeType, bytes | int, Meta, Xattrs | None]
 
 
 @dataclass(slots=True)

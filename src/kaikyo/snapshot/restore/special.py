@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 
+from kaikyo.core.format.tree import NodeType
 from kaikyo.errors import AlreadyExistsError
 from kaikyo.snapshot.restore.metadata import Inodes, apply_meta
 from kaikyo.snapshot.restore.paths import map_oserror, real_dir, replace
@@ -60,13 +61,13 @@ def make_special(entry: Special, replacing: bool, inodes: Inodes, warnings: list
     out, kind, payload, meta, xattrs = entry
     replace(out, replacing)
     try:
-        if kind == "symlink":
+        if kind is NodeType.SYMLINK:
             assert isinstance(payload, bytes)
             os.symlink(payload, out)
-        elif kind == "fifo":
+        elif kind is NodeType.FIFO:
             os.mkfifo(out, 0o600)
-        elif kind in ("chardev", "blockdev"):
-            flag = stat.S_IFCHR if kind == "chardev" else stat.S_IFBLK
+        elif kind is NodeType.CHARDEV or kind is NodeType.BLOCKDEV:
+            flag = stat.S_IFCHR if kind is NodeType.CHARDEV else stat.S_IFBLK
             os.mknod(out, flag | 0o600, int(payload))
         else:
             warnings.append(f"{os.fsdecode(out)}: {kind} not restored")
@@ -76,6 +77,6 @@ def make_special(entry: Special, replacing: bool, inodes: Inodes, warnings: list
         return 0
     except OSError as exc:
         raise map_oserror(exc, os.fsdecode(out)) from None
-    symlink = kind == "symlink"
+    symlink = kind is NodeType.SYMLINK
     apply_meta(out, meta, xattrs, inodes.chown(meta), True, warnings, out, symlink=symlink)
     return 1

@@ -8,7 +8,7 @@ from array import array
 
 import numpy as np
 
-from kaikyo.core.format.tree import Node, get_bytes, node_name
+from kaikyo.core.format.tree import NodeType, TreeNode
 from kaikyo.repo import Repository
 from kaikyo.snapshot import trees
 from kaikyo.snapshot.filters import PathFilter
@@ -22,11 +22,11 @@ def collect(repo: Repository, opts: RestoreOptions, root_tree: str, subpath: byt
     walker = _Walker(repo, opts)
     _, node, tree = trees.resolve(repo, root_tree, subpath)
     # As restic: restoring SNAPSHOT:/a/b puts the contents of /a/b into the target.
-    if node is None or tree:
-        walker.walk(tree or root_tree)
+    if node is None or tree is not None:
+        walker.walk(root_tree if tree is None else tree)
     else:
-        name = node_name(node)
-        if not walker.filtering or walker.filter.wanted(b"/" + name, node.get("type") == "dir"):
+        name = node.name
+        if not walker.filtering or walker.filter.wanted(b"/" + name, node.is_dir):
             walker.add(opts.target, name, node, opts.target + b"/" + name)
     _find_hardlinks(walker.plan, walker.linked)
     return walker.plan
@@ -37,7 +37,7 @@ class _Pending:
 
     __slots__ = ("added", "args", "up")
 
-    def __init__(self, args: tuple[bytes, bytes, Node, bytes], up: _Pending | None) -> None:
+    def __init__(self, args: tuple[bytes, bytes, TreeNode, bytes], up: _Pending | None) -> None:
         self.args = args
         self.up = up
         self.added = False
@@ -54,7 +54,7 @@ class _Walker:
         # Files with more than one link, to find the ones seen before: (dev, inode, number).
         self.linked = (array("Q"), array("Q"), array("I"))
 
-    def walk(self, tree_hex: str) -> None:
+    def walk(self, tree_id: bytes | str) -> None:
         """Depth-first, parents before children, each directory's nodes in tree order (the
         order of :func:`trees.walk`). A directory's path is one object, shared as the parent
         of everything in it.
@@ -63,16 +63,16 @@ class _Walker:
         matches by name, anywhere below), and created, with its metadata, only when something
         inside it is restored, as restic does.
         """
-        stack: list[tuple[bytes, bytes, str, _Pending | None]] = [
-            (b"", self.target, tree_hex, None)
+        stack: list[tuple[bytes, bytes, bytes | str, _Pending | None]] = [
+            (b"", self.target, tree_id, None)
         ]
         wanted = self.filter.wanted if self.filtering else None
         while stack:
             base, parent, tid, pending = stack.pop()
             subdirs = []
             for node in trees.load_tree(self.repo, tid):
-                name = node_name(node)
-                is_dir = node.get("type") == "dir"
+                name = node.name
+                is_dir = node.type is NodeType.DIR
                 out = parent + b"/" + name if is_dir else b""
                 below: _Pending | None = None
                 if wanted is None or wanted(base + b"/" + name, is_dir):
@@ -81,8 +81,8 @@ class _Walker:
                     self.add(parent, name, node, out)
                 elif is_dir:
                     below = _Pending((parent, name, node, out), pending)
-                if is_dir and node.get("subtree"):
-                    subdirs.append((base + b"/" + name, out, node["subtree"], below))
+                if is_dir and node.subtree is not None:
+                    subdirs.append((base + b"/" + name, out, node.subtree, below))
             stack.extend(reversed(subdirs))
 
     def add_pending(self, pending: _Pending) -> None:
@@ -96,43 +96,40 @@ class _Walker:
             self.add(*item.args)
             item.added = True
 
-    def add(self, parent: bytes, name: bytes, n: Node, out: bytes) -> None:
-        kind = n.get("type")
+    def add(self, parent: bytes, name: bytes, n: TreeNode, out: bytes) -> None:
+        kind = n.type
         numeric = self.numeric_owner
-        if kind == "file":
+        if kind is NodeType.FILE:
             files = self.plan.files
             fno = len(files.name)
-            if int(n.get("links", 1)) > 1:
+            if n.links is not None and n.links > 1:
                 dev, ino, nos = self.linked
-                dev.append(int(n.get("dev", 0)))
-                ino.append(int(n.get("inode", 0)))
+                dev.append(n.dev or 0)
+                ino.append(n.inode or 0)
                 nos.append(fno)
             files.parent.append(parent)
             files.name.append(name)
             files.meta.extend(node_meta(n, numeric))
-            files.meta.append(int(n.get("size", 0)))
-            if n.get("xattrs"):
-                files.xattrs[fno] = n["xattrs"]
-            if n.get("sparse"):
+            files.meta.append(n.size or 0)
+            if n.xattrs:
+                files.xattrs[fno] = n.xattrs
+            if n.sparse:
                 files.sparse.add(fno)
-            content = n.get("content")
             ids = self.plan.chunks.ids
-            if content:
-                ids += bytes.fromhex("".join(content))
+            if n.content:
+                ids += b"".join(n.content)
             files.rows.append(len(ids) >> 5)
-        elif kind == "dir":
+        elif kind is NodeType.DIR:
             dirs = self.plan.dirs
-            if n.get("xattrs"):
-                dirs.xattrs[len(dirs.paths)] = n["xattrs"]
+            if n.xattrs:
+                dirs.xattrs[len(dirs.paths)] = n.xattrs
             dirs.paths.append(out)
             dirs.meta.extend(node_meta(n, numeric))
         else:
             path = parent + b"/" + name
-            payload: bytes | int = (
-                get_bytes(n, "target") or b"" if kind == "symlink" else int(n.get("rdev", 0))
-            )
+            payload: bytes | int = n.target or b"" if kind is NodeType.SYMLINK else (n.rdev or 0)
             self.plan.specials.append(
-                (path, str(kind), payload, node_meta(n, numeric), n.get("xattrs") or None)
+                (path, kind, payload, node_meta(n, numeric), n.xattrs or None)
             )
 
 
