@@ -14,7 +14,6 @@ key slot), put back as anyone with file access could. After every step:
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -36,10 +35,9 @@ from hypothesis.stateful import (
     rule,
 )
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
 from kaikyo.repo import RepoConfig, Repository
 from kaikyo.store.local import LocalStore
+from kaikyo.testing.cli import kaikyo
 from kaikyo.testing.compare import assert_trees_equal
 
 pytestmark = pytest.mark.slow
@@ -94,10 +92,9 @@ class Interleavings(RuleBasedStateMachine):
     # ---- running kaikyo -----------------------------------------------------------------
 
     def cli(self, *argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(list(argv), CliContext(stdout=out, stderr=err, env=dict(self.env)))
-        assert "Traceback" not in err.getvalue(), err.getvalue()
-        return code, out.getvalue(), err.getvalue()
+        run = kaikyo(*argv, env=self.env)
+        assert "Traceback" not in run.err, run.err
+        return run
 
     def spawn(self, argv: list[str], kill_at: int | None) -> int:
         env = {**os.environ, **self.env}

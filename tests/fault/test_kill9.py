@@ -16,8 +16,6 @@ and a cheap KDF so the many commands do not spend their time in Argon2.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import random
 import shutil
@@ -30,10 +28,9 @@ from typing import Any
 
 import pytest
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
 from kaikyo.repo import RepoConfig, Repository
 from kaikyo.store.local import LocalStore
+from kaikyo.testing.cli import kaikyo
 from kaikyo.testing.compare import Entry, assert_trees_equal, scan
 from kaikyo.testing.trees import rand_bytes
 
@@ -80,12 +77,9 @@ class Lab:
     # ---- running kaikyo -----------------------------------------------------------------
 
     def cli(self, *argv: str | os.PathLike[str], expect: int = 0) -> Any:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(
-            [os.fspath(a) for a in argv], CliContext(stdout=out, stderr=err, env=dict(self.env))
-        )
-        assert code == expect, f"kaikyo {argv} exited {code}: {err.getvalue()}"
-        return json.loads(out.getvalue()) if "--json" in argv else None
+        run = kaikyo(*argv, env=self.env)
+        assert run.code == expect, f"kaikyo {argv} exited {run.code}: {run.err}"
+        return run.json() if "--json" in argv else None
 
     def spawn(self, *argv: str, kill_at: int | float) -> int:
         """Run kaikyo as a real process group; kill it at write N (int) or after s (float)."""
