@@ -35,10 +35,10 @@ from hypothesis.stateful import (
     rule,
 )
 
-from kaikyo.repo import RepoConfig, Repository
 from kaikyo.store.local import LocalStore
 from kaikyo.testing.cli import kaikyo
 from kaikyo.testing.compare import assert_trees_equal
+from kaikyo.testing.repos import new_repository
 
 pytestmark = pytest.mark.slow
 
@@ -79,9 +79,8 @@ class Interleavings(RuleBasedStateMachine):
     def setup(self) -> None:
         self.base.mkdir(parents=True)
         (self.src / "d").mkdir(parents=True)
-        config = RepoConfig(repo_id=os.urandom(32).hex(), pack_size=96 * KIB)
-        Repository.create(
-            LocalStore(self.repo, create=True), PASSWORD, config=config, kdf_cost=(1, 8 * 1024)
+        new_repository(
+            LocalStore(self.repo, create=True), PASSWORD, pack_size=96 * KIB, kdf_cost=(1, 8 * 1024)
         )
         for i in range(6):
             (self.src / "d" / f"f{i}").write_bytes(

@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
-from kaikyo.repo import RepoConfig, Repository
 from kaikyo.store.local import LocalStore
 from kaikyo.testing.cli import kaikyo
 from kaikyo.testing.compare import Entry, assert_trees_equal, scan
+from kaikyo.testing.repos import new_repository
 from kaikyo.testing.trees import rand_bytes
 
 pytestmark = pytest.mark.slow
@@ -66,9 +66,11 @@ class Lab:
             "KAIKYO_CACHE_DIR": str(base / "cache"),
             "KAIKYO_WORKERS": "2",
         }
-        config = RepoConfig(repo_id=os.urandom(32).hex(), pack_size=512 * KIB)
-        Repository.create(
-            LocalStore(self.repo, create=True), PASSWORD, config=config, kdf_cost=(1, 8 * 1024)
+        new_repository(
+            LocalStore(self.repo, create=True),
+            PASSWORD,
+            pack_size=512 * KIB,
+            kdf_cost=(1, 8 * 1024),
         )
         self.snapshots: list[Snapshot] = []
         self.kills = 0

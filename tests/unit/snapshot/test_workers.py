@@ -12,14 +12,12 @@ import pytest
 from kaikyo.core.chunking import chunk_lengths
 from kaikyo.repo import Repository, Uploader
 from kaikyo.snapshot.workers import READ_BLOCK, STREAM_BLOCK, ChunkSaver, process_batch
-from kaikyo.store.memory import MemoryStore
 
 
 @pytest.fixture
-def saver() -> Iterator[ChunkSaver]:
-    repo, _ = Repository.create(MemoryStore(), "pw", kdf_cost=(1, 64))
-    uploader = Uploader(repo.store, 2)
-    s = ChunkSaver(repo, uploader, lambda _: None, dry_run=False)
+def saver(repository: Repository) -> Iterator[ChunkSaver]:
+    uploader = Uploader(repository.store, 2)
+    s = ChunkSaver(repository, uploader, lambda _: None, dry_run=False)
     yield s
     s.drain()
     s.packer.flush()
