@@ -14,7 +14,6 @@ key slot), put back as anyone with file access could. After every step:
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -36,11 +35,10 @@ from hypothesis.stateful import (
     rule,
 )
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
-from kaikyo.repo import RepoConfig, Repository
 from kaikyo.store.local import LocalStore
+from kaikyo.testing.cli import kaikyo
 from kaikyo.testing.compare import assert_trees_equal
+from kaikyo.testing.repos import new_repository
 
 pytestmark = pytest.mark.slow
 
@@ -81,9 +79,8 @@ class Interleavings(RuleBasedStateMachine):
     def setup(self) -> None:
         self.base.mkdir(parents=True)
         (self.src / "d").mkdir(parents=True)
-        config = RepoConfig(repo_id=os.urandom(32).hex(), pack_size=96 * KIB)
-        Repository.create(
-            LocalStore(self.repo, create=True), PASSWORD, config=config, kdf_cost=(1, 8 * 1024)
+        new_repository(
+            LocalStore(self.repo, create=True), PASSWORD, pack_size=96 * KIB, kdf_cost=(1, 8 * 1024)
         )
         for i in range(6):
             (self.src / "d" / f"f{i}").write_bytes(
@@ -94,10 +91,9 @@ class Interleavings(RuleBasedStateMachine):
     # ---- running kaikyo -----------------------------------------------------------------
 
     def cli(self, *argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(list(argv), CliContext(stdout=out, stderr=err, env=dict(self.env)))
-        assert "Traceback" not in err.getvalue(), err.getvalue()
-        return code, out.getvalue(), err.getvalue()
+        run = kaikyo(*argv, env=self.env)
+        assert "Traceback" not in run.err, run.err
+        return run
 
     def spawn(self, argv: list[str], kill_at: int | None) -> int:
         env = {**os.environ, **self.env}

@@ -16,8 +16,6 @@ and a cheap KDF so the many commands do not spend their time in Argon2.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import random
 import shutil
@@ -30,11 +28,10 @@ from typing import Any
 
 import pytest
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
-from kaikyo.repo import RepoConfig, Repository
 from kaikyo.store.local import LocalStore
+from kaikyo.testing.cli import kaikyo
 from kaikyo.testing.compare import Entry, assert_trees_equal, scan
+from kaikyo.testing.repos import new_repository
 from kaikyo.testing.trees import rand_bytes
 
 pytestmark = pytest.mark.slow
@@ -69,9 +66,11 @@ class Lab:
             "KAIKYO_CACHE_DIR": str(base / "cache"),
             "KAIKYO_WORKERS": "2",
         }
-        config = RepoConfig(repo_id=os.urandom(32).hex(), pack_size=512 * KIB)
-        Repository.create(
-            LocalStore(self.repo, create=True), PASSWORD, config=config, kdf_cost=(1, 8 * 1024)
+        new_repository(
+            LocalStore(self.repo, create=True),
+            PASSWORD,
+            pack_size=512 * KIB,
+            kdf_cost=(1, 8 * 1024),
         )
         self.snapshots: list[Snapshot] = []
         self.kills = 0
@@ -80,12 +79,9 @@ class Lab:
     # ---- running kaikyo -----------------------------------------------------------------
 
     def cli(self, *argv: str | os.PathLike[str], expect: int = 0) -> Any:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(
-            [os.fspath(a) for a in argv], CliContext(stdout=out, stderr=err, env=dict(self.env))
-        )
-        assert code == expect, f"kaikyo {argv} exited {code}: {err.getvalue()}"
-        return json.loads(out.getvalue()) if "--json" in argv else None
+        run = kaikyo(*argv, env=self.env)
+        assert run.code == expect, f"kaikyo {argv} exited {run.code}: {run.err}"
+        return run.json() if "--json" in argv else None
 
     def spawn(self, *argv: str, kill_at: int | float) -> int:
         """Run kaikyo as a real process group; kill it at write N (int) or after s (float)."""

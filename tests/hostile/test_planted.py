@@ -117,7 +117,7 @@ def test_the_haven_never_stores_a_deleted_name_again(
         for scope in ("backup", "admin"):
             assert v.put(name, data, scope) == 410, (name, scope)
     snapshot = next(n for n in gone if n.startswith("snapshots/"))
-    from kaikyo.testing.haven import kaikyo
+    from kaikyo.testing.cli import kaikyo
 
     data_dir = v.root.parents[2]
     code, _, err = kaikyo(

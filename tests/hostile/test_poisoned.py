@@ -21,11 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from integration.conftest import Kaikyo, Run
+from integration.conftest import Kaikyo
 from kaikyo.clock import SYSTEM_CLOCK
 from kaikyo.repo import Lock, Repository
 from kaikyo.server.settings import OBJECTS_DIR
 from kaikyo.store import StoreOptions, open_store
+from kaikyo.testing.cli import CliRun, kaikyo
 from kaikyo.testing.compare import assert_trees_equal
 
 from .conftest import TENANT, Havens, content_name
@@ -258,7 +259,7 @@ def _material(c: Copy, kind: str, plant: str) -> tuple[str, bytes, bool]:
     return content_name(prefix, data), data, False
 
 
-def _one_line(run: Run, argv: tuple[str, ...]) -> None:
+def _one_line(run: CliRun, argv: tuple[str, ...]) -> None:
     assert "Traceback" not in run.err, (argv, run.err)
     if run.code == 0:
         return
@@ -267,7 +268,7 @@ def _one_line(run: Run, argv: tuple[str, ...]) -> None:
     assert len(errors) == 1, (argv, run.err)
 
 
-def _commands(c: Copy, tmp: Path) -> dict[str, Run]:
+def _commands(c: Copy, tmp: Path) -> dict[str, CliRun]:
     runs = {}
     for i, argv in enumerate(COMMANDS):
         if argv[0] == "restore":
@@ -317,8 +318,6 @@ def _bad_keys(k: Kaikyo) -> list[str]:
 
 def _undelete_config(c: Copy, repo: str) -> None:
     """The oldest trashed config of this repository is the one the attacker replaced."""
-    from kaikyo.testing.haven import kaikyo
-
     data = c.k.repo.parents[2]  # <data>/objects/<tenant>/<repo>
     code, out, err = kaikyo("tenant", "trash", TENANT, "--data", str(data), "--json")
     assert code == 0, err
@@ -331,7 +330,7 @@ def _undelete_config(c: Copy, repo: str) -> None:
     assert (c.k.repo / "config").read_bytes() == c.base.history["config"]
 
 
-def _named(run: Run, name: str) -> bool:
+def _named(run: CliRun, name: str) -> bool:
     return name in run.err or name in run.out
 
 

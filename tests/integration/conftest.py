@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import itertools
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,27 +11,18 @@ from typing import Any
 
 import pytest
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
 from kaikyo.server.settings import OBJECTS_DIR
+from kaikyo.testing import cli
+from kaikyo.testing.cli import CliRun
 from kaikyo.testing.haven import HavenProcess
 from kaikyo.testing.trees import Zoo, build_zoo
 
 PASSWORD = "correct horse battery staple"
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
 class Kaikyo:
-    """Call ``main(argv, ctx)`` with an environment naming one repository.
+    """Run commands (:func:`kaikyo.testing.cli.kaikyo`) with an environment naming one
+    repository.
 
     ``repo`` is where the repository's objects lie on disk: the repository itself for a local
     one, the haven's directory for that tenant's repository when ``url`` points at a haven.
@@ -63,14 +52,11 @@ class Kaikyo:
         *argv: str | os.PathLike[str],
         env: dict[str, str] | None = None,
         expect: int | None = 0,
-    ) -> Run:
-        out, err = io.StringIO(), io.StringIO()
-        ctx = CliContext(stdout=out, stderr=err, env={**self.env, **(env or {})})
-        code = main([os.fspath(a) for a in argv], ctx)
-        run = Run(code, out.getvalue(), err.getvalue())
+    ) -> CliRun:
+        run = cli.kaikyo(*argv, env={**self.env, **(env or {})})
         if expect is not None:
-            assert code == expect, (
-                f"kaikyo {' '.join(map(str, argv))} exited {code}, "
+            assert run.code == expect, (
+                f"kaikyo {' '.join(map(str, argv))} exited {run.code}, "
                 f"expected {expect}\nstdout: {run.out}\nstderr: {run.err}"
             )
         return run
@@ -83,7 +69,7 @@ class Kaikyo:
         result: dict[str, Any] = self("backup", "--json", *paths, expect=expect).json()
         return result
 
-    def restore(self, ref: str, target: Path, *extra: str, expect: int | None = 0) -> Run:
+    def restore(self, ref: str, target: Path, *extra: str, expect: int | None = 0) -> CliRun:
         return self("restore", ref, "--target", target, *extra, expect=expect)
 
 

@@ -20,14 +20,15 @@ from kaikyo.core.ids import object_id
 from kaikyo.repo import Repository, acquire_lock
 from kaikyo.repo.packer import put_content_addressed
 from kaikyo.store.local import LocalStore
+from kaikyo.testing.cli import CliRun
 from kaikyo.testing.compare import assert_trees_equal
 
-from .conftest import PASSWORD, Kaikyo, Run
+from .conftest import PASSWORD, Kaikyo
 
 CONTENT_ADDRESSED = ("data", "index", "snapshots", "keys", "locks")
 
 
-def assert_error(run: Run, code: int, *needles: str) -> str:
+def assert_error(run: CliRun, code: int, *needles: str) -> str:
     """Exactly one error line, no traceback, the expected exit code; returns the line."""
     assert run.code == code, f"exit {run.code}, expected {code}: {run.err}"
     assert "Traceback" not in run.err

@@ -17,11 +17,11 @@ import pytest
 
 from kaikyo.core.chunking import ChunkerParams
 from kaikyo.errors import IntegrityError
-from kaikyo.repo import RepoConfig, Repository
 from kaikyo.repo import packs as pack_reads
 from kaikyo.snapshot import restore
 from kaikyo.store.local import LocalStore
 from kaikyo.testing.compare import assert_trees_equal
+from kaikyo.testing.repos import new_repository
 
 from .conftest import PASSWORD, Kaikyo
 from .test_errors import assert_error
@@ -35,13 +35,12 @@ def small_repo(
 ) -> Kaikyo:
     """A local repository with small packs (and small chunks unless given), cheap to open."""
     repo = base / "repo"
-    config = RepoConfig(
-        repo_id=os.urandom(32).hex(),
+    new_repository(
+        LocalStore(repo, create=True),
+        PASSWORD,
         pack_size=pack_size,
         chunker=chunker or ChunkerParams(min_size=4 * KIB, avg_size=16 * KIB, max_size=64 * KIB),
-    )
-    Repository.create(
-        LocalStore(repo, create=True), PASSWORD, config=config, kdf_cost=(1, 8 * 1024)
+        kdf_cost=(1, 8 * 1024),
     )
     return Kaikyo(repo, base / "cache")
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
+from kaikyo.testing.cli import kaikyo as run
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "examples" / "fleet-tokyo.csv"
@@ -27,12 +25,6 @@ BASE = [
     "--servers-per-wave",
     "40",
 ]
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), CliContext(stdout=out, stderr=err))
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_sample_fleet_meets_15_percent():

@@ -3,7 +3,6 @@ mockups (and edited copies), sushy-emulator for refused credentials, and a close
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import socket
@@ -16,8 +15,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
+from kaikyo.testing.cli import kaikyo as run
 
 pytestmark = pytest.mark.external
 
@@ -85,12 +83,6 @@ def static_bmc() -> Iterator[Callable[[Path], str]]:
     yield start
     for gen in gens:
         next(gen, None)
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), CliContext(stdout=out, stderr=err))
-    return code, out.getvalue(), err.getvalue()
 
 
 def discover_json(*urls: str, extra: tuple[str, ...] = ()) -> tuple[int, list[dict], str]:

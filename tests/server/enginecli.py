@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from kaikyo.testing.haven import KAIKYO
+from kaikyo.testing.cli import KAIKYO
 
 
 def run_kaikyo(

@@ -104,7 +104,16 @@ def test_restore_token_is_read_only(haven: HavenProcess, tokens: dict[str, str])
         store.put(pack(b"new"), b"new")
     with pytest.raises(StorePermissionDenied):
         store.put("config", b"new", overwrite=True)
-    assert isinstance(list(store.list("data/")), list)
+    assert not store.exists(pack(b"new"))
+    # What it may do: list and read everything there is, as an admin token sees it.
+    data = os.urandom(300)
+    client(haven, "acme", tokens["acme-backup"]).put(pack(data), data)
+    listed = sorted(o.name for o in store.list("data/"))
+    assert pack(data) in listed
+    assert listed == sorted(
+        o.name for o in client(haven, "acme", tokens["acme-admin"]).list("data/")
+    )
+    assert store.get(pack(data)) == data
 
 
 def test_admin_delete_goes_to_trash_and_undelete_restores(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,6 +17,7 @@ from kaikyo.clock import SYSTEM_CLOCK
 from kaikyo.server import Haven, HavenSettings
 from kaikyo.server.app import _purge_forever
 from kaikyo.server.trash import PurgeResult
+from kaikyo.testing.cli import KAIKYO
 from kaikyo.testing.haven import HavenProcess
 
 TENANT = "crashy"
@@ -111,7 +111,7 @@ def _trashed_blob(data: Path) -> bytes:
 def _killed_at(point: str, data: Path, *argv: str) -> None:
     """Run an operator command on ``data`` as its own process, killed at ``point``."""
     cut = subprocess.run(
-        [sys.executable, "-m", "kaikyo.cli.main", *argv, "--data", str(data)],
+        [*KAIKYO, *argv, "--data", str(data)],
         env={**os.environ, "KAIKYO_TEST_CRASH_AT": point},
         capture_output=True,
         check=False,

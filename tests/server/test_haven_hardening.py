@@ -18,7 +18,8 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from kaikyo.testing.haven import HavenProcess, kaikyo
+from kaikyo.testing.cli import kaikyo
+from kaikyo.testing.haven import HavenProcess
 
 TENANT = "hard"
 NO_NAMES = "loose"  # a tenant that stores objects not named by hash (--no-verify-names)

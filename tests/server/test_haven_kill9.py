@@ -13,7 +13,8 @@ import pytest
 from kaikyo.store import StoreOptions
 from kaikyo.store.http import HttpStore
 from kaikyo.store.retrying import RetryPolicy
-from kaikyo.testing.haven import HavenProcess, kaikyo
+from kaikyo.testing.cli import kaikyo
+from kaikyo.testing.haven import HavenProcess
 
 
 def pack(data: bytes) -> str:

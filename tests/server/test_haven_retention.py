@@ -9,21 +9,17 @@ forged document times and removes snapshots.
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
 from kaikyo.clock import SYSTEM_CLOCK, Clock
 from kaikyo.store import StoreOptions
 from kaikyo.store.http import HttpStore
+from kaikyo.testing.cli import kaikyo as run
 from kaikyo.testing.clock import FakeClock
-from kaikyo.testing.haven import KAIKYO, HavenProcess
+from kaikyo.testing.haven import HavenProcess
 
 DAY = 86400.0
 # Clock skews of the client at each backup, in order: far behind, behind, right, far ahead.
@@ -31,23 +27,15 @@ SKEWS = [-400 * DAY, -30 * DAY, 0.0, 365 * DAY]
 
 
 def kaikyo(env: dict[str, str], *argv: str, clock: Clock = SYSTEM_CLOCK) -> Any:
-    out, err = io.StringIO(), io.StringIO()
-    code = main([*argv, "--json"], CliContext(stdout=out, stderr=err, env=env, clock=clock))
-    assert code == 0, f"kaikyo {' '.join(argv)} exited {code}: {err.getvalue()}"
-    return json.loads(out.getvalue().strip().splitlines()[-1])
+    """Run a command with ``--json``; it must succeed. Returns its (last) JSON line."""
+    code, out, err = run(*argv, "--json", env=env, clock=clock)
+    assert code == 0, f"kaikyo {' '.join(argv)} exited {code}: {err}"
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def backups_with_skewed_clocks(env: dict[str, str], source: Path) -> list[tuple[str, float]]:
     """init, then one backup per skew; returns (snapshot id, forged time) in backup order."""
-    init = subprocess.run(
-        [*KAIKYO, "init"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert init.returncode == 0, init.stderr
+    kaikyo(env, "init")
     made = []
     for i, skew in enumerate(SKEWS):
         (source / "n.txt").write_text(f"generation {i}\n")

@@ -12,7 +12,8 @@ import pytest
 from enginecli import backup_json, run_kaikyo, same_tree
 from tlscert import self_signed
 
-from kaikyo.testing.haven import KAIKYO, HavenProcess, free_port
+from kaikyo.testing.cli import KAIKYO
+from kaikyo.testing.haven import HavenProcess, free_port
 
 
 @pytest.fixture(scope="module")

@@ -18,21 +18,7 @@ from kaikyo.store.errors import (
 )
 from kaikyo.store.ratelimit import RateLimiter, Schedule, Window, parse_rate, parse_schedule
 from kaikyo.store.retrying import RetryPolicy, call_with_retry
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.t, self.slept = now, 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-        self.slept += seconds
+from kaikyo.testing.clock import FakeClock
 
 
 def local_epoch(hour: int, minute: int = 0) -> float:
@@ -59,7 +45,7 @@ def test_rate_limiter_holds_the_rate() -> None:
     for _ in range(40):
         limiter.acquire(256 * 1024)
     assert clock.slept == pytest.approx(40 * 256 * 1024 / 1e6, rel=0.1)
-    clock.t = local_epoch(21)
+    clock.set(local_epoch(21))  # the wall clock: the schedule's window is over
     before = clock.slept
     limiter.acquire(10**9)  # unlimited outside the window
     assert clock.slept == before
@@ -106,7 +92,7 @@ def test_rate_limiter_is_shared_with_forked_children() -> None:
 
     clock = FakeClock(local_epoch(10))
     limiter = RateLimiter(parse_schedule("*=1M"), clock)
-    clock.t += 1.0  # a full bucket, in parent and child alike
+    clock.advance(1.0)  # a full bucket, in parent and child alike
     pid = os.fork()
     if pid == 0:
         limiter.acquire(500_000)  # the child spends it

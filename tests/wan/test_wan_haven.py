@@ -13,7 +13,8 @@ import pytest
 from enginecli import run_kaikyo, same_tree
 from wanlink import ADDR_B, WanLink, wan_available
 
-from kaikyo.testing.haven import KAIKYO, HavenProcess
+from kaikyo.testing.cli import KAIKYO
+from kaikyo.testing.haven import HavenProcess
 
 TOTAL = int(os.environ.get("KAIKYO_WAN_TEST_BYTES", str(500 * 1000 * 1000)))
 CUT_SECONDS = 10.0

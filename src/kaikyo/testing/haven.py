@@ -7,7 +7,6 @@ free loopback port (or inside a network namespace), with tenants and tokens made
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -20,23 +19,13 @@ from pathlib import Path
 
 import httpx
 
-from kaikyo.cli.context import CliContext
-from kaikyo.cli.main import main
-
-KAIKYO = [sys.executable, "-m", "kaikyo.cli.main"]
+from kaikyo.testing.cli import KAIKYO, kaikyo
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def kaikyo(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run a kaikyo command in-process; returns (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), CliContext(stdout=out, stderr=err, env=env or {}))
-    return code, out.getvalue(), err.getvalue()
 
 
 class HavenProcess:

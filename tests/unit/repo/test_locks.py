@@ -1,4 +1,9 @@
-"""Lock conflicts and staleness, judged by an injected clock."""
+"""Lock conflicts and staleness, judged by an injected clock.
+
+Repositories here are in memory (not the shared on-disk ``repository`` fixture): a memory
+store gives no receive time, so a lock's own time, the fake clock's, decides. On disk every
+lock would be received now, long after the clock's 2011, and look like an old one put back.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,9 @@ from kaikyo.repo import Lock, Repository, list_locks, remove_stale_locks
 from kaikyo.repo.locks import STALE_AFTER
 from kaikyo.store.memory import MemoryStore
 from kaikyo.testing.clock import FakeClock
+from kaikyo.testing.repos import new_repository
 
 T0 = 1_309_478_400.0
-
-
-@pytest.fixture(scope="module")
-def repo() -> Repository:
-    repo, _ = Repository.create(MemoryStore(), "pw", kdf_cost=(1, 64))
-    return repo
 
 
 def other_host(repo: Repository, clock: FakeClock, exclusive: bool) -> Lock:
@@ -25,7 +25,8 @@ def other_host(repo: Repository, clock: FakeClock, exclusive: bool) -> Lock:
     return lock.acquire()
 
 
-def test_shared_locks_coexist_exclusive_conflicts(repo: Repository) -> None:
+def test_shared_locks_coexist_exclusive_conflicts() -> None:
+    repo = new_repository()
     clock = FakeClock(T0)
     a = other_host(repo, clock, exclusive=False)
     b = Lock(repo, clock, exclusive=False).acquire()
@@ -36,7 +37,8 @@ def test_shared_locks_coexist_exclusive_conflicts(repo: Repository) -> None:
     assert list_locks(repo) == []
 
 
-def test_a_lock_not_refreshed_goes_stale_by_the_clock(repo: Repository) -> None:
+def test_a_lock_not_refreshed_goes_stale_by_the_clock() -> None:
+    repo = new_repository()
     clock = FakeClock(T0)
     old = other_host(repo, clock, exclusive=True)
     with pytest.raises(LockedError):
@@ -51,7 +53,8 @@ def test_a_lock_not_refreshed_goes_stale_by_the_clock(repo: Repository) -> None:
     assert list_locks(repo) == []
 
 
-def test_refused_acquire_leaves_no_lock_behind(repo: Repository) -> None:
+def test_refused_acquire_leaves_no_lock_behind() -> None:
+    repo = new_repository()
     clock = FakeClock(T0)
     held = other_host(repo, clock, exclusive=True)
     for _ in range(3):
@@ -82,14 +85,14 @@ def test_a_failed_acquire_removes_its_own_lock() -> None:
     from kaikyo.store import StoreUnavailable
 
     store = MemoryStore()
-    repo, _ = Repository.create(store, "pw", kdf_cost=(1, 64))
+    repo = new_repository(store)
     repo.store = _FailingList(store)  # type: ignore[assignment]
     with pytest.raises(StoreUnavailable):
         Lock(repo, FakeClock(T0), exclusive=True).acquire()
     assert list(store.list("locks/")) == []
 
 
-def test_a_replayed_lock_is_stale(repo: Repository) -> None:
+def test_a_replayed_lock_is_stale() -> None:
     """An old lock put back (its own time long before it was stored) does not block."""
     from kaikyo.repo.locks import LockInfo
 

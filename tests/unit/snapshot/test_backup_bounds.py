@@ -10,7 +10,6 @@ import pytest
 from kaikyo.repo import Repository
 from kaikyo.snapshot.backup import Backup, BackupOptions, NullProgress
 from kaikyo.snapshot.batching import Batcher
-from kaikyo.store.local import LocalStore
 
 DIRS, FILES = 30, 40
 
@@ -44,20 +43,20 @@ def _most_held(
 
 
 @pytest.fixture
-def changed_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Repository, Path, Path]:
+def changed_first(
+    repository: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Repository, Path, Path]:
     """A tree backed up once (files cache saved), then its first file in walk order changed:
     the next backup has one batch, at the front, which never fills."""
     src = tmp_path / "src"
     _tree(src)
-    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw", kdf_cost=(1, 64))
-    repo.load_index()
     cache = tmp_path / "cache" / "files"
-    _, counts = _most_held(repo, src, cache, monkeypatch)
+    _, counts = _most_held(repository, src, cache, monkeypatch)
     assert counts["files_new"] == DIRS * FILES
-    repo.load_index()
+    repository.load_index()
     first = src / "d00" / "f00"
     first.write_bytes(first.read_bytes() + b"!")
-    return repo, src, cache
+    return repository, src, cache
 
 
 def test_changed_file_first_does_not_hold_the_whole_tree(

@@ -8,13 +8,6 @@ from pathlib import Path
 
 from kaikyo.repo import RawPack, Repository, pack_name
 from kaikyo.snapshot.pool import MAIN, WorkerPool, choose_worker
-from kaikyo.store.local import LocalStore
-
-
-def _repository(tmp_path: Path) -> Repository:
-    repo, _ = Repository.create(LocalStore(tmp_path / "repo", create=True), "pw", kdf_cost=(1, 64))
-    repo.load_index()
-    return repo
 
 
 def _pool(
@@ -40,14 +33,13 @@ def test_a_backed_up_worker_gives_way() -> None:
     assert choose_worker(4096, [3, 2, 0]) == 2
 
 
-def test_workers_are_forked_at_the_first_batch_only(tmp_path: Path) -> None:
+def test_workers_are_forked_at_the_first_batch_only(repository: Repository, tmp_path: Path) -> None:
     """An all-unchanged backup submits no batch and so forks no worker."""
-    repo = _repository(tmp_path)
     packs: list[bytes] = []
-    pool = _pool(repo, 2, packs)
+    pool = _pool(repository, 2, packs)
     pool.finish()  # nothing submitted: nothing forked, nothing to flush
     assert multiprocessing.active_children() == [] and pool.stats == []
-    pool = _pool(repo, 2, packs)
+    pool = _pool(repository, 2, packs)
     f = tmp_path / "f"
     f.write_bytes(b"some data" * 1000)
     pool.submit(0, [(os.fsencode(f), 9000)], pool.route(9000))
@@ -100,9 +92,10 @@ class _Held:
                 os.close(fd)
 
 
-def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(tmp_path: Path) -> None:
-    repo = _repository(tmp_path)
-    pool = _pool(repo, 3)
+def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(
+    repository: Repository, tmp_path: Path
+) -> None:
+    pool = _pool(repository, 3)
     held = _Held(tmp_path)
     plain = _files(tmp_path, 1)[0]
     routes, forked_before = [], []
@@ -126,12 +119,13 @@ def test_another_worker_is_forked_when_every_worker_has_two_batches_waiting(tmp_
     assert multiprocessing.active_children() == []
 
 
-def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(tmp_path: Path) -> None:
+def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(
+    repository: Repository, tmp_path: Path
+) -> None:
     """Two readers are one worker and this process: its batches are read at once, and their
     packs are reported like the worker's."""
-    repo = _repository(tmp_path)
     packs: list[bytes] = []
-    pool = _pool(repo, 2, packs)
+    pool = _pool(repository, 2, packs)
     held = _Held(tmp_path)
     routes = []
     for batch_id, (path, size) in enumerate(_files(tmp_path, 4)):
@@ -146,13 +140,12 @@ def test_the_main_process_reads_when_its_one_worker_is_two_batches_behind(tmp_pa
     assert sum(s["blobs_new"] for s in pool.stats) == 4
     assert len(packs) == 2  # one from the worker, one from this process
     for pack_id in packs:
-        assert repo.store.stat(pack_name(pack_id)).size > 0
+        assert repository.store.stat(pack_name(pack_id)).size > 0
     assert multiprocessing.active_children() == []
 
 
-def test_one_reader_is_this_process_alone(tmp_path: Path) -> None:
-    repo = _repository(tmp_path)
-    pool = _pool(repo, 1)
+def test_one_reader_is_this_process_alone(repository: Repository, tmp_path: Path) -> None:
+    pool = _pool(repository, 1)
     files = _files(tmp_path, 3)
     for batch_id, (path, size) in enumerate(files):
         route = pool.route(size)
@@ -164,14 +157,15 @@ def test_one_reader_is_this_process_alone(tmp_path: Path) -> None:
     assert [r[0][1] for r in results] == [size for _, size in files]
 
 
-def test_incremental_batches_are_read_inline_until_the_reading_is_dense(tmp_path: Path) -> None:
+def test_incremental_batches_are_read_inline_until_the_reading_is_dense(
+    repository: Repository, tmp_path: Path
+) -> None:
     """With ``inline``, batches are read in this process (no fork) while what was read stays
     within the budget; a batch beyond it forks a worker, and every later batch goes there."""
     from kaikyo.snapshot import pool as pool_module
 
-    repo = _repository(tmp_path)
     packs: list[bytes] = []
-    pool = _pool(repo, 2, packs, inline=True)
+    pool = _pool(repository, 2, packs, inline=True)
     small = tmp_path / "small"
     small.write_bytes(os.urandom(100_000))
     big = tmp_path / "big"
@@ -190,12 +184,11 @@ def test_incremental_batches_are_read_inline_until_the_reading_is_dense(tmp_path
     assert sum(s["bytes_new"] for s in pool.stats) >= 100_000 + big.stat().st_size
     assert packs and multiprocessing.active_children() == []
     for pack_id in packs:  # the packs written inline are in the store
-        assert repo.store.stat(pack_name(pack_id)).size > 0
+        assert repository.store.stat(pack_name(pack_id)).size > 0
 
 
-def test_without_inline_the_first_batch_forks(tmp_path: Path) -> None:
-    repo = _repository(tmp_path)
-    pool = _pool(repo, 2)
+def test_without_inline_the_first_batch_forks(repository: Repository, tmp_path: Path) -> None:
+    pool = _pool(repository, 2)
     f = tmp_path / "f"
     f.write_bytes(b"x" * 1000)
     pool.submit(0, [(os.fsencode(f), 1000)], 0, 10**12)

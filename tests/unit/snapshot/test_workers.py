@@ -18,13 +18,11 @@ from kaikyo.snapshot.workers import (
     data_chunker,
     process_batch,
 )
-from kaikyo.store.memory import MemoryStore
 
 
 @pytest.fixture
-def saver() -> Iterator[FileChunker]:
-    repo, _ = Repository.create(MemoryStore(), "pw", kdf_cost=(1, 64))
-    s = data_chunker(repo, lambda _: None, dry_run=False, max_in_flight=2)
+def saver(repository: Repository) -> Iterator[FileChunker]:
+    s = data_chunker(repository, lambda _: None, dry_run=False, max_in_flight=2)
     yield s
     s.writer.finish()
     s.writer.close()
