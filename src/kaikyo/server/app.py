@@ -26,11 +26,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kaikyo.server.admin import Haven
-from kaikyo.server.auth import Guard
+from kaikyo.server.auth import Guard, error_response
 from kaikyo.server.handlers import RepoHandler
 from kaikyo.server.metrics import Metrics
 from kaikyo.server.openapi import openapi_document
 from kaikyo.store import wire
+from kaikyo.store.errors import InvalidName
 
 PURGE_INTERVAL = 3600.0
 
@@ -78,6 +79,26 @@ class MetricsMiddleware:
             if counts["status"] >= 400:
                 m.inc("kaikyo_haven_errors_total", (("tenant", tenant), ("status", status)))
             m.observe((("method", method),), clock.monotonic() - started)
+
+
+class ControlCharacterGuard:
+    """Refuses (400, InvalidName) a request whose path holds a control character, before any
+    route sees it. Route patterns end in ``$``, which also matches before a final newline:
+    ``/o/config%0A`` would otherwise be taken for ``config``. No object name, tenant or
+    repository name ever holds one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(c < " " or c == "\x7f" for c in scope["path"]):
+            refusal = InvalidName(
+                "the request path holds a control character",
+                "object, tenant and repository names never do",
+            )
+            await error_response(refusal, str(scope["method"]))(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 _METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "POST", "OPTIONS"})
@@ -144,7 +165,9 @@ def create_app(
             yield
             tasks.cancel_scope.cancel()
 
-    app = MetricsMiddleware(Starlette(routes=routes, lifespan=lifespan), metrics, haven)
+    app = MetricsMiddleware(
+        ControlCharacterGuard(Starlette(routes=routes, lifespan=lifespan)), metrics, haven
+    )
     if metrics_port is None:
         return app
     operator = Starlette(
