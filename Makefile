@@ -42,8 +42,12 @@ lint: install
 unit: install
 	$(VENV)/bin/pytest -q -m 'not slow'
 
+# Every test under branch coverage, the processes the tests start included (see
+# [tool.coverage.run]; an absolute data file, as some start in other directories), then a
+# figure per package and the floors of some (scripts/coverage_floor.py).
 test: lint
-	$(VENV)/bin/pytest -q
+	COVERAGE_FILE=$(CURDIR)/.coverage $(VENV)/bin/pytest -q --cov --cov-report=
+	COVERAGE_FILE=$(CURDIR)/.coverage $(PY) scripts/coverage_floor.py
 
 # Engine vs restic and BorgBackup (tree, incremental, image, restore), then the index at
 # 5 million chunks, the haven (1/4/16 clients, emulated WAN link), the planner at 10,000 servers.
@@ -54,4 +58,4 @@ bench: install
 	$(PY) bench/bench_plan.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
