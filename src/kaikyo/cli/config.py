@@ -219,3 +219,22 @@ def worker_count(ctx: CliContext) -> int:
         except ValueError:
             raise ConfigError(f"KAIKYO_WORKERS must be a number, not {value!r}") from None
     return max(1, min(os.cpu_count() or 1, 4))
+
+
+def haven_data_dir(args: argparse.Namespace, ctx: CliContext) -> str:
+    """The haven's data directory: ``--data`` or ``KAIKYO_HAVEN_DATA``."""
+    data = getattr(args, "data", None) or ctx.env.get("KAIKYO_HAVEN_DATA")
+    if not data:
+        raise UsageError("no haven data directory", "pass --data DIR or set KAIKYO_HAVEN_DATA")
+    return str(data)
+
+
+def bmc_password(args: argparse.Namespace, ctx: CliContext) -> str | None:
+    """The BMCs' password: ``--password`` or ``KAIKYO_BMC_PASSWORD`` (none: anonymous)."""
+    return getattr(args, "password", None) or ctx.env.get("KAIKYO_BMC_PASSWORD")
+
+
+def armed_crash_point(ctx: CliContext) -> str | None:
+    """Tests only: the step at which a haven process kills itself (``KAIKYO_TEST_CRASH_AT``,
+    see :mod:`kaikyo.server.crashpoints`)."""
+    return ctx.env.get("KAIKYO_TEST_CRASH_AT") or None

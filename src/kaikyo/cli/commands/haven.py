@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kaikyo.cli import exitcodes
-from kaikyo.cli.config import add_json_arg
+from kaikyo.cli.config import add_json_arg, armed_crash_point, haven_data_dir
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes
 from kaikyo.errors import IntegrityError, PermissionDeniedError, UsageError
@@ -46,10 +46,7 @@ def add_data_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace, ctx: CliContext, **extra: Any) -> HavenSettings:
-    data = args.data or ctx.env.get("KAIKYO_HAVEN_DATA")
-    if not data:
-        raise UsageError("no haven data directory", "pass --data DIR or set KAIKYO_HAVEN_DATA")
-    return HavenSettings(data_dir=Path(data).absolute(), **extra)
+    return HavenSettings(data_dir=Path(haven_data_dir(args, ctx)).absolute(), **extra)
 
 
 def open_haven(args: argparse.Namespace, ctx: CliContext, *, create: bool = False) -> Haven:
@@ -59,7 +56,7 @@ def open_haven(args: argparse.Namespace, ctx: CliContext, *, create: bool = Fals
 
 def arm_crash_point(ctx: CliContext) -> None:
     """Tests only: kill this process at a named step (see kaikyo.server.crashpoints)."""
-    crashpoints.ARMED = ctx.env.get("KAIKYO_TEST_CRASH_AT") or None
+    crashpoints.ARMED = armed_crash_point(ctx)
 
 
 def parse_size(text: str | None) -> int | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.table import Table
 
-from kaikyo.cli import exitcodes
+from kaikyo.cli import config, exitcodes
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, err_console, out_console
 from kaikyo.errors import UsageError
@@ -77,7 +77,7 @@ def _rated(text: str) -> tuple[float, float]:
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     rated = _rated(args.rated_watts)
-    password = args.password or ctx.env.get("KAIKYO_BMC_PASSWORD")
+    password = config.bmc_password(args, ctx)
     rows: list[InventoryRow] = []
     for url in args.redfish:
         if not url.startswith(("http://", "https://")):
