@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         remove_spools_of,
         spool_dir_for,
     )
-    from kaikyo.repo.packs import READ_SPAN
+    from kaikyo.repo.packs import READ_SPAN, WantedBlobs
     from kaikyo.repo.repack import repack_blobs
     from kaikyo.repo.repository import KeyInfo, Repository, RepositoryWriter, SnapshotRecord
 
@@ -49,6 +49,7 @@ _WHERE = {
     "FinishedPack": "packer",
     "RawPack": "packer",
     "READ_SPAN": "packs",
+    "WantedBlobs": "packs",
     "finished_pack": "packer",
     "pack_name": "packer",
     "remove_spools_of": "packer",
@@ -80,6 +81,7 @@ __all__ = [
     "Repository",
     "RepositoryWriter",
     "SnapshotRecord",
+    "WantedBlobs",
     "acquire_lock",
     "list_locks",
     "finished_pack",

@@ -6,7 +6,8 @@ the index says, is damage to the repository (IntegrityError, exit 15), never "no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from kaikyo.core.constants import (
     DATA_PREFIX,
@@ -50,6 +51,29 @@ def cut_spans(offs: Sequence[int], lens: Sequence[int]) -> Iterator[tuple[int, i
             j += 1
         yield i, j, lo, hi
         i = j
+
+
+@dataclass(frozen=True, slots=True)
+class WantedBlobs:
+    """Blobs wanted from one pack, sorted by offset, as columns: a restore wants tens of
+    thousands from a pack, and an object per blob would cost its memory and time. One blob
+    wanted several times has adjacent rows with one offset."""
+
+    offsets: Sequence[int]
+    lengths: Sequence[int]
+    types: Sequence[int]
+    raw_lengths: Sequence[int]
+    blob_id: Callable[[int], bytes]  # row -> id
+
+    @classmethod
+    def of(cls, entries: Sequence[PackEntry]) -> WantedBlobs:
+        return cls(
+            [e.offset for e in entries],
+            [e.length for e in entries],
+            [e.blob_type for e in entries],
+            [e.raw_length for e in entries],
+            lambda k: entries[k].blob_id,
+        )
 
 
 def _spans_of(entries: Sequence[PackEntry]) -> Iterator[tuple[int, int, int, int]]:
@@ -136,29 +160,36 @@ class PackReader(RepositoryState):
     def load_tree_raw(self, tree_id: bytes) -> bytes:
         return self.load_blob(tree_id)
 
-    def stream_pack(
-        self, pack_id: bytes, entries: Sequence[PackEntry]
-    ) -> Iterator[tuple[PackEntry, bytes]]:
-        """The plaintext of ``entries`` of one pack, in their order (by offset; a blob wanted
-        several times is opened once), each authenticated, in ranged reads of at most READ_SPAN
-        bytes: so a restore or a repack holds one span of a pack, never the whole of it."""
+    def stream_pack(self, pack_id: bytes, wanted: WantedBlobs) -> Iterator[bytes]:
+        """The plaintext of the ``wanted`` blobs of one pack, one per row, in their order (by
+        offset; a blob wanted several times is opened once), each authenticated, in ranged
+        reads of at most READ_SPAN bytes: so a restore or a repack holds one span of a pack,
+        never the whole of it."""
         cipher, compressor = self.cipher, self.compressor
-        for i, j, lo, hi in _spans_of(entries):
+        offs, lens, types, raws, blob_id = (
+            wanted.offsets,
+            wanted.lengths,
+            wanted.types,
+            wanted.raw_lengths,
+            wanted.blob_id,
+        )
+        for i, j, lo, hi in cut_spans(offs, lens):
             data = memoryview(self.read_pack(pack_id, lo, hi - lo))
             at = -1
             plain = b""
             for k in range(i, j):
-                e = entries[k]
-                if e.offset != at:
-                    at = e.offset
-                    sealed = data[e.offset - lo : e.offset - lo + e.length]
-                    plain = open_blob(
-                        cipher, compressor, e.blob_type, e.blob_id, sealed, e.raw_length
-                    )
-                    if len(plain) != e.raw_length:
-                        raise IntegrityError(f"blob {short(e.blob_id)} has the wrong length")
-                yield e, plain
-            del data
+                o = offs[k]
+                if o != at:
+                    at = o
+                    bid = blob_id(k)
+                    sealed = data[o - lo : o - lo + lens[k]]
+                    plain = open_blob(cipher, compressor, types[k], bid, sealed, raws[k])
+                    if len(plain) != raws[k]:
+                        raise IntegrityError(f"blob {short(bid)} has the wrong length")
+                yield plain
+            # The span's buffer goes before the next read: ``sealed`` is a view of it, and a
+            # thread must hold one span at a time, never two.
+            del data, sealed, plain
 
     def stream_sealed(
         self, pack_id: bytes, entries: Sequence[PackEntry]
@@ -175,7 +206,7 @@ class PackReader(RepositoryState):
                 if len(plain) != e.raw_length:
                     raise IntegrityError(f"blob {short(e.blob_id)} has the wrong length")
                 yield e, bytes(sealed)
-            del data
+            del data, sealed
 
     def verify_pack(self, pack_id: bytes, indexed: Sequence[PackEntry] = ()) -> str | None:
         """Read a whole pack and check everything (``check --read-data``): its bytes against

@@ -198,7 +198,7 @@ def _check_content(
     affected: dict[bytes, tuple[set[str], set[str]]],
 ) -> None:
     """A file's blobs: each in some pack, and the files that a damaged pack costs."""
-    for blob in node.content or ():
+    for blob in node.blob_ids():
         if blob in damaged_blobs:
             pid = damaged_blobs[blob]
             affected[pid][0].add(sid)

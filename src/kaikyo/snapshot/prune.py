@@ -97,7 +97,7 @@ def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
                 ) from None
             for node in nodes:
                 if node.content:
-                    out.blobs.update(node.content)
+                    out.blobs.update(node.blob_ids())
                 if node.subtree is not None:
                     stack.append(node.subtree)
     return out

@@ -80,7 +80,8 @@ class Walker:
 
     def _walk_dir(self, top_node: TreeNode, top_path: bytes, root_dev: int) -> None:
         assert self.batcher is not None
-        batcher, trees, excludes = self.batcher, self.trees, self.excludes
+        batcher, trees = self.batcher, self.trees
+        excluded = self.excludes.matches if self.excludes else None
         top = DirRecord(top_node, top_path, None)
         self.counts["dirs"] += 1
         # (directory, names left, its old files cache, its path with a trailing "/")
@@ -95,7 +96,7 @@ class Walker:
                 continue
             name = names.pop()
             full = prefix + name  # os.path.join costs a Python call per entry
-            if excludes and excludes.matches(full, name):
+            if excluded is not None and excluded(full, name):
                 continue
             try:
                 st = os.lstat(full)
@@ -139,7 +140,7 @@ class Walker:
         cached = old.get(name)
         if cached is not None and self._unchanged(cached, st):
             raw = filescache.blob_ids(cached)
-            node.content = [raw[i : i + 32] for i in range(0, len(raw), 32)]
+            node.content = raw
             new.append(filescache.record(name, cached))
             self.counts["files_unmodified"] += 1
             self.tally.progress.file_done(path, st.st_size, True)
@@ -176,7 +177,7 @@ class Walker:
                 tally.error(path, f"cannot read: {result}")
                 continue
             ids, size_read = result
-            node.content = ids
+            node.content = content = b"".join(ids)
             if size_read != st.st_size:
                 node.size = size_read  # changed while read: record what was stored
             else:
@@ -184,7 +185,7 @@ class Walker:
                     filescache.record(
                         name,
                         filescache.make_entry(
-                            st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, b"".join(ids)
+                            st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, content
                         ),
                     )
                 )

@@ -77,6 +77,9 @@ def test_ids_names_and_targets_are_bytes_in_memory() -> None:
     assert "target_b" in node.to_doc() and "name_b" in node.to_doc()
     d = TreeNode.from_doc({"type": "dir", "name": "d", "subtree": "ab" * 32})
     assert d.is_dir and d.subtree == bytes.fromhex("ab" * 32)
+    f = TreeNode.from_doc({"type": "file", "name": "f", "content": ["01" * 32, "02" * 32]})
+    assert f.content == bytes.fromhex("01" * 32 + "02" * 32)
+    assert f.blob_ids() == [bytes.fromhex("01" * 32), bytes.fromhex("02" * 32)]
 
 
 @pytest.mark.parametrize(
@@ -86,9 +89,11 @@ def test_ids_names_and_targets_are_bytes_in_memory() -> None:
         ({"type": "whiteout", "name": "x"}, "unknown type"),
         ({"type": "file", "name": "x", "size": "12"}, "'size' is not an integer"),
         ({"type": "file", "name": "x", "mode": True}, "'mode' is not an integer"),
-        ({"type": "file", "name": "x", "content": ["zz"]}, "malformed id"),
-        ({"type": "file", "name": "x", "content": "ab" * 32}, "malformed id"),
-        ({"type": "dir", "name": "x", "subtree": 7}, "malformed id"),
+        ({"type": "file", "name": "x", "content": ["zz"]}, "malformed content id"),
+        ({"type": "file", "name": "x", "content": ["zz" * 32]}, "malformed content id"),
+        ({"type": "file", "name": "x", "content": "ab" * 32}, "malformed content id"),
+        ({"type": "dir", "name": "x", "subtree": 7}, "malformed subtree id"),
+        ({"type": ["file"], "name": "x"}, "unknown type"),
         ({"type": "file", "name": "x", "user": 0}, "'user' is not text"),
         ({"type": "file", "name": "x", "xattrs": [["a"]]}, "'xattrs' is malformed"),
         ("a node", "not an object"),

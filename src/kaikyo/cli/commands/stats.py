@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 if node.type is NodeType.FILE:
                     files += 1
                     restore_size += node.size or 0
-                    unique.update(node.content or ())
+                    unique.update(node.blob_ids())
         raw = 0
         stored = 0
         for bid in unique:

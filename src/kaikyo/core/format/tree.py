@@ -136,10 +136,11 @@ _INT_FIELDS = ("mode", "uid", "gid", "mtime", "size", "inode", "dev", "links", "
 class TreeNode:
     """One entry of a directory. A field that is None is absent from the stored node.
 
-    ``content``: the blob ids of a file's chunks, in order (an empty file: an empty list);
-    ``subtree``: a directory's tree id; ``target``: a symlink's target; ``xattrs``: as stored,
-    ``[[name, base64 value], ...]``. ``extra``: keys this version does not know, kept as they
-    were so that rewriting a tree loses nothing.
+    ``content``: the blob ids of a file's chunks, in order, concatenated (32 bytes each; an
+    empty file: ``b""``), as the files cache and restore's plan hold them (see
+    :meth:`blob_ids`); ``subtree``: a directory's tree id; ``target``: a symlink's target;
+    ``xattrs``: as stored, ``[[name, base64 value], ...]``. ``extra``: keys this version does
+    not know, kept as they were so that rewriting a tree loses nothing.
     """
 
     name: bytes
@@ -155,7 +156,7 @@ class TreeNode:
     dev: int | None = None
     links: int | None = None
     rdev: int | None = None
-    content: list[bytes] | None = None
+    content: bytes | None = None
     subtree: bytes | None = None
     target: bytes | None = None
     xattrs: list[list[str]] | None = None
@@ -166,27 +167,21 @@ class TreeNode:
     def is_dir(self) -> bool:
         return self.type is NodeType.DIR
 
-    def to_doc(self) -> Node:
-        """The stored form (see the module docstring). Written out field by field: a backup
-        converts every node of every directory, unchanged ones included."""
-        doc: Node = {"type": self.type.value}
-        put_bytes(doc, "name", self.name)
-        self._put_stat(doc)
-        if self.content is not None:
-            doc["content"] = [b.hex() for b in self.content]
-        if self.subtree is not None:
-            doc["subtree"] = self.subtree.hex()
-        if self.target is not None:
-            put_bytes(doc, "target", self.target)
-        if self.xattrs is not None:
-            doc["xattrs"] = self.xattrs
-        if self.sparse:
-            doc["sparse"] = True
-        if self.extra:
-            doc.update(self.extra)
-        return doc
+    def blob_ids(self) -> list[bytes]:
+        """The ids of the file's chunks, one by one."""
+        c = self.content or b""
+        return [c[i : i + 32] for i in range(0, len(c), 32)]
 
-    def _put_stat(self, doc: Node) -> None:
+    def to_doc(self) -> Node:  # noqa: C901, PLR0912 - one branch per optional key, on purpose
+        """The stored form (see the module docstring). Written out key by key, without a
+        helper per group: a backup converts every node of every directory, unchanged ones
+        included, and this is on its path (the type is the enum member, a str)."""
+        doc: Node = {"type": self.type}
+        name = self.name
+        if name.isascii():
+            doc["name"] = name.decode("ascii")
+        else:
+            put_bytes(doc, "name", name)
         if self.mode is not None:
             doc["mode"] = self.mode
         if self.uid is not None:
@@ -209,39 +204,52 @@ class TreeNode:
             doc["links"] = self.links
         if self.rdev is not None:
             doc["rdev"] = self.rdev
+        if self.content is not None:
+            h = self.content.hex()
+            doc["content"] = [h[i : i + 64] for i in range(0, len(h), 64)]
+        if self.subtree is not None:
+            doc["subtree"] = self.subtree.hex()
+        if self.target is not None:
+            put_bytes(doc, "target", self.target)
+        if self.xattrs is not None:
+            doc["xattrs"] = self.xattrs
+        if self.sparse:
+            doc["sparse"] = True
+        if self.extra:
+            doc.update(self.extra)
+        return doc
 
     @classmethod
     def from_doc(cls, doc: object) -> TreeNode:
         """A stored node, checked: IntegrityError names what is wrong with it."""
-        if not isinstance(doc, dict):
+        if type(doc) is not dict:
             raise IntegrityError("tree node is not an object")
         get = doc.get
         type_text = get("type")
-        kind = _TYPES.get(type_text) if isinstance(type_text, str) else None
+        kind = _TYPES.get(type_text) if type(type_text) is str else None
         if kind is None:
             raise IntegrityError(f"tree node has an unknown type {get('type')!r}")
-        ints = [get(k) for k in _INT_FIELDS]
-        for key, value in zip(_INT_FIELDS, ints, strict=True):
+        ints = (
+            get("mode"),
+            get("uid"),
+            get("gid"),
+            get("mtime"),
+            get("size"),
+            get("inode"),
+            get("dev"),
+            get("links"),
+            get("rdev"),
+        )
+        for value in ints:
             if value is not None and type(value) is not int:
+                key = _INT_FIELDS[ints.index(value)]
                 raise IntegrityError(f"tree node field {key!r} is not an integer")
         user, group = get("user"), get("group")
-        for key, text in (("user", user), ("group", group)):
-            if text is not None and type(text) is not str:
-                raise IntegrityError(f"tree node field {key!r} is not text")
-        try:
-            content = get("content")
-            if content is not None:
-                content = [_id(h) for h in content]
-            subtree = get("subtree")
-            if subtree is not None:
-                subtree = _id(subtree)
-            target = get_bytes(doc, "target")
-        except (TypeError, ValueError):
-            raise IntegrityError("tree node has a malformed id or target") from None
+        if user is not None and type(user) is not str:
+            raise IntegrityError("tree node field 'user' is not text")
+        if group is not None and type(group) is not str:
+            raise IntegrityError("tree node field 'group' is not text")
         mode, uid, gid, mtime, size, inode, dev, links, rdev = ints
-        extra = None
-        if not doc.keys() <= _KNOWN:
-            extra = {k: doc[k] for k in doc.keys() - _KNOWN}
         return cls(
             node_name(doc),
             kind,
@@ -256,13 +264,40 @@ class TreeNode:
             dev,
             links,
             rdev,
-            content,
-            subtree,
-            target,
+            _content_from(get("content")),
+            _subtree_from(get("subtree")),
+            _target_from(doc),
             _xattrs_from(get("xattrs")),
             get("sparse") is True,
-            extra,
+            None if doc.keys() <= _KNOWN else {k: doc[k] for k in doc.keys() - _KNOWN},
         )
+
+
+def _content_from(content: object) -> bytes | None:
+    if content is None:
+        return None
+    if type(content) is not list or not all(type(h) is str and len(h) == 64 for h in content):
+        raise IntegrityError("tree node has a malformed content id")
+    try:
+        return bytes.fromhex("".join(content))
+    except ValueError:
+        raise IntegrityError("tree node has a malformed content id") from None
+
+
+def _subtree_from(subtree: object) -> bytes | None:
+    if subtree is None:
+        return None
+    try:
+        return _id(subtree)
+    except (TypeError, ValueError):
+        raise IntegrityError("tree node has a malformed subtree id") from None
+
+
+def _target_from(doc: Node) -> bytes | None:
+    try:
+        return get_bytes(doc, "target")
+    except (TypeError, ValueError):
+        raise IntegrityError("tree node has a malformed target") from None
 
 
 def _xattrs_from(xattrs: object) -> list[list[str]] | None:

@@ -117,7 +117,7 @@ class _Walker:
                 files.sparse.add(fno)
             ids = self.plan.chunks.ids
             if n.content:
-                ids += b"".join(n.content)
+                ids += n.content
             files.rows.append(len(ids) >> 5)
         elif kind is NodeType.DIR:
             dirs = self.plan.dirs

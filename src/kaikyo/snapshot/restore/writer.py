@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kaikyo.repo import PackEntry, Repository
+from kaikyo.repo import Repository, WantedBlobs
 from kaikyo.snapshot.restore.metadata import Inodes, apply_meta
 from kaikyo.snapshot.restore.paths import map_oserror, replace
 from kaikyo.snapshot.restore.plan import Chunks, Files
@@ -88,13 +88,15 @@ def write_group(job: Job, g: int, me: int, stop: threading.Event, warnings: list
     cols = _columns(chunks, first, end)
     rows, offs, lens, raws, types = cols[:5]
     ids = chunks.ids
-    entries = [
-        PackEntry(types[k], bytes(ids[rows[k] * 32 : rows[k] * 32 + 32]), offs[k], lens[k], raws[k])
-        for k in range(len(rows))
-    ]
+
+    def blob_id(k: int) -> bytes:
+        row = rows[k]
+        return bytes(ids[row * 32 : row * 32 + 32])
+
+    wanted = WantedBlobs(offs, lens, types, raws, blob_id)
     fds: dict[int, int] = {}  # the files open for this group
     try:
-        return _write_chunks(job, repo.stream_pack(pack_id, entries), cols, me, fds, warnings, stop)
+        return _write_chunks(job, repo.stream_pack(pack_id, wanted), cols, me, fds, warnings, stop)
     finally:
         for fd in fds.values():
             os.close(fd)
@@ -115,7 +117,7 @@ def _columns(chunks: Chunks, first: int, end: int) -> _Columns:
 
 def _write_chunks(
     job: Job,
-    stream: Iterator[tuple[PackEntry, bytes]],
+    stream: Iterator[bytes],
     cols: _Columns,
     me: int,
     fds: dict[int, int],
@@ -130,7 +132,7 @@ def _write_chunks(
     f_rows, sparse = files.rows, files.sparse
     left: dict[int, int] = {}  # chunks still to write of the open files this worker owns
     written = 0
-    for k, (_, plain) in enumerate(stream):
+    for k, plain in enumerate(stream):
         if stop.is_set():
             break
         fno = fnos[k]
