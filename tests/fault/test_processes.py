@@ -101,9 +101,11 @@ def gone_within(pids: list[int], seconds: float) -> bool:
 
 
 def slow_backup(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # An upload limit keeps the backup running long enough to be caught with its workers.
+    # An upload limit keeps the backup running long enough to be caught with its workers:
+    # 54 MB at 1 MB/s, so even a loaded machine (coverage, CI) forks both workers well
+    # before the end.
     return subprocess.Popen(
-        [KAIKYO, "backup", env["SRC"], "--limit-upload", "*=4M"],
+        [KAIKYO, "backup", env["SRC"], "--limit-upload", "*=1M"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -114,6 +116,7 @@ def slow_backup(env: dict[str, str]) -> subprocess.Popen[bytes]:
 def test_no_worker_outlives_its_backup(lab: dict[str, str], sig: int) -> None:
     proc = slow_backup(lab)
     workers = wait_for_workers(proc, 2)
+    assert proc.poll() is None, "the backup ended before it could be stopped: slow it down"
     os.kill(proc.pid, sig)  # the parent only, as `kill`, systemd or `timeout` would
     _, err = proc.communicate(timeout=60)
     assert gone_within(workers, 10), [p for p in workers if alive(p)]
