@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "check",
     "repair",
     "forget",
+    "tag",
     "prune",
     "key",
     "unlock",

@@ -25,6 +25,7 @@ COMMANDS = [
     "check",
     "repair",
     "forget",
+    "tag",
     "prune",
     "key",
     "unlock",
