@@ -1,4 +1,4 @@
-"""kaikyo tag as a user runs it (restic's names and meanings)."""
+"""kaikyo tag and list as a user runs them (restic's names and meanings)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from kaikyo.clock import SYSTEM_CLOCK
+from kaikyo.repo import Repository, acquire_lock
+from kaikyo.store.local import LocalStore
 from kaikyo.testing.compare import assert_trees_equal
 
-from .conftest import TENANT, Haven, Kaikyo
+from .conftest import PASSWORD, TENANT, Haven, Kaikyo
 from .test_errors import assert_error
 
 
@@ -147,3 +150,38 @@ def test_tag_with_a_backup_token_keeps_both_and_names_the_old(
     assert f"admin token: 'kaikyo forget {sid[:8]}'" in line
     k("forget", sid[:8])  # the owner's admin token removes the old one
     assert set(snapshots(k)) == {new, other}
+
+
+# ---- list -------------------------------------------------------------------------------
+
+
+def test_list_each_kind_is_what_the_store_holds(kaikyo: Kaikyo, src: Path) -> None:
+    kaikyo.backup(src)
+    (src / "big").write_bytes(os.urandom(700_000))
+    kaikyo.backup(src)
+    for kind, top in (
+        ("snapshots", "snapshots"),
+        ("index", "index"),
+        ("keys", "keys"),
+        ("packs", "data"),
+    ):
+        ids = stored(kaikyo, top)
+        assert ids, kind
+        assert kaikyo("list", kind).out == "".join(f"{i}\n" for i in ids)
+        assert kaikyo("list", kind, "--json").json() == ids
+    assert len(stored(kaikyo, "snapshots")) == 2
+    assert kaikyo("list", "locks", "--json").json() == []
+    repo = Repository.open(LocalStore(kaikyo.repo), PASSWORD)
+    with acquire_lock(repo, SYSTEM_CLOCK, exclusive=False):
+        held = stored(kaikyo, "locks")
+        assert len(held) == 1
+        assert kaikyo("list", "locks").out == f"{held[0]}\n"
+
+
+def test_list_needs_a_known_kind_and_the_passphrase(local_kaikyo: Kaikyo) -> None:
+    line = assert_error(local_kaikyo("list", "blobs", expect=None), 64, "invalid choice: 'blobs'")
+    assert "'snapshots', 'index', 'keys', 'locks', 'packs'" in line
+    assert_error(local_kaikyo("list", expect=None), 64, "KIND")
+    run = local_kaikyo("list", "keys", env={"KAIKYO_PASSWORD": "wrong"}, expect=None)
+    assert_error(run, 12)
+    assert run.out == ""

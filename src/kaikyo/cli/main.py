@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "unlock",
     "stats",
     "cat",
+    "list",
     "plan",
     "inventory",
     "serve",

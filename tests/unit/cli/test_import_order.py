@@ -31,6 +31,7 @@ COMMANDS = [
     "unlock",
     "stats",
     "cat",
+    "list",
 ]
 
 
