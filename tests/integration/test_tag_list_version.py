@@ -1,16 +1,20 @@
-"""kaikyo tag and list as a user runs them (restic's names and meanings)."""
+"""kaikyo tag, list and version as a user runs them (restic's names and meanings)."""
 
 from __future__ import annotations
 
 import os
+import platform
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import kaikyo as kaikyo_pkg
 from kaikyo.clock import SYSTEM_CLOCK
 from kaikyo.repo import Repository, acquire_lock
 from kaikyo.store.local import LocalStore
+from kaikyo.testing import cli
 from kaikyo.testing.compare import assert_trees_equal
 
 from .conftest import PASSWORD, TENANT, Haven, Kaikyo
@@ -185,3 +189,20 @@ def test_list_needs_a_known_kind_and_the_passphrase(local_kaikyo: Kaikyo) -> Non
     run = local_kaikyo("list", "keys", env={"KAIKYO_PASSWORD": "wrong"}, expect=None)
     assert_error(run, 12)
     assert run.out == ""
+
+
+# ---- version ----------------------------------------------------------------------------
+
+
+def test_version() -> None:
+    run = cli.kaikyo("version")
+    assert run.code == 0, run.err
+    python = platform.python_version()
+    where = f"{os.uname().sysname.lower()}/{platform.machine()}"
+    pattern = rf"kaikyo {re.escape(kaikyo_pkg.__version__)} running on \w+ {python} on {where}\n"
+    assert re.fullmatch(pattern, run.out), run.out
+    assert re.fullmatch(r"\d+\.\d+\.\d+", kaikyo_pkg.__version__)
+    doc = cli.kaikyo("version", "--json").json()
+    assert doc == {"version": kaikyo_pkg.__version__, "python": python, "platform": where}
+    flag = cli.kaikyo("--version")
+    assert (flag.code, flag.out, flag.err) == (0, f"kaikyo {kaikyo_pkg.__version__}\n", "")
