@@ -30,11 +30,14 @@ COMMAND_MODULES = [
     "check",
     "repair",
     "forget",
+    "tag",
     "prune",
     "key",
     "unlock",
     "stats",
     "cat",
+    "list",
+    "version",
     "plan",
     "inventory",
     "serve",
@@ -53,7 +56,7 @@ class _Parser(argparse.ArgumentParser):
 _VALUE_OPTIONS = {"-r", "--repo", "--password-file", "--limit-upload", "--ca-file", "--retry-limit"}
 
 
-def _command_in(argv: Sequence[str]) -> str | None:
+def _first_word(argv: Sequence[str]) -> str | None:
     skip = False
     for arg in argv:
         if skip:
@@ -64,8 +67,24 @@ def _command_in(argv: Sequence[str]) -> str | None:
             continue
         if arg.startswith("-"):
             continue
-        return arg if arg in COMMAND_MODULES else None
+        return arg
     return None
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    word = _first_word(argv)
+    return word if word in COMMAND_MODULES else None
+
+
+def _asks_version(argv: Sequence[str]) -> bool:
+    """``kaikyo --version`` with no command and no --help: answered before the parser is
+    built, so no command module is imported (the planner's and the server's imports took
+    about a second)."""
+    return (
+        "--version" in argv
+        and _first_word(argv) is None
+        and not {"-h", "--help"}.intersection(argv)
+    )
 
 
 def _load_commands(only: str | None = None) -> list[ModuleType]:
@@ -130,6 +149,9 @@ def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> in
 def _main(argv: Sequence[str] | None, ctx: CliContext) -> int:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
+        if _asks_version(argv):
+            ctx.stdout.write(f"kaikyo {__version__}\n")
+            return exitcodes.OK
         parser = build_parser(_command_in(argv))
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):

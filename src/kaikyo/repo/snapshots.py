@@ -56,11 +56,15 @@ def check_snapshot_doc(doc: object) -> dict[str, Any]:
 
     A manifest that authenticates was written with the key, but perhaps by another version of
     kaikyo or by a bug: it is checked once here instead of by every command that reads it.
+    Keys it does not know are kept and ignored; ``original`` (the first id of a manifest that
+    ``tag`` rewrote) is a snapshot id when present.
     """
     if not isinstance(doc, dict):
         raise ValueError("manifest is not a JSON object")
     if not _is_hex_id(doc.get("tree")):
         raise ValueError("manifest has no valid root tree id")
+    if "original" in doc and not _is_hex_id(doc["original"]):
+        raise ValueError("manifest field 'original' is not a snapshot id")
     t = doc.get("time")
     if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
         raise ValueError("manifest has no valid time")

@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+import kaikyo
+
 HEAVY = ("numpy", "fastcdc", "zstandard", "orjson")
 COMMANDS = [
     "init",
@@ -25,11 +27,14 @@ COMMANDS = [
     "check",
     "repair",
     "forget",
+    "tag",
     "prune",
     "key",
     "unlock",
     "stats",
     "cat",
+    "list",
+    "version",
 ]
 
 
@@ -42,6 +47,28 @@ def _loaded_after(statement: str) -> list[str]:
 @pytest.mark.parametrize("command", COMMANDS)
 def test_command_module_imports_no_engine(command: str) -> None:
     assert _loaded_after(f"import kaikyo.cli.main, kaikyo.cli.commands.{command}") == []
+
+
+def test_version_flag_imports_no_command_module() -> None:
+    """``kaikyo --version`` answers before the parser is built: the planner's and the
+    server's imports alone took 1-3 s."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kaikyo", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run.stdout == f"kaikyo {kaikyo.__version__}\n"
+    imported = {ln.rsplit("|", 1)[-1].strip() for ln in run.stderr.splitlines() if "|" in ln}
+    assert "kaikyo.cli.main" in imported  # the -X importtime output was read
+    heavy = [
+        "kaikyo.cli.commands",
+        "kaikyo.plan",
+        "kaikyo.server",
+        "kaikyo.repo",
+        "kaikyo.snapshot",
+    ]
+    assert sorted(m for m in imported if any(m == h or m.startswith(f"{h}.") for h in heavy)) == []
 
 
 def test_unlocking_a_key_imports_no_engine() -> None:

@@ -11,14 +11,14 @@ from rich.table import Table
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
+from kaikyo.cli.selection import add_filter_args, select
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("snapshots", help="list snapshots")
-    p.add_argument("--host", help="only snapshots of this host")
-    p.add_argument("--tag", action="append", default=[], help="only snapshots with this tag")
+    add_filter_args(p)
     config.add_repo_args(p)
     p.set_defaults(func=run)
 
@@ -30,12 +30,7 @@ def fmt_time(t: float) -> str:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read", load_index=False) as repo:
         records = repo.list_snapshots()
-    records = [
-        r
-        for r in records
-        if (not args.host or r.doc.get("hostname") == args.host)
-        and (not args.tag or set(args.tag) & set(r.doc.get("tags", [])))
-    ]
+    records = select(records, args)
     if args.json:
         emit_json(
             ctx,

@@ -1,0 +1,49 @@
+"""kaikyo list KIND: the ids of the objects of one kind the store holds (as restic's list).
+
+It reads the store's listing only; the repository is opened (the passphrase checked) so that
+it answers for a repository, not for any directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from kaikyo.cli import config
+from kaikyo.cli.context import CliContext
+from kaikyo.cli.output import emit_json
+from kaikyo.cli.session import repository
+from kaikyo.core.constants import (
+    DATA_PREFIX,
+    INDEX_PREFIX,
+    KEY_PREFIX,
+    LOCK_PREFIX,
+    SNAPSHOT_PREFIX,
+)
+
+# restic's kinds, but blobs (which need the index, not a listing).
+KINDS = {
+    "snapshots": SNAPSHOT_PREFIX,
+    "index": INDEX_PREFIX,
+    "keys": KEY_PREFIX,
+    "locks": LOCK_PREFIX,
+    "packs": DATA_PREFIX,
+}
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("list", help="list the ids of objects of a kind")
+    p.add_argument("kind", choices=list(KINDS), metavar="KIND", help=", ".join(KINDS))
+    config.add_repo_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    with repository(args, ctx, "read", load_index=False) as repo:
+        # The id is the name's last segment: snapshots/H, data/HH/H.
+        ids = sorted(info.name.rsplit("/", 1)[-1] for info in repo.store.list(KINDS[args.kind]))
+    if args.json:
+        emit_json(ctx, ids)
+    else:
+        ctx.stdout.write("".join(f"{i}\n" for i in ids))
+    return 0
