@@ -23,6 +23,7 @@ HTTP statuses are assigned exactly once, at the edges: ``kaikyo.cli.exitcodes`` 
     ├── QuotaExceededError          the haven refused: tenant quota
     ├── ConnectionFailedError       haven or object store unreachable
     ├── IncompleteError             work finished but some inputs were skipped
+    ├── InputFailedError            the data to back up failed at its source (a command)
     └── PlanError                   the planner cannot satisfy the request
 """
 
@@ -108,6 +109,13 @@ class ConnectionFailedError(KaikyoError):
 
 class IncompleteError(KaikyoError):
     pass
+
+
+class InputFailedError(KaikyoError):
+    """The stream a backup reads failed at its source (``--stdin-from-command``: the command
+    exited non-zero or was killed): what was read may be partial, so nothing is saved."""
+
+    default_hint = "nothing was saved; fix the command and run the backup again"
 
 
 class PlanError(KaikyoError):

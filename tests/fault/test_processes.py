@@ -20,6 +20,7 @@ import pytest
 
 from kaikyo.testing.compare import assert_trees_equal
 from kaikyo.testing.haven import HavenProcess, free_port
+from kaikyo.testing.processes import alive, children, gone_within
 from kaikyo.testing.trees import rand_bytes
 
 pytestmark = pytest.mark.slow
@@ -50,35 +51,6 @@ def lab(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def children(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (from /proc)."""
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except FileNotFoundError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as fh:
-                    kids = [int(k) for k in fh.read().split()]
-            except FileNotFoundError:
-                continue
-            found += kids
-            frontier += kids
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def wait_for_workers(proc: subprocess.Popen[bytes], n: int) -> list[int]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -89,15 +61,6 @@ def wait_for_workers(proc: subprocess.Popen[bytes], n: int) -> list[int]:
             break
         time.sleep(0.01)
     raise AssertionError(f"no {n} workers appeared (exit {proc.poll()})")
-
-
-def gone_within(pids: list[int], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not any(alive(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def slow_backup(env: dict[str, str]) -> subprocess.Popen[bytes]:

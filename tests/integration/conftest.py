@@ -52,8 +52,9 @@ class Kaikyo:
         *argv: str | os.PathLike[str],
         env: dict[str, str] | None = None,
         expect: int | None = 0,
+        stdin: bytes = b"",
     ) -> CliRun:
-        run = cli.kaikyo(*argv, env={**self.env, **(env or {})})
+        run = cli.kaikyo(*argv, env={**self.env, **(env or {})}, stdin=stdin)
         if expect is not None:
             assert run.code == expect, (
                 f"kaikyo {' '.join(map(str, argv))} exited {run.code}, "

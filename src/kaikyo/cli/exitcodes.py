@@ -29,6 +29,7 @@ TABLE: list[tuple[type[BaseException], int]] = [
     (errors.NotFoundError, 21),
     (errors.AlreadyExistsError, 22),
     (errors.ConfigError, 23),
+    (errors.InputFailedError, 24),  # a backed-up command failed: no snapshot saved
     (errors.PlanError, PLAN_INFEASIBLE),
     (errors.IncompleteError, INCOMPLETE),
     (errors.UsageError, USAGE),

@@ -16,6 +16,7 @@ from kaikyo.lazy import exports
 if TYPE_CHECKING:
     from kaikyo.snapshot.backup import BackupOptions, BackupResult, run_backup
     from kaikyo.snapshot.restore import RestoreOptions, RestoreResult, run_restore
+    from kaikyo.snapshot.stream import StreamSource
 
 _WHERE = {
     "BackupOptions": "backup",
@@ -24,6 +25,7 @@ _WHERE = {
     "RestoreOptions": "restore",
     "RestoreResult": "restore",
     "run_restore": "restore",
+    "StreamSource": "stream",
 }
 
 
@@ -34,6 +36,7 @@ __all__ = [
     "BackupResult",
     "RestoreOptions",
     "RestoreResult",
+    "StreamSource",
     "run_backup",
     "run_restore",
 ]

@@ -2,6 +2,7 @@
 
 This module runs a backup from its options to its snapshot; the rooms it drives each have one
 job: :mod:`~kaikyo.snapshot.walk` (the walk and the files cache's verdict per file),
+:mod:`~kaikyo.snapshot.stream` (standard input or a command's output instead of paths),
 :mod:`~kaikyo.snapshot.batching` (files to read, in batches, to the readers),
 :mod:`~kaikyo.snapshot.pool` and :mod:`~kaikyo.snapshot.workers` (the readers),
 :mod:`~kaikyo.snapshot.treebuild` (directories saved as they settle), and the repository's
@@ -23,9 +24,11 @@ from kaikyo.snapshot import filescache
 from kaikyo.snapshot.batching import Batcher
 from kaikyo.snapshot.filters import ExcludeMatcher
 from kaikyo.snapshot.pool import WorkerPool
+from kaikyo.snapshot.stream import StreamSource, read_stream
 from kaikyo.snapshot.tally import BackupProgress, NullProgress, Tally
 from kaikyo.snapshot.treebuild import TreeBuilder
 from kaikyo.snapshot.walk import Walker
+from kaikyo.snapshot.workers import data_chunker
 
 __all__ = [
     "Backup",
@@ -33,6 +36,7 @@ __all__ = [
     "BackupProgress",
     "BackupResult",
     "NullProgress",
+    "StreamSource",
     "run_backup",
 ]
 
@@ -50,6 +54,7 @@ class BackupOptions:
     workers: int = 2
     max_in_flight: int = 2  # packs uploading at once per worker (each up to pack_size)
     cache_file: Path | None = None
+    stream: StreamSource | None = None  # back up this instead of ``paths`` (--stdin)
 
 
 @dataclass
@@ -96,7 +101,37 @@ class Backup:
         if not self.opts.dry_run:
             # Packs a killed backup stored but never indexed: indexed now, not uploaded again.
             self.adopted = self.repo.adopt_unindexed()
-        paths = _normalise(self.opts.paths)
+        stream = self.opts.stream
+        if stream is not None:
+            paths = [stream.path]
+            root, stats = self._read_stream(stream)
+        else:
+            paths = _normalise(self.opts.paths)
+            root, stats = self._walk(paths)
+        return self._save(parent, paths, root, stats)
+
+    def _read_stream(self, stream: StreamSource) -> tuple[str, list[dict[str, int]]]:
+        """Standard input or a command's output as one file at the root (see stream.py); the
+        files cache is neither read nor written."""
+        opts = self.opts
+        chunker = data_chunker(self.repo, self.writer.pack_done, opts.dry_run, opts.max_in_flight)
+        try:
+            node = read_stream(chunker, stream, int(opts.time * 1e9))
+            stats = [chunker.writer.finish()]
+        except BaseException:
+            self.writer.close()  # drops the trees' unfinished pack
+            raise
+        finally:
+            chunker.writer.close()
+        counts = self.tally.counts
+        counts["files_new"] += 1
+        counts["bytes_total"] += node.size or 0
+        counts["bytes_read"] += node.size or 0
+        self.tally.progress.file_done(stream.path, node.size or 0, False)
+        return self.trees.upper_trees([(stream.path, node)]), stats
+
+    def _walk(self, paths: list[bytes]) -> tuple[str, list[dict[str, int]]]:
+        """Walk ``paths``, read what the files cache does not vouch for, save the trees."""
         self.old_cache = filescache.OldCache.open(self.opts.cache_file)
         # With a files cache, few files are likely to need reading: the main process reads
         # them itself until that proves untrue (see kaikyo.snapshot.pool.INLINE_SHARE).
@@ -144,7 +179,11 @@ class Backup:
                 self.new_cache.add(dir_path, b"".join(records))
         walker.top_old.clear()
         root = self.trees.upper_trees(tops)
-        stats = self.pool.stats
+        return root, self.pool.stats
+
+    def _save(
+        self, parent: str | None, paths: list[bytes], root: str, stats: list[dict[str, int]]
+    ) -> BackupResult:
         summary = dict(self.tally.counts)
         summary.update(
             {
@@ -200,5 +239,6 @@ def run_backup(
     progress: BackupProgress | None = None,
     parent: str | None = None,
 ) -> BackupResult:
-    """Back up ``opts.paths`` into ``repo`` (index already loaded, lock already held)."""
+    """Back up ``opts.paths`` (or ``opts.stream``) into ``repo`` (index already loaded, lock
+    already held)."""
     return Backup(repo, opts, progress or NullProgress()).run(parent)

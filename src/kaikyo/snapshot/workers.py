@@ -17,7 +17,6 @@ parent died) ends the worker.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import mmap
 import os
@@ -178,53 +177,59 @@ def process_batch(
 def process_big_file(
     saver: FileChunker, path: bytes, buffer: memoryview | None = None
 ) -> FileResult:
-    """Stream a large file through the chunker with plain reads, in ``buffer`` if it is big
-    enough (STREAM_BLOCK plus the largest chunk) and nothing else uses it.
+    """Stream a large file through the chunker (:func:`stream_fd`)."""
+    fd = open_for_read(path)
+    try:
+        return stream_fd(saver, fd, buffer)
+    finally:
+        os.close(fd)
+
+
+def stream_fd(
+    saver: FileChunker, fd: int, buffer: memoryview | None = None
+) -> tuple[list[bytes], int]:
+    """Chunk and save what ``fd`` gives until its end, with plain reads, in ``buffer`` if it
+    is big enough (STREAM_BLOCK plus the largest chunk) and nothing else uses it; the blob ids
+    and the bytes read. A file, standard input or a pipe: at most that buffer is held.
 
     Not mmap: a file truncated while it is read would kill the worker with SIGBUS. Chunk
     boundaries are only taken where FastCDC could not have looked past the buffer
     (:func:`kaikyo.core.chunking.split_stream`), so they equal those of one pass over the file.
     """
-    fd = open_for_read(path)
+    ids: list[bytes] = []
+    # One buffer for the whole stream: the undecided tail moves to its front and the next
+    # block is read in after it, instead of allocating (and faulting in) fresh megabytes
+    # per block.
+    need = STREAM_BLOCK + saver.params.max_size
+    view = (
+        buffer[:need] if buffer is not None and len(buffer) >= need else memoryview(bytearray(need))
+    )
+    filled = 0
+    total = 0
     try:
-        ids: list[bytes] = []
-        # One buffer for the whole file: the undecided tail moves to its front and the next
-        # block is read in after it, instead of allocating (and faulting in) fresh megabytes
-        # per block.
-        need = STREAM_BLOCK + saver.params.max_size
-        view = (
-            buffer[:need]
-            if buffer is not None and len(buffer) >= need
-            else memoryview(bytearray(need))
-        )
-        filled = 0
-        total = 0
-        try:
-            while True:
-                n = os.readv(fd, [view[filled:]]) if filled < need else 0
-                total += n
-                filled += n
-                final = n == 0
-                if not final and filled < need:
-                    continue  # short read: fill the buffer before chunking
-                lengths, consumed = split_stream(view[:filled], saver.params, final)
-                chunks, pos = [], 0
-                for length in lengths:
-                    chunks.append(view[pos : pos + length])
-                    pos += length
-                if chunks:
-                    ids.extend(saver.save_chunks(chunks))
-                for c in chunks:
-                    c.release()
-                del chunks
-                if final:
-                    return ids, total
-                view[: filled - consumed] = view[consumed:filled]  # memmove: may overlap
-                filled -= consumed
-        finally:
-            view.release()
+        while True:
+            n = os.readv(fd, [view[filled:]]) if filled < need else 0
+            total += n
+            filled += n
+            final = n == 0
+            if not final and filled < need:
+                continue  # short read (a pipe gives 64 KiB at a time): fill the buffer first
+            lengths, consumed = split_stream(view[:filled], saver.params, final)
+            chunks, pos = [], 0
+            for length in lengths:
+                chunks.append(view[pos : pos + length])
+                pos += length
+            if chunks:
+                ids.extend(saver.save_chunks(chunks))
+            for c in chunks:
+                c.release()
+            del chunks
+            if final:
+                return ids, total
+            view[: filled - consumed] = view[consumed:filled]  # memmove: may overlap
+            filled -= consumed
     finally:
-        os.close(fd)
+        view.release()
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -234,11 +239,26 @@ def die_with_parent(parent_pid: int) -> None:
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if parent_pid and os.getppid() != parent_pid:
-        os._exit(1)  # the parent died between the fork and the prctl
+    killed_with_parent(parent_pid)()
+
+
+def killed_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A function that has the kernel SIGKILL the process calling it when ``parent_pid`` (its
+    parent) dies, and leaves at once if the parent is already gone: for a forked worker, or
+    as ``preexec_fn`` of a command a backup reads (the setting survives ``exec``). libc is
+    looked up here, in the parent, so the child between fork and exec only calls it."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the parent stops its children itself
+        prctl = None
+
+    def arm() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if parent_pid and os.getppid() != parent_pid:
+            os._exit(1)  # the parent died between the fork and the prctl
+
+    return arm
 
 
 def worker_main(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from kaikyo.snapshot.workers import (
     FileChunker,
     data_chunker,
     process_batch,
+    stream_fd,
 )
 
 
@@ -87,6 +89,29 @@ def test_big_files_stream_to_the_boundaries_of_one_pass(
     assert len(saver.group_view) >= need
     for data, result in zip(contents, process_batch(saver, files), strict=True):
         assert result == (expected_ids(saver, data), len(data))
+
+
+def test_a_pipe_in_uneven_pieces_is_cut_as_one_pass(saver: FileChunker) -> None:
+    """Standard input or a command's output (backup --stdin): reads of whatever a writer
+    gave, never the whole stream at once, and the cuts of one pass over it."""
+    rng = random.Random(11)
+    data = rng.randbytes(3 * (STREAM_BLOCK + saver.params.max_size) + 4321)
+    r, w = os.pipe()
+
+    def feed() -> None:
+        with open(w, "wb", buffering=0) as fh:
+            pos = 0
+            while pos < len(data):
+                step = rng.choice([1, 4096, 65536 + 3, 700_000])
+                pos += fh.write(data[pos : pos + step]) or 0
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        assert stream_fd(saver, r) == (expected_ids(saver, data), len(data))
+    finally:
+        os.close(r)
+        feeder.join()
 
 
 def test_file_that_grew_or_shrank_since_the_walk(saver: FileChunker, tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""kaikyo backup PATH...: an incremental, deduplicated, encrypted snapshot."""
+"""kaikyo backup PATH...: an incremental, deduplicated, encrypted snapshot.
+
+Or of standard input, or of a command's output, as one file (``--stdin``,
+``--stdin-from-command -- CMD...``); paths may also come from lists (``--files-from``...).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,52 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kaikyo.cli import config, exitcodes
+from kaikyo.cli import config, exitcodes, pathlists
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.progress import BackupBar
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
-from kaikyo.errors import ConfigError
+from kaikyo.errors import ConfigError, NotFoundError, UsageError
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("backup", help="back up files and directories")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="what to back up; with --stdin-from-command, the command and its arguments",
+    )
+    for flag, what in (
+        ("--files-from", "one path or glob pattern a line; '#' starts a comment"),
+        ("--files-from-verbatim", "one path a line, exactly"),
+        ("--files-from-raw", "paths each ending in a NUL byte (find -print0)"),
+    ):
+        p.add_argument(
+            flag,
+            action="append",
+            default=[],
+            metavar="FILE",
+            help=f"also back up the paths listed in FILE ('-': standard input): {what} "
+            "(repeatable)",
+        )
+    p.add_argument(
+        "--stdin",
+        action="store_true",
+        help="back up standard input as one file (named by --stdin-filename)",
+    )
+    p.add_argument(
+        "--stdin-from-command",
+        action="store_true",
+        help="run the command given after '--' and back up its output as one file; "
+        "if it fails, nothing is saved",
+    )
+    p.add_argument(
+        "--stdin-filename",
+        metavar="NAME",
+        help="the file's name in the snapshot, at its root (default: stdin)",
+    )
     p.add_argument(
         "-e",
         "--exclude",
@@ -60,11 +98,52 @@ def _excludes(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(patterns)
 
 
+def _stream(args: argparse.Namespace, ctx: CliContext) -> tuple[bytes, int, tuple[str, ...]] | None:
+    """With --stdin or --stdin-from-command: the file's name, the descriptor to read and the
+    command to run (a StreamSource's fields); checked before the repository is opened."""
+    if not (args.stdin or args.stdin_from_command):
+        if args.stdin_filename is not None:
+            raise UsageError("--stdin-filename needs --stdin or --stdin-from-command")
+        return None
+    flag = "--stdin" if args.stdin else "--stdin-from-command"
+    if args.stdin and args.stdin_from_command:
+        raise UsageError("--stdin and --stdin-from-command exclude each other")
+    if args.files_from or args.files_from_verbatim or args.files_from_raw:
+        raise UsageError(f"{flag} cannot be combined with --files-from*")
+    if args.stdin and args.paths:
+        raise UsageError("--stdin takes no paths", "give the file's name with --stdin-filename")
+    if args.stdin_from_command and not args.paths:
+        raise UsageError(
+            "--stdin-from-command needs a command", "e.g. backup --stdin-from-command -- pg_dump db"
+        )
+    shown = "stdin" if args.stdin_filename is None else args.stdin_filename
+    name = os.fsencode(shown)
+    if not name or b"/" in name or name in (b".", b".."):
+        raise UsageError(f"--stdin-filename {shown!r}: a file name is needed, without '/'")
+    if args.stdin_from_command:
+        return name, -1, tuple(args.paths)
+    return name, ctx.stdin.fileno(), ()
+
+
+def _paths(args: argparse.Namespace, ctx: CliContext) -> tuple[bytes, ...]:
+    """The positional paths and those the lists name."""
+    listed = pathlists.listed_paths(
+        args.files_from, args.files_from_verbatim, args.files_from_raw, ctx
+    )
+    paths = tuple(os.fsencode(p) for p in args.paths) + tuple(listed)
+    if paths:
+        return paths
+    if args.files_from or args.files_from_verbatim or args.files_from_raw:
+        raise NotFoundError("the lists given name no path to back up", "nothing was saved")
+    raise UsageError("no paths to back up", "give paths, --files-from FILE or --stdin")
+
+
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    paths = tuple(os.fsencode(p) for p in args.paths)
+    stream = _stream(args, ctx)
+    paths = () if stream is not None else _paths(args, ctx)
     with repository(args, ctx, "shared", write=True) as repo:
         # Imported once the key is open: see cli/session.py.
-        from kaikyo.snapshot import BackupOptions, run_backup
+        from kaikyo.snapshot import BackupOptions, StreamSource, run_backup
 
         cache = None if args.no_cache else (config.cache_dir(ctx) / repo.config.repo_id / "files")
         records = repo.list_snapshots()
@@ -83,6 +162,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             dry_run=args.dry_run,
             workers=config.worker_count(ctx),
             cache_file=cache,
+            stream=None if stream is None else StreamSource(*stream),
         )
         with BackupBar(ctx, enabled=not args.json) as bar:
             result = run_backup(repo, opts, bar, parent=parent)
