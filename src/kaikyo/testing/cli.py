@@ -28,6 +28,35 @@ class CliRun(NamedTuple):
         return json.loads(self.out)
 
 
+class BytesRun(NamedTuple):
+    """What a command that writes bytes (``dump``) did: ``code, data, err``."""
+
+    code: int
+    data: bytes
+    err: str
+
+
+class CapturedStdout(io.StringIO):
+    """stdout as a command sees it: text, and under it ``buffer`` for bytes, as
+    ``sys.stdout`` has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes = io.BytesIO()
+
+    @property
+    def buffer(self) -> io.BytesIO:
+        return self._bytes
+
+
+def _run(
+    argv: tuple[str | os.PathLike[str], ...], env: Mapping[str, str] | None, clock: Clock
+) -> tuple[int, CapturedStdout, io.StringIO]:
+    out, err = CapturedStdout(), io.StringIO()
+    ctx = CliContext(stdout=out, stderr=err, env=dict(env or {}), clock=clock)
+    return main([os.fspath(a) for a in argv], ctx), out, err
+
+
 def kaikyo(
     *argv: str | os.PathLike[str],
     env: Mapping[str, str] | None = None,
@@ -35,7 +64,16 @@ def kaikyo(
 ) -> CliRun:
     """Run one kaikyo command in-process with exactly ``env`` (nothing of ``os.environ``) and
     ``clock``; stdout and stderr are captured."""
-    out, err = io.StringIO(), io.StringIO()
-    ctx = CliContext(stdout=out, stderr=err, env=dict(env or {}), clock=clock)
-    code = main([os.fspath(a) for a in argv], ctx)
+    code, out, err = _run(argv, env, clock)
     return CliRun(code, out.getvalue(), err.getvalue())
+
+
+def kaikyo_bytes(
+    *argv: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> BytesRun:
+    """As :func:`kaikyo`, for a command whose output is bytes: what it wrote to
+    ``sys.stdout.buffer``."""
+    code, out, err = _run(argv, env, clock)
+    return BytesRun(code, out.buffer.getvalue(), err.getvalue())
