@@ -18,6 +18,7 @@ COMMANDS = [
     "init",
     "backup",
     "restore",
+    "dump",
     "snapshots",
     "ls",
     "find",
