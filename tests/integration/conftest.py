@@ -13,7 +13,7 @@ import pytest
 
 from kaikyo.server.settings import OBJECTS_DIR
 from kaikyo.testing import cli
-from kaikyo.testing.cli import CliRun
+from kaikyo.testing.cli import BytesRun, CliRun
 from kaikyo.testing.haven import HavenProcess
 from kaikyo.testing.trees import Zoo, build_zoo
 
@@ -59,6 +59,21 @@ class Kaikyo:
             assert run.code == expect, (
                 f"kaikyo {' '.join(map(str, argv))} exited {run.code}, "
                 f"expected {expect}\nstdout: {run.out}\nstderr: {run.err}"
+            )
+        return run
+
+    def binary(
+        self,
+        *argv: str | os.PathLike[str],
+        env: dict[str, str] | None = None,
+        expect: int | None = 0,
+    ) -> BytesRun:
+        """As calling it, for a command that writes bytes to stdout (``dump``)."""
+        run = cli.kaikyo_bytes(*argv, env={**self.env, **(env or {})})
+        if expect is not None:
+            assert run.code == expect, (
+                f"kaikyo {' '.join(map(str, argv))} exited {run.code}, "
+                f"expected {expect}\nstderr: {run.err}"
             )
         return run
 

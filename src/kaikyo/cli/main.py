@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "find",
     "diff",
     "restore",
+    "dump",
     "check",
     "repair",
     "forget",

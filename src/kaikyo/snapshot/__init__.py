@@ -1,4 +1,4 @@
-"""Filesystem semantics on top of the repository: backup, restore, trees, retention, diff.
+"""Filesystem semantics on top of the repository: backup, restore, dump, trees, retention, diff.
 
 Vocabulary: a *snapshot* is a sealed manifest naming a root *tree*; a tree is one directory's
 *nodes* (see :mod:`kaikyo.core.format.tree` for the node keys).
@@ -15,6 +15,7 @@ from kaikyo.lazy import exports
 
 if TYPE_CHECKING:
     from kaikyo.snapshot.backup import BackupOptions, BackupResult, run_backup
+    from kaikyo.snapshot.dump import DumpResult, dump_archive, dump_file
     from kaikyo.snapshot.restore import RestoreOptions, RestoreResult, run_restore
     from kaikyo.snapshot.stream import StreamSource
 
@@ -22,6 +23,9 @@ _WHERE = {
     "BackupOptions": "backup",
     "BackupResult": "backup",
     "run_backup": "backup",
+    "DumpResult": "dump",
+    "dump_archive": "dump",
+    "dump_file": "dump",
     "RestoreOptions": "restore",
     "RestoreResult": "restore",
     "run_restore": "restore",
@@ -34,9 +38,12 @@ __getattr__ = exports(__name__, _WHERE, globals())
 __all__ = [
     "BackupOptions",
     "BackupResult",
+    "DumpResult",
     "RestoreOptions",
     "RestoreResult",
     "StreamSource",
+    "dump_archive",
+    "dump_file",
     "run_backup",
     "run_restore",
 ]

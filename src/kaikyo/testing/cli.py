@@ -1,5 +1,5 @@
-"""Run kaikyo commands for tests: in this process (:func:`kaikyo`), or as a process
-(:data:`KAIKYO`, the argv prefix of ``python -m kaikyo.cli.main``)."""
+"""Run kaikyo commands for tests: in this process (:func:`kaikyo`, :func:`kaikyo_bytes`), or
+as a process (:data:`KAIKYO`, the argv prefix of ``python -m kaikyo.cli.main``)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,40 @@ class CliRun(NamedTuple):
         return json.loads(self.out)
 
 
+class BytesRun(NamedTuple):
+    """What a command that writes bytes (``dump``) did: ``code, data, err``."""
+
+    code: int
+    data: bytes
+    err: str
+
+
+class CapturedStdout(io.StringIO):
+    """stdout as a command sees it: text, and under it ``buffer`` for bytes, as
+    ``sys.stdout`` has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes = io.BytesIO()
+
+    @property
+    def buffer(self) -> io.BytesIO:
+        return self._bytes
+
+
+def _run(
+    argv: tuple[str | os.PathLike[str], ...],
+    env: Mapping[str, str] | None,
+    clock: Clock,
+    stdin: bytes,
+) -> tuple[int, CapturedStdout, io.StringIO]:
+    out, err = CapturedStdout(), io.StringIO()
+    with _piped(stdin) as fh:
+        ctx = CliContext(stdout=out, stderr=err, env=dict(env or {}), clock=clock, stdin=fh)
+        code = main([os.fspath(a) for a in argv], ctx)
+    return code, out, err
+
+
 def kaikyo(
     *argv: str | os.PathLike[str],
     env: Mapping[str, str] | None = None,
@@ -39,11 +73,20 @@ def kaikyo(
     """Run one kaikyo command in-process with exactly ``env`` (nothing of ``os.environ``),
     ``clock`` and ``stdin`` (through a pipe, as a shell would give it); stdout and stderr are
     captured."""
-    out, err = io.StringIO(), io.StringIO()
-    with _piped(stdin) as fh:
-        ctx = CliContext(stdout=out, stderr=err, env=dict(env or {}), clock=clock, stdin=fh)
-        code = main([os.fspath(a) for a in argv], ctx)
+    code, out, err = _run(argv, env, clock, stdin)
     return CliRun(code, out.getvalue(), err.getvalue())
+
+
+def kaikyo_bytes(
+    *argv: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    stdin: bytes = b"",
+) -> BytesRun:
+    """As :func:`kaikyo`, for a command whose output is bytes: what it wrote to
+    ``sys.stdout.buffer``."""
+    code, out, err = _run(argv, env, clock, stdin)
+    return BytesRun(code, out.buffer.getvalue(), err.getvalue())
 
 
 @contextlib.contextmanager

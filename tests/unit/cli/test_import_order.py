@@ -20,6 +20,7 @@ COMMANDS = [
     "init",
     "backup",
     "restore",
+    "dump",
     "snapshots",
     "ls",
     "find",
