@@ -107,6 +107,7 @@ def main() -> int:
         run(["backup", str(ROOT / "src"), str(ROOT / "docs"), str(sample), "--tag", "demo"], env)
         run(["snapshots"], env)
         _restore_and_verify(work, env, sample)
+        _restic_habits(work, env, sample)
         run(["check", "--read-data"], env)
         run(["stats"], env)
         if server is not None:
@@ -143,6 +144,38 @@ def _restore_and_verify(work: Path, env: dict[str, str], sample: Path) -> None:
         f"verified: {sum(1 for _ in sample.rglob('*'))} entries of the sample identical "
         "(content, modes, owners, ns times, links, sparse file, xattrs, names)"
     )
+
+
+def _restic_habits(work: Path, env: dict[str, str], sample: Path) -> None:
+    """What a restic user reaches for: a command's output backed up (nothing saved if it
+    fails), a file and a directory dumped from a snapshot, tags changed afterwards."""
+    say("3a. a database dump from a command, dump and tag (restic's habits)")
+    dump_cmd = [sys.executable, "-c", "print('CREATE TABLE 海峡 (id int);' * 1000)"]
+    run(["backup", "--stdin-from-command", "--stdin-filename", "db.sql", "--", *dump_cmd], env)
+    failing = subprocess.run(
+        KAIKYO
+        + ["backup", "--stdin-from-command", "--", sys.executable, "-c", "raise SystemExit(3)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(f"a failing command: exit {failing.returncode}: {failing.stderr.strip()}")
+    if failing.returncode != 24:
+        raise SystemExit("demo: a failing --stdin-from-command did not exit 24")
+    sql = subprocess.run(
+        KAIKYO + ["dump", "latest", "/db.sql"], env=env, capture_output=True, check=True
+    ).stdout
+    if sql != ("CREATE TABLE 海峡 (id int);" * 1000 + "\n").encode():
+        raise SystemExit("demo: the dumped db.sql differs from the command's output")
+    print(f"dump latest /db.sql: {len(sql)} bytes, identical to the command's output")
+    archive = work / "sample.tar"
+    run(["dump", "--tag", "demo", "latest", str(sample), "--target", str(archive)], env)
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        print(f"{archive.name}: {len(tar.getnames())} entries")
+    run(["tag", "--tag", "demo", "--add", "verified"], env)
 
 
 def _plan(env: dict[str, str]) -> None:
