@@ -46,6 +46,7 @@ class BackupOptions:
     paths: tuple[bytes, ...]
     time: float
     excludes: tuple[str, ...] = ()
+    iexcludes: tuple[str, ...] = ()  # as excludes, ignoring case
     one_file_system: bool = False
     tags: tuple[str, ...] = ()
     host: str = field(default_factory=socket.gethostname)
@@ -148,7 +149,7 @@ class Backup:
             self.tally,
             self.trees,
             self.old_cache,
-            ExcludeMatcher(self.opts.excludes),
+            ExcludeMatcher(self.opts.excludes, self.opts.iexcludes),
             self.opts.one_file_system,
         )
         batcher = walker.batcher = Batcher(self.pool, self.tally, walker.complete_batch)

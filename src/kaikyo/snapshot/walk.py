@@ -96,7 +96,7 @@ class Walker:
                 continue
             name = names.pop()
             full = prefix + name  # os.path.join costs a Python call per entry
-            if excluded is not None and excluded(full, name):
+            if excluded is not None and excluded(full):
                 continue
             try:
                 st = os.lstat(full)

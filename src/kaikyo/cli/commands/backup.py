@@ -63,14 +63,30 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="PATTERN",
-        help="exclude paths or names matching a shell pattern (repeatable)",
+        help="exclude what matches PATTERN, as restic: '/...' from the root, anything else at "
+        "any depth; * and ? stay within a name, ** spans directories; !PATTERN takes back "
+        "(repeatable)",
+    )
+    p.add_argument(
+        "--iexclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="as --exclude, ignoring the case of letters (repeatable)",
     )
     p.add_argument(
         "--exclude-file",
         action="append",
         default=[],
         metavar="FILE",
-        help="read exclude patterns from a file, one per line",
+        help="read exclude patterns from a file, one per line ('#' starts a comment)",
+    )
+    p.add_argument(
+        "--iexclude-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="as --exclude-file, ignoring the case of letters",
     )
     p.add_argument(
         "-x", "--one-file-system", action="store_true", help="do not cross filesystem boundaries"
@@ -87,9 +103,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _excludes(args: argparse.Namespace) -> tuple[str, ...]:
-    patterns = list(args.exclude)
-    for f in args.exclude_file:
+def _excludes(patterns: list[str], files: list[str]) -> tuple[str, ...]:
+    patterns = list(patterns)
+    for f in files:
         try:
             lines = Path(f).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
@@ -154,7 +170,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         opts = BackupOptions(
             paths=paths,
             time=ctx.clock.now(),
-            excludes=_excludes(args),
+            excludes=_excludes(args.exclude, args.exclude_file),
+            iexcludes=_excludes(args.iexclude, args.iexclude_file),
             one_file_system=args.one_file_system,
             tags=tuple(args.tag),
             host=host,
