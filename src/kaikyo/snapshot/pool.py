@@ -242,16 +242,22 @@ class WorkerPool:
         for proc in self._procs:
             proc.join(timeout=30)
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()  # see abort: a SIGTERM could be swallowed
                 proc.join()
         self._conns = []
         self._procs = []
 
     def abort(self) -> None:
+        """Stop every worker now (the backup is abandoned: what they hold is not needed).
+
+        SIGKILL, not SIGTERM: a worker forked a moment ago still has this process's Python
+        handler for SIGTERM until it resets it, and a SIGTERM that arrives in between is
+        swallowed, leaving the worker waiting on its pipe and this process joining it for
+        ever (seen once under load). SIGKILL cannot be swallowed."""
         self._close_inline()
         for proc in self._procs:
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()
         for proc in self._procs:
             proc.join()
         if self._procs:

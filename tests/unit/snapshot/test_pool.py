@@ -3,8 +3,11 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import signal
 import time
 from pathlib import Path
+
+import pytest
 
 from kaikyo.repo import RawPack, Repository, pack_name
 from kaikyo.snapshot.pool import MAIN, WorkerPool, choose_worker
@@ -195,3 +198,19 @@ def test_without_inline_the_first_batch_forks(repository: Repository, tmp_path: 
     assert pool.forked == 1
     pool.result(0)
     pool.finish()
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_aborted_just_after_its_fork_is_stopped(repository: Repository) -> None:
+    """The CLI handles SIGTERM in Python. A worker forked a moment ago still has that handler
+    until it resets it, and a SIGTERM arriving in between was swallowed: the worker waited on
+    its pipe and the backup joined it for ever. abort() must stop a worker at any moment."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # as kaikyo.cli.main does
+    try:
+        for _ in range(40):
+            pool = _pool(repository, 2)
+            pool._fork_one()
+            pool.abort()  # at once: often inside the worker's first instructions
+            assert pool.forked == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
