@@ -65,16 +65,6 @@ class WantedBlobs:
     raw_lengths: Sequence[int]
     blob_id: Callable[[int], bytes]  # row -> id
 
-    @classmethod
-    def of(cls, entries: Sequence[PackEntry]) -> WantedBlobs:
-        return cls(
-            [e.offset for e in entries],
-            [e.length for e in entries],
-            [e.blob_type for e in entries],
-            [e.raw_length for e in entries],
-            lambda k: entries[k].blob_id,
-        )
-
 
 def _spans_of(entries: Sequence[PackEntry]) -> Iterator[tuple[int, int, int, int]]:
     return cut_spans([e.offset for e in entries], [e.length for e in entries])
