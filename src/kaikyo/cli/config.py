@@ -6,7 +6,6 @@ import argparse
 import getpass
 import multiprocessing
 import os
-import re
 import signal
 import socket
 from pathlib import Path
@@ -16,6 +15,7 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.retries import RetryLog
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.store import Store, StoreOptions, open_store
+from kaikyo.units import parse_duration
 
 
 def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
@@ -72,21 +72,10 @@ def repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
     return str(url)
 
 
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)")
-
-
-def parse_seconds(text: str, what: str) -> float:
-    """``90``, ``30s``, ``10m``, ``2h`` or ``1d`` -> seconds."""
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise UsageError(f"invalid {what} {text!r}", "write e.g. 30s, 10m or 0")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
-
-
 def retry_limit(args: argparse.Namespace, ctx: CliContext) -> float | None:
-    text = getattr(args, "retry_limit", None) or ctx.env.get("KAIKYO_RETRY_LIMIT")
-    return parse_seconds(text, "retry limit") if text else None
+    flag = getattr(args, "retry_limit", None)
+    text = flag or ctx.env.get("KAIKYO_RETRY_LIMIT")
+    return parse_duration(text, "--retry-limit" if flag else "KAIKYO_RETRY_LIMIT") if text else None
 
 
 def retry_log(ctx: CliContext) -> RetryLog:

@@ -12,7 +12,8 @@ from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 from kaikyo.errors import UsageError
-from kaikyo.snapshot.retention import Candidate, Policy, apply_policy, parse_duration
+from kaikyo.snapshot.retention import Candidate, Policy, apply_policy
+from kaikyo.units import parse_duration
 
 
 def register(sub: Any) -> None:
@@ -30,10 +31,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    try:
-        within = parse_duration(args.keep_within) if args.keep_within else 0.0
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    within = parse_duration(args.keep_within, "--keep-within") if args.keep_within else 0.0
     policy = Policy(
         args.keep_last,
         args.keep_hourly,

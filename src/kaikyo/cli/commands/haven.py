@@ -1,8 +1,8 @@
 """``kaikyo haven``: operator checks of a haven data directory (scrub, audit, trash purge).
 
 Also the shared helpers of the operator commands (``serve``, ``tenant``, ``token``): where the
-data directory comes from (``--data`` or ``KAIKYO_HAVEN_DATA``) and how sizes and durations
-are written.
+data directory comes from (``--data`` or ``KAIKYO_HAVEN_DATA``), how quotas and expiry dates
+are written (sizes and durations themselves: :mod:`kaikyo.units`).
 """
 
 from __future__ import annotations
@@ -21,21 +21,9 @@ from kaikyo.errors import IntegrityError, PermissionDeniedError, UsageError
 from kaikyo.server import Haven, HavenSettings, crashpoints
 from kaikyo.server.audit import verify
 from kaikyo.server.scrub import scrub
+from kaikyo.units import parse_duration, parse_size
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(ki|mi|gi|ti|k|m|g|t)?b?", re.IGNORECASE)
-_SIZE_UNITS = {
-    "": 1,
-    "k": 10**3,
-    "m": 10**6,
-    "g": 10**9,
-    "t": 10**12,
-    "ki": 2**10,
-    "mi": 2**20,
-    "gi": 2**30,
-    "ti": 2**40,
-}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def add_data_arg(parser: argparse.ArgumentParser) -> None:
@@ -59,14 +47,12 @@ def arm_crash_point(ctx: CliContext) -> None:
     crashpoints.ARMED = armed_crash_point(ctx)
 
 
-def parse_size(text: str | None) -> int | None:
-    """``100G``, ``1.5TiB``, ``0`` or ``none`` (unlimited) -> bytes or None."""
-    if text is None or text.lower() in ("none", "unlimited", "0"):
+def parse_quota(text: str | None, what: str) -> int | None:
+    """A quota in bytes (``500G``, ``2TiB``, see :mod:`kaikyo.units`); ``none``,
+    ``unlimited`` or ``0``: no quota (None)."""
+    if text is None or text.strip().lower() in ("none", "unlimited", "0"):
         return None
-    match = _SIZE.fullmatch(text.strip())
-    if not match:
-        raise UsageError(f"invalid size {text!r}", "write e.g. 500G, 2TiB or none")
-    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
+    return parse_size(text, what)
 
 
 def parse_count(text: str | None) -> int | None:
@@ -77,21 +63,17 @@ def parse_count(text: str | None) -> int | None:
     return int(text)
 
 
-def parse_duration(text: str) -> float:
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise UsageError(f"invalid duration {text!r}", "write e.g. 90s, 12h, 7d or 2w")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
-
-
 def parse_expiry(text: str, now: float) -> float:
-    """A duration from now (``30d``) or an ISO date/time (``2026-12-31``, UTC if no zone)."""
-    if _DURATION.fullmatch(text.strip()):
-        return now + parse_duration(text)
+    """A duration from now (``30d``, ``6mo``; see :mod:`kaikyo.units`) or an ISO date/time
+    (``2026-12-31``, UTC if no zone)."""
+    if text.strip()[:1].isdigit() and not _ISO_DATE.match(text.strip()):
+        return now + parse_duration(text, "--expires")
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"invalid expiry {text!r}", "write e.g. 30d or 2026-12-31") from None
+        raise UsageError(
+            f"invalid --expires {text!r}", "write a duration (30d, 6mo, 1y) or a date (2026-12-31)"
+        ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
@@ -200,7 +182,7 @@ def _audit_verify(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> in
 
 
 def _purge(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
-    older = parse_duration(args.older_than) if args.older_than else None
+    older = parse_duration(args.older_than, "--older-than") if args.older_than else None
     result = haven.purge(older)
     if args.json:
         emit_json(ctx, {"purged": result.purged, "failed": result.failed})
@@ -221,9 +203,8 @@ __all__ = [
     "human_bytes",
     "open_haven",
     "parse_count",
-    "parse_duration",
     "parse_expiry",
-    "parse_size",
+    "parse_quota",
     "register",
     "run",
     "settings_from",

@@ -21,6 +21,7 @@ from kaikyo.cli.output import emit_json, err_console, out_console
 from kaikyo.errors import UsageError
 from kaikyo.inventory import InventoryRow, discover
 from kaikyo.plan.defaults import SERVER_WATTS_AVG, SERVER_WATTS_PEAK
+from kaikyo.units import parse_duration
 
 COLUMNS = [
     "id",
@@ -59,7 +60,12 @@ def register(subparsers: Any) -> None:
         metavar="AVG/PEAK",
         help="fallback when a BMC gives no reading (default: 2011 two-socket server, 220/365 W)",
     )
-    d.add_argument("--timeout", type=float, default=10.0, help="seconds per BMC request")
+    d.add_argument(
+        "--timeout",
+        default="10s",
+        metavar="DURATION",
+        help="time allowed per BMC request, e.g. 3s (default 10s)",
+    )
     d.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     d.add_argument("--csv", metavar="FILE", help="write the rows as a fleet CSV")
     d.set_defaults(func=run)
@@ -78,11 +84,12 @@ def _rated(text: str) -> tuple[float, float]:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     rated = _rated(args.rated_watts)
     password = config.bmc_password(args, ctx)
+    timeout = parse_duration(args.timeout, "--timeout")
     rows: list[InventoryRow] = []
     for url in args.redfish:
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"--redfish {url!r}: expected an http:// or https:// URL")
-        rows += discover(url, args.user, password, rated, timeout_s=args.timeout)
+        rows += discover(url, args.user, password, rated, timeout_s=timeout)
     fallbacks = [r for r in rows if r.power_source != "measured"]
     warn = err_console(ctx)
     for r in fallbacks:

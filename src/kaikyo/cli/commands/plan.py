@@ -34,6 +34,7 @@ from kaikyo.plan import (
     plan_json,
     verify_plan,
 )
+from kaikyo.units import parse_duration
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|kw)\s*$", re.IGNORECASE)
 
@@ -70,7 +71,12 @@ def register(subparsers: Any) -> None:
         default=1.0,
         help="weighted: cost per server-hour of downtime (tier 1 x3, tier 2 x2)",
     )
-    p.add_argument("--time-limit", type=float, default=60.0, help="solver time limit, seconds")
+    p.add_argument(
+        "--time-limit",
+        default="60s",
+        metavar="DURATION",
+        help="solver time limit, e.g. 90s or 5min (default 60s)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--csv", metavar="FILE", help="write the moves as CSV")
     p.add_argument(
@@ -125,7 +131,7 @@ def request_from(args: argparse.Namespace) -> PlanRequest:
         wave_days=args.wave_days,
         servers_per_wave=args.servers_per_wave,
         weights=Weights(per_tb=args.weight_tb, per_downtime_hour=args.weight_downtime),
-        time_limit_s=args.time_limit,
+        time_limit_s=parse_duration(args.time_limit, "--time-limit"),
     )
 
 

@@ -16,18 +16,13 @@ import ssl
 import uvicorn
 
 from kaikyo.cli import exitcodes
-from kaikyo.cli.commands.haven import (
-    add_data_arg,
-    arm_crash_point,
-    parse_duration,
-    parse_size,
-    settings_from,
-)
+from kaikyo.cli.commands.haven import add_data_arg, arm_crash_point, settings_from
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.server import Haven, create_app
 from kaikyo.server.connections import guarded_h11
+from kaikyo.units import parse_duration, parse_size
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -168,17 +163,17 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     metrics = _split_listen(args.metrics_listen) if args.metrics_listen else None
     if metrics is not None and metrics == (host, port):
         raise UsageError("--metrics-listen must differ from --listen")
-    max_object = parse_size(args.max_object)
     settings = settings_from(
         args,
         ctx,
-        trash_grace=parse_duration(args.trash_grace),
-        body_timeout=parse_duration(args.body_timeout),
+        trash_grace=parse_duration(args.trash_grace, "--trash-grace"),
+        body_timeout=parse_duration(args.body_timeout, "--body-timeout"),
         max_locks_per_token=_positive(args.max_locks_per_token, "--max-locks-per-token"),
-        **({"max_body": max_object} if max_object else {}),
+        max_body=_positive(parse_size(args.max_object, "--max-object"), "--max-object"),
     )
-    header_timeout = parse_duration(args.header_timeout)
-    idle = parse_duration(args.idle_timeout)
+    header_timeout = parse_duration(args.header_timeout, "--header-timeout")
+    idle = parse_duration(args.idle_timeout, "--idle-timeout")
+    purge_interval = parse_duration(args.purge_interval, "--purge-interval")
     max_connections = _positive(args.max_connections, "--max-connections")
     sockets = [_bind(host, port)]
     if metrics is not None:
@@ -205,7 +200,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         )
     app = create_app(
         haven,
-        purge_interval=parse_duration(args.purge_interval),
+        purge_interval=purge_interval,
         metrics_port=sockets[1].getsockname()[1] if metrics else None,
     )
     config = uvicorn.Config(

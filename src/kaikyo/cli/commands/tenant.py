@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kaikyo.cli import exitcodes
-from kaikyo.cli.commands.haven import add_data_arg, open_haven, parse_count, parse_size
+from kaikyo.cli.commands.haven import add_data_arg, open_haven, parse_count, parse_quota
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes
 from kaikyo.server import Haven
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 def _add(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     haven.add_tenant(
         args.tenant,
-        parse_size(args.quota_bytes),
+        parse_quota(args.quota_bytes, "--quota-bytes"),
         parse_count(args.quota_objects),
         verify_names=not args.no_verify_names,
     )
@@ -148,13 +148,14 @@ def _show(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _quota(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
-    haven.set_quota(args.tenant, parse_size(args.quota_bytes), parse_count(args.quota_objects))
+    quota = parse_quota(args.quota_bytes, "--bytes")
+    haven.set_quota(args.tenant, quota, parse_count(args.quota_objects))
     if args.json:
         emit_json(
             ctx,
             {
                 "tenant": args.tenant,
-                "quota_bytes": parse_size(args.quota_bytes),
+                "quota_bytes": quota,
                 "quota_objects": parse_count(args.quota_objects),
             },
         )
