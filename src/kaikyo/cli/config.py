@@ -35,10 +35,15 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
     g.add_argument(
         "--password-file",
         default=default,
+        metavar="FILE",
         help="read the passphrase from this file (env KAIKYO_PASSWORD_FILE; or KAIKYO_PASSWORD)",
     )
     g.add_argument(
-        "--limit-upload", default=default, help="upload limit schedule, e.g. '09:00-20:00=100M,*=0'"
+        "--limit-upload",
+        default=default,
+        metavar="RATE",
+        help="limit uploads to RATE KiB/s, as restic (a size per second with a unit: 10M); "
+        "or by time of day, e.g. '09:00-20:00=10M,*=0'; 0 = unlimited (env KAIKYO_LIMIT_UPLOAD)",
     )
     g.add_argument(
         "--ca-file",
@@ -51,7 +56,7 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
         default=default,
         metavar="DURATION",
         help="how long to retry an unreachable haven before giving up, e.g. 30s, "
-        "10m; 0 = do not retry (env KAIKYO_RETRY_LIMIT; default 5m)",
+        "10min; 0 = do not retry (env KAIKYO_RETRY_LIMIT; default 5min)",
     )
     add_json_arg(parser, top)
 

@@ -11,10 +11,12 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
+from typing import Any
 
 from kaikyo import __version__
 from kaikyo.cli import exitcodes
 from kaikyo.cli.context import CliContext
+from kaikyo.cli.helpformat import HelpFormatter
 from kaikyo.errors import KaikyoError, UsageError
 
 # One module per command under kaikyo.cli.commands; each has register(subparsers) and
@@ -49,8 +51,30 @@ COMMAND_MODULES = [
 
 
 class _Parser(argparse.ArgumentParser):
+    """Every command's parser: usage errors are one line (exit 64), and help text keeps its
+    example blocks (:class:`~kaikyo.cli.helpformat.HelpFormatter`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
+
+
+_EPILOG = """\
+Sizes are 1024-based (500G, 2GiB; a plain number is bytes); durations are 90s, 10min,
+12h, 7d, 2w, 6mo, 1y or combined (1y2mo3d); a bare 'm' is refused. Rates (--limit-upload,
+--limit-download) are KiB/s, or a size per second (10M). Each command's --help has its
+flags and examples; the environment, exit codes and the grammar are in README.md and
+docs/CLI.md (and in the man pages: kaikyo generate --man DIR).
+
+examples:
+  kaikyo -r /srv/repo init
+  kaikyo -r /srv/repo --password-file ~/.pass backup /etc /home
+  kaikyo -r https://haven:8720/acme/main snapshots --json
+  kaikyo backup --help
+"""
 
 
 # Global options that take a value; needed to find the command word in argv without parsing.
@@ -106,8 +130,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="kaikyo",
         description="Encrypted, deduplicated protection and "
         "evacuation of servers from a primary site to a haven.",
+        epilog=_EPILOG,
     )
-    parser.add_argument("--version", action="version", version=f"kaikyo {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"kaikyo {__version__}", help="print the version"
+    )
     from kaikyo.cli.config import add_repo_args
 
     add_repo_args(parser, top=True)

@@ -11,9 +11,13 @@ if TYPE_CHECKING:
 
 
 def add_filter_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", help="only snapshots of this host")
+    parser.add_argument("--host", metavar="HOST", help="only snapshots of this host")
     parser.add_argument(
-        "--tag", action="append", default=[], help="only snapshots with this tag (repeatable: any)"
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only snapshots with this tag (repeatable: any)",
     )
 
 

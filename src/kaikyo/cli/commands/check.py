@@ -16,7 +16,18 @@ from kaikyo.errors import IntegrityError
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("check", help="verify the repository")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "check",
+        help="verify the repository",
+        description="Check the repository's structure: every index, snapshot and tree "
+        "authenticates, every blob a snapshot needs is in an indexed pack, and no pack is "
+        "missing. --read-data also reads every pack and checks each blob's bytes against "
+        "its id. Findings go to stderr with the snapshots and files they affect; exit 15 if "
+        "any is an error.",
+        epilog="""examples:
+  kaikyo check
+  kaikyo check --read-data --json""",
+    )
     p.add_argument("--read-data", action="store_true", help="read and verify every pack")
     config.add_repo_args(p)
     p.set_defaults(func=run)

@@ -80,13 +80,39 @@ def parse_expiry(text: str, now: float) -> float:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("haven", help="operator checks of a haven data directory")
+    parser = subparsers.add_parser(
+        "haven",
+        help="operator checks of a haven data directory",
+        description="Checks an operator runs on the haven's data directory, with no tenant's "
+        "key: scrub the stored objects, verify the audit log, purge the trash.",
+        epilog="""examples:
+  kaikyo haven scrub --data /srv/haven
+  kaikyo haven audit verify
+  kaikyo haven purge --older-than 30d""",
+    )
     sub = parser.add_subparsers(dest="haven_command", metavar="ACTION", required=True)
-    p = sub.add_parser("scrub", help="re-hash stored objects and list corrupt ones (no key needed)")
-    p.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
+    p = sub.add_parser(
+        "scrub",
+        help="re-hash stored objects and list corrupt ones (no key needed)",
+        description="Read every stored object and check that its bytes hash to its name "
+        "(objects are named by their SHA-256); list the ones that do not. Exit 15 if any.",
+        epilog="""examples:
+  kaikyo haven scrub
+  kaikyo haven scrub --tenant acme --json""",
+    )
+    p.add_argument(
+        "--tenant", action="append", metavar="TENANT", help="only this tenant (repeatable)"
+    )
     add_data_arg(p)
     p.set_defaults(func=run, action=_scrub)
-    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit = sub.add_parser(
+        "audit",
+        help="the hash-chained audit log",
+        description="Every mutating or refused request, and every operator command, is a "
+        "row of a hash-chained audit log; 'verify' proves it has not been altered.",
+        epilog="""examples:
+  kaikyo haven audit verify --expect 1234:9f2c...""",
+    )
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     p = audit_sub.add_parser(
         "verify",
@@ -94,6 +120,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Recompute the hash chain and check every entry recorded in the anchor "
         "file (DIR/audit.anchor): removed, wiped or rewritten entries are found. Prints the "
         "head SEQ:HASH; keep it elsewhere and pass it back with --expect to check against it.",
+        epilog="""examples:
+  kaikyo haven audit verify
+  kaikyo haven audit verify --expect 1234:9f2c... --json""",
     )
     p.add_argument(
         "--expect",
@@ -102,11 +131,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_data_arg(p)
     p.set_defaults(func=run, action=_audit_verify)
-    p = sub.add_parser("purge", help="purge trashed objects older than the grace period")
+    p = sub.add_parser(
+        "purge",
+        help="purge trashed objects older than the grace period",
+        description="Delete for good the trashed objects deleted longer ago than the grace "
+        "period (or --older-than); 'kaikyo serve' does this itself every --purge-interval.",
+        epilog="""examples:
+  kaikyo haven purge
+  kaikyo haven purge --older-than 30d --json""",
+    )
     p.add_argument(
         "--older-than",
         metavar="DURATION",
-        help="purge what was deleted this long ago (default: the grace period, 7d)",
+        help="purge what was deleted this long ago, a duration such as 30d or 12h (default: "
+        "the grace period, 7d)",
     )
     add_data_arg(p)
     p.set_defaults(func=run, action=_purge)

@@ -42,9 +42,28 @@ COLUMNS = [
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("inventory", help="build a fleet inventory from live servers")
+    p = subparsers.add_parser(
+        "inventory",
+        help="build a fleet inventory from live servers",
+        description="Build the planner's fleet inventory from the servers themselves: "
+        "'discover' asks each server's BMC over DMTF Redfish for the power its chassis draw.",
+        epilog="""examples:
+  kaikyo inventory discover --redfish https://10.0.0.5 https://10.0.0.6 --user admin \\
+      --csv fleet.csv""",
+    )
     sub = p.add_subparsers(dest="inventory_command", metavar="ACTION", required=True)
-    d = sub.add_parser("discover", help="read power from BMCs over DMTF Redfish")
+    d = sub.add_parser(
+        "discover",
+        help="read power from BMCs over DMTF Redfish",
+        description="Read the power of every chassis behind each BMC over Redfish and print "
+        "one fleet row per chassis; a BMC that is unreachable, refuses the credentials or "
+        "gives no reading gets a row with the --rated-watts fallback, and a warning. The "
+        "rows are in the planner's --fleet schema.",
+        epilog="""examples:
+  kaikyo inventory discover --redfish https://10.0.0.5 --user admin --json
+  KAIKYO_BMC_PASSWORD=... kaikyo inventory discover --redfish https://bmc1 https://bmc2 \\
+      --user admin --timeout 3s --csv fleet.csv""",
+    )
     d.add_argument(
         "--redfish",
         nargs="+",
@@ -52,8 +71,12 @@ def register(subparsers: Any) -> None:
         metavar="URL",
         help="BMC base URLs, e.g. https://10.0.0.5",
     )
-    d.add_argument("--user", help="BMC user (HTTP basic auth)")
-    d.add_argument("--password", help="BMC password (or KAIKYO_BMC_PASSWORD)")
+    d.add_argument("--user", metavar="USER", help="BMC user (HTTP basic auth)")
+    d.add_argument(
+        "--password",
+        metavar="PASSWORD",
+        help="BMC password (better: env KAIKYO_BMC_PASSWORD, not seen in the process list)",
+    )
     d.add_argument(
         "--rated-watts",
         default=f"{SERVER_WATTS_AVG:g}/{SERVER_WATTS_PEAK:g}",

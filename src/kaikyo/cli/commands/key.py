@@ -14,11 +14,28 @@ from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("key", help="manage passphrases (key slots)")
-    p.add_argument("action", choices=["list", "add", "remove", "passwd"])
+    p: argparse.ArgumentParser = sub.add_parser(
+        "key",
+        help="manage passphrases (key slots)",
+        description="Each key slot holds the repository's master key, sealed with one "
+        "passphrase: 'list' shows them (* marks the one in use), 'add' adds a slot for a new "
+        "passphrase, 'remove ID' removes one (never the one in use), 'passwd' replaces the "
+        "current passphrase (the new slot is written before the old one is removed).",
+        epilog="""examples:
+  kaikyo key list
+  kaikyo key add --new-password-file ~/.kaikyo-pass-2
+  kaikyo key remove 3a9f
+  KAIKYO_NEW_PASSWORD=... kaikyo key passwd --json""",
+    )
+    p.add_argument(
+        "action",
+        choices=["list", "add", "remove", "passwd"],
+        help="list, add, remove or passwd",
+    )
     p.add_argument("key_id", nargs="?", help="key id (prefix) for remove")
     p.add_argument(
         "--new-password-file",
+        metavar="FILE",
         help="new passphrase from a file (env KAIKYO_NEW_PASSWORD / KAIKYO_NEW_PASSWORD_FILE)",
     )
     config.add_repo_args(p)

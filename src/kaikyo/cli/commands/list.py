@@ -32,8 +32,17 @@ KINDS = {
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("list", help="list the ids of objects of a kind")
-    p.add_argument("kind", choices=list(KINDS), metavar="KIND", help=", ".join(KINDS))
+    p: argparse.ArgumentParser = sub.add_parser(
+        "list",
+        help="list the ids of objects of a kind",
+        description="Print the id of every stored object of one kind, one a line, as "
+        "restic's list: snapshots, index files, key slots, locks or packs.",
+        epilog="""examples:
+  kaikyo list snapshots
+  kaikyo list packs | wc -l
+  kaikyo list locks --json""",
+    )
+    p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="one of: " + ", ".join(KINDS))
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("ls", help="list files in a snapshot")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "ls",
+        help="list files in a snapshot",
+        description="List the entries under a directory of a snapshot (default: its root), "
+        "recursively; --long adds mode, owner, size and time.",
+        epilog="""examples:
+  kaikyo ls latest
+  kaikyo ls 4f3c2a1b /etc --long
+  kaikyo ls latest /home/alice --json""",
+    )
     p.add_argument("snapshot", help="snapshot id, prefix, or 'latest'")
     p.add_argument("path", nargs="?", default="/", help="directory inside the snapshot")
     p.add_argument("-l", "--long", action="store_true", help="show mode, owner, size, time")

@@ -44,32 +44,61 @@ def register(subparsers: Any) -> None:
         "plan",
         help="plan which servers move to the haven to cut peak power",
         description="Choose the servers and waves that cut the primary's peak demand by the "
-        "target by the deadline, at least cost; explain what binds or blocks.",
+        "target by the deadline, at least cost; explain what binds or blocks. Exit 2: the "
+        "target cannot be met (the best plan is still printed). See docs/PLANNER.md.",
+        epilog="""examples:
+  kaikyo plan --fleet fleet.csv --site site.yaml --start 2011-05-01 --deadline 2011-07-01
+  kaikyo plan --fleet fleet.csv --site site.yaml --target 300kW --start 2011-05-01 \\
+      --deadline 2011-07-01 --objective weighted --chart plan.html --json""",
     )
-    p.add_argument("--fleet", required=True, help="fleet inventory (.csv, .yaml or .json)")
-    p.add_argument("--site", required=True, help="site facts (.yaml)")
-    p.add_argument("--target", default="15%", help="reduction: '15%%' of baseline or '300kW'")
-    p.add_argument("--start", required=True, help="first day of the migration (YYYY-MM-DD)")
-    p.add_argument("--deadline", required=True, help="day the reduction must be in place")
+    p.add_argument(
+        "--fleet", required=True, metavar="FILE", help="fleet inventory (.csv, .yaml or .json)"
+    )
+    p.add_argument("--site", required=True, metavar="FILE", help="site facts (.yaml)")
+    p.add_argument(
+        "--target",
+        default="15%",
+        metavar="REDUCTION",
+        help="reduction: '15%%' of baseline or '300kW' (default 15%%)",
+    )
+    p.add_argument(
+        "--start", required=True, metavar="DATE", help="first day of the migration (YYYY-MM-DD)"
+    )
+    p.add_argument(
+        "--deadline",
+        required=True,
+        metavar="DATE",
+        help="day the reduction must be in place (YYYY-MM-DD)",
+    )
     p.add_argument(
         "--objective",
         choices=[o.value for o in Objective],
         default="bytes",
         help="what to minimise once the target is met (default: bytes)",
     )
-    p.add_argument("--wave-days", type=int, default=7, help="days per wave (default 7)")
+    p.add_argument(
+        "--wave-days", type=int, default=7, metavar="N", help="days per wave (default 7)"
+    )
     p.add_argument(
         "--servers-per-wave",
         type=int,
         default=None,
+        metavar="N",
         help="concurrent cut-overs allowed per wave (default: no limit)",
     )
-    p.add_argument("--weight-tb", type=float, default=1.0, help="weighted: cost per TB sent")
+    p.add_argument(
+        "--weight-tb",
+        type=float,
+        default=1.0,
+        metavar="COST",
+        help="weighted: cost per TB sent (default 1)",
+    )
     p.add_argument(
         "--weight-downtime",
         type=float,
         default=1.0,
-        help="weighted: cost per server-hour of downtime (tier 1 x3, tier 2 x2)",
+        metavar="COST",
+        help="weighted: cost per server-hour of downtime (tier 1 x3, tier 2 x2; default 1)",
     )
     p.add_argument(
         "--time-limit",

@@ -26,10 +26,30 @@ from kaikyo.units import parse_duration, parse_size
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("serve", help="run the haven (multi-tenant repository service)")
-    p.add_argument("--listen", default="127.0.0.1:8720", metavar="HOST:PORT")
-    p.add_argument("--tls-cert", metavar="FILE")
-    p.add_argument("--tls-key", metavar="FILE")
+    p = subparsers.add_parser(
+        "serve",
+        help="run the haven (multi-tenant repository service)",
+        description="Serve the haven's data directory over HTTPS (or plain HTTP on a "
+        "loopback address): tenants' clients store ciphertext objects there with their "
+        "tokens; the haven checks names, quotas, scopes and delayed deletion, and never "
+        "holds a key. At start it cleans what a crash left half done. Stops on SIGTERM or "
+        "Ctrl-C. See docs/HAVEN.md.",
+        epilog="""examples:
+  kaikyo serve --data /srv/haven
+  kaikyo serve --data /srv/haven --listen 0.0.0.0:8720 --tls-cert cert.pem --tls-key key.pem
+  kaikyo serve --data /srv/haven --trash-grace 30d --max-object 512M \\
+      --metrics-listen 127.0.0.1:9720""",
+    )
+    p.add_argument(
+        "--listen",
+        default="127.0.0.1:8720",
+        metavar="HOST:PORT",
+        help="where tenants connect (default 127.0.0.1:8720)",
+    )
+    p.add_argument(
+        "--tls-cert", metavar="FILE", help="TLS certificate (chain), PEM; with --tls-key"
+    )
+    p.add_argument("--tls-key", metavar="FILE", help="the certificate's private key, PEM")
     p.add_argument(
         "--allow-plain-http",
         action="store_true",
@@ -39,13 +59,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--trash-grace",
         default="7d",
         metavar="DURATION",
-        help="how long deleted objects stay recoverable (default 7d)",
+        help="how long deleted objects stay recoverable, a duration such as 7d, 12h or 1mo "
+        "(default 7d)",
     )
     p.add_argument(
         "--max-object",
-        default="256Mi",
+        default="256M",
         metavar="SIZE",
-        help="largest object accepted (default 256Mi)",
+        help="largest object accepted, a size such as 256M or 1G (1024-based; default 256M)",
     )
     p.add_argument(
         "--metrics-listen",
@@ -57,19 +78,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--header-timeout",
         default="15s",
         metavar="DURATION",
-        help="close a connection whose request headers are not complete by then (default 15s)",
+        help="close a connection whose request headers are not complete by then, a duration "
+        "(default 15s)",
     )
     p.add_argument(
         "--body-timeout",
         default="60s",
         metavar="DURATION",
-        help="drop an upload whose body sends nothing for this long (default 60s)",
+        help="drop an upload whose body sends nothing for this long, a duration (default 60s)",
     )
     p.add_argument(
         "--idle-timeout",
         default="30s",
         metavar="DURATION",
-        help="close a kept-alive connection idle this long (default 30s)",
+        help="close a kept-alive connection idle this long, a duration (default 30s)",
     )
     p.add_argument(
         "--max-connections",
@@ -89,7 +111,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--purge-interval",
         default="1h",
         metavar="DURATION",
-        help="how often expired trash is purged (default 1h)",
+        help="how often expired trash is purged, a duration such as 1h or 30min (default 1h)",
     )
     add_data_arg(p)
     p.set_defaults(func=run)

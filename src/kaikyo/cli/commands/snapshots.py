@@ -17,7 +17,17 @@ from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("snapshots", help="list snapshots")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "snapshots",
+        help="list snapshots",
+        description="List the snapshots in the repository: id, time (UTC), host, tags, "
+        "paths and size; --json gives every field of each snapshot, and, at a haven, when "
+        "the haven received it.",
+        epilog="""examples:
+  kaikyo snapshots
+  kaikyo snapshots --host web1 --tag nightly
+  kaikyo snapshots --json""",
+    )
     add_filter_args(p)
     config.add_repo_args(p)
     p.set_defaults(func=run)
