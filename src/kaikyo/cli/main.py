@@ -41,6 +41,7 @@ COMMAND_MODULES = [
     "cat",
     "list",
     "version",
+    "generate",
     "plan",
     "inventory",
     "serve",

@@ -36,6 +36,7 @@ COMMANDS = [
     "cat",
     "list",
     "version",
+    "generate",
 ]
 
 
