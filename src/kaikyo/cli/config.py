@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kaikyo.cli.context import CliContext
+from kaikyo.cli.passwordcommand import password_from_command
 from kaikyo.cli.retries import RetryLog
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.store import Store, StoreOptions, open_store
@@ -37,6 +38,13 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
         default=default,
         metavar="FILE",
         help="read the passphrase from this file (env KAIKYO_PASSWORD_FILE; or KAIKYO_PASSWORD)",
+    )
+    g.add_argument(
+        "--password-command",
+        default=default,
+        metavar="CMD",
+        help="run CMD (split as a shell would, run without one) and take the first line it "
+        "prints as the passphrase (env KAIKYO_PASSWORD_COMMAND)",
     )
     g.add_argument(
         "--limit-upload",
@@ -143,9 +151,18 @@ class _KillAtWrite:
 
 
 def _secret(
-    path: str | None, ctx: CliContext, value_env: str, what: str, hint: str, confirm: bool
+    path: str | None,
+    ctx: CliContext,
+    value_env: str,
+    what: str,
+    hint: str,
+    confirm: bool,
+    command: str | None = None,
 ) -> str:
-    """A passphrase from a file, an environment variable, or a terminal prompt (in that order)."""
+    """A passphrase from a file or a command, an environment variable, or a terminal prompt
+    (in that order, as restic)."""
+    if command:
+        return password_from_command(command, ctx, what)
     if path:
         try:
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
@@ -161,15 +178,34 @@ def _secret(
     return first
 
 
+def _file_or_command(args: argparse.Namespace, ctx: CliContext) -> tuple[str | None, str | None]:
+    """``--password-file`` or ``--password-command``; a flag outranks the other's variable,
+    and both (two flags, or two variables) is refused, as restic refuses it."""
+    path = getattr(args, "password_file", None)
+    command = getattr(args, "password_command", None)
+    if not path and not command:
+        path = ctx.env.get("KAIKYO_PASSWORD_FILE") or None
+        command = ctx.env.get("KAIKYO_PASSWORD_COMMAND") or None
+    if path and command:
+        raise UsageError(
+            "a password file and a password command are both given",
+            "use one of --password-file / KAIKYO_PASSWORD_FILE and "
+            "--password-command / KAIKYO_PASSWORD_COMMAND",
+        )
+    return path, command
+
+
 def password(args: argparse.Namespace, ctx: CliContext, confirm: bool = False) -> str:
-    path = getattr(args, "password_file", None) or ctx.env.get("KAIKYO_PASSWORD_FILE")
+    path, command = _file_or_command(args, ctx)
     return _secret(
         path,
         ctx,
         "KAIKYO_PASSWORD",
         "passphrase",
-        "set KAIKYO_PASSWORD or KAIKYO_PASSWORD_FILE, or run on a terminal",
+        "set KAIKYO_PASSWORD, KAIKYO_PASSWORD_FILE or KAIKYO_PASSWORD_COMMAND, or run on a "
+        "terminal",
         confirm,
+        command,
     )
 
 

@@ -79,7 +79,16 @@ examples:
 
 
 # Global options that take a value; needed to find the command word in argv without parsing.
-_VALUE_OPTIONS = {"-r", "--repo", "--password-file", "--limit-upload", "--ca-file", "--retry-limit"}
+_VALUE_OPTIONS = {
+    "-r",
+    "--repo",
+    "--password-file",
+    "--password-command",
+    "--limit-upload",
+    "--limit-download",
+    "--ca-file",
+    "--retry-limit",
+}
 
 
 def _first_word(argv: Sequence[str]) -> str | None:
