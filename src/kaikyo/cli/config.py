@@ -54,6 +54,13 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
         "or by time of day, e.g. '09:00-20:00=10M,*=0'; 0 = unlimited (env KAIKYO_LIMIT_UPLOAD)",
     )
     g.add_argument(
+        "--limit-download",
+        default=default,
+        metavar="RATE",
+        help="limit downloads to RATE KiB/s, as restic, for any repository; the grammar of "
+        "--limit-upload (env KAIKYO_LIMIT_DOWNLOAD)",
+    )
+    g.add_argument(
         "--ca-file",
         default=default,
         metavar="FILE",
@@ -102,6 +109,8 @@ def store_for(args: argparse.Namespace, ctx: CliContext, create: bool = False) -
         create=create,
         token=ctx.env.get("KAIKYO_TOKEN"),
         upload_limit=getattr(args, "limit_upload", None) or ctx.env.get("KAIKYO_LIMIT_UPLOAD"),
+        download_limit=getattr(args, "limit_download", None)
+        or ctx.env.get("KAIKYO_LIMIT_DOWNLOAD"),
         ca_file=getattr(args, "ca_file", None) or ctx.env.get("KAIKYO_CA_FILE") or None,
         clock=ctx.clock,
         retry_limit=retry_limit(args, ctx),
