@@ -141,6 +141,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Encrypted, deduplicated protection and "
         "evacuation of servers from a primary site to a haven.",
         epilog=_EPILOG,
+        # No abbreviated global flags (restic has none): a command's own flag, such as
+        # inventory's --password, would be an ambiguous prefix of --password-file and
+        # --password-command here, and refused before the command saw it.
+        allow_abbrev=False,
     )
     parser.add_argument(
         "--version", action="version", version=f"kaikyo {__version__}", help="print the version"

@@ -65,6 +65,11 @@ def test_every_command_has_a_description_and_examples(parser: argparse.ArgumentP
     assert ran, f"no example runs {parser.prog}"
 
 
+def test_a_command_flag_is_not_taken_for_a_global_abbreviation() -> None:
+    argv = ["inventory", "discover", "--redfish", "https://bmc", "--password", "pw"]
+    assert build_parser().parse_args(argv).password == "pw"
+
+
 def _commands(block: list[str]) -> list[str]:
     """The example lines, a line continued with a backslash joined to the next."""
     lines: list[str] = []
