@@ -84,6 +84,14 @@ def test_overwrite_delete_makes_the_target_the_snapshot(zoo_repo: ZooRepo, tmp_p
     assert 0 < summary["bytes_downloaded"] < total // 4
 
 
+def test_verify_checks_what_was_written_onto_the_tree(zoo_repo: ZooRepo, tmp_path: Path) -> None:
+    out = _restored(zoo_repo, tmp_path)
+    _mangle(out)
+    r = zoo_repo.k.restore(zoo_repo.ref(), out, "--overwrite", "--delete", "--verify", "--json")
+    assert r.json()["verified"] > 0
+    assert_trees_equal(zoo_repo.zoo.root, out)
+
+
 def test_a_second_restore_onto_the_snapshot_changes_nothing(
     zoo_repo: ZooRepo, tmp_path: Path
 ) -> None:
