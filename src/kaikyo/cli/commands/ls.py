@@ -68,9 +68,9 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 ],
             )
             return 0
-        zone = config.time_zone(args, ctx) if args.long else None
+        zone = config.time_zone(args, ctx)
         for path, n in items:
-            if zone is not None:
+            if args.long:
                 when = show_time((n.mtime or 0) / 1e9, zone)
                 ctx.stdout.write(
                     f"{describe(n)} {n.uid if n.user is None else n.user}/"
