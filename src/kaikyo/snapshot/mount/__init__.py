@@ -20,10 +20,30 @@ starts.
 
 from __future__ import annotations
 
-from kaikyo.snapshot.mount.blobs import Blobs
-from kaikyo.snapshot.mount.catalog import build_catalog, time_name
-from kaikyo.snapshot.mount.fuse import FuseOptions, load_fuse, serve
-from kaikyo.snapshot.mount.ops import MountOptions, SnapshotFS
+from typing import TYPE_CHECKING
+
+from kaikyo.lazy import exports
+
+if TYPE_CHECKING:
+    from kaikyo.snapshot.mount.blobs import Blobs
+    from kaikyo.snapshot.mount.catalog import build_catalog, time_name
+    from kaikyo.snapshot.mount.fuse import FuseOptions, load_fuse, serve
+    from kaikyo.snapshot.mount.ops import MountOptions, SnapshotFS
+
+# Imported on first use (PEP 562), as the engine's packages: checking for FUSE, before the
+# passphrase, loads neither the codecs nor NumPy.
+_WHERE = {
+    "Blobs": "blobs",
+    "build_catalog": "catalog",
+    "time_name": "catalog",
+    "FuseOptions": "fuse",
+    "load_fuse": "fuse",
+    "serve": "fuse",
+    "MountOptions": "ops",
+    "SnapshotFS": "ops",
+}
+
+__getattr__ = exports(__name__, _WHERE, globals())
 
 __all__ = [
     "Blobs",

@@ -30,10 +30,12 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType, ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaikyo.errors import UnavailableError
-from kaikyo.snapshot.mount.ops import SnapshotFS
+
+if TYPE_CHECKING:
+    from kaikyo.snapshot.mount.ops import SnapshotFS
 
 DEV_FUSE = "/dev/fuse"
 FUSERMOUNT = "fusermount3"
