@@ -284,6 +284,27 @@ def test_fusermount_from_outside_ends_it(
     assert not os.path.ismount(m.path)
 
 
+def test_a_busy_mount_is_detached_and_served_until_let_go(
+    fuse: None, small: tuple[Kaikyo, Path], tmp_path: Path
+) -> None:
+    k, src = small
+    with mounted(k, tmp_path / "mnt") as m:
+        fh = open(m.path / "snapshots" / "latest" / str(src).lstrip("/") / "file", "rb")  # noqa: SIM115
+        try:
+            m.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while os.path.ismount(m.path) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not os.path.ismount(m.path)  # detached at once
+            assert m.proc.poll() is None  # still serving the open file
+            assert fh.read() == b"second\n"
+        finally:
+            fh.close()
+        code, err = m.wait()
+    assert code == 0, err
+    assert "is busy: detached" in err
+
+
 def test_names_in_local_time_hosts_tags_and_filters(
     fuse: None, small: tuple[Kaikyo, Path], tmp_path: Path
 ) -> None:
