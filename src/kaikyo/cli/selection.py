@@ -21,6 +21,7 @@ def add_filter_args(parser: argparse.ArgumentParser, *, paths: bool = False) -> 
         parser.add_argument(
             "--path",
             dest="paths",
+            metavar="PATH",
             action="append",
             default=[],
             help="only snapshots that backed up this path (repeatable: all of them, as restic)",
