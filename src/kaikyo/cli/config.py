@@ -266,3 +266,9 @@ def armed_crash_point(ctx: CliContext) -> str | None:
     """Tests only: the step at which a haven process kills itself (``KAIKYO_TEST_CRASH_AT``,
     see :mod:`kaikyo.server.crashpoints`)."""
     return ctx.env.get("KAIKYO_TEST_CRASH_AT") or None
+
+
+def fuse_library(ctx: CliContext) -> str | None:
+    """``mount``: the libfuse 3 to use (``FUSE_LIBRARY_PATH``, as mfusepy names it), or None
+    for the one the linker finds."""
+    return ctx.env.get("FUSE_LIBRARY_PATH") or None

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "diff",
     "restore",
     "dump",
+    "mount",
     "check",
     "repair",
     "forget",
