@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "diff",
     "restore",
     "dump",
+    "mount",
     "check",
     "repair",
     "forget",
