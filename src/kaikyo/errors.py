@@ -24,6 +24,7 @@ HTTP statuses are assigned exactly once, at the edges: ``kaikyo.cli.exitcodes`` 
     ├── ConnectionFailedError       haven or object store unreachable
     ├── IncompleteError             work finished but some inputs were skipped
     ├── InputFailedError            the data to back up failed at its source (a command)
+    ├── MissingExtraError           a command's optional dependencies are not installed
     └── PlanError                   the planner cannot satisfy the request
 """
 
@@ -120,3 +121,8 @@ class InputFailedError(KaikyoError):
 
 class PlanError(KaikyoError):
     pass
+
+
+class MissingExtraError(KaikyoError):
+    """A command needs an extra that is not installed (``kaikyo serve`` without
+    ``kaikyo[haven]``): the message names the ``pip install`` that brings it."""

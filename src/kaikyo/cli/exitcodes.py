@@ -30,6 +30,7 @@ TABLE: list[tuple[type[BaseException], int]] = [
     (errors.AlreadyExistsError, 22),
     (errors.ConfigError, 23),
     (errors.InputFailedError, 24),  # a backed-up command failed: no snapshot saved
+    (errors.MissingExtraError, 25),  # the command's extra is not installed (kaikyo[haven]...)
     (errors.PlanError, PLAN_INFEASIBLE),
     (errors.IncompleteError, INCOMPLETE),
     (errors.UsageError, USAGE),
