@@ -24,6 +24,7 @@ HTTP statuses are assigned exactly once, at the edges: ``kaikyo.cli.exitcodes`` 
     ├── ConnectionFailedError       haven or object store unreachable
     ├── IncompleteError             work finished but some inputs were skipped
     ├── InputFailedError            the data to back up failed at its source (a command)
+    ├── UnavailableError            the system lacks what the command needs (FUSE for mount)
     ├── MissingExtraError           a command's optional dependencies are not installed
     └── PlanError                   the planner cannot satisfy the request
 """
@@ -117,6 +118,11 @@ class InputFailedError(KaikyoError):
     exited non-zero or was killed): what was read may be partial, so nothing is saved."""
 
     default_hint = "nothing was saved; fix the command and run the backup again"
+
+
+class UnavailableError(KaikyoError):
+    """The system lacks a facility the command needs, or refused it: ``mount`` without
+    ``/dev/fuse``, libfuse 3 or ``fusermount3``, or a mount that libfuse could not make."""
 
 
 class PlanError(KaikyoError):

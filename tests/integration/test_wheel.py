@@ -83,7 +83,7 @@ def test_the_metadata_says_license_urls_and_extras(wheel: Path) -> None:
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [])
     assert set(urls) == {"Homepage", "Documentation", "Changelog", "Issues"}
     assert all(u.startswith("https://") for u in urls.values())
-    assert set(meta.get_all("Provides-Extra") or []) == {"haven", "plan", "all", "dev"}
+    assert set(meta.get_all("Provides-Extra") or []) == {"haven", "plan", "mount", "all", "dev"}
     base = [r for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r]
     names = {r.split("<")[0].split(">")[0].split("=")[0].strip().lower() for r in base}
     assert "numpy" in names and "cryptography" in names
@@ -164,7 +164,7 @@ def test_the_base_install_has_no_haven_or_planner(wheel: Path, tmp_path: Path) -
         assert run.returncode == 0, (argv, run.stderr)
     for argv, extra in ((["serve"], "haven"), (["tenant", "list"], "haven"), (["plan"], "plan")):
         run = subprocess.run([bin_, *argv], env=env, capture_output=True, text=True, check=False)
-        assert run.returncode == 25, run.stderr
+        assert run.returncode == 26, run.stderr
         assert run.stderr.startswith(
             f"kaikyo: error: kaikyo {argv[0]} needs the {extra} extra: "
             f"pip install 'kaikyo[{extra}]' (the module "

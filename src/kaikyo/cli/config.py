@@ -9,8 +9,10 @@ import os
 import re
 import signal
 import socket
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.retries import RetryLog
@@ -57,12 +59,38 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
 
 
 def add_json_arg(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """The output options every command takes: ``--json``, and ``--utc`` for the times
+    people read."""
     parser.add_argument(
         "--json",
         action="store_true",
         default=False if top else argparse.SUPPRESS,
         help="machine-readable output on stdout",
     )
+    parser.add_argument(
+        "--utc",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show times in UTC, not in the local time zone (env KAIKYO_UTC=1); "
+        "JSON times are RFC 3339 with their offset either way",
+    )
+
+
+def time_zone(args: argparse.Namespace, ctx: CliContext) -> tzinfo | None:
+    """The zone times are shown in: UTC with ``--utc`` (or KAIKYO_UTC=1), else the zone TZ
+    names (e.g. Asia/Tokyo), else None: the system's, with its rules at each time."""
+    if getattr(args, "utc", False) or ctx.env.get("KAIKYO_UTC", "") not in ("", "0"):
+        return UTC
+    name = ctx.env.get("TZ", "").removeprefix(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise UsageError(
+                f"TZ={name!r} is not a time zone this machine knows",
+                "use a name such as Asia/Tokyo, or --utc",
+            ) from None
+    return None
 
 
 def repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
@@ -238,3 +266,9 @@ def armed_crash_point(ctx: CliContext) -> str | None:
     """Tests only: the step at which a haven process kills itself (``KAIKYO_TEST_CRASH_AT``,
     see :mod:`kaikyo.server.crashpoints`)."""
     return ctx.env.get("KAIKYO_TEST_CRASH_AT") or None
+
+
+def fuse_library(ctx: CliContext) -> str | None:
+    """``mount``: the libfuse 3 to use (``FUSE_LIBRARY_PATH``, as mfusepy names it), or None
+    for the one the linker finds."""
+    return ctx.env.get("FUSE_LIBRARY_PATH") or None

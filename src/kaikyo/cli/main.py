@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "diff",
     "restore",
     "dump",
+    "mount",
     "check",
     "repair",
     "forget",

@@ -8,7 +8,7 @@ from typing import Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, out_console
+from kaikyo.cli.output import emit_json, out_console, show_time
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 
@@ -34,9 +34,15 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 emit_json(ctx, [asdict(k) for k in keys])
             else:
                 out = out_console(ctx)
+                zone = config.time_zone(args, ctx)
                 for k in keys:
                     mark = "*" if k.current else " "
-                    out.print(f"{mark} {short(k.key_id)}  {k.kind:10} {k.user}@{k.host}")
+                    when = show_time(k.created, zone) if k.created else "-"
+                    out.print(
+                        f"{mark} {short(k.key_id)}  {k.kind:10} {when}  {k.user}@{k.host}",
+                        markup=False,
+                        highlight=False,
+                    )
             return 0
         if args.action == "add":
             kid = repo.add_key(config.new_password(args, ctx), meta={"created": ctx.clock.now()})

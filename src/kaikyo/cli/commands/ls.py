@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, show_path
+from kaikyo.cli.output import emit_json, show_path, show_time
 from kaikyo.cli.session import repository
 
 if TYPE_CHECKING:
@@ -68,12 +68,14 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 ],
             )
             return 0
+        zone = config.time_zone(args, ctx)
         for path, n in items:
             if args.long:
+                when = show_time((n.mtime or 0) / 1e9, zone)
                 ctx.stdout.write(
                     f"{describe(n)} {n.uid if n.user is None else n.user}/"
                     f"{n.gid if n.group is None else n.group} {n.size or 0:>12} "
-                    f"{show_path(path)}\n"
+                    f"{when} {show_path(path)}\n"
                 )
             else:
                 ctx.stdout.write(show_path(path) + "\n")
