@@ -25,6 +25,7 @@ HTTP statuses are assigned exactly once, at the edges: ``kaikyo.cli.exitcodes`` 
     ├── IncompleteError             work finished but some inputs were skipped
     ├── InputFailedError            the data to back up failed at its source (a command)
     ├── UnavailableError            the system lacks what the command needs (FUSE for mount)
+    ├── MissingExtraError           a command's optional dependencies are not installed
     └── PlanError                   the planner cannot satisfy the request
 """
 
@@ -126,3 +127,8 @@ class UnavailableError(KaikyoError):
 
 class PlanError(KaikyoError):
     pass
+
+
+class MissingExtraError(KaikyoError):
+    """A command needs an extra that is not installed (``kaikyo serve`` without
+    ``kaikyo[haven]``): the message names the ``pip install`` that brings it."""

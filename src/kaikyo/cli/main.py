@@ -16,8 +16,9 @@ from typing import Any
 from kaikyo import __version__
 from kaikyo.cli import exitcodes
 from kaikyo.cli.context import CliContext
+from kaikyo.cli.extras import COMMAND_EXTRA, missing_extra
 from kaikyo.cli.helpformat import HelpFormatter
-from kaikyo.errors import KaikyoError, UsageError
+from kaikyo.errors import KaikyoError, MissingExtraError, UsageError
 
 # One module per command under kaikyo.cli.commands; each has register(subparsers) and
 # run(args, ctx) -> int. Listed explicitly, so the CLI surface is greppable in one place.
@@ -123,20 +124,38 @@ def _asks_version(argv: Sequence[str]) -> bool:
     )
 
 
-def _load_commands(only: str | None = None) -> list[ModuleType]:
-    """Import the command modules; just the one being run, so a backup does not pay for
-    importing the planner's solver or the server's web stack."""
-    modules = []
+def _load_commands(only: str | None = None) -> dict[str, ModuleType | MissingExtraError]:
+    """Import the command modules, in the CLI's order; just the one being run, so a backup
+    does not pay for importing the planner's solver or the server's web stack. A command whose
+    extra is not installed maps to the error that says which to install."""
+    loaded: dict[str, ModuleType | MissingExtraError] = {}
     for name in [only] if only else COMMAND_MODULES:
         try:
-            modules.append(importlib.import_module(f"kaikyo.cli.commands.{name}"))
+            loaded[name] = importlib.import_module(f"kaikyo.cli.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"kaikyo.cli.commands.{name}":
+            if exc.name == f"kaikyo.cli.commands.{name}":
+                continue
+            error = missing_extra(name, exc)
+            if error is None:
                 raise
-    return modules
+            loaded[name] = error
+    return loaded
+
+
+def _not_installed(sub: argparse._SubParsersAction[_Parser], name: str) -> None:
+    """A command whose extra is missing stays listed in ``kaikyo --help``, saying so."""
+    sub.add_parser(name, help=f"(not installed: needs kaikyo[{COMMAND_EXTRA[name]}])")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``only`` (or every command). Raises the command's
+    :class:`MissingExtraError` before any parsing when ``only`` needs an extra that is not
+    installed, so ``kaikyo serve --anything`` says what to install rather than what is wrong
+    with its flags."""
+    loaded = _load_commands(only)
+    wanted = loaded.get(only) if only else None
+    if isinstance(wanted, MissingExtraError):
+        raise wanted
     parser = _Parser(
         prog="kaikyo",
         description="Encrypted, deduplicated protection and "
@@ -154,8 +173,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     add_repo_args(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in _load_commands(only):
-        module.register(sub)
+    for name, module in loaded.items():
+        if isinstance(module, MissingExtraError):
+            _not_installed(sub, name)
+        else:
+            module.register(sub)
     return parser
 
 

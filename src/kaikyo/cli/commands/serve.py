@@ -8,6 +8,7 @@ the operator vouches for (a TLS-terminating proxy in front, or a test namespace)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import signal
 import socket
@@ -21,6 +22,7 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.server import Haven, create_app
+from kaikyo.server.accesslog import FORMATS, open_access_log
 from kaikyo.server.connections import guarded_h11
 from kaikyo.units import parse_duration, parse_size
 
@@ -73,6 +75,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="HOST:PORT",
         help="serve /metrics (Prometheus) here, for the operator's network only; "
         "it is never served on the tenants' --listen address (it names tenants)",
+    )
+    p.add_argument(
+        "--access-log",
+        metavar="FILE",
+        help="write one line per request here (- is standard output); tokens are never "
+        "logged (default: no access log)",
+    )
+    p.add_argument(
+        "--access-log-format",
+        choices=FORMATS,
+        default="text",
+        help='text (default): TIME REMOTE TENANT TOKEN_ID "METHOD PATH" STATUS BYTES_IN '
+        "BYTES_OUT SECONDS; json: one object a line, the same fields",
     )
     p.add_argument(
         "--header-timeout",
@@ -170,6 +185,19 @@ def _positive(value: int, flag: str) -> int:
     return value
 
 
+def _announce(
+    args: argparse.Namespace, ctx: CliContext, url: str, data: str, metrics_url: str | None
+) -> None:
+    if args.json:
+        emit_json(ctx, {"listen": url, "data": data, "metrics": metrics_url})
+    else:
+        ctx.stderr.write(
+            f"kaikyo haven on {url}, data in {data}"
+            + (f", metrics on {metrics_url}" if metrics_url else "")
+            + "\n"
+        )
+
+
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     host, port = _split_listen(args.listen)
     tls = bool(args.tls_cert or args.tls_key)
@@ -197,54 +225,50 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     idle = parse_duration(args.idle_timeout, "--idle-timeout")
     purge_interval = parse_duration(args.purge_interval, "--purge-interval")
     max_connections = _positive(args.max_connections, "--max-connections")
-    sockets = [_bind(host, port)]
-    if metrics is not None:
-        sockets.append(_bind(*metrics))
-    arm_crash_point(ctx)
-    haven = Haven(settings, ctx.clock, create=True)
-    haven.area.clean_uploads()
-    haven.recover()
-    haven.recount_usage()
-    scheme = "https" if tls else "http"
-    url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
-    metrics_url = (
-        f"{scheme}://{metrics[0]}:{sockets[1].getsockname()[1]}/metrics"
-        if metrics is not None
-        else None
-    )
-    if args.json:
-        emit_json(ctx, {"listen": url, "data": str(settings.data_dir), "metrics": metrics_url})
-    else:
-        ctx.stderr.write(
-            f"kaikyo haven on {url}, data in {settings.data_dir}"
-            + (f", metrics on {metrics_url}" if metrics_url else "")
-            + "\n"
+    with contextlib.ExitStack() as cleanup:  # whatever was opened is closed, in reverse
+        access_log = None
+        if args.access_log:
+            access_log = open_access_log(args.access_log, args.access_log_format)
+            cleanup.callback(access_log.close)
+        sockets = [cleanup.enter_context(_bind(host, port))]
+        if metrics is not None:
+            sockets.append(cleanup.enter_context(_bind(*metrics)))
+        arm_crash_point(ctx)
+        haven = Haven(settings, ctx.clock, create=True)
+        cleanup.callback(haven.close)
+        haven.area.clean_uploads()
+        haven.recover()
+        haven.recount_usage()
+        scheme = "https" if tls else "http"
+        url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}"
+        metrics_url = (
+            f"{scheme}://{metrics[0]}:{sockets[1].getsockname()[1]}/metrics"
+            if metrics is not None
+            else None
         )
-    app = create_app(
-        haven,
-        purge_interval=purge_interval,
-        metrics_port=sockets[1].getsockname()[1] if metrics else None,
-    )
-    config = uvicorn.Config(
-        app,
-        ssl_certfile=args.tls_cert,
-        ssl_keyfile=args.tls_key,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_keep_alive=max(1, int(idle)),
-        server_header=False,
-        http=guarded_h11(header_timeout, max_connections),
-        limit_concurrency=max_connections,
-    )
-    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler
-    # it found: make that one a no-op, so the data directory is closed and the exit is 0.
-    previous = signal.signal(signal.SIGTERM, lambda *_: None)
-    try:
+        _announce(args, ctx, url, str(settings.data_dir), metrics_url)
+        app = create_app(
+            haven,
+            purge_interval=purge_interval,
+            metrics_port=sockets[1].getsockname()[1] if metrics else None,
+            access_log=access_log,
+        )
+        config = uvicorn.Config(
+            app,
+            ssl_certfile=args.tls_cert,
+            ssl_keyfile=args.tls_key,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_keep_alive=max(1, int(idle)),
+            server_header=False,
+            http=guarded_h11(header_timeout, max_connections),
+            limit_concurrency=max_connections,
+        )
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the
+        # handler it found: make that one a no-op, so the data directory is closed and the
+        # exit is 0.
+        previous = signal.signal(signal.SIGTERM, lambda *_: None)
+        cleanup.callback(signal.signal, signal.SIGTERM, previous)
         uvicorn.Server(config).run(sockets=sockets)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        for sock in sockets:
-            sock.close()
-        haven.close()
     return exitcodes.OK
