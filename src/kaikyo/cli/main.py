@@ -224,21 +224,53 @@ def _main(argv: Sequence[str] | None, ctx: CliContext) -> int:
             return exitcodes.USAGE
         return int(args.func(args, ctx))
     except KaikyoError as exc:
+        code = exitcodes.exit_code_for(exc)
         line = f"kaikyo: error: {exc.message}"
         if exc.hint:
             line += f" ({exc.hint})"
-        ctx.stderr.write(line + "\n")
-        return exitcodes.exit_code_for(exc)
+        _say_exit(ctx, argv, code, line, exc.message, exc.hint)
+        return code
     except Terminated:
-        ctx.stderr.write(
-            "kaikyo: terminated (SIGTERM); finished work is kept and the next run resumes\n"
-        )
+        text = "terminated (SIGTERM); finished work is kept and the next run resumes"
+        _say_exit(ctx, argv, exitcodes.TERMINATED, f"kaikyo: {text}", text)
         return exitcodes.TERMINATED
     except KeyboardInterrupt:
-        ctx.stderr.write("kaikyo: interrupted; finished work is kept and the next run resumes\n")
+        text = "interrupted; finished work is kept and the next run resumes"
+        _say_exit(ctx, argv, exitcodes.INTERRUPTED, f"kaikyo: {text}", text)
         return exitcodes.INTERRUPTED
     except BrokenPipeError:
         return exitcodes.OK
+
+
+def _json_asked(argv: Sequence[str] | None) -> bool:
+    """``--json`` among the options (not after ``--``, where a command's arguments are)."""
+    for arg in argv or ():
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def _say_exit(
+    ctx: CliContext,
+    argv: Sequence[str] | None,
+    code: int,
+    line: str,
+    message: str,
+    hint: str | None = None,
+) -> None:
+    """The last word of a failed command on stderr: one line for people, or with ``--json``
+    restic's ``exit_error`` message (docs/JSON.md), so a script reads why as it reads what."""
+    if not _json_asked(argv):
+        ctx.stderr.write(line + "\n")
+        return
+    doc: dict[str, object] = {"message_type": "exit_error", "code": code, "message": message}
+    if hint:
+        doc["hint"] = hint
+    import json
+
+    ctx.stderr.write(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
 def _tune_malloc() -> None:
