@@ -187,6 +187,87 @@ class _KillAtWrite:
         self._store.delete(name)
 
 
+# ---- copy's source repository ----------------------------------------------------------
+# restic's names (--from-repo, --from-password-file, RESTIC_FROM_*) with KAIKYO_. The source
+# is only read: no upload limit; its own CA, token and passphrase.
+
+
+def add_from_repo_args(parser: argparse.ArgumentParser) -> None:
+    """The options naming the repository ``copy`` reads from."""
+    g = parser.add_argument_group("source repository")
+    g.add_argument(
+        "--from-repo",
+        metavar="REPO",
+        help="the repository to copy from (env KAIKYO_FROM_REPOSITORY): a path, "
+        "or http(s)://HOST:PORT/TENANT/REPO for a haven",
+    )
+    g.add_argument(
+        "--from-password-file",
+        metavar="FILE",
+        help="read the source's passphrase from this file (env KAIKYO_FROM_PASSWORD_FILE; "
+        "or KAIKYO_FROM_PASSWORD)",
+    )
+    # A token file, not a --from-token flag: a command line is readable by every local user
+    # (/proc/PID/cmdline), and kaikyo takes no secret as an argument (nor restic a password).
+    g.add_argument(
+        "--from-token-file",
+        metavar="FILE",
+        help="read the source haven's token from this file (env KAIKYO_FROM_TOKEN)",
+    )
+    g.add_argument(
+        "--from-ca-file",
+        metavar="FILE",
+        help="trust only this CA (PEM) for an https:// source haven (env KAIKYO_FROM_CA_FILE)",
+    )
+
+
+def from_repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
+    url = getattr(args, "from_repo", None) or ctx.env.get("KAIKYO_FROM_REPOSITORY")
+    if not url:
+        raise UsageError(
+            "no source repository given", "pass --from-repo or set KAIKYO_FROM_REPOSITORY"
+        )
+    return str(url)
+
+
+def _from_token(args: argparse.Namespace, ctx: CliContext) -> str | None:
+    path = getattr(args, "from_token_file", None)
+    if path:
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read token file {path}: {why}") from None
+        if not token:
+            raise ConfigError(f"token file {path} is empty")
+        return token
+    return ctx.env.get("KAIKYO_FROM_TOKEN") or None
+
+
+def from_store_for(args: argparse.Namespace, ctx: CliContext) -> Store:
+    """The store of copy's source (read by the command; never written but for its lock)."""
+    options = StoreOptions(
+        token=_from_token(args, ctx),
+        ca_file=getattr(args, "from_ca_file", None) or ctx.env.get("KAIKYO_FROM_CA_FILE") or None,
+        clock=ctx.clock,
+        retry_limit=retry_limit(args, ctx),
+        retry_watcher=retry_log(ctx),
+    )
+    return open_store(from_repo_url(args, ctx), options)
+
+
+def from_password(args: argparse.Namespace, ctx: CliContext) -> str:
+    path = getattr(args, "from_password_file", None) or ctx.env.get("KAIKYO_FROM_PASSWORD_FILE")
+    return _secret(
+        path,
+        ctx,
+        "KAIKYO_FROM_PASSWORD",
+        "passphrase of the source repository",
+        "pass --from-password-file or set KAIKYO_FROM_PASSWORD or KAIKYO_FROM_PASSWORD_FILE",
+        False,
+    )
+
+
 def _secret(
     path: str | None,
     ctx: CliContext,
