@@ -16,10 +16,13 @@ from typing import Any
 
 import pytest
 
+from kaikyo.core.constants import BLOB_DATA, BLOB_TREE
+from kaikyo.repo import Repository
+from kaikyo.store.local import LocalStore
 from kaikyo.testing.compare import assert_trees_equal
 from kaikyo.testing.trees import JAPANESE_NAME, Zoo, build_zoo
 
-from .conftest import TENANT, Haven, Kaikyo
+from .conftest import PASSWORD, TENANT, Haven, Kaikyo
 from .test_errors import assert_error
 
 SOURCE_PASSWORD = "源のパスフレーズ"
@@ -96,12 +99,21 @@ def test_copy_restores_byte_exact_and_a_second_copy_copies_nothing(
     assert len(kaikyo("snapshots", "--json").json()) == 1
 
 
-def test_copy_of_data_the_destination_holds_sends_nothing_but_the_manifest(
+def blob_counts(k: Kaikyo) -> tuple[int, int]:
+    """How many data blobs and trees a local repository's index lists."""
+    repo = Repository.open(LocalStore(k.repo), PASSWORD)
+    repo.load_index()
+    types = [e.blob_type for _, e in repo.index.entries()]
+    return types.count(BLOB_DATA), types.count(BLOB_TREE)
+
+
+def test_copy_of_data_the_destination_holds_sends_no_data(
     tmp_path: Path, local_kaikyo: Kaikyo
 ) -> None:
     """The same tree backed up into both (each with its own key), then copied: the chunks
-    and the trees are found in the destination under their new ids; only the manifest that
-    makes them a second snapshot is written."""
+    and the trees are found in the destination under their new ids. At most the trees above
+    the backed-up directory are new: /tmp's mtime, in the root tree, changes as any process
+    makes a file there."""
     data = tmp_path / "data"
     (data / "日本語").mkdir(parents=True)
     (data / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
@@ -112,17 +124,56 @@ def test_copy_of_data_the_destination_holds_sends_nothing_but_the_manifest(
         k("snapshots")  # makes its cache directory: tmp_path (in the upper trees) stays as is
     src.backup(data)
     local_kaikyo.backup(data)
-    packs = listing(local_kaikyo.repo / "data")
+    chunks, trees = blob_counts(local_kaikyo)
 
     [line], summary = copy(local_kaikyo, src)
     assert line["action"] == "copied"
     assert summary["bytes_read"] > 3 * 1024 * 1024
-    assert summary["blobs_sent"] == summary["bytes_sent"] == 0
-    assert summary["bytes_deduplicated"] == summary["bytes_read"]
-    assert listing(local_kaikyo.repo / "data") == packs  # not one new pack
+    above = len(data.parts) - 1  # the trees of /, /tmp, ... that name the directory
+    assert blob_counts(local_kaikyo) == (chunks, trees + summary["blobs_sent"])
+    assert summary["blobs_sent"] <= above and summary["bytes_sent"] < above * 1024
+    assert summary["bytes_deduplicated"] > 3 * 1024 * 1024
     out = tmp_path / "out"
     local_kaikyo.restore(line["snapshot"], out)
     assert_trees_equal(data, out / str(data).lstrip("/"))
+
+
+def test_a_later_copy_reads_only_what_changed_since_the_last(
+    tmp_path: Path, kaikyo: Kaikyo
+) -> None:
+    """The daily case: the second copy walks the first one beside the new snapshot, so it
+    reads the changed directory and the new file, not the whole tree again. Once the
+    earlier source snapshot is forgotten and pruned, a copy still works."""
+    data = tmp_path / "data"
+    for d in range(4):
+        (data / f"d{d}").mkdir(parents=True)
+        for f in range(5):
+            (data / f"d{d}" / f"f{f}").write_bytes(os.urandom(100_000))
+    src = Kaikyo(tmp_path / "src", tmp_path / "src-cache", password=SOURCE_PASSWORD).init()
+    first = src.backup(data)["snapshot_id"]
+    [_], whole = copy(kaikyo, src)
+    assert whole["bytes_read"] > 2_000_000
+    (data / "d2" / "f0").write_bytes(os.urandom(100_000))
+    (data / "d2" / "新しい").write_bytes(os.urandom(50_000))
+    second = src.backup(data)["snapshot_id"]
+    [skipped, line], summary = copy(kaikyo, src)
+    assert (skipped["action"], line["action"], line["source"]) == ("skipped", "copied", second)
+    assert 150_000 <= summary["bytes_read"] < 200_000  # two new files and a few trees
+    out = tmp_path / "out"
+    kaikyo.restore(line["snapshot"], out)
+    assert_trees_equal(data, out / str(data).lstrip("/"))
+
+    # The earlier copy the next one walks is of ``second``: gone from the source now (its
+    # root tree too, unless prune kept the pack holding it). Either way, a whole copy.
+    src("forget", second, "--prune")
+    (data / "d3" / "f4").write_bytes(os.urandom(100_000))
+    third = src.backup(data)["snapshot_id"]
+    lines_, _ = copy(kaikyo, src)
+    assert [(x["source"], x["action"]) for x in lines_] == [(first, "skipped"), (third, "copied")]
+    shutil.rmtree(out)
+    kaikyo.restore("latest", out)
+    assert_trees_equal(data, out / str(data).lstrip("/"))
+    assert kaikyo("check", "--read-data", "--json").json()["ok"]
 
 
 def test_copy_selects_by_id_latest_host_tag_and_path(tmp_path: Path, local_kaikyo: Kaikyo) -> None:
@@ -148,6 +199,27 @@ def test_copy_selects_by_id_latest_host_tag_and_path(tmp_path: Path, local_kaiky
     # The destination's filters see the copies as the source's snapshots.
     [on_beta] = local_kaikyo("snapshots", "--json", "--host", "beta").json()
     assert on_beta["original"] == beta
+
+
+def test_retagging_the_copy_keeps_it_a_copy_retagging_the_source_does_not(
+    tmp_path: Path, local_kaikyo: Kaikyo
+) -> None:
+    src = Kaikyo(tmp_path / "src", tmp_path / "src-cache", password=SOURCE_PASSWORD).init()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(os.urandom(3000))
+    sid = src.backup(tmp_path / "d")["snapshot_id"]
+    [line], _ = copy(local_kaikyo, src)
+    local_kaikyo("tag", line["snapshot"], "--add", "保管")
+    [again], _ = copy(local_kaikyo, src)
+    assert again["action"] == "skipped"  # copied_from names the source manifest
+    # Retagged in the source: another manifest, other tags, so another snapshot (restic's
+    # rule), copied again; its trees are the copy's already: nothing is read but the root.
+    [change] = src("tag", sid, "--add", "月次", "--json").json()
+    [third], summary = copy(local_kaikyo, src)
+    assert (third["source"], third["action"]) == (change["new"], "copied")
+    assert summary["blobs_read"] == summary["blobs_sent"] == 0
+    originals = {s["original"] for s in local_kaikyo("snapshots", "--json").json()}
+    assert originals == {sid}
 
 
 def test_copy_takes_source_settings_from_flags_and_files(

@@ -1,8 +1,10 @@
 """copy: snapshots from a source repository into this one, as restic's ``copy``.
 
 Which snapshots are copied: a source snapshot is skipped when the destination holds a copy of
-it, restic's rule: a destination snapshot whose ``original`` (or id) is the source's
-``original`` (or id), with the same time, host, user, paths, tags and excludes. A copy's
+it: one made from this manifest (its ``copied_from`` names it, whatever was retagged in the
+destination since), or one restic would take for it, a destination snapshot whose ``original``
+(or id) is the source's ``original`` (or id), with the same time, host, user, paths, tags and
+excludes (so a snapshot retagged in the source is copied again, as restic does). A copy's
 manifest is the source's with ``original`` set (so ``tag`` in either repository keeps the
 link), ``parent`` cleared (it names a snapshot of the source), the new root ``tree``, and
 ``copied_from`` (the source repository's id, the source snapshot and its root tree).
@@ -21,6 +23,7 @@ from typing import Any
 
 from kaikyo.core.constants import BLOB_DATA
 from kaikyo.repo import Repository, SnapshotRecord
+from kaikyo.snapshot.earlier import Hint
 from kaikyo.snapshot.translate import CopyProgress, ReadCounts, Translator
 
 MAX_IN_FLIGHT = 2  # packs uploading at once per writer (each up to the pack size)
@@ -105,21 +108,65 @@ class Copies:
 
     def __init__(self, records: list[SnapshotRecord], source_repo: str) -> None:
         self._source_repo = source_repo
+        self._records: list[SnapshotRecord] = []
         self._by_id: dict[str, list[SnapshotRecord]] = {}
+        self._by_source: dict[str, SnapshotRecord] = {}
         for record in records:
             self.add(record)
 
     def add(self, record: SnapshotRecord) -> None:
+        self._records.append(record)
         keys = {record.snapshot_id, str(record.doc.get("original") or record.snapshot_id)}
         for key in keys:
             self._by_id.setdefault(key, []).append(record)
+        origin = record.doc.get("copied_from")
+        if isinstance(origin, dict) and origin.get("repository") == self._source_repo:
+            self._by_source.setdefault(str(origin.get("snapshot")), record)
 
     def of(self, source: SnapshotRecord) -> SnapshotRecord | None:
-        """The destination's copy of ``source``, if it has one."""
+        """The destination's copy of ``source``, if it has one: made from this very
+        manifest (``copied_from``: so a copy retagged in the destination is still its copy),
+        else one restic would take for it."""
+        made = self._by_source.get(source.snapshot_id)
+        if made is not None:
+            return made
         for record in self._by_id.get(_persistent_id(source), []):
             if _same_snapshot(record.doc, source.doc, self._source_repo):
                 return record
         return None
+
+    def earlier(self, source: SnapshotRecord) -> Hint | None:
+        """The root trees (source, destination) of the copy from this source most like
+        ``source``: of its host and paths if there is one, else of its host, else any; the
+        latest of those (see :mod:`kaikyo.snapshot.earlier`)."""
+        doc = source.doc
+
+        def rank(record: SnapshotRecord) -> tuple[bool, bool, float]:
+            same_host = record.doc.get("hostname") == doc.get("hostname")
+            same_paths = sorted(record.doc.get("paths") or []) == sorted(doc.get("paths") or [])
+            return same_host, same_host and same_paths, record.time
+
+        best: tuple[tuple[bool, bool, float], Hint] | None = None
+        for record in self._records:
+            hint = self._hint(record)
+            if hint is not None and (best is None or rank(record) > best[0]):
+                best = rank(record), hint
+        return None if best is None else best[1]
+
+    def _hint(self, record: SnapshotRecord) -> Hint | None:
+        origin = record.doc.get("copied_from")
+        if not isinstance(origin, dict) or origin.get("repository") != self._source_repo:
+            return None
+        try:
+            return _tree_id(origin.get("tree")), _tree_id(record.doc.get("tree"))
+        except ValueError:
+            return None  # a manifest written by something else than copy: no use
+
+
+def _tree_id(text: object) -> bytes:
+    if not isinstance(text, str) or len(text) != 64:
+        raise ValueError("not a tree id")
+    return bytes.fromhex(text)
 
 
 def copied_doc(source: SnapshotRecord, tree: str, source_repo: str) -> dict[str, Any]:
@@ -145,7 +192,7 @@ class Copier:
         self.src, self.dst = src, dst
         self.writer = dst.writer(MAX_IN_FLIGHT)
         self.data = dst.blob_writer(BLOB_DATA, self.writer.pack_done, max_in_flight=MAX_IN_FLIGHT)
-        self.translator = Translator(src, self.data, self.writer, progress)
+        self.translator = Translator(src, dst, self.data, self.writer, progress)
 
     def _now(self) -> Sent:
         read: ReadCounts = self.translator.read
@@ -158,11 +205,14 @@ class Copier:
             data.bytes_stored + trees.bytes_stored,
         )
 
-    def copy(self, source: SnapshotRecord) -> tuple[SnapshotRecord, dict[str, int]]:
-        """Copy one snapshot; its manifest is saved once all it names is durable and
-        indexed. Returns the new snapshot and what it cost."""
+    def copy(
+        self, source: SnapshotRecord, earlier: Hint | None
+    ) -> tuple[SnapshotRecord, dict[str, int]]:
+        """Copy one snapshot (``earlier``: the roots of an earlier copy, see
+        :mod:`kaikyo.snapshot.earlier`); its manifest is saved once all it names is durable
+        and indexed. Returns the new snapshot and what it cost."""
         before = self._now()
-        root = self.translator.translate(bytes.fromhex(source.doc["tree"]))
+        root = self.translator.translate(bytes.fromhex(source.doc["tree"]), earlier)
         self.data.finish()  # the chunks' packs stored, and reported to the session ...
         self.writer.flush()  # ... which stores the trees' pack, then the index files
         cost = self._now().minus(before)
@@ -195,7 +245,7 @@ def run_copy(
             if existing is not None:
                 done = SnapshotCopy(source, existing.snapshot_id, False)
             else:
-                record, counts = copier.copy(source)
+                record, counts = copier.copy(source, copies.earlier(source))
                 copies.add(record)  # the same snapshot twice in one run: copied once
                 done = SnapshotCopy(source, record.snapshot_id, True, counts)
             result.snapshots.append(done)

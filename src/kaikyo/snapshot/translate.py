@@ -4,13 +4,13 @@ The source and the destination have different keys, so the same plaintext has di
 in each (:mod:`kaikyo.snapshot.idmap`): nothing can be moved sealed. A snapshot is copied in
 three steps:
 
-1. its trees are read level by level, each level pack by pack (one ranged read per span, not
-   one per tree: a source at a haven answers in 35 ms), collecting the chunk ids the files
-   name; subtrees this run has already translated are not entered;
-2. the chunks not translated yet are read pack by pack (:meth:`Repository.stream_pack`),
-   checked against their source ids, and handed to the destination's data
-   :class:`~kaikyo.repo.BlobWriter`, which stores those the destination lacks and names them
-   all with the destination's key;
+1. its trees are read level by level, each level pack by pack
+   (:func:`~kaikyo.snapshot.readblobs.read_blobs`), collecting the chunk ids the files name;
+   subtrees this run has translated are not entered, nor those an earlier copy shows
+   unchanged (:mod:`kaikyo.snapshot.earlier`, which also pairs the chunks of files it had);
+2. the chunks not translated yet are read pack by pack, checked against their source ids, and
+   handed to the destination's data :class:`~kaikyo.repo.BlobWriter`, which stores those the
+   destination lacks and names them all with the destination's key;
 3. the trees are rewritten deepest first, chunk and subtree ids replaced, and stored by the
    destination's write session, which deduplicates them too.
 
@@ -19,24 +19,23 @@ Nothing is chunked again: the destination gets the source's chunks (as restic's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
-
 from kaikyo.core.constants import BLOB_DATA, BLOB_TREE
-from kaikyo.core.format.tree import TreeNode, decode_nodes, encode_nodes
+from kaikyo.core.format.tree import decode_nodes, encode_nodes
 from kaikyo.core.ids import short
 from kaikyo.errors import IntegrityError
-from kaikyo.repo import BlobWriter, Repository, RepositoryWriter, WantedBlobs
+from kaikyo.repo import BlobWriter, Repository, RepositoryWriter
+from kaikyo.snapshot.earlier import EarlierCopy, Hint, Opened
 from kaikyo.snapshot.idmap import IdMap
+from kaikyo.snapshot.readblobs import read_blobs
 
-LOCATE_BATCH = 1 << 16  # ids located in the index per call (bounds the temporary columns)
 SAVE_BATCH = 8 * 1024 * 1024  # plaintext handed to the blob writer at once
 TREE_CACHE = 64 * 1024 * 1024  # trees read in step 1 kept for step 3; the others read again
+LEVEL_SLICE = 4096  # trees of one level read at once (and their earlier copies)
 
-_KIND = {BLOB_DATA: "data blob", BLOB_TREE: "tree"}
+Level = list[tuple[bytes, Hint | None]]
 
 
 class CopyProgress(Protocol):
@@ -48,50 +47,10 @@ class NullCopyProgress:
         pass
 
 
-def read_blobs(repo: Repository, ids: bytes, blob_type: int) -> Iterator[tuple[bytes, bytes]]:
-    """(id, plaintext) of each of ``ids`` (32 bytes each, concatenated, distinct), pack by
-    pack in offset order; each of the type expected and matching its id, or IntegrityError."""
-    for lo in range(0, len(ids), 32 * LOCATE_BATCH):
-        yield from _read_located(repo, ids[lo : lo + 32 * LOCATE_BATCH], blob_type)
-
-
-def _read_located(repo: Repository, ids: bytes, blob_type: int) -> Iterator[tuple[bytes, bytes]]:
-    loc = repo.index.locate_many(ids)
-    if not loc.found.all():
-        bid = ids[int(np.flatnonzero(~loc.found)[0]) * 32 :][:32]
-        raise IntegrityError(f"{_KIND[blob_type]} {short(bid)} is missing from the source index")
-    wrong = np.flatnonzero(loc.blob_type != blob_type)
-    if len(wrong):
-        bid = ids[int(wrong[0]) * 32 :][:32]
-        raise IntegrityError(f"blob {short(bid)} of the source is not a {_KIND[blob_type]}")
-    order = np.lexsort((loc.offset, loc.pack))
-    packs = loc.pack[order]
-    cuts = np.flatnonzero(np.diff(packs)) + 1
-    hasher = repo.hasher
-    for rows in np.split(order, cuts):
-        sel = rows.tolist()
-
-        def blob_id(k: int, sel: list[int] = sel) -> bytes:
-            return ids[sel[k] * 32 : sel[k] * 32 + 32]
-
-        wanted = WantedBlobs(
-            loc.offset[rows].tolist(),
-            loc.length[rows].tolist(),
-            loc.blob_type[rows].tolist(),
-            loc.raw_length[rows].tolist(),
-            blob_id,
-        )
-        pack_id = repo.index.pack_id(int(loc.pack[rows[0]]))
-        for k, plain in enumerate(repo.stream_pack(pack_id, wanted)):
-            bid = blob_id(k)
-            if hasher(plain) != bid:
-                raise IntegrityError(f"{_KIND[blob_type]} {short(bid)} does not match its id")
-            yield bid, plain
-
-
 @dataclass
 class ReadCounts:
-    """What a translator read from the source: blobs (trees and chunks) and their plaintext."""
+    """What a translator read from the source and offered to the destination: blobs (trees
+    and chunks) and their plaintext."""
 
     blobs: int = 0
     bytes: int = 0
@@ -114,23 +73,20 @@ class _Found:
             self.kept += len(raw)
 
 
-def _references(node: TreeNode) -> tuple[bytes | None, bytes | None]:
-    """A node's chunk ids and subtree id, whatever its type: a copy leaves no source id in
-    the destination, even in a node that should not have one."""
-    return node.content or None, node.subtree
-
-
 class Translator:
-    """Translates snapshots from ``src`` into the destination's writers: chunks through
-    ``data``, trees through ``trees`` (the session that indexes both).
+    """Translates snapshots from ``src`` into ``dst``'s writers: chunks through ``data``,
+    trees through ``trees`` (the session that indexes both).
 
     It remembers what it translated, so a run copying several snapshots reads a subtree or a
-    chunk they share once.
+    chunk they share once. A node's chunk ids and subtree id are translated whatever its
+    type: a copy leaves no source id in the destination, even in a node that should not
+    have one.
     """
 
     def __init__(
         self,
         src: Repository,
+        dst: Repository,
         data: BlobWriter,
         trees: RepositoryWriter,
         progress: CopyProgress | None = None,
@@ -139,15 +95,19 @@ class Translator:
         self.data = data
         self.trees = trees
         self.progress = progress or NullCopyProgress()
+        self.earlier = EarlierCopy(src, dst)
         self.chunks = IdMap()
         self.tree_ids: dict[bytes, bytes] = {}
         self.read = ReadCounts()
+        self.paired = 0  # chunks an earlier copy named, not read
 
-    def translate(self, root: bytes) -> bytes:
+    def translate(self, root: bytes, hint: Hint | None = None) -> bytes:
         """The destination id of the source tree ``root``, once it and everything below it
-        is stored in the destination (or queued in its writers: flushing is the caller's)."""
+        is stored in the destination (or queued in its writers: flushing is the caller's).
+        ``hint``: an earlier copy (see :mod:`kaikyo.snapshot.earlier`)."""
         if root not in self.tree_ids:
-            found = self._collect(root)
+            found = self._collect(root, hint)
+            self.paired += self.earlier.pair_into(self.chunks)
             self._copy_chunks(found.chunks)
             del found.chunks
             for tree_id in found.order:
@@ -156,28 +116,39 @@ class Translator:
 
     # ---- step 1: the trees ------------------------------------------------------------
 
-    def _collect(self, root: bytes) -> _Found:
+    def _collect(self, root: bytes, hint: Hint | None) -> _Found:
         found = _Found()
-        level, seen = [root], {root}
+        level: Level = [(root, hint)]
+        seen = {root}
         while level:
-            below: list[bytes] = []
-            for tree_id, raw in read_blobs(self.src, b"".join(level), BLOB_TREE):
-                self._counted(len(raw))
-                found.keep(tree_id, raw)
-                kids = []
-                for node in decode_nodes(raw):
-                    content, subtree = _references(node)
-                    if content is not None:
-                        found.chunks += content
-                    if subtree is not None:
-                        kids.append(subtree)
-                        if subtree not in seen and subtree not in self.tree_ids:
-                            seen.add(subtree)
-                            below.append(subtree)
-                found.children[tree_id] = kids
+            level = self.earlier.settle(level, self.tree_ids)
+            below: Level = []
+            for lo in range(0, len(level), LEVEL_SLICE):
+                below += self._read_level(level[lo : lo + LEVEL_SLICE], found, seen)
             level = below
         found.order = self._deepest_first(root, found.children)
         return found
+
+    def _read_level(self, part: Level, found: _Found, seen: set[bytes]) -> Level:
+        """Read ``part``'s trees; their subtrees not seen yet, with their hints."""
+        opened = self.earlier.open(part)
+        below: Level = []
+        for tree_id, raw in read_blobs(self.src, b"".join(t for t, _ in part), BLOB_TREE):
+            self._counted(len(raw))
+            found.keep(tree_id, raw)
+            was: Opened | None = opened.get(tree_id)
+            kids = found.children[tree_id] = []
+            for node in decode_nodes(raw):
+                if node.content:
+                    found.chunks += node.content
+                hint = self.earlier.follow(was, node)
+                sub = node.subtree
+                if sub is not None:
+                    kids.append(sub)
+                    if sub not in seen and sub not in self.tree_ids:
+                        seen.add(sub)
+                        below.append((sub, hint))
+        return below
 
     def _deepest_first(self, root: bytes, children: dict[bytes, list[bytes]]) -> list[bytes]:
         """The trees to rewrite, each after every tree it names (post-order, iterative: a

@@ -53,10 +53,19 @@ def test_a_copy_is_found_by_original_and_the_same_fields() -> None:
     # Another time, host or tag set: another snapshot (as restic's similarSnapshots).
     assert copies.of(_record("2" * 64, original="1" * 64, tags=["x"])) is None
     assert copies.of(_record("2" * 64, original="1" * 64, tags=["x", "y"], time=2.0)) is None
-    # Same id, but the source's tree is another than the one copied: not this copy.
-    assert copies.of(_record("1" * 64, tags=["x", "y"], tree="f" * 64)) is None
+    # The same original, but another tree than the one copied: not this copy.
+    moved = _record("2" * 64, original="1" * 64, tags=["x", "y"], tree="f" * 64)
+    assert copies.of(moved) is None
     # ... which a copy made from another repository cannot tell: ids differ between keys.
-    assert Copies([copy], "OTHER").of(_record("1" * 64, tags=["x", "y"], tree="f" * 64))
+    assert Copies([copy], "OTHER").of(moved) is copy
+
+
+def test_a_copy_retagged_in_the_destination_is_still_the_copy() -> None:
+    src = _record("1" * 64, tags=["x"])
+    copy = SnapshotRecord("9" * 64, copied_doc(src, "e" * 64, "SRC"), None)
+    retagged = SnapshotRecord("8" * 64, {**copy.doc, "tags": ["keep"]}, None)
+    assert Copies([retagged], "SRC").of(src) is retagged
+    assert Copies([retagged], "OTHER").of(src) is None  # made from another repository
 
 
 def test_a_copy_of_a_copy_is_recognised_by_its_own_id() -> None:
@@ -189,9 +198,107 @@ def test_copy_refuses_a_tree_naming_what_the_source_lacks() -> None:
     wrong = _tree(src, [TreeNode(b"f", NodeType.FILE, content=tree)])  # a tree as a chunk
     dst = new_repository(password="destination")
     dst.load_index()
-    for root, why in ((tree, "is missing from the source index"), (wrong, "is not a data blob")):
+    for root, why in ((tree, "is missing from the index"), (wrong, "is not a data blob")):
         src.save_snapshot({"time": 1.0, "tree": root.hex()})
         record = next(r for r in src.list_snapshots() if r.doc["tree"] == root.hex())
         with pytest.raises(IntegrityError, match=why):
             run_copy(src, dst, [record])
     assert dst.list_snapshots() == []
+
+
+# ---- an earlier copy --------------------------------------------------------------------
+
+
+def _snapshot(repo: Repository, root: bytes, **doc: Any) -> SnapshotRecord:
+    sid = repo.save_snapshot(
+        {"time": 1.0, "hostname": "h", "paths": ["/"], **doc, "tree": root.hex()}
+    )
+    return next(r for r in repo.list_snapshots() if r.snapshot_id == sid)
+
+
+def test_an_earlier_copy_spares_reading_what_it_holds() -> None:
+    """A second run (a new translator, nothing in memory) reads the changed trees and the
+    new chunk; the unchanged subtree and the chunks the old file had are taken from the
+    earlier copy."""
+    src = new_repository(password="source")
+    src.load_index()
+    c1, c2, c3, c4 = (os.urandom(n) for n in (5000, 6000, 7000, 8000))
+    i1, i2, i3, i4 = _stored(src, [c1, c2, c3, c4])
+    a = _tree(src, [TreeNode(b"a", NodeType.FILE, content=i1 + i2)])
+    b = _tree(src, [TreeNode(b"b", NodeType.FILE, content=i3)])
+    first = _snapshot(
+        src,
+        _tree(
+            src, [TreeNode(b"A", NodeType.DIR, subtree=a), TreeNode(b"B", NodeType.DIR, subtree=b)]
+        ),
+    )
+    b2 = _tree(src, [TreeNode(b"b", NodeType.FILE, content=i3 + i4 + i3)])
+    second = _snapshot(
+        src,
+        _tree(
+            src, [TreeNode(b"A", NodeType.DIR, subtree=a), TreeNode(b"B", NodeType.DIR, subtree=b2)]
+        ),
+        time=2.0,
+    )
+    dst = new_repository(password="destination")
+    dst.load_index()
+    run_copy(src, dst, [first])
+    [done] = run_copy(src, dst, [second]).snapshots
+    assert done.copied
+    assert done.counts["blobs_read"] == 3  # the new root, the new B, the new chunk
+    assert done.counts["bytes_read"] < 8000 + 1000
+    copy = next(
+        r for r in dst.list_snapshots() if r.doc["copied_from"]["snapshot"] == second.snapshot_id
+    )
+    top = _nodes(dst, bytes.fromhex(copy.doc["tree"]))
+    [f] = _nodes(dst, top[b"B"].subtree or b"").values()
+    assert f.content == b"".join(dst.hasher(c) for c in (c3, c4, c3))
+    [g] = _nodes(dst, top[b"A"].subtree or b"").values()
+    assert [dst.load_blob(i) for i in g.blob_ids()] == [c1, c2]
+
+
+def test_an_earlier_copy_is_believed_only_for_blobs_of_the_same_length() -> None:
+    """A destination manifest claims a copy whose file has another chunk: a pair whose
+    lengths differ is refused, and the chunk is read from the source."""
+    src = new_repository(password="source")
+    src.load_index()
+    x, other = os.urandom(1000), os.urandom(3000)
+    ix, io = _stored(src, [x, other])
+    old = _tree(src, [TreeNode(b"f", NodeType.FILE, content=ix)])
+    new = _tree(
+        src, [TreeNode(b"f", NodeType.FILE, content=ix), TreeNode(b"g", NodeType.FILE, content=io)]
+    )
+    dst = new_repository(password="destination")
+    dst.load_index()
+    (y,) = _stored(dst, [os.urandom(999)])
+    claimed = _tree(dst, [TreeNode(b"f", NodeType.FILE, content=y)])
+    origin = {"repository": src.config.repo_id, "snapshot": "0" * 64, "tree": old.hex()}
+    dst.save_snapshot({"time": 0.5, "hostname": "h", "tree": claimed.hex(), "copied_from": origin})
+    [done] = run_copy(src, dst, [_snapshot(src, new)]).snapshots
+    assert done.counts["blobs_read"] == 3  # the tree and both chunks: nothing believed
+    copy = next(r for r in dst.list_snapshots() if r.snapshot_id == done.snapshot)
+    nodes = _nodes(dst, bytes.fromhex(copy.doc["tree"]))
+    assert nodes[b"f"].content == dst.hasher(x)
+
+
+@pytest.mark.parametrize("gone", ["source tree", "destination tree"])
+def test_an_earlier_copy_whose_trees_are_gone_is_not_used(gone: str) -> None:
+    src = new_repository(password="source")
+    src.load_index()
+    (chunk,) = _stored(src, [os.urandom(2000)])
+    root = _tree(src, [TreeNode(b"f", NodeType.FILE, content=chunk)])
+    dst = new_repository(password="destination")
+    dst.load_index()
+    (stored,) = _stored(dst, [os.urandom(2000)])
+    claimed = _tree(dst, [TreeNode(b"f", NodeType.FILE, content=stored)])
+    # The source tree is the one being copied (it would settle it at once), or the
+    # destination's exists (its chunk would be paired): each with the other one missing.
+    old, new = (b"\x06" * 32, claimed) if gone == "source tree" else (root, b"\x05" * 32)
+    origin = {"repository": src.config.repo_id, "snapshot": "0" * 64, "tree": old.hex()}
+    dst.save_snapshot({"time": 0.5, "hostname": "h", "tree": new.hex(), "copied_from": origin})
+    [done] = run_copy(src, dst, [_snapshot(src, root)]).snapshots
+    assert done.counts["blobs_read"] == 2  # read, as without an earlier copy
+    copy = next(r for r in dst.list_snapshots() if r.snapshot_id == done.snapshot)
+    assert _nodes(dst, bytes.fromhex(copy.doc["tree"]))[b"f"].content == dst.hasher(
+        src.load_blob(chunk)
+    )

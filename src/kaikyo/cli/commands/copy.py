@@ -34,9 +34,13 @@ def register(sub: Any) -> None:
         help="copy snapshots from another repository into this one",
         description="Copy snapshots of the repository --from-repo names into the repository "
         "-r names, as restic's copy: blobs the destination holds are not sent, snapshots it "
-        "has copies of are skipped, an interrupted copy resumes. Chunks are not cut again: "
-        "deduplication against the destination's own backups works where both were cut "
-        "with the same chunker parameters.",
+        "has copies of are skipped (restic's rule, and a copy retagged in the destination "
+        "stays a copy), an interrupted copy resumes. The source is read under a shared "
+        "lock. Blob ids are keyed, so every blob copied is read and named anew; a later "
+        "copy walks the last one and reads only what changed. Chunks are not cut again: "
+        "deduplication against the destination's own backups works where both were cut with "
+        "the same chunker parameters. Unlike restic, the source haven's token comes from a "
+        "file or KAIKYO_FROM_TOKEN, never the command line.",
     )
     p.add_argument(
         "snapshots",
@@ -158,9 +162,11 @@ def _report_snapshot(args: argparse.Namespace, ctx: CliContext, item: SnapshotCo
     if item.copied:
         c = item.counts
         line = (
-            f"copied {src} -> {dst} ({what}): sent {human_bytes(c['bytes_sent'])}, "
-            f"{human_bytes(c['bytes_deduplicated'])} already there"
+            f"copied {src} -> {dst} ({what}): read {human_bytes(c['bytes_read'])}, "
+            f"sent {human_bytes(c['bytes_sent'])}"
         )
+        if c["bytes_deduplicated"]:
+            line += f" ({human_bytes(c['bytes_deduplicated'])} deduplicated)"
     else:
         line = f"skipped {src} ({what}): already copied as {dst}"
     out_console(ctx).print(line)
