@@ -23,7 +23,7 @@ from kaikyo.testing.compare import assert_trees_equal
 from kaikyo.testing.trees import JAPANESE_NAME, Zoo, build_zoo
 
 from .conftest import PASSWORD, TENANT, Haven, Kaikyo
-from .test_errors import assert_error
+from .test_errors import _data_pack, assert_error
 
 SOURCE_PASSWORD = "源のパスフレーズ"
 
@@ -268,6 +268,23 @@ def test_copy_from_a_haven_with_a_restore_token(
     assert lines(again.out)[0]["action"] == "skipped"
 
 
+def test_copy_into_a_haven_with_a_backup_token(
+    zoo_source: tuple[Kaikyo, Zoo, str], haven: Haven, tmp_path: Path
+) -> None:
+    """The customer site's repository to the haven with the append-only token a backup
+    uses: a copy only adds objects (and its lock), so the token suffices."""
+    src, zoo, source_id = zoo_source
+    dst = haven.new(tmp_path / "cache").init()
+    dst.env["KAIKYO_TOKEN"] = haven.proc.token(TENANT, "backup")
+    [line], _ = copy(dst, src, "latest")
+    assert line["source"] == source_id and line["action"] == "copied"
+    [again], _ = copy(dst, src)
+    assert again["action"] == "skipped"
+    out = tmp_path / "out"
+    dst.restore(f"latest:{zoo.root}/names", out)
+    assert_trees_equal(zoo.root / "names", out)
+
+
 # ---- errors ---------------------------------------------------------------------------
 
 
@@ -316,6 +333,27 @@ def test_copy_of_a_missing_source_repository(pair: tuple[Kaikyo, Kaikyo], tmp_pa
     env = {"KAIKYO_FROM_REPOSITORY": str(tmp_path / "nowhere"), "KAIKYO_FROM_PASSWORD": "x"}
     assert_error(dst("copy", env=env, expect=None), 10, "source repository: no repository")
     _untouched(dst)
+
+
+def test_copy_of_a_damaged_source_stops_and_names_it(pair: tuple[Kaikyo, Kaikyo]) -> None:
+    """A blob of the source that does not authenticate: exit 15, the source named; the
+    snapshots copied before it stay, the damaged one gets no manifest (what was stored of it
+    is adopted by the next writer), and the destination checks clean."""
+    src, dst = pair
+    [intact] = src("snapshots", "--json").json()
+    data = src.repo.parent / "d"
+    (data / "big").write_bytes(os.urandom(1_000_000))
+    src.backup(data)
+    pack, offset = _data_pack(src)
+    raw = bytearray(pack.read_bytes())
+    raw[offset + 100] ^= 0x01
+    pack.write_bytes(bytes(raw))
+    run = dst("copy", env=source_env(src), expect=None)
+    assert_error(run, 15, f"repository {src.repo}:", "does not authenticate")
+    [copied] = dst("snapshots", "--json").json()
+    assert copied["copied_from"]["snapshot"] == intact["id"]
+    assert listing(dst.repo / "locks") == []
+    assert dst("check", "--json").json()["ok"]
 
 
 def test_copy_into_the_source_itself(pair: tuple[Kaikyo, Kaikyo], tmp_path: Path) -> None:

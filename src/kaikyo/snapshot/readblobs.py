@@ -24,22 +24,29 @@ _KIND = {BLOB_DATA: "data blob", BLOB_TREE: "tree"}
 
 def read_blobs(repo: Repository, ids: bytes, blob_type: int) -> Iterator[tuple[bytes, bytes]]:
     """(id, plaintext) of each of ``ids`` (32 bytes each, concatenated, distinct), pack by
-    pack in offset order; each of the type expected and matching its id, or IntegrityError."""
-    for lo in range(0, len(ids), 32 * LOCATE_BATCH):
-        yield from _read_located(repo, ids[lo : lo + 32 * LOCATE_BATCH], blob_type)
+    pack in offset order; each of the type expected and matching its id, or IntegrityError,
+    which names the repository (``copy`` reads two)."""
+    try:
+        for lo in range(0, len(ids), 32 * LOCATE_BATCH):
+            yield from _read_located(repo, ids[lo : lo + 32 * LOCATE_BATCH], blob_type)
+    except IntegrityError as exc:
+        if repo.store.url in exc.message:
+            raise
+        raise IntegrityError(
+            f"{repo_name(repo)}: {exc.message}",
+            f"see what it affects with 'kaikyo -r {repo.store.url} check --read-data'",
+        ) from None
 
 
 def _read_located(repo: Repository, ids: bytes, blob_type: int) -> Iterator[tuple[bytes, bytes]]:
     loc = repo.index.locate_many(ids)
     if not loc.found.all():
         bid = ids[int(np.flatnonzero(~loc.found)[0]) * 32 :][:32]
-        raise IntegrityError(
-            f"{_KIND[blob_type]} {short(bid)} is missing from the index of {repo_name(repo)}"
-        )
+        raise IntegrityError(f"{_KIND[blob_type]} {short(bid)} is missing from the index")
     wrong = np.flatnonzero(loc.blob_type != blob_type)
     if len(wrong):
         bid = ids[int(wrong[0]) * 32 :][:32]
-        raise IntegrityError(f"blob {short(bid)} of {repo_name(repo)} is not a {_KIND[blob_type]}")
+        raise IntegrityError(f"blob {short(bid)} is not a {_KIND[blob_type]}")
     order = np.lexsort((loc.offset, loc.pack))
     packs = loc.pack[order]
     cuts = np.flatnonzero(np.diff(packs)) + 1
@@ -61,12 +68,10 @@ def _read_located(repo: Repository, ids: bytes, blob_type: int) -> Iterator[tupl
         for k, plain in enumerate(repo.stream_pack(pack_id, wanted)):
             bid = blob_id(k)
             if hasher(plain) != bid:
-                raise IntegrityError(
-                    f"{_KIND[blob_type]} {short(bid)} of {repo_name(repo)} does not match its id"
-                )
+                raise IntegrityError(f"{_KIND[blob_type]} {short(bid)} does not match its id")
             yield bid, plain
 
 
 def repo_name(repo: Repository) -> str:
-    """How an error names the repository: ``copy`` reads two."""
-    return f"the repository at {repo.store.url}"
+    """How an error names the repository."""
+    return f"repository {repo.store.url}"
