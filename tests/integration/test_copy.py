@@ -236,6 +236,15 @@ def test_copy_takes_source_settings_from_flags_and_files(
     env = {"KAIKYO_FROM_REPOSITORY": str(src.repo), "KAIKYO_FROM_PASSWORD_FILE": str(pw)}
     run = local_kaikyo("copy", "--json", env=env)
     assert lines(run.out)[0]["action"] == "skipped"
+    env = {"KAIKYO_FROM_REPOSITORY": str(src.repo)}
+    run = local_kaikyo("copy", "--json", "--from-password-command", f"cat {pw}", env=env)
+    assert lines(run.out)[0]["action"] == "skipped"
+    both = {**env, "KAIKYO_FROM_PASSWORD_COMMAND": f"cat {pw}"}
+    run = local_kaikyo("copy", "--json", "--from-password-file", pw, env=both)
+    assert lines(run.out)[0]["action"] == "skipped"  # a flag outranks the other's variable
+    both["KAIKYO_FROM_PASSWORD_FILE"] = str(pw)
+    run = local_kaikyo("copy", env=both, expect=None)
+    assert_error(run, 64, "both given", "--from-password-file / KAIKYO_FROM_PASSWORD_FILE")
 
 
 def test_copy_from_a_haven_with_a_restore_token(

@@ -41,6 +41,11 @@ def register(sub: Any) -> None:
         "deduplication against the destination's own backups works where both were cut with "
         "the same chunker parameters. Unlike restic, the source haven's token comes from a "
         "file or KAIKYO_FROM_TOKEN, never the command line.",
+        epilog="""examples:
+  kaikyo copy --from-repo /srv/backup/repo -r https://haven:8720/tokyo-corp/main
+  KAIKYO_FROM_PASSWORD_FILE=~/.site-pass kaikyo copy --from-repo /srv/backup/repo latest
+  kaikyo copy --from-repo /srv/backup/repo --host db1 --tag nightly --json
+  KAIKYO_FROM_TOKEN=... kaikyo copy --from-repo https://haven:8720/acme/main -r /mnt/usb/repo""",
     )
     p.add_argument(
         "snapshots",
@@ -49,7 +54,7 @@ def register(sub: Any) -> None:
         help="source snapshot ids or 'latest' (of those the filters select); default: every "
         "snapshot the filters select",
     )
-    add_filter_args(p)
+    add_filter_args(p, paths=True)
     config.add_from_repo_args(p)
     config.add_repo_args(p)
     p.set_defaults(func=run)
