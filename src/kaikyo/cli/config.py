@@ -187,6 +187,98 @@ class _KillAtWrite:
         self._store.delete(name)
 
 
+# ---- copy's source repository ----------------------------------------------------------
+# restic's names (--from-repo, --from-password-file, --from-password-command, RESTIC_FROM_*)
+# with KAIKYO_. The source is only read: the download limit applies, no upload limit; its own
+# CA, token and passphrase.
+
+
+def add_from_repo_args(parser: argparse.ArgumentParser) -> None:
+    """The options naming the repository ``copy`` reads from."""
+    g = parser.add_argument_group("source repository")
+    g.add_argument(
+        "--from-repo",
+        metavar="REPO",
+        help="the repository to copy from (env KAIKYO_FROM_REPOSITORY): a path, "
+        "or http(s)://HOST:PORT/TENANT/REPO for a haven",
+    )
+    g.add_argument(
+        "--from-password-file",
+        metavar="FILE",
+        help="read the source's passphrase from this file (env KAIKYO_FROM_PASSWORD_FILE; "
+        "or KAIKYO_FROM_PASSWORD)",
+    )
+    g.add_argument(
+        "--from-password-command",
+        metavar="CMD",
+        help="run CMD (no shell) and take the first line it prints as the source's "
+        "passphrase (env KAIKYO_FROM_PASSWORD_COMMAND)",
+    )
+    # A token file, not a --from-token flag: a command line is readable by every local user
+    # (/proc/PID/cmdline), and kaikyo takes no secret as an argument (nor restic a password).
+    g.add_argument(
+        "--from-token-file",
+        metavar="FILE",
+        help="read the source haven's token from this file (env KAIKYO_FROM_TOKEN)",
+    )
+    g.add_argument(
+        "--from-ca-file",
+        metavar="FILE",
+        help="trust only this CA (PEM) for an https:// source haven (env KAIKYO_FROM_CA_FILE)",
+    )
+
+
+def from_repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
+    url = getattr(args, "from_repo", None) or ctx.env.get("KAIKYO_FROM_REPOSITORY")
+    if not url:
+        raise UsageError(
+            "no source repository given", "pass --from-repo or set KAIKYO_FROM_REPOSITORY"
+        )
+    return str(url)
+
+
+def _from_token(args: argparse.Namespace, ctx: CliContext) -> str | None:
+    path = getattr(args, "from_token_file", None)
+    if path:
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read token file {path}: {why}") from None
+        if not token:
+            raise ConfigError(f"token file {path} is empty")
+        return token
+    return ctx.env.get("KAIKYO_FROM_TOKEN") or None
+
+
+def from_store_for(args: argparse.Namespace, ctx: CliContext) -> Store:
+    """The store of copy's source (read by the command; never written but for its lock)."""
+    options = StoreOptions(
+        token=_from_token(args, ctx),
+        download_limit=getattr(args, "limit_download", None)
+        or ctx.env.get("KAIKYO_LIMIT_DOWNLOAD"),
+        ca_file=getattr(args, "from_ca_file", None) or ctx.env.get("KAIKYO_FROM_CA_FILE") or None,
+        clock=ctx.clock,
+        retry_limit=retry_limit(args, ctx),
+        retry_watcher=retry_log(ctx),
+    )
+    return open_store(from_repo_url(args, ctx), options)
+
+
+def from_password(args: argparse.Namespace, ctx: CliContext) -> str:
+    path, command = _file_or_command(args, ctx, "from")
+    return _secret(
+        path,
+        ctx,
+        "KAIKYO_FROM_PASSWORD",
+        "passphrase of the source repository",
+        "pass --from-password-file or --from-password-command, or set KAIKYO_FROM_PASSWORD, "
+        "KAIKYO_FROM_PASSWORD_FILE or KAIKYO_FROM_PASSWORD_COMMAND",
+        False,
+        command,
+    )
+
+
 def _secret(
     path: str | None,
     ctx: CliContext,
@@ -215,19 +307,25 @@ def _secret(
     return first
 
 
-def _file_or_command(args: argparse.Namespace, ctx: CliContext) -> tuple[str | None, str | None]:
+def _file_or_command(
+    args: argparse.Namespace, ctx: CliContext, prefix: str = ""
+) -> tuple[str | None, str | None]:
     """``--password-file`` or ``--password-command``; a flag outranks the other's variable,
-    and both (two flags, or two variables) is refused, as restic refuses it."""
-    path = getattr(args, "password_file", None)
-    command = getattr(args, "password_command", None)
+    and both (two flags, or two variables) is refused, as restic refuses it. ``prefix``
+    ``from``: copy's source (``--from-password-file``, ``KAIKYO_FROM_PASSWORD_FILE``...)."""
+    flag = f"--{prefix}-" if prefix else "--"
+    env = f"KAIKYO_{prefix.upper()}_" if prefix else "KAIKYO_"
+    dest = f"{prefix}_" if prefix else ""
+    path = getattr(args, f"{dest}password_file", None)
+    command = getattr(args, f"{dest}password_command", None)
     if not path and not command:
-        path = ctx.env.get("KAIKYO_PASSWORD_FILE") or None
-        command = ctx.env.get("KAIKYO_PASSWORD_COMMAND") or None
+        path = ctx.env.get(f"{env}PASSWORD_FILE") or None
+        command = ctx.env.get(f"{env}PASSWORD_COMMAND") or None
     if path and command:
         raise UsageError(
             "a password file and a password command are both given",
-            "use one of --password-file / KAIKYO_PASSWORD_FILE and "
-            "--password-command / KAIKYO_PASSWORD_COMMAND",
+            f"use one of {flag}password-file / {env}PASSWORD_FILE and "
+            f"{flag}password-command / {env}PASSWORD_COMMAND",
         )
     return path, command
 

@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "restore",
     "dump",
     "mount",
+    "copy",
     "check",
     "repair",
     "forget",

@@ -1,4 +1,5 @@
-"""Filesystem semantics on top of the repository: backup, restore, dump, trees, retention, diff.
+"""Filesystem semantics on top of the repository: backup, restore, dump, copy, trees, retention,
+diff.
 
 Vocabulary: a *snapshot* is a sealed manifest naming a root *tree*; a tree is one directory's
 *nodes* (see :mod:`kaikyo.core.format.tree` for the node keys).
@@ -15,6 +16,7 @@ from kaikyo.lazy import exports
 
 if TYPE_CHECKING:
     from kaikyo.snapshot.backup import BackupOptions, BackupResult, run_backup
+    from kaikyo.snapshot.copy import CopyResult, SnapshotCopy, run_copy
     from kaikyo.snapshot.dump import DumpResult, dump_archive, dump_file
     from kaikyo.snapshot.restore import RestoreOptions, RestoreResult, run_restore
     from kaikyo.snapshot.stream import StreamSource
@@ -23,6 +25,9 @@ _WHERE = {
     "BackupOptions": "backup",
     "BackupResult": "backup",
     "run_backup": "backup",
+    "CopyResult": "copy",
+    "SnapshotCopy": "copy",
+    "run_copy": "copy",
     "DumpResult": "dump",
     "dump_archive": "dump",
     "dump_file": "dump",
@@ -38,12 +43,15 @@ __getattr__ = exports(__name__, _WHERE, globals())
 __all__ = [
     "BackupOptions",
     "BackupResult",
+    "CopyResult",
     "DumpResult",
     "RestoreOptions",
     "RestoreResult",
+    "SnapshotCopy",
     "StreamSource",
     "dump_archive",
     "dump_file",
     "run_backup",
+    "run_copy",
     "run_restore",
 ]

@@ -22,6 +22,7 @@ COMMANDS = [
     "restore",
     "dump",
     "mount",
+    "copy",
     "snapshots",
     "ls",
     "find",

@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
   kaikyo snapshots --host web1 --tag nightly
   kaikyo snapshots --json""",
     )
-    add_filter_args(p)
+    add_filter_args(p, paths=True)
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

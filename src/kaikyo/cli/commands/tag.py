@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
         metavar="TAG",
         help="replace all tags with these (--set '' removes every tag)",
     )
-    add_filter_args(p)
+    add_filter_args(p, paths=True)
     config.add_repo_args(p)
     p.set_defaults(func=run)
 
