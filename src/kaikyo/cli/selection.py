@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kaikyo.repo import SnapshotRecord
@@ -48,3 +48,61 @@ def select(records: list[SnapshotRecord], args: argparse.Namespace) -> list[Snap
         and (not args.tag or set(args.tag) & set(r.doc.get("tags", [])))
         and (not paths or _has_paths(r, paths))
     ]
+
+
+GROUP_FIELDS = ("host", "paths", "tags")
+
+
+def parse_group_by(text: str) -> list[str]:
+    """``--group-by host,paths,tags`` (any of them, '' for one group), as restic's."""
+    from kaikyo.errors import UsageError
+
+    fields = [f.strip() for f in text.split(",") if f.strip()]
+    for f in fields:
+        if f not in GROUP_FIELDS:
+            raise UsageError(
+                f"--group-by {text!r}: {f!r} is not a field",
+                "group by host, paths and/or tags, comma-separated ('' for one group)",
+            )
+    return fields
+
+
+def _strings(value: object) -> list[str]:
+    return sorted(str(v) for v in value) if isinstance(value, list) else []
+
+
+def group_key(doc: dict[str, Any], fields: list[str]) -> dict[str, object]:
+    """What a snapshot's group is known by (restic's ``group_key``)."""
+    key: dict[str, object] = {}
+    if "host" in fields:
+        key["hostname"] = str(doc.get("hostname", ""))
+    if "paths" in fields:
+        key["paths"] = _strings(doc.get("paths"))
+    if "tags" in fields:
+        key["tags"] = _strings(doc.get("tags"))
+    return key
+
+
+def grouped(
+    records: list[SnapshotRecord], fields: list[str]
+) -> list[tuple[dict[str, object], list[SnapshotRecord]]]:
+    """The records in groups, each group's in time order, the groups in order of their
+    first snapshot."""
+    groups: dict[str, tuple[dict[str, object], list[SnapshotRecord]]] = {}
+    for r in sorted(records, key=lambda r: r.time):
+        key = group_key(r.doc, fields)
+        groups.setdefault(repr(key), (key, []))[1].append(r)
+    return list(groups.values())
+
+
+def describe_group(key: dict[str, object]) -> str:
+    """A group's heading for people: ``host web1, paths /etc /srv, tags nightly``."""
+    parts = []
+    if "hostname" in key:
+        parts.append(f"host {key['hostname'] or '-'}")
+    for name in ("paths", "tags"):
+        if name in key:
+            values = key[name]
+            assert isinstance(values, list)
+            parts.append(f"{name} {' '.join(values) or '-'}")
+    return ", ".join(parts) or "all snapshots"
