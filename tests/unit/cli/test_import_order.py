@@ -29,6 +29,7 @@ COMMANDS = [
     "repair",
     "forget",
     "tag",
+    "recover",
     "prune",
     "key",
     "unlock",
