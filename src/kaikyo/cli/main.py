@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "repair",
     "forget",
     "tag",
+    "rewrite",
     "recover",
     "prune",
     "key",

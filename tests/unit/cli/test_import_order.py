@@ -29,6 +29,7 @@ COMMANDS = [
     "repair",
     "forget",
     "tag",
+    "rewrite",
     "recover",
     "prune",
     "key",
