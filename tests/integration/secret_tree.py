@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kaikyo.repo import Repository, pack_name
+from kaikyo.store.local import LocalStore
 from kaikyo.testing.compare import Entry
 
-from .conftest import Kaikyo
+from .conftest import PASSWORD, Kaikyo
 
 SECRET_DIR = "秘密"
 
@@ -58,3 +60,17 @@ def without(before: dict[bytes, Entry], src: Path, *gone: str) -> dict[bytes, En
 
 def listed(k: Kaikyo, sid: str) -> set[str]:
     return set(k("ls", sid).out.splitlines())
+
+
+def spoil_tree(k: Kaikyo, tree: str) -> None:
+    """Flip a byte inside the stored tree blob ``tree`` (a local repository): it no longer
+    authenticates, the rest of its pack still does."""
+    repo = Repository.open(LocalStore(k.repo), PASSWORD)
+    repo.load_index()
+    loc = repo.index.lookup(bytes.fromhex(tree))
+    assert loc is not None
+    pack = k.repo / pack_name(loc.pack_id)
+    data = bytearray(pack.read_bytes())
+    data[loc.offset + loc.length // 2] ^= 0xFF
+    pack.chmod(0o644)
+    pack.write_bytes(bytes(data))

@@ -11,7 +11,7 @@ import pytest
 from kaikyo.testing.compare import compare_scans, scan
 
 from .conftest import Kaikyo
-from .secret_tree import listed, make_src, snapshots, stored
+from .secret_tree import listed, make_src, snapshots, spoil_tree, stored
 
 
 @pytest.fixture
@@ -68,3 +68,20 @@ def test_recover_after_a_manifest_is_deleted_from_the_store(
     restored = target / first["tree"][:8] / src.relative_to("/")
     assert (restored / "big").stat().st_size == 300_000
     assert (restored / "docs" / "報告書.txt").read_text() == "海峡を越えて\n"
+
+
+def test_recover_goes_below_an_unreadable_tree(local_kaikyo: Kaikyo, src: Path) -> None:
+    k = local_kaikyo
+    sid = k.backup(src)["snapshot_id"]
+    root = snapshots(k)[sid]["tree"]
+    [top] = k("cat", "tree", root).json()  # the tree of /tmp, below the root
+    (k.repo / "snapshots" / sid).unlink()
+    spoil_tree(k, root)
+    run = k("recover", "--json")
+    warnings = [ln for ln in run.err.splitlines() if ln.startswith("kaikyo: warning:")]
+    assert len(warnings) == 1 and f"tree {root[:8]} is unreadable" in warnings[0]
+    result = run.json()
+    assert result["unreadable"] == [root] and result["roots"] == [top["subtree"]]
+    assert top["name"] == src.parts[1]  # the tree of /tmp holds what is below /tmp
+    below = src.relative_to("/" + src.parts[1])
+    assert f"/{top['subtree'][:8]}/{below}/big" in listed(k, result["snapshot_id"])

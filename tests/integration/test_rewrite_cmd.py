@@ -13,7 +13,7 @@ from kaikyo.cli.output import human_bytes
 from kaikyo.testing.compare import compare_scans, scan
 
 from .conftest import TENANT, Haven, Kaikyo
-from .secret_tree import SECRET_DIR, listed, make_src, snapshots, stored, without
+from .secret_tree import SECRET_DIR, listed, make_src, snapshots, spoil_tree, stored, without
 from .test_errors import assert_error
 
 
@@ -229,6 +229,19 @@ def test_rewrite_bad_input_changes_nothing(
     objects = stored(local_kaikyo)
     assert_error(local_kaikyo(*argv, expect=None), code, needle)
     assert stored(local_kaikyo) == objects
+
+
+def test_an_unreadable_tree_stops_the_rewrite_before_anything_is_saved(
+    local_kaikyo: Kaikyo, src: Path
+) -> None:
+    k = local_kaikyo
+    sid = k.backup(src)["snapshot_id"]
+    docs = node_at(k, snapshots(k)[sid]["tree"], src / "docs")["subtree"]
+    spoil_tree(k, docs)
+    objects = stored(k, "snapshots")
+    run = k("rewrite", "--exclude", "*.tmp", expect=None)
+    assert_error(run, 15, f"tree {docs[:8]} at {src / 'docs'} is unreadable", "nothing was")
+    assert stored(k, "snapshots") == objects
 
 
 def test_rewrite_with_a_backup_token_saves_but_cannot_forget(
