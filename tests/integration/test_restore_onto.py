@@ -242,3 +242,24 @@ def test_a_bad_overwrite_mode_is_a_usage_error(
     run = zoo_repo.k.restore(zoo_repo.ref(), tmp_path / "o", f"--overwrite={mode}", expect=64)
     assert "--overwrite" in run.err and run.err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_nothing_is_read_kept_or_removed_through_a_symlinked_directory(
+    zoo_repo: ZooRepo, tmp_path: Path
+) -> None:
+    """The target's "names" is a link to a directory outside, where a directory stands at the
+    path of one of the snapshot's files: the restore replaces the link, and everything
+    outside stays as it was."""
+    out = _restored(zoo_repo, tmp_path)
+    outside = tmp_path / "outside"
+    shutil.copytree(out / "names", outside, symlinks=True)
+    (outside / JAPANESE_NAME).unlink()
+    (outside / JAPANESE_NAME / "precious").mkdir(parents=True)
+    (outside / "-dash").write_bytes(b"changed outside")
+    shutil.rmtree(out / "names")
+    os.symlink(outside, out / "names")
+    before = scan(outside)
+    r = zoo_repo.k.restore(zoo_repo.ref(), out, "--overwrite", "--delete", "--json").json()
+    assert_trees_equal(zoo_repo.zoo.root, out)
+    assert_trees_equal(before, outside, root_meta=True)
+    assert r["files_deleted"] == 0

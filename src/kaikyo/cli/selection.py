@@ -1,6 +1,6 @@
 """Which snapshots a command acts on when it is given no ids: the ``--host``, ``--tag`` and
 ``--path`` filters, one meaning for every command that takes them (``snapshots``, ``tag``,
-``rewrite``)."""
+``mount``, ``rewrite``)."""
 
 from __future__ import annotations
 
@@ -12,27 +12,39 @@ if TYPE_CHECKING:
     from kaikyo.repo import SnapshotRecord
 
 
-def add_filter_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", help="only snapshots of this host")
+def add_filter_args(parser: argparse.ArgumentParser, *, paths: bool = False) -> None:
+    parser.add_argument("--host", metavar="HOST", help="only snapshots of this host")
     parser.add_argument(
-        "--tag", action="append", default=[], help="only snapshots with this tag (repeatable: any)"
-    )
-    parser.add_argument(
-        "--path",
+        "--tag",
         action="append",
         default=[],
-        help="only snapshots that back up this path (repeatable: all of them, as restic)",
+        metavar="TAG",
+        help="only snapshots with this tag (repeatable: any)",
     )
+    if paths:
+        parser.add_argument(
+            "--path",
+            dest="paths",
+            metavar="PATH",
+            action="append",
+            default=[],
+            help="only snapshots that backed up this path (repeatable: all of them, as restic)",
+        )
+
+
+def _has_paths(record: SnapshotRecord, wanted: list[str]) -> bool:
+    have = {os.path.normpath(p) for p in record.doc.get("paths", [])}
+    return all(os.path.normpath(p) in have for p in wanted)
 
 
 def select(records: list[SnapshotRecord], args: argparse.Namespace) -> list[SnapshotRecord]:
     """The records that pass the filters: of ``--host`` if given, with one of the ``--tag``
-    values if any are given, backing up every ``--path`` given (compared normalised)."""
-    paths = {os.path.normpath(p) for p in getattr(args, "path", [])}
+    values if any are given, holding every ``--path`` given (for the commands that take it)."""
+    paths: list[str] = getattr(args, "paths", None) or []
     return [
         r
         for r in records
         if (not args.host or r.doc.get("hostname") == args.host)
         and (not args.tag or set(args.tag) & set(r.doc.get("tags", [])))
-        and paths <= {os.path.normpath(p) for p in r.doc.get("paths", [])}
+        and (not paths or _has_paths(r, paths))
     ]

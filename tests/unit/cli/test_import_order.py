@@ -21,6 +21,7 @@ COMMANDS = [
     "backup",
     "restore",
     "dump",
+    "mount",
     "snapshots",
     "ls",
     "find",
@@ -38,6 +39,7 @@ COMMANDS = [
     "cat",
     "list",
     "version",
+    "generate",
 ]
 
 
@@ -114,3 +116,14 @@ print(seen, master.secret.hex())
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["[False]", master.secret.hex()]
+
+
+def test_mount_looks_for_fuse_before_loading_the_engine() -> None:
+    """``mount`` checks for FUSE before the passphrase; that check loads no engine."""
+    statement = (
+        "import kaikyo.cli.commands.mount\n"
+        "from kaikyo.snapshot.mount import load_fuse\n"
+        "from kaikyo.errors import UnavailableError\n"
+        "try:\n    load_fuse()\nexcept UnavailableError:\n    pass"
+    )
+    assert _loaded_after(statement) == []

@@ -21,7 +21,21 @@ from kaikyo.errors import ConfigError, NotFoundError, UsageError
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("backup", help="back up files and directories")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "backup",
+        help="back up files and directories",
+        description="Save a snapshot of the given paths (or of standard input, or of a "
+        "command's output): files are cut into content-defined chunks, and only chunks the "
+        "repository does not hold yet are compressed, encrypted and stored. Unchanged files "
+        "are recognised by the files cache and not read again. Exit 3: the snapshot was "
+        "saved but some files could not be read (they are listed in it).",
+        epilog="""examples:
+  kaikyo backup /etc /home --tag nightly
+  kaikyo backup /srv --exclude '*.tmp' --exclude '/srv/cache' --one-file-system
+  kaikyo backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb
+  find /srv -name '*.conf' -print0 | kaikyo backup --files-from-raw -
+  kaikyo backup /home --dry-run --json""",
+    )
     p.add_argument(
         "paths",
         nargs="*",
@@ -91,8 +105,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "-x", "--one-file-system", action="store_true", help="do not cross filesystem boundaries"
     )
-    p.add_argument("--tag", action="append", default=[], help="tag the snapshot (repeatable)")
-    p.add_argument("--host", help="record this hostname instead of the machine's")
+    p.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="tag the snapshot (repeatable)"
+    )
+    p.add_argument("--host", metavar="HOST", help="record this hostname instead of the machine's")
     p.add_argument(
         "-n", "--dry-run", action="store_true", help="show what would be stored, store nothing"
     )

@@ -12,28 +12,66 @@ from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 from kaikyo.errors import UsageError
-from kaikyo.snapshot.retention import Candidate, Policy, apply_policy, parse_duration
+from kaikyo.snapshot.retention import Candidate, Policy, apply_policy
+from kaikyo.units import parse_duration
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("forget", help="remove snapshots")
-    p.add_argument("snapshots", nargs="*", help="snapshot ids to remove")
-    for rule in ("last", "hourly", "daily", "weekly", "monthly", "yearly"):
-        p.add_argument(f"--keep-{rule}", type=int, default=0, metavar="N")
-    p.add_argument("--keep-within", default="", metavar="DURATION", help="e.g. 7d, 2w, 1y6m")
-    p.add_argument("--keep-tag", action="append", default=[])
-    p.add_argument("--group-by", default="host,paths", help="host,paths,tags or ''")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "forget",
+        help="remove snapshots",
+        description="Remove the snapshots given by id, or those a retention policy does not "
+        "keep, as restic's forget: the policy is applied to each group of snapshots (same "
+        "host and paths by default), and a snapshot kept by any rule stays. Only snapshot "
+        "objects are removed; 'kaikyo prune' (or --prune) deletes the data no snapshot "
+        "needs any more. At a haven, snapshot times are the haven's receive times.",
+        epilog="""examples:
+  kaikyo forget 4f3c2a1b
+  kaikyo forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --prune
+  kaikyo forget --keep-within 1y2mo --keep-tag keep --dry-run
+  kaikyo forget --keep-last 3 --group-by host --json""",
+    )
+    p.add_argument("snapshots", nargs="*", metavar="ID", help="snapshot ids to remove")
+    for rule, what in (
+        ("last", "the N most recent snapshots"),
+        ("hourly", "the last snapshot of each of the N most recent hours that have one"),
+        ("daily", "the last snapshot of each of the N most recent days that have one"),
+        ("weekly", "the last snapshot of each of the N most recent weeks that have one"),
+        ("monthly", "the last snapshot of each of the N most recent months that have one"),
+        ("yearly", "the last snapshot of each of the N most recent years that have one"),
+    ):
+        p.add_argument(f"--keep-{rule}", type=int, default=0, metavar="N", help=f"keep {what}")
+    p.add_argument(
+        "--keep-within",
+        default="",
+        metavar="DURATION",
+        help="keep every snapshot younger than DURATION, counted back from the newest one, "
+        "e.g. 7d, 2w, 6mo, 1y2mo (a bare 'm' is refused: write min or mo)",
+    )
+    p.add_argument(
+        "--keep-tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="keep every snapshot with this tag (repeatable)",
+    )
+    p.add_argument(
+        "--group-by",
+        default="host,paths",
+        metavar="FIELDS",
+        help="apply the policy per group of snapshots with the same host, paths and/or tags "
+        "(comma-separated; '' = one group; default host,paths)",
+    )
     p.add_argument("--prune", action="store_true", help="prune right after")
-    p.add_argument("-n", "--dry-run", action="store_true")
+    p.add_argument(
+        "-n", "--dry-run", action="store_true", help="show what would be removed, remove nothing"
+    )
     config.add_repo_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    try:
-        within = parse_duration(args.keep_within) if args.keep_within else 0.0
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    within = parse_duration(args.keep_within, "--keep-within") if args.keep_within else 0.0
     policy = Policy(
         args.keep_last,
         args.keep_hourly,

@@ -34,9 +34,20 @@ BLOBS = "blobs"
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("list", help="list the ids of objects of a kind")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "list",
+        help="list the ids of objects of a kind",
+        description="Print the id of every stored object of one kind, one a line, as "
+        "restic's list: snapshots, index files, key slots, locks or packs; 'blobs' prints "
+        "'data ID' or 'tree ID' for every blob of the index.",
+        epilog="""examples:
+  kaikyo list snapshots
+  kaikyo list packs | wc -l
+  kaikyo list blobs | grep -c '^tree'
+  kaikyo list locks --json""",
+    )
     kinds = [*KINDS, BLOBS]
-    p.add_argument("kind", choices=kinds, metavar="KIND", help=", ".join(kinds))
+    p.add_argument("kind", choices=kinds, metavar="KIND", help="one of: " + ", ".join(kinds))
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

@@ -24,7 +24,13 @@ DESCRIPTION = (
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "recover", help="save a snapshot of data no snapshot references", description=DESCRIPTION
+        "recover",
+        help="save a snapshot of data no snapshot references",
+        description=DESCRIPTION,
+        epilog="""examples:
+  kaikyo recover
+  kaikyo recover --json
+  kaikyo snapshots --tag recovered""",
     )
     config.add_repo_args(p)
     p.set_defaults(func=run)

@@ -20,15 +20,41 @@ OVERWRITE_MODES = ("always", "if-changed", "if-newer", "never")
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("restore", help="restore a snapshot")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "restore",
+        help="restore a snapshot",
+        description="Write a snapshot, or a directory or file of it (SNAPSHOT:PATH), into "
+        "the target directory with its modes, owners, times, extended attributes, links and "
+        "special files. Files are written under temporary names and put in place once "
+        "complete; an interrupted restore resumes when run again with the same arguments.",
+        epilog="""examples:
+  kaikyo restore latest --target /tmp/restore
+  kaikyo restore latest:/home/alice --target /home/alice.restored --verify
+  kaikyo restore 4f3c2a1b --target /srv --include '/srv/www/**' --exclude '*.log'""",
+    )
     p.add_argument(
         "snapshot",
         help="SNAPSHOT or SNAPSHOT:PATH (id, prefix or 'latest'); "
         "with :PATH the contents of PATH are restored into the target",
     )
-    p.add_argument("-t", "--target", required=True, help="directory to restore into")
-    p.add_argument("-i", "--include", action="append", default=[], metavar="PATTERN")
-    p.add_argument("-e", "--exclude", action="append", default=[], metavar="PATTERN")
+    p.add_argument("-t", "--target", required=True, metavar="DIR", help="directory to restore into")
+    p.add_argument(
+        "-i",
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="restore only what matches PATTERN (and the directories above it); the "
+        "pattern grammar of backup --exclude (repeatable)",
+    )
+    p.add_argument(
+        "-e",
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="do not restore what matches PATTERN, as backup --exclude (repeatable)",
+    )
     p.add_argument(
         "--overwrite",
         nargs="?",

@@ -39,7 +39,14 @@ DESCRIPTION = (
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "rewrite", help="remove files from existing snapshots", description=DESCRIPTION
+        "rewrite",
+        help="remove files from existing snapshots",
+        description=DESCRIPTION,
+        epilog="""examples:
+  kaikyo rewrite --exclude '*.pem' --exclude '/home/*/.ssh' --dry-run
+  kaikyo rewrite latest --exclude 秘密 --forget
+  kaikyo rewrite --host web1 --path /etc --exclude-file never-leave.txt
+  kaikyo rewrite --iexclude '*.TMP' --json""",
     )
     p.add_argument(
         "snapshots", nargs="*", help="snapshot ids (default: every snapshot the filters select)"
@@ -84,7 +91,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="list what would be removed from each snapshot; write nothing",
     )
-    add_filter_args(p)
+    add_filter_args(p, paths=True)
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
-
-from rich.table import Table
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, human_bytes, out_console
+from kaikyo.cli.output import emit_json, human_bytes, out_console, print_table, show_time
 from kaikyo.cli.selection import add_filter_args, select
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("snapshots", help="list snapshots")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "snapshots",
+        help="list snapshots",
+        description="List the snapshots in the repository: id, time (UTC), host, tags, "
+        "paths and size; --json gives every field of each snapshot, and, at a haven, when "
+        "the haven received it.",
+        epilog="""examples:
+  kaikyo snapshots
+  kaikyo snapshots --host web1 --tag nightly
+  kaikyo snapshots --json""",
+    )
     add_filter_args(p)
     config.add_repo_args(p)
     p.set_defaults(func=run)
-
-
-def fmt_time(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -45,20 +48,18 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             ],
         )
         return 0
-    table = Table(title=None)
-    for col in ("ID", "Time (UTC)", "Host", "Tags", "Paths", "Size"):
-        table.add_column(col)
-    for r in records:
-        d = r.doc
-        table.add_row(
+    zone = config.time_zone(args, ctx)
+    rows = [
+        [
             short(r.snapshot_id),
-            fmt_time(r.time),
-            d.get("hostname", ""),
-            ",".join(d.get("tags", [])),
-            "\n".join(d.get("paths", [])),
-            human_bytes(d.get("summary", {}).get("bytes_total", 0)),
-        )
-    out = out_console(ctx)
-    out.print(table)
-    out.print(f"{len(records)} snapshot(s)")
+            show_time(r.time, zone),
+            r.doc.get("hostname", ""),
+            ",".join(r.doc.get("tags", [])),
+            "\n".join(r.doc.get("paths", [])),
+            human_bytes(r.doc.get("summary", {}).get("bytes_total", 0)),
+        ]
+        for r in records
+    ]
+    print_table(ctx, ["ID", "Time", "Host", "Tags", "Paths", "Size"], rows)
+    out_console(ctx).print(f"{len(records)} snapshot(s)")
     return 0

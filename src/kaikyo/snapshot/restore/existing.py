@@ -101,9 +101,41 @@ def expected_paths(plan: Plan) -> Expected:
     return Expected(paths, dirs)
 
 
-def compare(repo: Repository, plan: Plan, mode: str, workers: int, changes: Changes) -> None:
-    """Shrink the (located) plan to what differs from the target, by ``mode``."""
+class RealParents:
+    """Whether each directory on the way from the target down is a real directory, not a
+    symlink to one: what is below a symlink is not in the target (restoring makes the
+    directory, replacing the link), so it is never read, kept or removed through it."""
+
+    def __init__(self, target: bytes) -> None:
+        self.target = target
+        self._memo: dict[bytes, bool] = {target: real_dir(target)}
+
+    def __call__(self, parent: bytes) -> bool:
+        known = self._memo.get(parent)
+        if known is not None:
+            return known
+        up = os.path.dirname(parent)
+        ok = (
+            len(parent) > len(self.target)
+            and parent.startswith(self.target + b"/")
+            and self(up)
+            and real_dir(parent)
+        )
+        self._memo[parent] = ok
+        return ok
+
+    def holds(self, path: bytes) -> bool:
+        """``path`` is in the target: its directory is real all the way up."""
+        return self(os.path.dirname(path))
+
+
+def compare(
+    repo: Repository, plan: Plan, target: bytes, mode: str, workers: int, changes: Changes
+) -> None:
+    """Shrink the (located) plan to what differs from ``target``, by ``mode``."""
     files = plan.files
+    parents = RealParents(target)
+    real = {p: parents(p) for p in set(files.parent)}  # once per directory, before threads
     n = len(files)
     keep_row = np.ones(len(plan.chunks.fno), dtype=bool)
     keep = np.ones(n, dtype=bool)
@@ -111,7 +143,10 @@ def compare(repo: Repository, plan: Plan, mode: str, workers: int, changes: Chan
     remade: set[bytes] = set()  # files made anew: a hard link to one is made again
 
     def judge(lo: int) -> list[_Verdict]:
-        return [_judge(repo, plan, f, mode) for f in range(lo, min(n, lo + _BATCH))]
+        return [
+            _judge(repo, plan, f, mode) if real[files.parent[f]] else _Verdict(NEW)
+            for f in range(lo, min(n, lo + _BATCH))
+        ]
 
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="kaikyo-compare") as pool:
         batches = pool.map(judge, range(0, n, _BATCH))
@@ -130,9 +165,9 @@ def compare(repo: Repository, plan: Plan, mode: str, workers: int, changes: Chan
                 remade.add(out)
             if v.remove:
                 plan.remove.append(out)
-    _judge_links(plan, mode, remade)
+    _judge_links(plan, mode, remade, parents)
+    _judge_specials(plan, mode, changes, parents)
     plan.read_waste = ONTO_WASTE
-    _judge_specials(plan, mode, changes)
     drop_located(plan, keep_row, keep)
 
 
@@ -210,12 +245,14 @@ def _same_chunks(
     return same
 
 
-def _judge_links(plan: Plan, mode: str, remade: set[bytes]) -> None:
+def _judge_links(plan: Plan, mode: str, remade: set[bytes], parents: RealParents) -> None:
     """A hard link already there to the inode that stays is left; one whose file is made
     anew is made again."""
     kept = []
     for first, dst in plan.hardlinks:
         try:
+            if not (parents.holds(dst) and parents.holds(first)):
+                raise FileNotFoundError(dst)
             st = os.lstat(dst)
         except OSError:
             kept.append((first, dst))
@@ -235,12 +272,14 @@ def _same_inode(st: os.stat_result, path: bytes) -> bool:
         return False
 
 
-def _judge_specials(plan: Plan, mode: str, changes: Changes) -> None:
+def _judge_specials(plan: Plan, mode: str, changes: Changes, parents: RealParents) -> None:
     """Symlinks, fifos and devices: made again unless ``never`` or ``if-newer`` leaves them."""
     kept = []
     for entry in plan.specials:
         out, meta = entry[0], entry[3]
         try:
+            if not parents.holds(out):
+                raise FileNotFoundError(out)
             st = os.lstat(out)
         except OSError:
             kept.append(entry)
@@ -291,10 +330,16 @@ def _entries(directory: bytes) -> Iterator[tuple[bytes, bool]]:
     return iter(sorted(found))
 
 
-def remove_all(paths: list[bytes], note: Callable[[str, bytes], None] | None = None) -> int:
+def remove_all(
+    paths: list[bytes], target: bytes, note: Callable[[str, bytes], None] | None = None
+) -> int:
     """Remove each path: a real directory with everything below it, anything else unlinked
-    (a symlink itself, never what it points to). Returns how many went."""
+    (a symlink itself, never what it points to), and nothing that is not in ``target``
+    (below a symlink). Returns how many went."""
+    parents = RealParents(target)
     for path in paths:
+        if not parents.holds(path):
+            continue
         if note is not None:
             note(DELETED, path)
         try:

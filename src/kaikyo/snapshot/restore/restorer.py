@@ -52,7 +52,7 @@ class Restorer:
         locate(self.repo, plan)
         changes = existing.Changes(listing=[] if opts.verbose else None)
         if occupied and opts.overwrite is not None:
-            existing.compare(self.repo, plan, opts.overwrite, opts.workers, changes)
+            existing.compare(self.repo, plan, target, opts.overwrite, opts.workers, changes)
         else:
             changes.new = len(plan.files)
             for fno in range(len(plan.files)) if opts.verbose else ():
@@ -68,8 +68,8 @@ class Restorer:
             return result
         make_target(target)
         resume.write_marker(target, ident)
-        result.deleted = existing.remove_all(changes.doomed, changes.note)
-        existing.remove_all(plan.remove)
+        result.deleted = existing.remove_all(changes.doomed, target, changes.note)
+        existing.remove_all(plan.remove, target)
         inodes = probe(target, replacing)
         special.make_dirs(plan.dirs, replacing)
         assignment = assign(plan.chunks, plan.files, opts.workers)
