@@ -37,6 +37,8 @@ COMMAND_MODULES = [
     "repair",
     "forget",
     "tag",
+    "rewrite",
+    "recover",
     "prune",
     "key",
     "unlock",

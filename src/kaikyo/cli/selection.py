@@ -1,6 +1,6 @@
 """Which snapshots a command acts on when it is given no ids: the ``--host``, ``--tag`` and
 ``--path`` filters, one meaning for every command that takes them (``snapshots``, ``tag``,
-``mount``, ``copy``)."""
+``mount``, ``copy``, ``rewrite``, ``forget``)"""
 
 from __future__ import annotations
 

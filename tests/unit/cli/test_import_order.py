@@ -31,6 +31,8 @@ COMMANDS = [
     "repair",
     "forget",
     "tag",
+    "rewrite",
+    "recover",
     "prune",
     "key",
     "unlock",
