@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from kaikyo.testing.processes import alive, children, gone_within
+from kaikyo.testing.times import unix_ns
 
 from .conftest import Kaikyo
 from .test_errors import assert_error
@@ -49,7 +50,7 @@ def test_stdin_is_one_file_at_the_root_and_dedups(kaikyo: Kaikyo, tmp_path: Path
     [node] = kaikyo("ls", "--json", first["snapshot_id"]).json()
     assert node["path"] == "/db.sql" and node["type"] == "file" and node["size"] == len(data)
     assert node["mode"] == 0o644 and node["uid"] == os.getuid() and node["gid"] == os.getgid()
-    assert before - 10**9 <= node["mtime"] <= after + 10**9
+    assert before - 10**9 <= unix_ns(node["mtime"]) <= after + 10**9
     kaikyo.restore("latest", tmp_path / "out")
     assert (tmp_path / "out" / "db.sql").read_bytes() == data
     # The same input again: every chunk is already stored.

@@ -31,6 +31,7 @@ import pytest
 
 from kaikyo.testing.cli import KAIKYO, CliRun
 from kaikyo.testing.compare import compare_scans, scan
+from kaikyo.testing.times import unix
 from kaikyo.testing.trees import JAPANESE_NAME, KOREAN_NAME, NON_UTF8_NAME, NON_UTF8_TARGET
 
 from .conftest import Kaikyo, ZooRepo
@@ -126,7 +127,7 @@ def mounted(
 
 def _snapshots(k: Kaikyo) -> list[dict[str, object]]:
     docs: list[dict[str, object]] = k("snapshots", "--json").json()
-    return sorted(docs, key=lambda d: (float(str(d["time"])), str(d["id"])))
+    return sorted(docs, key=lambda d: (unix(str(d["time"])), str(d["id"])))
 
 
 def _names(docs: list[dict[str, object]], zone: ZoneInfo | None = None) -> list[str]:
@@ -134,7 +135,7 @@ def _names(docs: list[dict[str, object]], zone: ZoneInfo | None = None) -> list[
     zone's time; ``-1``, ``-2`` after a repeated name."""
     out: list[str] = []
     for d in docs:
-        when = datetime.fromtimestamp(int(float(str(d["time"]))), zone).astimezone(zone)
+        when = datetime.fromtimestamp(int(unix(str(d["time"]))), zone).astimezone(zone)
         base = when.isoformat(timespec="seconds").replace("+00:00", "Z")
         name, n = base, 0
         while name in out:
@@ -183,7 +184,7 @@ def test_layout(zoo_mount: tuple[ZooRepo, Mount]) -> None:
     assert sorted(os.listdir(m.path / "hosts" / host)) == [name, "latest"]
     assert os.listdir(m.path / "tags") == []
     top = m.path / "snapshots" / name
-    assert top.stat().st_mtime_ns == int(round(float(str(doc["time"])) * 1e9))
+    assert abs(top.stat().st_mtime_ns - unix(str(doc["time"])) * 1e9) < 2000  # JSON: to the µs
     assert stat.S_IMODE(top.stat().st_mode) == 0o555
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from kaikyo.testing.compare import assert_trees_equal, compare_trees, scan
+from kaikyo.testing.times import unix_ns
 from kaikyo.testing.trees import CHUNK_MIN, JAPANESE_NAME, KOREAN_NAME, NON_UTF8_NAME, build_zoo
 
 from .conftest import PASSWORD, Kaikyo, ZooRepo
@@ -307,7 +308,7 @@ def test_ls_json(zoo_repo: ZooRepo) -> None:
     assert by_path[f"/names/{JAPANESE_NAME}"]["type"] == "file"
     assert "/names/caf\\xe9-\\xff\\xfe.bin" in by_path  # non-UTF-8 shown escaped
     st = os.lstat(zoo_repo.zoo.root / "one-byte")
-    assert by_path["/one-byte"]["mtime"] == st.st_mtime_ns
+    assert unix_ns(by_path["/one-byte"]["mtime"]) == st.st_mtime_ns
     assert by_path["/modes/setuid"]["mode"] == 0o4755
     text = zoo_repo.k("ls", "-l", "latest", f"{zoo_repo.zoo.root}/modes").out
     assert "-rwsr-xr-x" in text

@@ -20,6 +20,7 @@ from kaikyo.store.http import HttpStore
 from kaikyo.testing.cli import kaikyo as run
 from kaikyo.testing.clock import FakeClock
 from kaikyo.testing.haven import HavenProcess
+from kaikyo.testing.times import unix
 
 DAY = 86400.0
 # Clock skews of the client at each backup, in order: far behind, behind, right, far ahead.
@@ -74,7 +75,7 @@ def test_a_wrong_client_clock_cannot_push_snapshots_out_through_a_haven(
     listed = {s["id"]: s for s in kaikyo(remote, "snapshots")}
     assert set(listed) == {sid for sid, _ in on_haven}
     for sid, forged in on_haven:
-        assert abs(listed[sid]["time"] - forged) < 1.0
+        assert abs(unix(listed[sid]["time"]) - forged) < 1.0
     # ...while the haven's listings carry when it received each one, by its own clock.
     store = HttpStore(haven.url("acme", "skewed"), StoreOptions(token=token))
     try:
@@ -84,7 +85,9 @@ def test_a_wrong_client_clock_cannot_push_snapshots_out_through_a_haven(
             mtime = received[sid]
             assert mtime is not None and started - 1 <= mtime <= finished + 1, (sid, mtime)
             assert store.stat(f"snapshots/{sid}").mtime == mtime  # HEAD agrees with the list
-            assert listed[sid]["received"] == mtime  # and the engine sees the same time
+            assert (
+                abs(unix(listed[sid]["received"]) - mtime) < 1e-5
+            )  # and the engine sees the same time
         order = [received[sid] or 0.0 for sid, _ in on_haven]
         assert order == sorted(order)  # in the order they really arrived
     finally:

@@ -57,9 +57,40 @@ def show_time(seconds: float, zone: tzinfo | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S ") + (when.tzname() or when.strftime("%z"))
 
 
-def rfc3339(seconds: float) -> str:
-    """A time for scripts: RFC 3339 in UTC, to the microsecond."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+def rfc3339(seconds: float | None) -> str | None:
+    """A time for scripts (every --json time, docs/JSON.md): RFC 3339 in UTC, to the
+    microsecond; None stays None."""
+    if seconds is None:
+        return None
+    when = datetime.fromtimestamp(seconds, UTC)
+    return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def times_rfc3339(obj: Any) -> Any:
+    """``obj`` with every time in RFC 3339: the numbers (Unix seconds) under keys named
+    ``time`` or ending in ``_at``, at any depth. For documents a layer below the CLI builds
+    (the haven's tenants, tokens, trash and audit rows), so --json has one time format."""
+    if isinstance(obj, dict):
+        return {
+            k: rfc3339(v)
+            if (k == "time" or k.endswith("_at"))
+            and isinstance(v, int | float)
+            and not isinstance(v, bool)
+            else times_rfc3339(v)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [times_rfc3339(v) for v in obj]
+    return obj
+
+
+def rfc3339_ns(ns: int | None) -> str | None:
+    """A file time kept in nanoseconds, in RFC 3339 with all nine digits (as restic's)."""
+    if ns is None:
+        return None
+    whole, frac = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{frac:09d}Z"
 
 
 def print_table(ctx: CliContext, headers: list[str], rows: list[list[str]]) -> None:

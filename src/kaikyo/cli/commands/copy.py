@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, human_bytes, out_console
+from kaikyo.cli.output import emit_json, human_bytes, out_console, rfc3339
 from kaikyo.cli.progress import Status
 from kaikyo.cli.selection import add_filter_args, select
 from kaikyo.cli.session import repository
@@ -154,7 +154,7 @@ def _report_snapshot(args: argparse.Namespace, ctx: CliContext, item: SnapshotCo
                 "action": "copied" if item.copied else "skipped",
                 "source": item.source.snapshot_id,
                 "snapshot": item.snapshot,
-                "time": doc.get("time"),
+                "time": rfc3339(doc.get("time")),
                 "hostname": doc.get("hostname", ""),
                 "paths": doc.get("paths", []),
                 "tags": doc.get("tags", []),

@@ -9,7 +9,7 @@ from typing import Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, show_path
+from kaikyo.cli.output import emit_json, rfc3339_ns, show_path
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                             "path": show_path(path),
                             "type": node.type.value,
                             "size": node.size,
-                            "mtime": node.mtime,
+                            "mtime": rfc3339_ns(node.mtime),
                         }
                     )
     if args.json:

@@ -8,7 +8,7 @@ from typing import Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, out_console, show_time
+from kaikyo.cli.output import emit_json, out_console, rfc3339, show_time
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         if args.action == "list":
             keys = repo.list_keys()
             if args.json:
-                emit_json(ctx, [asdict(k) for k in keys])
+                emit_json(ctx, [{**asdict(k), "created": rfc3339(k.created or None)} for k in keys])
             else:
                 out = out_console(ctx)
                 zone = config.time_zone(args, ctx)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, show_path, show_time
+from kaikyo.cli.output import emit_json, rfc3339_ns, show_path, show_time
 from kaikyo.cli.session import repository
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                         "type": n.type.value,
                         "size": n.size,
                         "mode": n.mode,
-                        "mtime": n.mtime,
+                        "mtime": rfc3339_ns(n.mtime),
                         "uid": n.uid,
                         "gid": n.gid,
                     }

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, human_bytes, out_console, print_table, show_time
+from kaikyo.cli.output import (
+    emit_json,
+    human_bytes,
+    out_console,
+    print_table,
+    rfc3339,
+    show_time,
+)
 from kaikyo.cli.selection import (
     add_filter_args,
     describe_group,
@@ -91,7 +98,13 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _doc(r: SnapshotRecord) -> dict[str, Any]:
-    return {"id": r.snapshot_id, "short_id": short(r.snapshot_id), **r.doc, "received": r.received}
+    return {
+        "id": r.snapshot_id,
+        "short_id": short(r.snapshot_id),
+        **r.doc,
+        "time": rfc3339(r.time),
+        "received": rfc3339(r.received),
+    }
 
 
 def _row(r: SnapshotRecord, zone: tzinfo | None) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 from kaikyo.cli import exitcodes
 from kaikyo.cli.commands.haven import add_data_arg, open_haven, parse_count, parse_quota
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, human_bytes
+from kaikyo.cli.output import emit_json, human_bytes, times_rfc3339
 from kaikyo.server import Haven
 
 
@@ -201,7 +201,7 @@ def _limit(used: int, quota: int | None, render: Any = str) -> str:
 def _list(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     rows = haven.list_tenants()
     if args.json:
-        emit_json(ctx, rows)
+        emit_json(ctx, times_rfc3339(rows))
         return exitcodes.OK
     for r in rows:
         state = "suspended" if r["suspended"] else "active"
@@ -220,7 +220,7 @@ def _when(ts: float | None) -> str:
 def _show(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     info = haven.show_tenant(args.tenant, args.audit_lines)
     if args.json:
-        emit_json(ctx, info)
+        emit_json(ctx, times_rfc3339(info))
         return exitcodes.OK
     w = ctx.stdout.write
     w(f"tenant       {info['name']} ({'suspended' if info['suspended'] else 'active'})\n")
@@ -283,7 +283,7 @@ def _undelete(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
 def _trash(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
     rows = haven.list_trash(args.tenant)
     if args.json:
-        emit_json(ctx, rows)
+        emit_json(ctx, times_rfc3339(rows))
         return exitcodes.OK
     for r in rows:
         when = datetime.fromtimestamp(r["deleted_at"], UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -7,7 +7,7 @@ import argparse
 from kaikyo.cli import exitcodes
 from kaikyo.cli.commands.haven import add_data_arg, open_haven, parse_expiry
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json
+from kaikyo.cli.output import emit_json, rfc3339
 from kaikyo.server.tokens import Scope
 
 
@@ -79,7 +79,7 @@ def _issue(args: argparse.Namespace, ctx: CliContext) -> int:
                 "id": new.token_id,
                 "tenant": args.tenant,
                 "scope": args.scope,
-                "expires_at": expires,
+                "expires_at": rfc3339(expires),
             },
         )
     else:
