@@ -36,6 +36,7 @@ from kaikyo.testing.trees import JAPANESE_NAME, KOREAN_NAME, NON_UTF8_NAME, NON_
 
 from .conftest import Kaikyo, ZooRepo
 from .test_errors import _data_pack, assert_error
+from .test_json_schemas import check as check_schema
 
 MIB = 1024 * 1024
 READY_WITHIN = 120  # seconds for a mount to come up (a loaded machine, a haven)
@@ -108,6 +109,7 @@ def mounted(
     )
     try:
         info = json.loads(_first_line(proc))
+        check_schema("mount", info)  # docs/schemas/mount.json
         assert os.path.ismount(mnt)
         yield Mount(proc, mnt, info)
     finally:
