@@ -10,7 +10,7 @@ import re
 import signal
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.retries import RetryLog
@@ -82,6 +82,23 @@ def parse_seconds(text: str, what: str) -> float:
     if not match:
         raise UsageError(f"invalid {what} {text!r}", "write e.g. 30s, 10m or 0")
     return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+_SIZE = re.compile(r"([0-9]+)([bBkKmMgGtT]?)")
+_SIZE_UNITS = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+_MAX_SIZE = (1 << 63) - 1  # restic's sizes are int64
+
+
+def parse_size(text: str, what: str) -> int:
+    """restic's sizes: bytes, or a number with b, k, m, g or t (either case), 1024-based:
+    ``100``, ``512k``, ``5M``, ``2G``, ``1T``."""
+    match = _SIZE.fullmatch(text)
+    value = -1 if match is None else int(match.group(1)) << _SIZE_UNITS[match.group(2).lower()]
+    if not 0 <= value <= _MAX_SIZE:
+        raise UsageError(
+            f"invalid {what} {text!r}", "write bytes or a number with K, M, G or T, e.g. 500M"
+        )
+    return value
 
 
 def retry_limit(args: argparse.Namespace, ctx: CliContext) -> float | None:
@@ -211,7 +228,19 @@ def username() -> str:
         return str(os.getuid())
 
 
-def worker_count(ctx: CliContext) -> int:
+MAX_READERS = 64
+
+
+def _whole_number(text: str) -> int:
+    """ASCII digits only (int() also takes "1_0", " 7 " and other scripts' digits); -1 else."""
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else -1
+
+
+def worker_count(ctx: CliContext, flag: int | None = None) -> int:
+    """Readers of a backup (threads of a restore): ``flag`` (``--read-concurrency``, checked
+    by :func:`read_concurrency`), else ``KAIKYO_WORKERS``, else the cores, at most 4."""
+    if flag is not None:
+        return flag
     value = ctx.env.get("KAIKYO_WORKERS")
     if value:
         try:
@@ -219,6 +248,54 @@ def worker_count(ctx: CliContext) -> int:
         except ValueError:
             raise ConfigError(f"KAIKYO_WORKERS must be a number, not {value!r}") from None
     return max(1, min(os.cpu_count() or 1, 4))
+
+
+def read_concurrency(text: str) -> int:
+    """``--read-concurrency N``: 1 to 64 (argparse's ``type``)."""
+    n = _whole_number(text)
+    if not 1 <= n <= MAX_READERS:
+        raise UsageError(
+            f"--read-concurrency {text!r}: a number of readers from 1 to {MAX_READERS} is needed",
+            "e.g. --read-concurrency 4",
+        )
+    return n
+
+
+# kaikyo.repo.COMPRESSION_MODES, named here without importing the engine (zstd) before the
+# key is open (see cli/session.py).
+COMPRESSION_MODES = ("auto", "off", "max")
+CompressionMode = Literal["auto", "off", "max"]
+
+
+def compression(args: argparse.Namespace, ctx: CliContext) -> CompressionMode:
+    """``--compression``, else ``KAIKYO_COMPRESSION`` (restic's RESTIC_COMPRESSION), else
+    ``auto``."""
+    flag = getattr(args, "compression", None)
+    value = flag or ctx.env.get("KAIKYO_COMPRESSION") or "auto"
+    if value not in COMPRESSION_MODES:
+        where = "--compression" if flag else "KAIKYO_COMPRESSION"
+        message = f"{where} {value!r}: the modes are auto, off and max"
+        if flag:
+            raise UsageError(message, "auto is the repository's level")
+        raise ConfigError(message, "auto is the repository's level")
+    return cast(CompressionMode, value)
+
+
+def pack_size(args: argparse.Namespace, ctx: CliContext) -> int | None:
+    """``--pack-size`` or ``KAIKYO_PACK_SIZE`` in MiB, 4 to 128 (restic's bounds), in bytes;
+    ``None``: the repository's (16 MiB unless chosen at init)."""
+    flag = getattr(args, "pack_size", None)
+    value = flag or ctx.env.get("KAIKYO_PACK_SIZE")
+    if not value:
+        return None
+    mib = _whole_number(value)
+    if not 4 <= mib <= 128:
+        where = "--pack-size" if flag else "KAIKYO_PACK_SIZE"
+        message = f"{where} {value!r}: a size in MiB from 4 to 128 is needed"
+        if flag:
+            raise UsageError(message, "e.g. --pack-size 64")
+        raise ConfigError(message, "e.g. KAIKYO_PACK_SIZE=64")
+    return mib * 1024 * 1024
 
 
 def haven_data_dir(args: argparse.Namespace, ctx: CliContext) -> str:
