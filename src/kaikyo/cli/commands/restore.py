@@ -10,6 +10,7 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
 from kaikyo.cli.progress import Status
+from kaikyo.cli.restorefilters import add_filter_args
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 from kaikyo.errors import UsageError
@@ -23,8 +24,7 @@ def register(sub: Any) -> None:
         "with :PATH the contents of PATH are restored into the target",
     )
     p.add_argument("-t", "--target", required=True, help="directory to restore into")
-    p.add_argument("-i", "--include", action="append", default=[], metavar="PATTERN")
-    p.add_argument("-e", "--exclude", action="append", default=[], metavar="PATTERN")
+    add_filter_args(p)
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -81,6 +81,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             target=os.fsencode(os.path.abspath(args.target)),
             include=tuple(args.include),
             exclude=tuple(args.exclude),
+            iinclude=tuple(args.iinclude),
+            iexclude=tuple(args.iexclude),
             overwrite=args.overwrite,
             verify=args.verify,
             workers=config.worker_count(ctx),

@@ -10,6 +10,8 @@ class RestoreOptions:
     target: bytes
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    iinclude: tuple[str, ...] = ()  # as include and exclude, ignoring case
+    iexclude: tuple[str, ...] = ()
     overwrite: bool = False
     verify: bool = False
     workers: int = 2
