@@ -69,6 +69,10 @@ def test_tag_files_exclude_a_directorys_contents(kaikyo: Kaikyo, tmp_path: Path)
             "キャッシュ/f": b"gone",
         },
     )
+    odd = os.fsencode(src) + b"/\xff"
+    os.mkdir(odd)
+    with open(odd + b"/CACHEDIR.TAG", "wb") as fh:
+        fh.write(b"Signature: short")
     flags = ["--exclude-caches", "--exclude-if-present", ".nobackup"]
     flags += ["--exclude-if-present", ".tag:skip", "--exclude-if-present", ".除外"]
     doc = kaikyo("backup", "--json", *flags, src).json()
@@ -79,10 +83,14 @@ def test_tag_files_exclude_a_directorys_contents(kaikyo: Kaikyo, tmp_path: Path)
     assert kept <= paths and not gone & paths, paths
     # A tag file that is there but does not start with its header: a warning, as restic.
     warned = {w["path"]: w["warning"] for w in doc["warnings"]}
-    assert set(warned) == {f"{src}/fake/CACHEDIR.TAG", f"{src}/hdr2/.tag"}
+    assert set(warned) == {
+        f"{src}/fake/CACHEDIR.TAG",
+        f"{src}/hdr2/.tag",
+        f"{src}/\\xff/CACHEDIR.TAG",  # as ls --json shows a name that is not UTF-8
+    }
     assert all("signature" in w for w in warned.values())
     run = kaikyo("backup", "--dry-run", *flags, src)  # in text: a warning line, exit 0
-    [line] = [ln for ln in run.err.splitlines() if "CACHEDIR.TAG" in ln]
+    [line] = [ln for ln in run.err.splitlines() if "fake/CACHEDIR.TAG" in ln]
     assert line.startswith(f"kaikyo: warning: {src}/fake/CACHEDIR.TAG: ")
 
 

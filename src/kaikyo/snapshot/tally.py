@@ -48,4 +48,6 @@ class Tally:
         self.progress.error(path, message)
 
     def warn(self, path: bytes, message: str) -> None:
-        self.warnings.append({"path": os.fsdecode(path), "warning": message})
+        """Reported only (never stored): the path as ``ls --json`` shows one, \\xNN escapes
+        where it is not UTF-8, so a --json line stays valid UTF-8."""
+        self.warnings.append({"path": path.decode("utf-8", "backslashreplace"), "warning": message})
