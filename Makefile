@@ -53,6 +53,7 @@ test: lint
 # 5 million chunks, the haven (1/4/16 clients, emulated WAN link), the planner at 10,000 servers.
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/bench_restore_onto.py
 	$(PY) bench/bench_index.py
 	$(PY) bench/bench_haven.py
 	$(PY) bench/bench_plan.py

@@ -1,4 +1,4 @@
-"""Fail if an installed dependency of kaikyo (its dev extra included) misses its range.
+"""Fail if an installed dependency of kaikyo (every extra included) misses its range.
 
 `make install` installs requirements.lock, then kaikyo without dependencies; `pip check`
 sees only the runtime ones. A dependency added to pyproject.toml but not locked, or a range
@@ -8,12 +8,16 @@ that no longer admits the locked version, is caught here: run `make lock`.
 from __future__ import annotations
 
 import sys
-from importlib.metadata import PackageNotFoundError, requires, version
+from importlib.metadata import PackageNotFoundError, metadata, requires, version
 
 from packaging.requirements import Requirement
 
 
-def problems(extras: tuple[str, ...] = ("", "dev")) -> list[str]:
+def problems(extras: tuple[str, ...] | None = None) -> list[str]:
+    """What misses its range; by default for the base and every extra (haven, plan, dev...),
+    as requirements.lock covers them all."""
+    if extras is None:
+        extras = ("", *(metadata("kaikyo").get_all("Provides-Extra") or []))
     found = []
     for line in requires("kaikyo") or []:
         req = Requirement(line)

@@ -52,6 +52,7 @@ def make_sample(root: Path) -> None:
     (root / "link-to-big").symlink_to("深い/nested/dir/big.bin")
     (root / "dangling").symlink_to("nowhere")
     os.link(sub / "big.bin", root / "hardlink-to-big")
+    (root / "ledger.db").write_bytes(os.urandom(6 * 1024 * 1024))  # pages change in place
     with open(root / "sparse.img", "wb") as fh:
         fh.seek(64 * 1024 * 1024)
         fh.write(b"end")
@@ -144,12 +145,33 @@ def _restore_and_verify(work: Path, env: dict[str, str], sample: Path) -> None:
         f"verified: {sum(1 for _ in sample.rglob('*'))} entries of the sample identical "
         "(content, modes, owners, ns times, links, sparse file, xattrs, names)"
     )
+    _restore_onto(env, sample, Path(str(target) + str(sample)))
+
+
+def _restore_onto(env: dict[str, str], sample: Path, copy: Path) -> None:
+    """The copy lives on (a file edited, one added, one removed); a restore onto it sends
+    only what differs and makes it the snapshot again."""
+    say("3a. the restored copy changes; a restore onto it moves only the difference")
+    with open(copy / "ledger.db", "r+b") as fh:  # one 4 KiB page of a 6 MiB file
+        fh.seek(5 << 20)
+        fh.write(os.urandom(4096))
+    (copy / "added-later.txt").write_text("not in the snapshot\n")
+    (copy / "日本語のファイル.txt").unlink()
+    ref = f"latest:{sample}"
+    onto = ["restore", ref, "--target", str(copy), "--overwrite", "if-changed", "--delete"]
+    run([*onto, "--dry-run", "-v"], env)
+    run(onto, env)
+    from kaikyo.testing.compare import compare_trees
+
+    if compare_trees(sample, copy):
+        raise SystemExit("demo: the restore onto the changed copy left differences")
+    print("verified: the copy is the snapshot again")
 
 
 def _restic_habits(work: Path, env: dict[str, str], sample: Path) -> None:
     """What a restic user reaches for: a command's output backed up (nothing saved if it
     fails), a file and a directory dumped from a snapshot, tags changed afterwards."""
-    say("3a. a database dump from a command, dump and tag (restic's habits)")
+    say("3b. a database dump from a command, dump and tag (restic's habits)")
     dump_cmd = [sys.executable, "-c", "print('CREATE TABLE 海峡 (id int);' * 1000)"]
     run(["backup", "--stdin-from-command", "--stdin-filename", "db.sql", "--", *dump_cmd], env)
     failing = subprocess.run(
@@ -216,7 +238,7 @@ def _attack(work: Path, env: dict[str, str], repo: str) -> None:
 
     import httpx
 
-    say("3b. a stolen backup token: a planted snapshot is skipped, a replay is refused")
+    say("3c. a stolen backup token: a planted snapshot is skipped, a replay is refused")
     data = work / "haven"
     backup_token = json.loads(
         run(

@@ -24,6 +24,8 @@ HTTP statuses are assigned exactly once, at the edges: ``kaikyo.cli.exitcodes`` 
     ├── ConnectionFailedError       haven or object store unreachable
     ├── IncompleteError             work finished but some inputs were skipped
     ├── InputFailedError            the data to back up failed at its source (a command)
+    ├── UnavailableError            the system lacks what the command needs (FUSE for mount)
+    ├── MissingExtraError           a command's optional dependencies are not installed
     └── PlanError                   the planner cannot satisfy the request
 """
 
@@ -118,5 +120,15 @@ class InputFailedError(KaikyoError):
     default_hint = "nothing was saved; fix the command and run the backup again"
 
 
+class UnavailableError(KaikyoError):
+    """The system lacks a facility the command needs, or refused it: ``mount`` without
+    ``/dev/fuse``, libfuse 3 or ``fusermount3``, or a mount that libfuse could not make."""
+
+
 class PlanError(KaikyoError):
     pass
+
+
+class MissingExtraError(KaikyoError):
+    """A command needs an extra that is not installed (``kaikyo serve`` without
+    ``kaikyo[haven]``): the message names the ``pip install`` that brings it."""

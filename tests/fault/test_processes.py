@@ -125,6 +125,43 @@ def test_an_interrupted_restore_resumes(lab: dict[str, str], tmp_path: Path) -> 
     assert not (target / ".kaikyo-restore-in-progress").exists()
 
 
+def test_an_interrupted_restore_onto_an_existing_tree_resumes(
+    lab: dict[str, str], tmp_path: Path
+) -> None:
+    """Killed while it updates files in place and deletes what the snapshot lacks, the same
+    restore run again makes the target the snapshot."""
+    import random
+
+    subprocess.run([KAIKYO, "backup", lab["SRC"]], env=lab, check=True, capture_output=True)
+    target = tmp_path / "out"
+    ref = f"latest:{lab['SRC']}"
+    env = {**lab, "KAIKYO_WORKERS": "1"}
+    subprocess.run([KAIKYO, "restore", ref, "--target", str(target)], env=env, check=True)
+    argv = [KAIKYO, "restore", ref, "--target", str(target), "--overwrite", "--delete"]
+    rng = random.Random(3)
+    for attempt in range(40):
+        for f in sorted(target.rglob("f*")):  # every file differs in its first block
+            with open(f, "r+b") as fh:
+                fh.write(rand_bytes(rng, 1000))
+        (target / f"extra-{attempt}").write_bytes(b"not in the snapshot")
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        marker = target / ".kaikyo-restore-in-progress"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
+            time.sleep(0.001)
+        time.sleep(rng.random() * 0.05)
+        proc.kill()
+        proc.wait()
+        if proc.returncode == -signal.SIGKILL and marker.exists():
+            break
+    else:
+        pytest.fail("the restore always finished before it could be killed")
+    again = subprocess.run([*argv, "--json"], env=env, capture_output=True, check=False)
+    assert again.returncode == 0, again.stderr.decode()
+    assert json.loads(again.stdout)["resumed"] is True
+    assert_trees_equal(Path(lab["SRC"]), target)
+
+
 @pytest.fixture
 def haven(tmp_path: Path) -> Iterator[tuple[HavenProcess, str]]:
     proc = HavenProcess(tmp_path / "haven", port=free_port())

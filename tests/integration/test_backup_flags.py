@@ -114,7 +114,7 @@ def test_exclude_larger_than(local_kaikyo: Kaikyo, tmp_path: Path) -> None:
     assert "/dir/huge" in {p.removeprefix(str(src)) for p in _paths(local_kaikyo)}
 
 
-@pytest.mark.parametrize("size", ["1.5M", "-1", "1KB", "ten", "", "99999999999T"])
+@pytest.mark.parametrize("size", ["-1", "5X", "ten", ""])
 def test_a_bad_size_is_one_line_and_saves_nothing(
     local_kaikyo: Kaikyo, tmp_path: Path, size: str
 ) -> None:

@@ -64,6 +64,9 @@ def test_exclude_file_tag_and_host(kaikyo: Kaikyo, tmp_path: Path) -> None:
     [snap] = kaikyo("snapshots", "--json", "--tag", "夜間").json()
     assert snap["hostname"] == "tokyo-db-01" and snap["tags"] == ["nightly", "夜間"]
     assert kaikyo("snapshots", "--json", "--host", "elsewhere").json() == []
+    # --path (restic's): snapshots that include every path given, compared normalised.
+    assert [s["id"] for s in kaikyo("snapshots", "--json", "--path", f"{src}/").json()] == [sid]
+    assert kaikyo("snapshots", "--json", "--path", src, "--path", "/etc").json() == []
     run = kaikyo("backup", "--exclude-file", tmp_path / "missing", src, expect=23)
     assert run.err.count("kaikyo: error:") == 1
 

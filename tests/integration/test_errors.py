@@ -20,6 +20,7 @@ from kaikyo.core.ids import object_id
 from kaikyo.repo import Repository, acquire_lock
 from kaikyo.repo.packer import put_content_addressed
 from kaikyo.store.local import LocalStore
+from kaikyo.testing import cli
 from kaikyo.testing.cli import CliRun
 from kaikyo.testing.compare import assert_trees_equal
 
@@ -28,11 +29,25 @@ from .conftest import PASSWORD, Kaikyo
 CONTENT_ADDRESSED = ("data", "index", "snapshots", "keys", "locks")
 
 
+def _exit_errors(err: str, code: int) -> list[str]:
+    """With --json the error is restic's exit_error message: as the line people get."""
+    lines = []
+    for ln in err.splitlines():
+        if ln.startswith("{") and '"exit_error"' in ln:
+            doc = json.loads(ln)
+            assert doc["message_type"] == "exit_error" and doc["code"] == code, ln
+            hint = f" ({doc['hint']})" if doc.get("hint") else ""
+            lines.append(f"kaikyo: error: {doc['message']}{hint}")
+    return lines
+
+
 def assert_error(run: CliRun, code: int, *needles: str) -> str:
-    """Exactly one error line, no traceback, the expected exit code; returns the line."""
+    """Exactly one error line (or, with --json, one exit_error message), no traceback, the
+    expected exit code; returns the line."""
     assert run.code == code, f"exit {run.code}, expected {code}: {run.err}"
     assert "Traceback" not in run.err
     lines = [ln for ln in run.err.splitlines() if ln.startswith("kaikyo: error:")]
+    lines += _exit_errors(run.err, code)
     assert len(lines) == 1, run.err
     for needle in needles:
         assert needle in lines[0], lines[0]
@@ -420,9 +435,12 @@ def test_a_directory_where_the_snapshot_has_a_file(kaikyo: Kaikyo, tmp_path: Pat
     (src / "f").write_text("file\n")
     kaikyo.backup(src)
     target = tmp_path / "target"
-    (target / "f").mkdir(parents=True)
-    run = kaikyo.restore(f"latest:{src}", target, "--overwrite", expect=None)
-    assert_error(run, 22, "is a directory where the snapshot has a file")
+    (target / "f" / "below").mkdir(parents=True)
+    # Without --overwrite the target must be empty; with it, the directory gives way.
+    run = kaikyo.restore(f"latest:{src}", target, expect=None)
+    assert_error(run, 22, "not empty")
+    kaikyo.restore(f"latest:{src}", target, "--overwrite")
+    assert_trees_equal(src, target)
 
 
 def test_another_interrupted_restore_is_named(kaikyo: Kaikyo, src: Path, tmp_path: Path) -> None:
@@ -433,3 +451,26 @@ def test_another_interrupted_restore_is_named(kaikyo: Kaikyo, src: Path, tmp_pat
     (target / "partial").write_text("x")
     run = kaikyo.restore(f"latest:{src}", target, expect=None)
     assert_error(run, 22, "interrupted restore of another snapshot or path")
+
+
+def test_with_json_an_error_is_an_exit_error_message(tmp_path: Path) -> None:
+    """restic's convention: the last word on stderr is JSON, stdout holds no half answer."""
+    run = cli.kaikyo(
+        "snapshots", "--json", "-r", str(tmp_path / "none"), env={"KAIKYO_PASSWORD": "x"}
+    )
+    assert run.out == ""
+    [line] = run.err.splitlines()
+    doc = json.loads(line)
+    assert doc == {
+        "message_type": "exit_error",
+        "code": run.code,
+        **{k: doc[k] for k in ("message", "hint")},
+    }
+    assert run.code == 10 and "no repository at" in doc["message"]
+    usage = cli.kaikyo("restore", "--json", "--overwrite=sometimes")
+    assert json.loads(usage.err)["code"] == 64 == usage.code
+    # After "--" an argument is the command's, not kaikyo's.
+    plain = cli.kaikyo(
+        "backup", "--stdin-from-command", "--", "false", "--json", env={"KAIKYO_PASSWORD": "x"}
+    )
+    assert plain.err.startswith("kaikyo: error:")

@@ -183,12 +183,37 @@ def test_list_each_kind_is_what_the_store_holds(kaikyo: Kaikyo, src: Path) -> No
 
 
 def test_list_needs_a_known_kind_and_the_passphrase(local_kaikyo: Kaikyo) -> None:
-    line = assert_error(local_kaikyo("list", "blobs", expect=None), 64, "invalid choice: 'blobs'")
-    assert "'snapshots', 'index', 'keys', 'locks', 'packs'" in line
+    line = assert_error(local_kaikyo("list", "trees", expect=None), 64, "invalid choice: 'trees'")
+    assert "'snapshots', 'index', 'keys', 'locks', 'packs', 'blobs'" in line
     assert_error(local_kaikyo("list", expect=None), 64, "KIND")
     run = local_kaikyo("list", "keys", env={"KAIKYO_PASSWORD": "wrong"}, expect=None)
     assert_error(run, 12)
     assert run.out == ""
+
+
+def test_list_blobs_is_the_index(local_kaikyo: Kaikyo, src: Path) -> None:
+    """restic's ``list blobs``: a ``data ID`` or ``tree ID`` line per blob of the index."""
+    local_kaikyo.backup(src)
+    repo = Repository.open(LocalStore(local_kaikyo.repo), PASSWORD)
+    repo.load_index()
+    expected = sorted(
+        ("tree" if e.blob_type == 1 else "data", e.blob_id.hex()) for _, e in repo.index.entries()
+    )
+    assert {kind for kind, _ in expected} == {"data", "tree"}
+    out = local_kaikyo("list", "blobs").out
+    assert out == "".join(f"{kind} {i}\n" for kind, i in expected)
+    as_json = local_kaikyo("list", "blobs", "--json").json()
+    assert as_json == [{"type": kind, "id": i} for kind, i in expected]
+
+
+def test_list_blobs_through_a_haven(kaikyo: Kaikyo, src: Path) -> None:
+    sid = kaikyo.backup(src)["snapshot_id"]
+    blobs = kaikyo("list", "blobs", "--json").json()
+    trees = {b["id"] for b in blobs if b["type"] == "tree"}
+    assert snapshots(kaikyo)[sid]["tree"] in trees
+    assert len(trees) == len(src.parts) + 1  # the root, the dirs above src, src, docs
+    data = [b for b in blobs if b["type"] == "data"]
+    assert len(data) >= 2 and len({b["id"] for b in data}) == len(data)  # each blob once
 
 
 # ---- version ----------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def discover_json(*urls: str, extra: tuple[str, ...] = ()) -> tuple[int, list[di
         "--rated-watts",
         RATED,
         "--timeout",
-        "3",
+        "3s",
         "--json",
         *extra,
     )

@@ -27,13 +27,15 @@ def local_epoch(hour: int, minute: int = 0) -> float:
 
 def test_parse_schedule_and_rates() -> None:
     s = parse_schedule("09:00-20:00=100M, 22:00-06:00=1Gi, *=0")
-    assert s.windows == (Window(540, 1200, 100e6), Window(1320, 360, 2**30))
-    assert s.rate_at(local_epoch(12)) == 100e6
+    assert s.windows == (Window(540, 1200, 100 * 2**20), Window(1320, 360, 2**30))
+    assert s.rate_at(local_epoch(12)) == 100 * 2**20
     assert s.rate_at(local_epoch(23, 30)) == 2**30
     assert s.rate_at(local_epoch(3)) == 2**30
     assert s.rate_at(local_epoch(21)) == 0
-    assert parse_schedule("5M") == Schedule((), 5e6)
+    assert parse_schedule("5M") == Schedule((), 5 * 2**20)
     assert parse_rate("1.5KiB/s") == 1536
+    assert parse_rate("1024") == 2**20  # a plain number is KiB/s, as restic's
+    assert parse_schedule("*=512") == Schedule((), 512 * 1024)
     for bad in ("09:00-25:00=1M", "9-17=1M", "fast", "09:00-17:00=lots"):
         with pytest.raises(UsageError):
             parse_schedule(bad)
@@ -44,7 +46,7 @@ def test_rate_limiter_holds_the_rate() -> None:
     limiter = RateLimiter(parse_schedule("09:00-20:00=1M,*=0"), clock)
     for _ in range(40):
         limiter.acquire(256 * 1024)
-    assert clock.slept == pytest.approx(40 * 256 * 1024 / 1e6, rel=0.1)
+    assert clock.slept == pytest.approx(40 * 256 * 1024 / 2**20, rel=0.1)
     clock.set(local_epoch(21))  # the wall clock: the schedule's window is over
     before = clock.slept
     limiter.acquire(10**9)  # unlimited outside the window
@@ -91,7 +93,7 @@ def test_rate_limiter_is_shared_with_forked_children() -> None:
     import os
 
     clock = FakeClock(local_epoch(10))
-    limiter = RateLimiter(parse_schedule("*=1M"), clock)
+    limiter = RateLimiter(parse_schedule("*=1000000B"), clock)  # 1e6 bytes/s
     clock.advance(1.0)  # a full bucket, in parent and child alike
     pid = os.fork()
     if pid == 0:

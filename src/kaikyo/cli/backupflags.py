@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.snapshot import CACHEDIR_TAG, TagFile, parse_tag_file
+from kaikyo.units import parse_size
 
 
 def register_filters(p: argparse.ArgumentParser) -> None:
@@ -34,7 +35,7 @@ def register_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--exclude-larger-than",
         metavar="SIZE",
-        help="leave out files larger than SIZE: bytes, or with K, M, G, T (1024-based)",
+        help="leave out files larger than SIZE: bytes, or with K, M, G, T (1024-based), e.g. 500M",
     )
 
 
@@ -84,9 +85,7 @@ def resolve(args: argparse.Namespace, ctx: CliContext) -> BackupFlags:
     limit = args.exclude_larger_than
     return BackupFlags(
         tag_files=tuple(dict.fromkeys(parse_tag_file(s) for s in specs)),
-        max_file_size=None
-        if limit is None
-        else config.parse_size(limit, "--exclude-larger-than size"),
+        max_file_size=None if limit is None else parse_size(limit, "--exclude-larger-than size"),
         workers=config.worker_count(ctx, args.read_concurrency),
         compression=config.compression(args, ctx),
         pack_size=config.pack_size(args, ctx),

@@ -9,13 +9,17 @@ import os
 import re
 import signal
 import socket
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kaikyo.cli.context import CliContext
+from kaikyo.cli.passwordcommand import password_from_command
 from kaikyo.cli.retries import RetryLog
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.store import Store, StoreOptions, open_store
+from kaikyo.units import parse_duration
 
 
 def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
@@ -35,10 +39,29 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
     g.add_argument(
         "--password-file",
         default=default,
+        metavar="FILE",
         help="read the passphrase from this file (env KAIKYO_PASSWORD_FILE; or KAIKYO_PASSWORD)",
     )
     g.add_argument(
-        "--limit-upload", default=default, help="upload limit schedule, e.g. '09:00-20:00=100M,*=0'"
+        "--password-command",
+        default=default,
+        metavar="CMD",
+        help="run CMD (split as a shell would, run without one) and take the first line it "
+        "prints as the passphrase (env KAIKYO_PASSWORD_COMMAND)",
+    )
+    g.add_argument(
+        "--limit-upload",
+        default=default,
+        metavar="RATE",
+        help="limit uploads to RATE KiB/s, as restic (a size per second with a unit: 10M); "
+        "or by time of day, e.g. '09:00-20:00=10M,*=0'; 0 = unlimited (env KAIKYO_LIMIT_UPLOAD)",
+    )
+    g.add_argument(
+        "--limit-download",
+        default=default,
+        metavar="RATE",
+        help="limit downloads to RATE KiB/s, as restic, for any repository; the grammar of "
+        "--limit-upload (env KAIKYO_LIMIT_DOWNLOAD)",
     )
     g.add_argument(
         "--ca-file",
@@ -51,18 +74,44 @@ def add_repo_args(parser: argparse.ArgumentParser, top: bool = False) -> None:
         default=default,
         metavar="DURATION",
         help="how long to retry an unreachable haven before giving up, e.g. 30s, "
-        "10m; 0 = do not retry (env KAIKYO_RETRY_LIMIT; default 5m)",
+        "10min; 0 = do not retry (env KAIKYO_RETRY_LIMIT; default 5min)",
     )
     add_json_arg(parser, top)
 
 
 def add_json_arg(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """The output options every command takes: ``--json``, and ``--utc`` for the times
+    people read."""
     parser.add_argument(
         "--json",
         action="store_true",
         default=False if top else argparse.SUPPRESS,
         help="machine-readable output on stdout",
     )
+    parser.add_argument(
+        "--utc",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show times in UTC, not in the local time zone (env KAIKYO_UTC=1); "
+        "JSON times are RFC 3339 with their offset either way",
+    )
+
+
+def time_zone(args: argparse.Namespace, ctx: CliContext) -> tzinfo | None:
+    """The zone times are shown in: UTC with ``--utc`` (or KAIKYO_UTC=1), else the zone TZ
+    names (e.g. Asia/Tokyo), else None: the system's, with its rules at each time."""
+    if getattr(args, "utc", False) or ctx.env.get("KAIKYO_UTC", "") not in ("", "0"):
+        return UTC
+    name = ctx.env.get("TZ", "").removeprefix(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise UsageError(
+                f"TZ={name!r} is not a time zone this machine knows",
+                "use a name such as Asia/Tokyo, or --utc",
+            ) from None
+    return None
 
 
 def repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
@@ -72,38 +121,10 @@ def repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
     return str(url)
 
 
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)")
-
-
-def parse_seconds(text: str, what: str) -> float:
-    """``90``, ``30s``, ``10m``, ``2h`` or ``1d`` -> seconds."""
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise UsageError(f"invalid {what} {text!r}", "write e.g. 30s, 10m or 0")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
-
-
-_SIZE = re.compile(r"([0-9]+)([bBkKmMgGtT]?)")
-_SIZE_UNITS = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40}
-_MAX_SIZE = (1 << 63) - 1  # restic's sizes are int64
-
-
-def parse_size(text: str, what: str) -> int:
-    """restic's sizes: bytes, or a number with b, k, m, g or t (either case), 1024-based:
-    ``100``, ``512k``, ``5M``, ``2G``, ``1T``."""
-    match = _SIZE.fullmatch(text)
-    value = -1 if match is None else int(match.group(1)) << _SIZE_UNITS[match.group(2).lower()]
-    if not 0 <= value <= _MAX_SIZE:
-        raise UsageError(
-            f"invalid {what} {text!r}", "write bytes or a number with K, M, G or T, e.g. 500M"
-        )
-    return value
-
-
 def retry_limit(args: argparse.Namespace, ctx: CliContext) -> float | None:
-    text = getattr(args, "retry_limit", None) or ctx.env.get("KAIKYO_RETRY_LIMIT")
-    return parse_seconds(text, "retry limit") if text else None
+    flag = getattr(args, "retry_limit", None)
+    text = flag or ctx.env.get("KAIKYO_RETRY_LIMIT")
+    return parse_duration(text, "--retry-limit" if flag else "KAIKYO_RETRY_LIMIT") if text else None
 
 
 def retry_log(ctx: CliContext) -> RetryLog:
@@ -117,6 +138,8 @@ def store_for(args: argparse.Namespace, ctx: CliContext, create: bool = False) -
         create=create,
         token=ctx.env.get("KAIKYO_TOKEN"),
         upload_limit=getattr(args, "limit_upload", None) or ctx.env.get("KAIKYO_LIMIT_UPLOAD"),
+        download_limit=getattr(args, "limit_download", None)
+        or ctx.env.get("KAIKYO_LIMIT_DOWNLOAD"),
         ca_file=getattr(args, "ca_file", None) or ctx.env.get("KAIKYO_CA_FILE") or None,
         clock=ctx.clock,
         retry_limit=retry_limit(args, ctx),
@@ -165,10 +188,111 @@ class _KillAtWrite:
         self._store.delete(name)
 
 
+# ---- copy's source repository ----------------------------------------------------------
+# restic's names (--from-repo, --from-password-file, --from-password-command, RESTIC_FROM_*)
+# with KAIKYO_. The source is only read: the download limit applies, no upload limit; its own
+# CA, token and passphrase.
+
+
+def add_from_repo_args(parser: argparse.ArgumentParser) -> None:
+    """The options naming the repository ``copy`` reads from."""
+    g = parser.add_argument_group("source repository")
+    g.add_argument(
+        "--from-repo",
+        metavar="REPO",
+        help="the repository to copy from (env KAIKYO_FROM_REPOSITORY): a path, "
+        "or http(s)://HOST:PORT/TENANT/REPO for a haven",
+    )
+    g.add_argument(
+        "--from-password-file",
+        metavar="FILE",
+        help="read the source's passphrase from this file (env KAIKYO_FROM_PASSWORD_FILE; "
+        "or KAIKYO_FROM_PASSWORD)",
+    )
+    g.add_argument(
+        "--from-password-command",
+        metavar="CMD",
+        help="run CMD (no shell) and take the first line it prints as the source's "
+        "passphrase (env KAIKYO_FROM_PASSWORD_COMMAND)",
+    )
+    # A token file, not a --from-token flag: a command line is readable by every local user
+    # (/proc/PID/cmdline), and kaikyo takes no secret as an argument (nor restic a password).
+    g.add_argument(
+        "--from-token-file",
+        metavar="FILE",
+        help="read the source haven's token from this file (env KAIKYO_FROM_TOKEN)",
+    )
+    g.add_argument(
+        "--from-ca-file",
+        metavar="FILE",
+        help="trust only this CA (PEM) for an https:// source haven (env KAIKYO_FROM_CA_FILE)",
+    )
+
+
+def from_repo_url(args: argparse.Namespace, ctx: CliContext) -> str:
+    url = getattr(args, "from_repo", None) or ctx.env.get("KAIKYO_FROM_REPOSITORY")
+    if not url:
+        raise UsageError(
+            "no source repository given", "pass --from-repo or set KAIKYO_FROM_REPOSITORY"
+        )
+    return str(url)
+
+
+def _from_token(args: argparse.Namespace, ctx: CliContext) -> str | None:
+    path = getattr(args, "from_token_file", None)
+    if path:
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read token file {path}: {why}") from None
+        if not token:
+            raise ConfigError(f"token file {path} is empty")
+        return token
+    return ctx.env.get("KAIKYO_FROM_TOKEN") or None
+
+
+def from_store_for(args: argparse.Namespace, ctx: CliContext) -> Store:
+    """The store of copy's source (read by the command; never written but for its lock)."""
+    options = StoreOptions(
+        token=_from_token(args, ctx),
+        download_limit=getattr(args, "limit_download", None)
+        or ctx.env.get("KAIKYO_LIMIT_DOWNLOAD"),
+        ca_file=getattr(args, "from_ca_file", None) or ctx.env.get("KAIKYO_FROM_CA_FILE") or None,
+        clock=ctx.clock,
+        retry_limit=retry_limit(args, ctx),
+        retry_watcher=retry_log(ctx),
+    )
+    return open_store(from_repo_url(args, ctx), options)
+
+
+def from_password(args: argparse.Namespace, ctx: CliContext) -> str:
+    path, command = _file_or_command(args, ctx, "from")
+    return _secret(
+        path,
+        ctx,
+        "KAIKYO_FROM_PASSWORD",
+        "passphrase of the source repository",
+        "pass --from-password-file or --from-password-command, or set KAIKYO_FROM_PASSWORD, "
+        "KAIKYO_FROM_PASSWORD_FILE or KAIKYO_FROM_PASSWORD_COMMAND",
+        False,
+        command,
+    )
+
+
 def _secret(
-    path: str | None, ctx: CliContext, value_env: str, what: str, hint: str, confirm: bool
+    path: str | None,
+    ctx: CliContext,
+    value_env: str,
+    what: str,
+    hint: str,
+    confirm: bool,
+    command: str | None = None,
 ) -> str:
-    """A passphrase from a file, an environment variable, or a terminal prompt (in that order)."""
+    """A passphrase from a file or a command, an environment variable, or a terminal prompt
+    (in that order, as restic)."""
+    if command:
+        return password_from_command(command, ctx, what)
     if path:
         try:
             return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
@@ -184,15 +308,40 @@ def _secret(
     return first
 
 
+def _file_or_command(
+    args: argparse.Namespace, ctx: CliContext, prefix: str = ""
+) -> tuple[str | None, str | None]:
+    """``--password-file`` or ``--password-command``; a flag outranks the other's variable,
+    and both (two flags, or two variables) is refused, as restic refuses it. ``prefix``
+    ``from``: copy's source (``--from-password-file``, ``KAIKYO_FROM_PASSWORD_FILE``...)."""
+    flag = f"--{prefix}-" if prefix else "--"
+    env = f"KAIKYO_{prefix.upper()}_" if prefix else "KAIKYO_"
+    dest = f"{prefix}_" if prefix else ""
+    path = getattr(args, f"{dest}password_file", None)
+    command = getattr(args, f"{dest}password_command", None)
+    if not path and not command:
+        path = ctx.env.get(f"{env}PASSWORD_FILE") or None
+        command = ctx.env.get(f"{env}PASSWORD_COMMAND") or None
+    if path and command:
+        raise UsageError(
+            "a password file and a password command are both given",
+            f"use one of {flag}password-file / {env}PASSWORD_FILE and "
+            f"{flag}password-command / {env}PASSWORD_COMMAND",
+        )
+    return path, command
+
+
 def password(args: argparse.Namespace, ctx: CliContext, confirm: bool = False) -> str:
-    path = getattr(args, "password_file", None) or ctx.env.get("KAIKYO_PASSWORD_FILE")
+    path, command = _file_or_command(args, ctx)
     return _secret(
         path,
         ctx,
         "KAIKYO_PASSWORD",
         "passphrase",
-        "set KAIKYO_PASSWORD or KAIKYO_PASSWORD_FILE, or run on a terminal",
+        "set KAIKYO_PASSWORD, KAIKYO_PASSWORD_FILE or KAIKYO_PASSWORD_COMMAND, or run on a "
+        "terminal",
         confirm,
+        command,
     )
 
 
@@ -315,3 +464,9 @@ def armed_crash_point(ctx: CliContext) -> str | None:
     """Tests only: the step at which a haven process kills itself (``KAIKYO_TEST_CRASH_AT``,
     see :mod:`kaikyo.server.crashpoints`)."""
     return ctx.env.get("KAIKYO_TEST_CRASH_AT") or None
+
+
+def fuse_library(ctx: CliContext) -> str | None:
+    """``mount``: the libfuse 3 to use (``FUSE_LIBRARY_PATH``, as mfusepy names it), or None
+    for the one the linker finds."""
+    return ctx.env.get("FUSE_LIBRARY_PATH") or None

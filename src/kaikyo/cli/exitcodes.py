@@ -30,6 +30,8 @@ TABLE: list[tuple[type[BaseException], int]] = [
     (errors.AlreadyExistsError, 22),
     (errors.ConfigError, 23),
     (errors.InputFailedError, 24),  # a backed-up command failed: no snapshot saved
+    (errors.UnavailableError, 25),  # mount: FUSE missing (or the mount refused)
+    (errors.MissingExtraError, 26),  # the command's extra is not installed (kaikyo[haven]...)
     (errors.PlanError, PLAN_INFEASIBLE),
     (errors.IncompleteError, INCOMPLETE),
     (errors.UsageError, USAGE),

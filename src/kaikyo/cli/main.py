@@ -11,11 +11,14 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from types import ModuleType
+from typing import Any
 
 from kaikyo import __version__
 from kaikyo.cli import exitcodes
 from kaikyo.cli.context import CliContext
-from kaikyo.errors import KaikyoError, UsageError
+from kaikyo.cli.extras import COMMAND_EXTRA, missing_extra
+from kaikyo.cli.helpformat import HelpFormatter
+from kaikyo.errors import KaikyoError, MissingExtraError, UsageError
 
 # One module per command under kaikyo.cli.commands; each has register(subparsers) and
 # run(args, ctx) -> int. Listed explicitly, so the CLI surface is greppable in one place.
@@ -28,10 +31,14 @@ COMMAND_MODULES = [
     "diff",
     "restore",
     "dump",
+    "mount",
+    "copy",
     "check",
     "repair",
     "forget",
     "tag",
+    "rewrite",
+    "recover",
     "prune",
     "key",
     "unlock",
@@ -39,6 +46,7 @@ COMMAND_MODULES = [
     "cat",
     "list",
     "version",
+    "generate",
     "plan",
     "inventory",
     "serve",
@@ -49,12 +57,43 @@ COMMAND_MODULES = [
 
 
 class _Parser(argparse.ArgumentParser):
+    """Every command's parser: usage errors are one line (exit 64), and help text keeps its
+    example blocks (:class:`~kaikyo.cli.helpformat.HelpFormatter`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
 
 
+_EPILOG = """\
+Sizes are 1024-based (500G, 2GiB; a plain number is bytes); durations are 90s, 10min,
+12h, 7d, 2w, 6mo, 1y or combined (1y2mo3d); a bare 'm' is refused. Rates (--limit-upload,
+--limit-download) are KiB/s, or a size per second (10M). Each command's --help has its
+flags and examples; the environment, exit codes and the grammar are in README.md and
+docs/CLI.md (and in the man pages: kaikyo generate --man DIR).
+
+examples:
+  kaikyo -r /srv/repo init
+  kaikyo -r /srv/repo --password-file ~/.pass backup /etc /home
+  kaikyo -r https://haven:8720/acme/main snapshots --json
+  kaikyo backup --help
+"""
+
+
 # Global options that take a value; needed to find the command word in argv without parsing.
-_VALUE_OPTIONS = {"-r", "--repo", "--password-file", "--limit-upload", "--ca-file", "--retry-limit"}
+_VALUE_OPTIONS = {
+    "-r",
+    "--repo",
+    "--password-file",
+    "--password-command",
+    "--limit-upload",
+    "--limit-download",
+    "--ca-file",
+    "--retry-limit",
+}
 
 
 def _first_word(argv: Sequence[str]) -> str | None:
@@ -88,32 +127,60 @@ def _asks_version(argv: Sequence[str]) -> bool:
     )
 
 
-def _load_commands(only: str | None = None) -> list[ModuleType]:
-    """Import the command modules; just the one being run, so a backup does not pay for
-    importing the planner's solver or the server's web stack."""
-    modules = []
+def _load_commands(only: str | None = None) -> dict[str, ModuleType | MissingExtraError]:
+    """Import the command modules, in the CLI's order; just the one being run, so a backup
+    does not pay for importing the planner's solver or the server's web stack. A command whose
+    extra is not installed maps to the error that says which to install."""
+    loaded: dict[str, ModuleType | MissingExtraError] = {}
     for name in [only] if only else COMMAND_MODULES:
         try:
-            modules.append(importlib.import_module(f"kaikyo.cli.commands.{name}"))
+            loaded[name] = importlib.import_module(f"kaikyo.cli.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"kaikyo.cli.commands.{name}":
+            if exc.name == f"kaikyo.cli.commands.{name}":
+                continue
+            error = missing_extra(name, exc)
+            if error is None:
                 raise
-    return modules
+            loaded[name] = error
+    return loaded
+
+
+def _not_installed(sub: argparse._SubParsersAction[_Parser], name: str) -> None:
+    """A command whose extra is missing stays listed in ``kaikyo --help``, saying so."""
+    sub.add_parser(name, help=f"(not installed: needs kaikyo[{COMMAND_EXTRA[name]}])")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``only`` (or every command). Raises the command's
+    :class:`MissingExtraError` before any parsing when ``only`` needs an extra that is not
+    installed, so ``kaikyo serve --anything`` says what to install rather than what is wrong
+    with its flags."""
+    loaded = _load_commands(only)
+    wanted = loaded.get(only) if only else None
+    if isinstance(wanted, MissingExtraError):
+        raise wanted
     parser = _Parser(
         prog="kaikyo",
         description="Encrypted, deduplicated protection and "
         "evacuation of servers from a primary site to a haven.",
+        epilog=_EPILOG,
+        # No abbreviated global flags (restic has none): a command's own flag, such as
+        # inventory's --password, would be an ambiguous prefix of --password-file and
+        # --password-command here, and refused before the command saw it.
+        allow_abbrev=False,
     )
-    parser.add_argument("--version", action="version", version=f"kaikyo {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"kaikyo {__version__}", help="print the version"
+    )
     from kaikyo.cli.config import add_repo_args
 
     add_repo_args(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in _load_commands(only):
-        module.register(sub)
+    for name, module in loaded.items():
+        if isinstance(module, MissingExtraError):
+            _not_installed(sub, name)
+        else:
+            module.register(sub)
     return parser
 
 
@@ -160,21 +227,53 @@ def _main(argv: Sequence[str] | None, ctx: CliContext) -> int:
             return exitcodes.USAGE
         return int(args.func(args, ctx))
     except KaikyoError as exc:
+        code = exitcodes.exit_code_for(exc)
         line = f"kaikyo: error: {exc.message}"
         if exc.hint:
             line += f" ({exc.hint})"
-        ctx.stderr.write(line + "\n")
-        return exitcodes.exit_code_for(exc)
+        _say_exit(ctx, argv, code, line, exc.message, exc.hint)
+        return code
     except Terminated:
-        ctx.stderr.write(
-            "kaikyo: terminated (SIGTERM); finished work is kept and the next run resumes\n"
-        )
+        text = "terminated (SIGTERM); finished work is kept and the next run resumes"
+        _say_exit(ctx, argv, exitcodes.TERMINATED, f"kaikyo: {text}", text)
         return exitcodes.TERMINATED
     except KeyboardInterrupt:
-        ctx.stderr.write("kaikyo: interrupted; finished work is kept and the next run resumes\n")
+        text = "interrupted; finished work is kept and the next run resumes"
+        _say_exit(ctx, argv, exitcodes.INTERRUPTED, f"kaikyo: {text}", text)
         return exitcodes.INTERRUPTED
     except BrokenPipeError:
         return exitcodes.OK
+
+
+def _json_asked(argv: Sequence[str] | None) -> bool:
+    """``--json`` among the options (not after ``--``, where a command's arguments are)."""
+    for arg in argv or ():
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def _say_exit(
+    ctx: CliContext,
+    argv: Sequence[str] | None,
+    code: int,
+    line: str,
+    message: str,
+    hint: str | None = None,
+) -> None:
+    """The last word of a failed command on stderr: one line for people, or with ``--json``
+    restic's ``exit_error`` message (docs/JSON.md), so a script reads why as it reads what."""
+    if not _json_asked(argv):
+        ctx.stderr.write(line + "\n")
+        return
+    doc: dict[str, object] = {"message_type": "exit_error", "code": code, "message": message}
+    if hint:
+        doc["hint"] = hint
+    import json
+
+    ctx.stderr.write(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
 def _tune_malloc() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from rich.console import Console
@@ -44,3 +45,47 @@ def human_bytes(n: float) -> str:
 def show_path(raw: bytes) -> str:
     """Render filename bytes for people: UTF-8 where valid, \\xNN escapes elsewhere."""
     return raw.decode("utf-8", "backslashreplace")
+
+
+def show_time(seconds: float, zone: tzinfo | None) -> str:
+    """A time for people: to the second, in ``zone`` (None: the system's; see
+    :func:`kaikyo.cli.config.time_zone`), with the zone's name or offset, so that times read
+    at the primary and at the haven are never mistaken for each other."""
+    when = datetime.fromtimestamp(seconds, zone) if zone else datetime.fromtimestamp(seconds)
+    if zone is None:
+        when = when.astimezone()
+    return when.strftime("%Y-%m-%d %H:%M:%S ") + (when.tzname() or when.strftime("%z"))
+
+
+def rfc3339(seconds: float) -> str:
+    """A time for scripts: RFC 3339 in UTC, to the microsecond."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def print_table(ctx: CliContext, headers: list[str], rows: list[list[str]]) -> None:
+    """A table: drawn with rich on a terminal; plain aligned text when stdout is a pipe or a
+    file, whole (nothing cut to a terminal's width), one space-separated line per row and
+    the extra lines of a cell that holds several below it, so that ``grep``, ``awk`` and
+    ``cut`` work. Widths count East Asian characters as two cells."""
+    out = out_console(ctx)
+    if out.is_terminal:
+        from rich.table import Table
+
+        table = Table()
+        for h in headers:
+            table.add_column(h)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    from rich.cells import cell_len
+
+    lines = [[cell.split("\n") for cell in row] for row in [headers, *rows]]
+    widths = [max(cell_len(part) for row in lines for part in row[i]) for i in range(len(headers))]
+    for cells in lines:
+        for k in range(max(len(cell) for cell in cells)):
+            parts = [cell[k] if k < len(cell) else "" for cell in cells]
+            line = "  ".join(
+                p + " " * (w - cell_len(p)) for p, w in zip(parts, widths, strict=True)
+            )
+            ctx.stdout.write(line.rstrip() + "\n")

@@ -7,6 +7,9 @@ any object, whatever path its code takes.
 Every object a command meets that does not authenticate (a planted or damaged snapshot, index
 file, lock or key slot) is printed once on stderr as a warning that names it and the command
 that removes it; the command goes on with the others.
+
+``copy`` opens two repositories: its source (``source=True``: ``--from-repo`` and the
+``KAIKYO_FROM_*`` settings) and the destination; what is said about the source says so.
 """
 
 from __future__ import annotations
@@ -21,18 +24,21 @@ from typing import TYPE_CHECKING, Literal
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
+from kaikyo.errors import RepositoryNotFoundError, WrongPasswordError
 from kaikyo.repo.badobjects import BadObject, BadObjects
 from kaikyo.repo.slots import unlock
 
 if TYPE_CHECKING:
+    from kaikyo.core.crypto.keys import MasterKey
     from kaikyo.repo import Repository
+    from kaikyo.store import Store
 
 Mode = Literal["read", "shared", "exclusive"]
 
 
-def warn_bad(ctx: CliContext) -> BadObjects:
+def warn_bad(ctx: CliContext, whose: str = "") -> BadObjects:
     def report(bad: BadObject) -> None:
-        ctx.stderr.write(f"kaikyo: warning: {bad.describe()}\n")
+        ctx.stderr.write(f"kaikyo: warning: {whose}{bad.describe()}\n")
 
     return BadObjects(report)
 
@@ -57,6 +63,29 @@ def _remember(memo: Path, slot: str) -> None:
             memo.write_text(slot, encoding="ascii")
 
 
+def _unlock(
+    args: argparse.Namespace, ctx: CliContext, store: Store, memo: Path, bad: BadObjects
+) -> tuple[MasterKey, str]:
+    return unlock(store, config.password(args, ctx), _remembered(memo), bad.report)
+
+
+def _unlock_source(
+    args: argparse.Namespace, ctx: CliContext, store: Store, memo: Path, bad: BadObjects
+) -> tuple[MasterKey, str]:
+    """As :func:`_unlock`, with the source's passphrase; its errors name the source."""
+    try:
+        return unlock(store, config.from_password(args, ctx), _remembered(memo), bad.report)
+    except WrongPasswordError as exc:
+        raise WrongPasswordError(
+            f"source repository: {exc.message}",
+            "check --from-password-file, KAIKYO_FROM_PASSWORD or KAIKYO_FROM_PASSWORD_FILE",
+        ) from None
+    except RepositoryNotFoundError as exc:
+        raise RepositoryNotFoundError(
+            f"source repository: {exc.message}", "check --from-repo or KAIKYO_FROM_REPOSITORY"
+        ) from None
+
+
 @contextmanager
 def repository(
     args: argparse.Namespace,
@@ -65,14 +94,15 @@ def repository(
     load_index: bool = True,
     *,
     write: bool = False,
+    source: bool = False,
 ) -> Iterator[Repository]:
-    store = config.store_for(args, ctx)
-    bad = warn_bad(ctx)
+    store = config.from_store_for(args, ctx) if source else config.store_for(args, ctx)
+    bad = warn_bad(ctx, "source repository: " if source else "")
     try:
         # The key first, the engine's imports after: Argon2id's 48 MiB are freed before NumPy
         # and the codecs load (a restore's peak: 112 -> see the closing note of issue 2).
         memo = _slot_memo(ctx, store.url)
-        master, slot = unlock(store, config.password(args, ctx), _remembered(memo), bad.report)
+        master, slot = (_unlock_source if source else _unlock)(args, ctx, store, memo, bad)
         _remember(memo, slot)
         from kaikyo.repo import Repository, acquire_lock
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         remove_spools_of,
         spool_dir_for,
     )
-    from kaikyo.repo.packs import READ_SPAN, WantedBlobs
+    from kaikyo.repo.packs import READ_SPAN, WantedBlobs, cut_spans
     from kaikyo.repo.repack import repack_blobs
     from kaikyo.repo.repository import KeyInfo, Repository, RepositoryWriter, SnapshotRecord
     from kaikyo.repo.tuning import (
@@ -57,6 +57,7 @@ _WHERE = {
     "RawPack": "packer",
     "READ_SPAN": "packs",
     "WantedBlobs": "packs",
+    "cut_spans": "packs",
     "finished_pack": "packer",
     "pack_name": "packer",
     "remove_spools_of": "packer",
@@ -100,6 +101,7 @@ __all__ = [
     "WantedBlobs",
     "WriteTuning",
     "acquire_lock",
+    "cut_spans",
     "list_locks",
     "finished_pack",
     "pack_name",

@@ -31,23 +31,34 @@ READ_SPAN = 4 * 1024 * 1024
 READ_GAP = 512 * 1024
 
 
-def cut_spans(offs: Sequence[int], lens: Sequence[int]) -> Iterator[tuple[int, int, int, int]]:
+def cut_spans(
+    offs: Sequence[int], lens: Sequence[int], waste: float | None = None
+) -> Iterator[tuple[int, int, int, int]]:
     """Cut a pack's wanted entries (by offset; one blob wanted several times has adjacent
     entries with one offset) into reads: (first entry, end entry, first byte, end byte). A
     read spans at most ``READ_SPAN`` bytes unless one blob is bigger, and skips gaps wider than
-    ``READ_GAP``."""
+    ``READ_GAP``.
+
+    With ``waste``, a read also skips a gap wider than that share of the bytes it wants, so
+    a read downloads at most (1 + waste) times what it wants: a sparse selection (a restore
+    onto a tree that is mostly right) then costs what it selects, not the packs around it."""
     m = len(offs)
     i = 0
     while i < m:
         lo = offs[i]
         hi = lo + lens[i]
+        want = lens[i]
         j = i + 1
         while j < m:
             o = offs[j]
             if o >= hi:  # the next blob
-                if o + lens[j] - lo > READ_SPAN or o - hi > READ_GAP:
+                gap = o - hi
+                if o + lens[j] - lo > READ_SPAN or gap > READ_GAP:
+                    break
+                if waste is not None and hi - lo - want + gap > waste * (want + lens[j]):
                     break
                 hi = o + lens[j]
+                want += lens[j]
             j += 1
         yield i, j, lo, hi
         i = j
@@ -64,6 +75,7 @@ class WantedBlobs:
     types: Sequence[int]
     raw_lengths: Sequence[int]
     blob_id: Callable[[int], bytes]  # row -> id
+    waste: float | None = None  # see cut_spans
 
 
 def _spans_of(entries: Sequence[PackEntry]) -> Iterator[tuple[int, int, int, int]]:
@@ -163,7 +175,7 @@ class PackReader(RepositoryState):
             wanted.raw_lengths,
             wanted.blob_id,
         )
-        for i, j, lo, hi in cut_spans(offs, lens):
+        for i, j, lo, hi in cut_spans(offs, lens, wanted.waste):
             data = memoryview(self.read_pack(pack_id, lo, hi - lo))
             at = -1
             plain = b""

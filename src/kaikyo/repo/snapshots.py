@@ -57,7 +57,7 @@ def check_snapshot_doc(doc: object) -> dict[str, Any]:
     A manifest that authenticates was written with the key, but perhaps by another version of
     kaikyo or by a bug: it is checked once here instead of by every command that reads it.
     Keys it does not know are kept and ignored; ``original`` (the first id of a manifest that
-    ``tag`` rewrote) is a snapshot id when present.
+    ``tag`` rewrote, or the manifest ``rewrite`` replaced) is a snapshot id when present.
     """
     if not isinstance(doc, dict):
         raise ValueError("manifest is not a JSON object")

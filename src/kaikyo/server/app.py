@@ -7,7 +7,8 @@
 - ``/metrics``: Prometheus text, served only on the operator's own listener
   (``kaikyo serve --metrics-listen``), never on the tenants' port: it names tenants
 
-Middleware is pure ASGI (:class:`MetricsMiddleware`), so bodies are counted, never buffered.
+Middleware is pure ASGI (:class:`RequestMeter`: metrics and the access log), so bodies are
+counted, never buffered.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kaikyo.server.accesslog import AccessLog, AccessRecord
 from kaikyo.server.admin import Haven
 from kaikyo.server.auth import Guard, error_response
 from kaikyo.server.handlers import RepoHandler
-from kaikyo.server.metrics import Metrics
+from kaikyo.server.metrics import CONTENT_TYPE, Metrics, registry_for, render
 from kaikyo.server.openapi import openapi_document
 from kaikyo.store import wire
 from kaikyo.store.errors import InvalidName
@@ -36,18 +38,21 @@ from kaikyo.store.errors import InvalidName
 PURGE_INTERVAL = 3600.0
 
 
-class MetricsMiddleware:
-    """Counts requests, bytes and latency per tenant without touching the bodies."""
+class RequestMeter:
+    """Counts each request into the metrics and writes its access-log line, with its tenant,
+    status, body bytes and duration, without touching the bodies."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, haven: Haven) -> None:
-        self.app, self.metrics, self.haven = app, metrics, haven
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, haven: Haven, access_log: AccessLog | None = None
+    ) -> None:
+        self.app, self.metrics, self.haven, self.access_log = app, metrics, haven, access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         clock = self.haven.clock
-        started = clock.monotonic()
+        arrived, started = clock.now(), clock.monotonic()
         counts = {"in": 0, "out": 0, "status": 500}
 
         async def counting_receive() -> Message:
@@ -66,19 +71,39 @@ class MetricsMiddleware:
         try:
             await self.app(scope, counting_receive, counting_send)
         finally:
-            tenant = str(scope.get("kaikyo.tenant", "-"))
-            status = str(counts["status"])
-            method = method_label(str(scope["method"]))
-            m = self.metrics
-            m.inc(
-                "kaikyo_haven_requests_total",
-                (("tenant", tenant), ("method", method), ("status", status)),
-            )
-            m.inc("kaikyo_haven_bytes_in_total", (("tenant", tenant),), counts["in"])
-            m.inc("kaikyo_haven_bytes_out_total", (("tenant", tenant),), counts["out"])
-            if counts["status"] >= 400:
-                m.inc("kaikyo_haven_errors_total", (("tenant", tenant), ("status", status)))
-            m.observe((("method", method),), clock.monotonic() - started)
+            seconds = clock.monotonic() - started
+            self._count(scope, counts, seconds)
+            if self.access_log is not None:
+                client = scope.get("client")
+                self.access_log.write(
+                    AccessRecord(
+                        time=arrived,
+                        remote=str(client[0]) if client else None,
+                        tenant=scope.get("kaikyo.tenant"),
+                        token_id=scope.get("kaikyo.token_id"),
+                        method=str(scope["method"]),
+                        path=str(scope["path"]),
+                        status=counts["status"],
+                        bytes_in=counts["in"],
+                        bytes_out=counts["out"],
+                        seconds=seconds,
+                    )
+                )
+
+    def _count(self, scope: Scope, counts: dict[str, int], seconds: float) -> None:
+        tenant = str(scope.get("kaikyo.tenant", "-"))
+        status = str(counts["status"])
+        method = method_label(str(scope["method"]))
+        m = self.metrics
+        m.inc(
+            "kaikyo_haven_requests_total",
+            (("tenant", tenant), ("method", method), ("status", status)),
+        )
+        m.inc("kaikyo_haven_received_bytes_total", (("tenant", tenant),), counts["in"])
+        m.inc("kaikyo_haven_sent_bytes_total", (("tenant", tenant),), counts["out"])
+        if counts["status"] >= 400:
+            m.inc("kaikyo_haven_errors_total", (("tenant", tenant), ("status", status)))
+        m.observe((("method", method),), seconds)
 
 
 class ControlCharacterGuard:
@@ -124,13 +149,19 @@ class ByListener:
 
 
 def create_app(
-    haven: Haven, *, purge_interval: float = PURGE_INTERVAL, metrics_port: int | None = None
+    haven: Haven,
+    *,
+    purge_interval: float = PURGE_INTERVAL,
+    metrics_port: int | None = None,
+    access_log: AccessLog | None = None,
 ) -> ASGIApp:
     """Build the haven's ASGI app over an open :class:`Haven`; with ``metrics_port``,
-    requests arriving on that local port see only ``/metrics`` and ``/healthz``."""
+    requests arriving on that local port see only ``/metrics`` and ``/healthz``; with
+    ``access_log``, every request on the tenants' port gets a line there."""
     guard = Guard(haven)
     repo = RepoHandler(haven)
     metrics = Metrics()
+    registry = registry_for(metrics, haven.list_tenants)
     document = openapi_document()
 
     async def healthz(_: Request) -> Response:
@@ -142,7 +173,8 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def metrics_endpoint(_: Request) -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        body = await run_in_threadpool(render, registry)  # reads the tenants' usage
+        return Response(body, media_type=CONTENT_TYPE)
 
     async def openapi(_: Request) -> Response:
         return JSONResponse(document)
@@ -165,8 +197,11 @@ def create_app(
             yield
             tasks.cancel_scope.cancel()
 
-    app = MetricsMiddleware(
-        ControlCharacterGuard(Starlette(routes=routes, lifespan=lifespan)), metrics, haven
+    app = RequestMeter(
+        ControlCharacterGuard(Starlette(routes=routes, lifespan=lifespan)),
+        metrics,
+        haven,
+        access_log,
     )
     if metrics_port is None:
         return app

@@ -148,6 +148,7 @@ class Guard:
             if principal.tenant != tenant:
                 raise StorePermissionDenied(f"this token is not valid for tenant {tenant}")
             request.scope["kaikyo.tenant"] = principal.tenant
+            request.scope["kaikyo.token_id"] = principal.token_id  # public: for the access log
             action = _ACTIONS.get(request.method, policy.Action.LIST)
             if not name:
                 action = policy.Action.LIST

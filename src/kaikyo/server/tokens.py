@@ -57,3 +57,13 @@ def parse(text: str) -> tuple[str, str] | None:
 
 def secret_matches(secret: str, stored_sha256: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), stored_sha256)
+
+
+# A token anywhere in a text, its secret possibly cut short.
+_IN_TEXT = re.compile(r"kk_([0-9a-f]{16})_[A-Za-z0-9_-]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with the secret of every token in it replaced (the id stays: it is public), for
+    logs of what clients sent: a token pasted into a URL must not reach a log file."""
+    return _IN_TEXT.sub(lambda m: f"{PREFIX}_{m.group(1)}_REDACTED", text)

@@ -1,4 +1,5 @@
-"""Filesystem semantics on top of the repository: backup, restore, dump, trees, retention, diff.
+"""Filesystem semantics on top of the repository: backup, restore, dump, copy, trees, retention,
+diff.
 
 Vocabulary: a *snapshot* is a sealed manifest naming a root *tree*; a tree is one directory's
 *nodes* (see :mod:`kaikyo.core.format.tree` for the node keys).
@@ -15,6 +16,7 @@ from kaikyo.lazy import exports
 
 if TYPE_CHECKING:
     from kaikyo.snapshot.backup import BackupOptions, BackupResult, normalise_paths, run_backup
+    from kaikyo.snapshot.copy import CopyResult, SnapshotCopy, run_copy
     from kaikyo.snapshot.dirtags import CACHEDIR_TAG, TagFile, parse_tag_file
     from kaikyo.snapshot.dump import DumpResult, dump_archive, dump_file
     from kaikyo.snapshot.restore import RestoreOptions, RestoreResult, run_restore
@@ -28,6 +30,9 @@ _WHERE = {
     "CACHEDIR_TAG": "dirtags",
     "TagFile": "dirtags",
     "parse_tag_file": "dirtags",
+    "CopyResult": "copy",
+    "SnapshotCopy": "copy",
+    "run_copy": "copy",
     "DumpResult": "dump",
     "dump_archive": "dump",
     "dump_file": "dump",
@@ -44,9 +49,11 @@ __all__ = [
     "CACHEDIR_TAG",
     "BackupOptions",
     "BackupResult",
+    "CopyResult",
     "DumpResult",
     "RestoreOptions",
     "RestoreResult",
+    "SnapshotCopy",
     "StreamSource",
     "TagFile",
     "dump_archive",
@@ -54,5 +61,6 @@ __all__ = [
     "normalise_paths",
     "parse_tag_file",
     "run_backup",
+    "run_copy",
     "run_restore",
 ]

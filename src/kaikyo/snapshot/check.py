@@ -17,6 +17,7 @@ from kaikyo.core.ids import short
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import PackEntry, Repository, pack_name
 from kaikyo.repo.repository import SnapshotRecord
+from kaikyo.snapshot.subset import ReadSubset
 
 
 @dataclass
@@ -45,8 +46,13 @@ class CheckReport:
 
 
 def check(
-    repo: Repository, read_data: bool = False, on_pack: Callable[[int], None] | None = None
+    repo: Repository,
+    read_data: bool = False,
+    on_pack: Callable[[int], None] | None = None,
+    subset: ReadSubset | None = None,
 ) -> CheckReport:
+    """The structure, and with ``read_data`` every pack's bytes (with ``subset``, only the
+    packs it selects: see :mod:`.subset`)."""
     report = CheckReport()
     try:
         repo.load_index()
@@ -61,8 +67,10 @@ def check(
     report.packs = len(stored)
     _compare_packs(report, repo, stored, unindexed)
     damaged: dict[bytes, str] = {}
-    if read_data:
+    if read_data or subset is not None:
         readable = [p for p in stored if pack_name(p) not in repo.bad]
+        if subset is not None:
+            readable = subset.select({p: stored[p].size for p in readable})
         damaged = _read_all(repo, report, readable, by_pack, on_pack)
     damaged_blobs = {e.blob_id: pid for pid in damaged for e in by_pack.get(pid, [])}
     affected: dict[bytes, tuple[set[str], set[str]]] = {pid: (set(), set()) for pid in damaged}

@@ -112,20 +112,3 @@ def apply_policy(snapshots: Sequence[Candidate], policy: Policy) -> Decision:
             else:
                 decision.remove.append(s.snapshot_id)
     return decision
-
-
-def parse_duration(text: str) -> float:
-    """'2y5m7d3h' -> seconds (y=365d, m=30d, w=7d)."""
-    units = {"y": 365 * 86400, "m": 30 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600}
-    total, num = 0.0, ""
-    for ch in text.strip():
-        if ch.isdigit():
-            num += ch
-        elif ch in units and num:
-            total += int(num) * units[ch]
-            num = ""
-        else:
-            raise ValueError(f"invalid duration {text!r} (use e.g. 7d, 2w, 1y6m)")
-    if num:
-        raise ValueError(f"invalid duration {text!r}: a number needs a unit (y, m, w, d, h)")
-    return total

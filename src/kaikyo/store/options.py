@@ -20,7 +20,8 @@ class StoreOptions:
 
     create: bool = False
     token: str | None = None
-    upload_limit: str | None = None  # e.g. "09:00-20:00=100M,*=0" (see store.ratelimit)
+    upload_limit: str | None = None  # e.g. "09:00-20:00=10M,*=0" (see store.ratelimit)
+    download_limit: str | None = None  # the same grammar; paced by store.limited
     connections: int = 8
     timeout: float = 60.0
     ca_file: str | None = None

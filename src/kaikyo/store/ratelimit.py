@@ -1,9 +1,11 @@
-"""Upload rate limits that follow the time of day, e.g. ``09:00-20:00=100M,*=0``.
+"""Transfer rate limits that follow the time of day, e.g. ``09:00-20:00=10M,*=0``.
 
 A schedule is a comma-separated list of ``HH:MM-HH:MM=RATE`` windows (a window may wrap past
-midnight) and an optional ``*=RATE`` default; the first matching window wins. RATE is bytes per
-second with an optional K/M/G (powers of 1000) or Ki/Mi/Gi suffix; 0 means unlimited. Times are
-the client's local time, because business hours are where the client's link is shared.
+midnight) and an optional ``*=RATE`` default; the first matching window wins; a bare RATE
+applies all day. RATE is a plain number of KiB/s, as restic's ``--limit-upload`` and
+``--limit-download``, or a size per second in kaikyo's grammar (``10M`` = 10 MiB/s, see
+:mod:`kaikyo.units`); 0 means unlimited. Times are the client's local time, because business
+hours are where the client's link is shared.
 
 :class:`RateLimiter` is a token bucket shared by every upload thread of one store and by every
 process forked from it (its state lives in shared memory), so the limit holds for the sum of
@@ -19,11 +21,10 @@ from dataclasses import dataclass
 
 from kaikyo.clock import Clock
 from kaikyo.errors import UsageError
+from kaikyo.units import parse_rate_kib
 
 _WINDOW = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
-_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|K|M|G)?B?(?:/s)?", re.IGNORECASE)
-_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
-_HINT = "write e.g. '09:00-20:00=100M,*=0' (bytes per second; 0 = unlimited)"
+_HINT = "write e.g. '09:00-20:00=10M,*=0' (a plain number is KiB/s; 0 = unlimited)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +55,12 @@ class Schedule:
 
 
 def parse_rate(text: str) -> float:
-    match = _RATE.fullmatch(text.strip())
-    if not match:
-        raise UsageError(f"invalid upload rate {text!r}", _HINT)
-    return float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
+    """A rate -> bytes per second: a plain number is KiB/s (restic's unit), a size with a
+    unit is per second (``10M``, ``512KiB/s``; see :mod:`kaikyo.units`)."""
+    try:
+        return parse_rate_kib(text, "rate")
+    except UsageError as exc:
+        raise UsageError(exc.message, _HINT) from None
 
 
 def _minute(hours: str, minutes: str, spec: str) -> int:

@@ -11,9 +11,11 @@ from collections.abc import Callable
 
 from kaikyo.errors import UsageError
 from kaikyo.store.base import Store
+from kaikyo.store.limited import DownloadLimitedStore
 from kaikyo.store.local import LocalStore
 from kaikyo.store.memory import MemoryStore
 from kaikyo.store.options import StoreOptions
+from kaikyo.store.ratelimit import RateLimiter, parse_schedule
 
 Factory = Callable[[str, StoreOptions], Store]
 
@@ -39,7 +41,12 @@ class StoreRegistry:
                 f"unsupported repository URL scheme {scheme!r}",
                 f"use one of: {', '.join(self.schemes())}, or a plain path",
             )
-        return factory(url, options)
+        store = factory(url, options)
+        if options.download_limit:
+            schedule = parse_schedule(options.download_limit)
+            if schedule.windows or schedule.default_rate:
+                return DownloadLimitedStore(store, RateLimiter(schedule, options.clock))
+        return store
 
 
 def _local(url: str, options: StoreOptions) -> Store:

@@ -21,6 +21,8 @@ COMMANDS = [
     "backup",
     "restore",
     "dump",
+    "mount",
+    "copy",
     "snapshots",
     "ls",
     "find",
@@ -29,6 +31,8 @@ COMMANDS = [
     "repair",
     "forget",
     "tag",
+    "rewrite",
+    "recover",
     "prune",
     "key",
     "unlock",
@@ -36,6 +40,7 @@ COMMANDS = [
     "cat",
     "list",
     "version",
+    "generate",
 ]
 
 
@@ -112,3 +117,14 @@ print(seen, master.secret.hex())
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["[False]", master.secret.hex()]
+
+
+def test_mount_looks_for_fuse_before_loading_the_engine() -> None:
+    """``mount`` checks for FUSE before the passphrase; that check loads no engine."""
+    statement = (
+        "import kaikyo.cli.commands.mount\n"
+        "from kaikyo.snapshot.mount import load_fuse\n"
+        "from kaikyo.errors import UnavailableError\n"
+        "try:\n    load_fuse()\nexcept UnavailableError:\n    pass"
+    )
+    assert _loaded_after(statement) == []

@@ -72,3 +72,33 @@ def test_spans_cover_every_row_within_bounds(
         starts = sorted(ends)
         assert all(b - ends[a] <= gap for a, b in zip(starts, starts[1:], strict=False))
     assert all(offs[j] - hi > gap or offs[j] + lens[j] - lo > span for (_, j, lo, hi) in cuts[:-1])
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 400), st.integers(1, 2)), max_size=40),
+    st.sampled_from([0.0, 0.1, 0.2, 1.0]),
+)
+def test_with_a_waste_bound_a_read_downloads_at_most_that_share_more(
+    gaps: list[tuple[int, int, int]], waste: float
+) -> None:
+    """A restore onto a tree that is mostly right wants scattered chunks: with ``waste`` no
+    read spans more than (1 + waste) times the bytes it wants."""
+    offs: list[int] = []
+    lens: list[int] = []
+    at = 0
+    for skip, length, times in gaps:
+        at += skip
+        offs += [at] * times
+        lens += [length] * times
+        at += length
+    cuts = list(_spans(offs, lens, waste))
+    assert sum(j - i for i, j, *_ in cuts) == len(offs)
+    for i, j, lo, hi in cuts:
+        wanted = sum(dict(zip(offs[i:j], lens[i:j], strict=True)).values())
+        assert hi - lo <= (1 + waste) * wanted + 1e-9
+
+
+def test_without_a_bound_small_gaps_are_read_through() -> None:
+    offs, lens = [0, 1000, 2000], [10, 10, 10]
+    assert list(_spans(offs, lens)) == [(0, 3, 0, 2010)]
+    assert list(_spans(offs, lens, 0.2)) == [(0, 1, 0, 10), (1, 2, 1000, 1010), (2, 3, 2000, 2010)]

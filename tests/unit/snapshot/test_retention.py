@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import pytest
-
-from kaikyo.snapshot.retention import Candidate, Policy, apply_policy, parse_duration
+from kaikyo.snapshot.retention import Candidate, Policy, apply_policy
 
 DAY = 86400.0
 T0 = 1_309_478_400.0  # 2011-07-01 00:00 UTC
@@ -41,11 +39,3 @@ def test_keep_tag_and_reasons() -> None:
     cands = [Candidate("x", T0, ("monthly",)), Candidate("y", T0 + 1)]
     d = apply_policy(cands, Policy(last=1, tags=("monthly",)))
     assert d.reasons["x"] == ["tag"] and d.reasons["y"] == ["last"]
-
-
-def test_parse_duration() -> None:
-    assert parse_duration("1y2m3w4d5h") == (365 + 60 + 21 + 4) * DAY + 5 * 3600
-    with pytest.raises(ValueError):
-        parse_duration("7")
-    with pytest.raises(ValueError):
-        parse_duration("7x")

@@ -24,7 +24,23 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("backup", help="back up files and directories")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "backup",
+        help="back up files and directories",
+        description="Save a snapshot of the given paths (or of standard input, or of a "
+        "command's output): files are cut into content-defined chunks, and only chunks the "
+        "repository does not hold yet are compressed, encrypted and stored. Unchanged files "
+        "are recognised by the files cache and not read again. Exit 3: the snapshot was "
+        "saved but some files could not be read (they are listed in it).",
+        epilog="""examples:
+  kaikyo backup /etc /home --tag nightly
+  kaikyo backup /srv --exclude '*.tmp' --exclude '/srv/cache' --one-file-system
+  kaikyo backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb
+  find /srv -name '*.conf' -print0 | kaikyo backup --files-from-raw -
+  kaikyo backup /home --dry-run --json
+  kaikyo backup /home -n -v --exclude-caches --exclude-larger-than 2G   # what would be saved
+  kaikyo backup /srv --skip-if-unchanged --tag daily,db --compression max""",
+    )
     p.add_argument(
         "paths",
         nargs="*",
@@ -102,7 +118,7 @@ def register(sub: Any) -> None:
         metavar="TAG[,TAG...]",
         help="tag the snapshot (repeatable; a,b: both)",
     )
-    p.add_argument("--host", help="record this hostname instead of the machine's")
+    p.add_argument("--host", metavar="HOST", help="record this hostname instead of the machine's")
     p.add_argument(
         "-n",
         "--dry-run",

@@ -15,8 +15,23 @@ from kaikyo.errors import UsageError
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("cat", help="print internal structures as JSON")
-    p.add_argument("what", choices=["config", "index", "snapshot", "tree", "keys", "pack"])
+    p: argparse.ArgumentParser = sub.add_parser(
+        "cat",
+        help="print internal structures as JSON",
+        description="Decrypt and print one of the repository's internal structures as JSON, "
+        "for debugging and for scripts: its config, the index, a snapshot, a tree, the key "
+        "slots (no secrets), or a pack's header.",
+        epilog="""examples:
+  kaikyo cat config
+  kaikyo cat snapshot latest
+  kaikyo cat tree 9c1e4b...
+  kaikyo cat pack 0a7d3f...""",
+    )
+    p.add_argument(
+        "what",
+        choices=["config", "index", "snapshot", "tree", "keys", "pack"],
+        help="config, index, snapshot, tree, keys or pack",
+    )
     p.add_argument("id", nargs="?", help="snapshot id/'latest', tree id, or pack id")
     config.add_repo_args(p)
     p.set_defaults(func=run)

@@ -12,9 +12,17 @@ from kaikyo.cli.session import repository
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("diff", help="compare two snapshots")
-    p.add_argument("a")
-    p.add_argument("b")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "diff",
+        help="compare two snapshots",
+        description="List what changed from snapshot A to snapshot B, path by path: added "
+        "(+), removed (-), modified (M) or only its metadata changed (T), then the counts.",
+        epilog="""examples:
+  kaikyo diff 4f3c2a1b latest
+  kaikyo diff 4f3c2a1b 9e8d7c6b --json""",
+    )
+    p.add_argument("a", metavar="A", help="the older snapshot (id, prefix or 'latest')")
+    p.add_argument("b", metavar="B", help="the newer snapshot (id, prefix or 'latest')")
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

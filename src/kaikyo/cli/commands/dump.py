@@ -37,7 +37,17 @@ ARCHIVES = ("tar", "zip")
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "dump", help="write a file, or a directory as a tar or zip archive, to stdout"
+        "dump",
+        help="write a file, or a directory as a tar or zip archive, to stdout",
+        description="Write one file of a snapshot as it was, or a directory as a tar "
+        "(default) or zip archive, to standard output or into --target FILE (written under "
+        "a temporary name and put in place once complete). Streamed chunk by chunk: memory "
+        "does not grow with the size of the file.",
+        epilog="""examples:
+  kaikyo dump latest /etc/hosts
+  kaikyo dump latest:/home/alice /projects > projects.tar
+  kaikyo dump 4f3c2a1b /srv/www --archive zip --target www.zip
+  kaikyo dump latest --host db1 --tag nightly /var/backups/db.sql | psql mydb""",
     )
     p.add_argument(
         "snapshot",
@@ -49,9 +59,13 @@ def register(sub: Any) -> None:
         "-a", "--archive", choices=ARCHIVES, default="tar", help="format of a directory's dump"
     )
     p.add_argument("-t", "--target", metavar="FILE", help="write to FILE (replaced once complete)")
-    p.add_argument("--host", help="with 'latest': the latest snapshot of this host")
+    p.add_argument("--host", metavar="HOST", help="with 'latest': the latest snapshot of this host")
     p.add_argument(
-        "--tag", action="append", default=[], help="with 'latest': the latest with this tag"
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="with 'latest': the latest with this tag (repeatable)",
     )
     config.add_repo_args(p)
     p.set_defaults(func=run)

@@ -15,9 +15,24 @@ from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("find", help="find files in snapshots")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "find",
+        help="find files in snapshots",
+        description="Search every snapshot (or those given with --snapshot) for entries whose "
+        "name or full path matches a shell pattern, and print each match with its snapshot.",
+        epilog="""examples:
+  kaikyo find '*.conf'
+  kaikyo find '/etc/ssl/*' --snapshot latest
+  kaikyo find 'report-2011-*.xlsx' --json""",
+    )
     p.add_argument("pattern", help="shell pattern matched against names and full paths")
-    p.add_argument("--snapshot", action="append", default=[], help="search only these")
+    p.add_argument(
+        "--snapshot",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="search only this snapshot (id, prefix or 'latest'; repeatable)",
+    )
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

@@ -1,8 +1,8 @@
 """``kaikyo haven``: operator checks of a haven data directory (scrub, audit, trash purge).
 
 Also the shared helpers of the operator commands (``serve``, ``tenant``, ``token``): where the
-data directory comes from (``--data`` or ``KAIKYO_HAVEN_DATA``) and how sizes and durations
-are written.
+data directory comes from (``--data`` or ``KAIKYO_HAVEN_DATA``), how quotas and expiry dates
+are written (sizes and durations themselves: :mod:`kaikyo.units`).
 """
 
 from __future__ import annotations
@@ -21,21 +21,9 @@ from kaikyo.errors import IntegrityError, PermissionDeniedError, UsageError
 from kaikyo.server import Haven, HavenSettings, crashpoints
 from kaikyo.server.audit import verify
 from kaikyo.server.scrub import scrub
+from kaikyo.units import parse_duration, parse_size
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(ki|mi|gi|ti|k|m|g|t)?b?", re.IGNORECASE)
-_SIZE_UNITS = {
-    "": 1,
-    "k": 10**3,
-    "m": 10**6,
-    "g": 10**9,
-    "t": 10**12,
-    "ki": 2**10,
-    "mi": 2**20,
-    "gi": 2**30,
-    "ti": 2**40,
-}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def add_data_arg(parser: argparse.ArgumentParser) -> None:
@@ -59,14 +47,12 @@ def arm_crash_point(ctx: CliContext) -> None:
     crashpoints.ARMED = armed_crash_point(ctx)
 
 
-def parse_size(text: str | None) -> int | None:
-    """``100G``, ``1.5TiB``, ``0`` or ``none`` (unlimited) -> bytes or None."""
-    if text is None or text.lower() in ("none", "unlimited", "0"):
+def parse_quota(text: str | None, what: str) -> int | None:
+    """A quota in bytes (``500G``, ``2TiB``, see :mod:`kaikyo.units`); ``none``,
+    ``unlimited`` or ``0``: no quota (None)."""
+    if text is None or text.strip().lower() in ("none", "unlimited", "0"):
         return None
-    match = _SIZE.fullmatch(text.strip())
-    if not match:
-        raise UsageError(f"invalid size {text!r}", "write e.g. 500G, 2TiB or none")
-    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
+    return parse_size(text, what)
 
 
 def parse_count(text: str | None) -> int | None:
@@ -77,34 +63,56 @@ def parse_count(text: str | None) -> int | None:
     return int(text)
 
 
-def parse_duration(text: str) -> float:
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise UsageError(f"invalid duration {text!r}", "write e.g. 90s, 12h, 7d or 2w")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
-
-
 def parse_expiry(text: str, now: float) -> float:
-    """A duration from now (``30d``) or an ISO date/time (``2026-12-31``, UTC if no zone)."""
-    if _DURATION.fullmatch(text.strip()):
-        return now + parse_duration(text)
+    """A duration from now (``30d``, ``6mo``; see :mod:`kaikyo.units`) or an ISO date/time
+    (``2026-12-31``, UTC if no zone)."""
+    if text.strip()[:1].isdigit() and not _ISO_DATE.match(text.strip()):
+        return now + parse_duration(text, "--expires")
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"invalid expiry {text!r}", "write e.g. 30d or 2026-12-31") from None
+        raise UsageError(
+            f"invalid --expires {text!r}", "write a duration (30d, 6mo, 1y) or a date (2026-12-31)"
+        ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("haven", help="operator checks of a haven data directory")
+    parser = subparsers.add_parser(
+        "haven",
+        help="operator checks of a haven data directory",
+        description="Checks an operator runs on the haven's data directory, with no tenant's "
+        "key: scrub the stored objects, verify the audit log, purge the trash.",
+        epilog="""examples:
+  kaikyo haven scrub --data /srv/haven
+  kaikyo haven audit verify
+  kaikyo haven purge --older-than 30d""",
+    )
     sub = parser.add_subparsers(dest="haven_command", metavar="ACTION", required=True)
-    p = sub.add_parser("scrub", help="re-hash stored objects and list corrupt ones (no key needed)")
-    p.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
+    p = sub.add_parser(
+        "scrub",
+        help="re-hash stored objects and list corrupt ones (no key needed)",
+        description="Read every stored object and check that its bytes hash to its name "
+        "(objects are named by their SHA-256); list the ones that do not. Exit 15 if any.",
+        epilog="""examples:
+  kaikyo haven scrub
+  kaikyo haven scrub --tenant acme --json""",
+    )
+    p.add_argument(
+        "--tenant", action="append", metavar="TENANT", help="only this tenant (repeatable)"
+    )
     add_data_arg(p)
     p.set_defaults(func=run, action=_scrub)
-    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit = sub.add_parser(
+        "audit",
+        help="the hash-chained audit log",
+        description="Every mutating or refused request, and every operator command, is a "
+        "row of a hash-chained audit log; 'verify' proves it has not been altered.",
+        epilog="""examples:
+  kaikyo haven audit verify --expect 1234:9f2c...""",
+    )
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     p = audit_sub.add_parser(
         "verify",
@@ -112,6 +120,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Recompute the hash chain and check every entry recorded in the anchor "
         "file (DIR/audit.anchor): removed, wiped or rewritten entries are found. Prints the "
         "head SEQ:HASH; keep it elsewhere and pass it back with --expect to check against it.",
+        epilog="""examples:
+  kaikyo haven audit verify
+  kaikyo haven audit verify --expect 1234:9f2c... --json""",
     )
     p.add_argument(
         "--expect",
@@ -120,11 +131,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_data_arg(p)
     p.set_defaults(func=run, action=_audit_verify)
-    p = sub.add_parser("purge", help="purge trashed objects older than the grace period")
+    p = sub.add_parser(
+        "purge",
+        help="purge trashed objects older than the grace period",
+        description="Delete for good the trashed objects deleted longer ago than the grace "
+        "period (or --older-than); 'kaikyo serve' does this itself every --purge-interval.",
+        epilog="""examples:
+  kaikyo haven purge
+  kaikyo haven purge --older-than 30d --json""",
+    )
     p.add_argument(
         "--older-than",
         metavar="DURATION",
-        help="purge what was deleted this long ago (default: the grace period, 7d)",
+        help="purge what was deleted this long ago, a duration such as 30d or 12h (default: "
+        "the grace period, 7d)",
     )
     add_data_arg(p)
     p.set_defaults(func=run, action=_purge)
@@ -200,7 +220,7 @@ def _audit_verify(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> in
 
 
 def _purge(haven: Haven, args: argparse.Namespace, ctx: CliContext) -> int:
-    older = parse_duration(args.older_than) if args.older_than else None
+    older = parse_duration(args.older_than, "--older-than") if args.older_than else None
     result = haven.purge(older)
     if args.json:
         emit_json(ctx, {"purged": result.purged, "failed": result.failed})
@@ -221,9 +241,8 @@ __all__ = [
     "human_bytes",
     "open_haven",
     "parse_count",
-    "parse_duration",
     "parse_expiry",
-    "parse_size",
+    "parse_quota",
     "register",
     "run",
     "settings_from",

@@ -13,7 +13,17 @@ from kaikyo.repo.slots import ensure_absent, new_keys
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("init", help="create a new repository")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "init",
+        help="create a new repository",
+        description="Create an empty repository at -r/--repo (a directory, or a repository "
+        "name at a haven) with one key slot for the passphrase, and print the recovery key "
+        "once: keep it somewhere else, it opens the repository if the passphrase is lost.",
+        epilog="""examples:
+  kaikyo -r /srv/backup/repo init
+  KAIKYO_PASSWORD_FILE=~/.kaikyo-pass kaikyo -r /srv/backup/repo init --json
+  KAIKYO_TOKEN=kk_... kaikyo -r https://haven:8720/acme/main init""",
+    )
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

@@ -21,6 +21,7 @@ from kaikyo.cli.output import emit_json, err_console, out_console
 from kaikyo.errors import UsageError
 from kaikyo.inventory import InventoryRow, discover
 from kaikyo.plan.defaults import SERVER_WATTS_AVG, SERVER_WATTS_PEAK
+from kaikyo.units import parse_duration
 
 COLUMNS = [
     "id",
@@ -41,9 +42,28 @@ COLUMNS = [
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("inventory", help="build a fleet inventory from live servers")
+    p = subparsers.add_parser(
+        "inventory",
+        help="build a fleet inventory from live servers",
+        description="Build the planner's fleet inventory from the servers themselves: "
+        "'discover' asks each server's BMC over DMTF Redfish for the power its chassis draw.",
+        epilog="""examples:
+  kaikyo inventory discover --redfish https://10.0.0.5 https://10.0.0.6 --user admin \\
+      --csv fleet.csv""",
+    )
     sub = p.add_subparsers(dest="inventory_command", metavar="ACTION", required=True)
-    d = sub.add_parser("discover", help="read power from BMCs over DMTF Redfish")
+    d = sub.add_parser(
+        "discover",
+        help="read power from BMCs over DMTF Redfish",
+        description="Read the power of every chassis behind each BMC over Redfish and print "
+        "one fleet row per chassis; a BMC that is unreachable, refuses the credentials or "
+        "gives no reading gets a row with the --rated-watts fallback, and a warning. The "
+        "rows are in the planner's --fleet schema.",
+        epilog="""examples:
+  kaikyo inventory discover --redfish https://10.0.0.5 --user admin --json
+  KAIKYO_BMC_PASSWORD=... kaikyo inventory discover --redfish https://bmc1 https://bmc2 \\
+      --user admin --timeout 3s --csv fleet.csv""",
+    )
     d.add_argument(
         "--redfish",
         nargs="+",
@@ -51,15 +71,24 @@ def register(subparsers: Any) -> None:
         metavar="URL",
         help="BMC base URLs, e.g. https://10.0.0.5",
     )
-    d.add_argument("--user", help="BMC user (HTTP basic auth)")
-    d.add_argument("--password", help="BMC password (or KAIKYO_BMC_PASSWORD)")
+    d.add_argument("--user", metavar="USER", help="BMC user (HTTP basic auth)")
+    d.add_argument(
+        "--password",
+        metavar="PASSWORD",
+        help="BMC password (better: env KAIKYO_BMC_PASSWORD, not seen in the process list)",
+    )
     d.add_argument(
         "--rated-watts",
         default=f"{SERVER_WATTS_AVG:g}/{SERVER_WATTS_PEAK:g}",
         metavar="AVG/PEAK",
         help="fallback when a BMC gives no reading (default: 2011 two-socket server, 220/365 W)",
     )
-    d.add_argument("--timeout", type=float, default=10.0, help="seconds per BMC request")
+    d.add_argument(
+        "--timeout",
+        default="10s",
+        metavar="DURATION",
+        help="time allowed per BMC request, e.g. 3s (default 10s)",
+    )
     d.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     d.add_argument("--csv", metavar="FILE", help="write the rows as a fleet CSV")
     d.set_defaults(func=run)
@@ -78,11 +107,12 @@ def _rated(text: str) -> tuple[float, float]:
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     rated = _rated(args.rated_watts)
     password = config.bmc_password(args, ctx)
+    timeout = parse_duration(args.timeout, "--timeout")
     rows: list[InventoryRow] = []
     for url in args.redfish:
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"--redfish {url!r}: expected an http:// or https:// URL")
-        rows += discover(url, args.user, password, rated, timeout_s=args.timeout)
+        rows += discover(url, args.user, password, rated, timeout_s=timeout)
     fallbacks = [r for r in rows if r.power_source != "measured"]
     warn = err_console(ctx)
     for r in fallbacks:

@@ -8,17 +8,34 @@ from typing import Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, out_console
+from kaikyo.cli.output import emit_json, out_console, show_time
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("key", help="manage passphrases (key slots)")
-    p.add_argument("action", choices=["list", "add", "remove", "passwd"])
+    p: argparse.ArgumentParser = sub.add_parser(
+        "key",
+        help="manage passphrases (key slots)",
+        description="Each key slot holds the repository's master key, sealed with one "
+        "passphrase: 'list' shows them (* marks the one in use), 'add' adds a slot for a new "
+        "passphrase, 'remove ID' removes one (never the one in use), 'passwd' replaces the "
+        "current passphrase (the new slot is written before the old one is removed).",
+        epilog="""examples:
+  kaikyo key list
+  kaikyo key add --new-password-file ~/.kaikyo-pass-2
+  kaikyo key remove 3a9f
+  KAIKYO_NEW_PASSWORD=... kaikyo key passwd --json""",
+    )
+    p.add_argument(
+        "action",
+        choices=["list", "add", "remove", "passwd"],
+        help="list, add, remove or passwd",
+    )
     p.add_argument("key_id", nargs="?", help="key id (prefix) for remove")
     p.add_argument(
         "--new-password-file",
+        metavar="FILE",
         help="new passphrase from a file (env KAIKYO_NEW_PASSWORD / KAIKYO_NEW_PASSWORD_FILE)",
     )
     config.add_repo_args(p)
@@ -34,9 +51,15 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 emit_json(ctx, [asdict(k) for k in keys])
             else:
                 out = out_console(ctx)
+                zone = config.time_zone(args, ctx)
                 for k in keys:
                     mark = "*" if k.current else " "
-                    out.print(f"{mark} {short(k.key_id)}  {k.kind:10} {k.user}@{k.host}")
+                    when = show_time(k.created, zone) if k.created else "-"
+                    out.print(
+                        f"{mark} {short(k.key_id)}  {k.kind:10} {when}  {k.user}@{k.host}",
+                        markup=False,
+                        highlight=False,
+                    )
             return 0
         if args.action == "add":
             kid = repo.add_key(config.new_password(args, ctx), meta={"created": ctx.clock.now()})

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, show_path
+from kaikyo.cli.output import emit_json, show_path, show_time
 from kaikyo.cli.session import repository
 
 if TYPE_CHECKING:
@@ -17,7 +17,16 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("ls", help="list files in a snapshot")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "ls",
+        help="list files in a snapshot",
+        description="List the entries under a directory of a snapshot (default: its root), "
+        "recursively; --long adds mode, owner, size and time.",
+        epilog="""examples:
+  kaikyo ls latest
+  kaikyo ls 4f3c2a1b /etc --long
+  kaikyo ls latest /home/alice --json""",
+    )
     p.add_argument("snapshot", help="snapshot id, prefix, or 'latest'")
     p.add_argument("path", nargs="?", default="/", help="directory inside the snapshot")
     p.add_argument("-l", "--long", action="store_true", help="show mode, owner, size, time")
@@ -68,12 +77,14 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 ],
             )
             return 0
+        zone = config.time_zone(args, ctx)
         for path, n in items:
             if args.long:
+                when = show_time((n.mtime or 0) / 1e9, zone)
                 ctx.stdout.write(
                     f"{describe(n)} {n.uid if n.user is None else n.user}/"
                     f"{n.gid if n.group is None else n.group} {n.size or 0:>12} "
-                    f"{show_path(path)}\n"
+                    f"{when} {show_path(path)}\n"
                 )
             else:
                 ctx.stdout.write(show_path(path) + "\n")

@@ -34,6 +34,7 @@ from kaikyo.plan import (
     plan_json,
     verify_plan,
 )
+from kaikyo.units import parse_duration
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|kw)\s*$", re.IGNORECASE)
 
@@ -43,34 +44,68 @@ def register(subparsers: Any) -> None:
         "plan",
         help="plan which servers move to the haven to cut peak power",
         description="Choose the servers and waves that cut the primary's peak demand by the "
-        "target by the deadline, at least cost; explain what binds or blocks.",
+        "target by the deadline, at least cost; explain what binds or blocks. Exit 2: the "
+        "target cannot be met (the best plan is still printed). See docs/PLANNER.md.",
+        epilog="""examples:
+  kaikyo plan --fleet fleet.csv --site site.yaml --start 2011-05-01 --deadline 2011-07-01
+  kaikyo plan --fleet fleet.csv --site site.yaml --target 300kW --start 2011-05-01 \\
+      --deadline 2011-07-01 --objective weighted --chart plan.html --json""",
     )
-    p.add_argument("--fleet", required=True, help="fleet inventory (.csv, .yaml or .json)")
-    p.add_argument("--site", required=True, help="site facts (.yaml)")
-    p.add_argument("--target", default="15%", help="reduction: '15%%' of baseline or '300kW'")
-    p.add_argument("--start", required=True, help="first day of the migration (YYYY-MM-DD)")
-    p.add_argument("--deadline", required=True, help="day the reduction must be in place")
+    p.add_argument(
+        "--fleet", required=True, metavar="FILE", help="fleet inventory (.csv, .yaml or .json)"
+    )
+    p.add_argument("--site", required=True, metavar="FILE", help="site facts (.yaml)")
+    p.add_argument(
+        "--target",
+        default="15%",
+        metavar="REDUCTION",
+        help="reduction: '15%%' of baseline or '300kW' (default 15%%)",
+    )
+    p.add_argument(
+        "--start", required=True, metavar="DATE", help="first day of the migration (YYYY-MM-DD)"
+    )
+    p.add_argument(
+        "--deadline",
+        required=True,
+        metavar="DATE",
+        help="day the reduction must be in place (YYYY-MM-DD)",
+    )
     p.add_argument(
         "--objective",
         choices=[o.value for o in Objective],
         default="bytes",
         help="what to minimise once the target is met (default: bytes)",
     )
-    p.add_argument("--wave-days", type=int, default=7, help="days per wave (default 7)")
+    p.add_argument(
+        "--wave-days", type=int, default=7, metavar="N", help="days per wave (default 7)"
+    )
     p.add_argument(
         "--servers-per-wave",
         type=int,
         default=None,
+        metavar="N",
         help="concurrent cut-overs allowed per wave (default: no limit)",
     )
-    p.add_argument("--weight-tb", type=float, default=1.0, help="weighted: cost per TB sent")
+    p.add_argument(
+        "--weight-tb",
+        type=float,
+        default=1.0,
+        metavar="COST",
+        help="weighted: cost per TB sent (default 1)",
+    )
     p.add_argument(
         "--weight-downtime",
         type=float,
         default=1.0,
-        help="weighted: cost per server-hour of downtime (tier 1 x3, tier 2 x2)",
+        metavar="COST",
+        help="weighted: cost per server-hour of downtime (tier 1 x3, tier 2 x2; default 1)",
     )
-    p.add_argument("--time-limit", type=float, default=60.0, help="solver time limit, seconds")
+    p.add_argument(
+        "--time-limit",
+        default="60s",
+        metavar="DURATION",
+        help="solver time limit, e.g. 90s or 5min (default 60s)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--csv", metavar="FILE", help="write the moves as CSV")
     p.add_argument(
@@ -125,7 +160,7 @@ def request_from(args: argparse.Namespace) -> PlanRequest:
         wave_days=args.wave_days,
         servers_per_wave=args.servers_per_wave,
         weights=Weights(per_tb=args.weight_tb, per_downtime_hour=args.weight_downtime),
-        time_limit_s=args.time_limit,
+        time_limit_s=parse_duration(args.time_limit, "--time-limit"),
     )
 
 

@@ -21,8 +21,17 @@ def register(sub: Any) -> None:
         "used. Only packs that are stored count: a referenced blob keeps a stored copy, and "
         "nothing is deleted unless every referenced blob stored now is stored after. Packs "
         "in no index whose header does not authenticate (garbage) are deleted.",
+        epilog="""examples:
+  kaikyo prune --dry-run
+  kaikyo prune --json
+  kaikyo forget --keep-daily 7 --prune""",
     )
-    p.add_argument("-n", "--dry-run", action="store_true")
+    p.add_argument(
+        "-n",
+        "--dry-run",
+        action="store_true",
+        help="show what would be deleted and repacked, change nothing",
+    )
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

@@ -25,8 +25,18 @@ def register(sub: Any) -> None:
         "written with another key), after keeping a copy of each in --quarantine (default: "
         "the cache directory); at a haven, a removed object also stays in the tenant's trash "
         "for the grace period.",
+        epilog="""examples:
+  kaikyo repair index
+  kaikyo repair snapshots --dry-run
+  kaikyo repair snapshots --quarantine /root/kaikyo-quarantine --json""",
     )
-    p.add_argument("what", nargs="?", default="index", choices=["index", "snapshots"])
+    p.add_argument(
+        "what",
+        nargs="?",
+        default="index",
+        choices=["index", "snapshots"],
+        help="what to repair: index (default) or snapshots",
+    )
     p.add_argument(
         "-n", "--dry-run", action="store_true", help="snapshots: only list what would be removed"
     )

@@ -8,28 +8,67 @@ from typing import Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, human_bytes, out_console
+from kaikyo.cli.output import emit_json, human_bytes, out_console, show_path
 from kaikyo.cli.progress import Status
 from kaikyo.cli.restorefilters import add_filter_args
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 from kaikyo.errors import UsageError
 
+# restore --overwrite MODE; the same names as kaikyo.snapshot.restore.existing (not imported
+# here: the engine loads after the key, see cli/session.py).
+OVERWRITE_MODES = ("always", "if-changed", "if-newer", "never")
+
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("restore", help="restore a snapshot")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "restore",
+        help="restore a snapshot",
+        description="Write a snapshot, or a directory or file of it (SNAPSHOT:PATH), into "
+        "the target directory with its modes, owners, times, extended attributes, links and "
+        "special files. Files are written under temporary names and put in place once "
+        "complete; an interrupted restore resumes when run again with the same arguments.",
+        epilog="""examples:
+  kaikyo restore latest --target /tmp/restore
+  kaikyo restore latest:/home/alice --target /home/alice.restored --verify
+  kaikyo restore 4f3c2a1b --target /srv --include '/srv/www/**' --exclude '*.log'""",
+    )
     p.add_argument(
         "snapshot",
         help="SNAPSHOT or SNAPSHOT:PATH (id, prefix or 'latest'); "
         "with :PATH the contents of PATH are restored into the target",
     )
-    p.add_argument("-t", "--target", required=True, help="directory to restore into")
+    p.add_argument("-t", "--target", required=True, metavar="DIR", help="directory to restore into")
     add_filter_args(p)
     p.add_argument(
         "--overwrite",
+        nargs="?",
+        const="always",
+        choices=OVERWRITE_MODES,
+        metavar="MODE",
+        help="restore onto a target that holds a tree (without it the target must be empty). "
+        "MODE (restic's): always (the default: every existing file compared by content, only "
+        "the chunks that differ downloaded and written), if-changed (a file with the "
+        "snapshot's size and mtime is taken as unchanged unread), if-newer (an entry with "
+        "the snapshot's mtime or a later one is left), never (existing entries are left)",
+    )
+    p.add_argument(
+        "--delete",
         action="store_true",
-        help="allow a non-empty target and replace files in it (a target holding "
-        "an interrupted run of the same restore needs no flag: it resumes)",
+        help="remove from the target what the snapshot does not have (within what "
+        "--include/--exclude select); with --overwrite the target becomes the snapshot",
+    )
+    p.add_argument(
+        "-n",
+        "--dry-run",
+        action="store_true",
+        help="compare with the target and report what would be done; write nothing",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list each file restored, updated, unchanged, skipped or deleted",
     )
     p.add_argument(
         "--verify",
@@ -84,7 +123,10 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             iinclude=tuple(args.iinclude),
             iexclude=tuple(args.iexclude),
             overwrite=args.overwrite,
-            verify=args.verify,
+            delete=args.delete,
+            dry_run=args.dry_run,
+            verbose=args.verbose,
+            verify=args.verify and not args.dry_run,
             workers=config.worker_count(ctx),
             numeric_owner=args.numeric_owner,
         )
@@ -93,31 +135,68 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     for w in result.warnings:
         ctx.stderr.write(f"kaikyo: warning: {w}\n")
     if args.json:
-        emit_json(
-            ctx,
-            {
-                "snapshot_id": snap.snapshot_id,
-                "target": args.target,
-                "files": result.files,
-                "dirs": result.dirs,
-                "links": result.links,
-                "other": result.other,
-                "bytes": result.bytes,
-                "verified": result.verified,
-                "warnings": result.warnings,
-                "resumed": result.resumed,
-                "files_kept": result.kept,
-            },
-        )
+        _json(ctx, args, snap.snapshot_id, result)
     else:
-        if result.resumed:
-            out_console(ctx).print(
-                f"resumed an interrupted restore: {result.kept} files were "
-                "already restored and were kept"
-            )
-        out_console(ctx).print(
-            f"restored snapshot {short(snap.snapshot_id)} to {args.target}: {result.files} files, "
-            f"{result.dirs} dirs, {human_bytes(result.bytes)}"
-            + (f"; verified {result.verified} files" if args.verify else "")
-        )
+        _human(ctx, args, snap.snapshot_id, result)
     return 0
+
+
+def _json(ctx: CliContext, args: argparse.Namespace, snapshot_id: str, result: Any) -> None:
+    for action, path in result.listing:
+        emit_json(
+            ctx, {"message_type": "verbose_status", "action": action, "item": show_path(path)}
+        )
+    emit_json(
+        ctx,
+        {
+            "message_type": "summary",
+            "snapshot_id": snapshot_id,
+            "target": args.target,
+            "dry_run": result.dry_run,
+            "files": result.files,
+            "dirs": result.dirs,
+            "links": result.links,
+            "other": result.other,
+            "bytes": result.bytes,
+            "files_restored": result.new,
+            "files_updated": result.updated,
+            "files_unchanged": result.unchanged,
+            "files_skipped": result.skipped,
+            "files_deleted": result.deleted,
+            "bytes_downloaded": result.bytes_downloaded,
+            "bytes_written": result.bytes,
+            "bytes_to_write": result.bytes_to_write,
+            "verified": result.verified,
+            "warnings": result.warnings,
+            "resumed": result.resumed,
+            "files_kept": result.kept,
+        },
+    )
+
+
+def _human(ctx: CliContext, args: argparse.Namespace, snapshot_id: str, result: Any) -> None:
+    out = out_console(ctx)
+    for action, path in result.listing:
+        out.print(f"{action:<9} {show_path(path)}", markup=False, highlight=False)
+    if result.resumed:
+        out.print(
+            f"resumed an interrupted restore: {result.kept} files were "
+            "already restored and were kept"
+        )
+    fates = (
+        f"{result.new} restored, {result.updated} updated, {result.unchanged} unchanged, "
+        f"{result.skipped} skipped, {result.deleted} deleted"
+    )
+    if result.dry_run:
+        out.print(
+            f"would restore snapshot {short(snapshot_id)} to {args.target}: {fates}; "
+            f"would download {human_bytes(result.bytes_downloaded)} and write "
+            f"at most {human_bytes(result.bytes_to_write)} (nothing was written)"
+        )
+        return
+    onto = f" ({fates})" if args.overwrite or args.delete else ""
+    out.print(
+        f"restored snapshot {short(snapshot_id)} to {args.target}: {result.files} files, "
+        f"{result.dirs} dirs, {human_bytes(result.bytes)}{onto}"
+        + (f"; verified {result.verified} files" if args.verify else "")
+    )

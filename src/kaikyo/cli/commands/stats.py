@@ -12,8 +12,19 @@ from kaikyo.cli.session import repository
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("stats", help="repository statistics")
-    p.add_argument("snapshot", nargs="?", help="only this snapshot")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "stats",
+        help="repository statistics",
+        description="How much the snapshots (or one) hold: files and their restore size, "
+        "the unique chunks they use with their size before and after compression, and the "
+        "size of everything stored in the repository.",
+        epilog="""examples:
+  kaikyo stats
+  kaikyo stats latest --json""",
+    )
+    p.add_argument(
+        "snapshot", nargs="?", metavar="SNAPSHOT", help="only this snapshot (id, prefix, 'latest')"
+    )
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

@@ -24,14 +24,31 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("tag", help="add, remove or set snapshot tags")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "tag",
+        help="add, remove or set snapshot tags",
+        description="Change the tags of the given snapshots (no ids: of every snapshot "
+        "--host and --tag select), as restic's tag: the manifest is rewritten, with "
+        "'original' naming the snapshot's first id. At a haven this needs an admin token.",
+        epilog="""examples:
+  kaikyo tag latest --add keep
+  kaikyo tag 4f3c2a1b --remove nightly --add weekly
+  kaikyo tag --host web1 --set prod,web
+  kaikyo tag latest --set ''""",
+    )
     p.add_argument(
         "snapshots", nargs="*", help="snapshot ids (default: every snapshot the filters select)"
     )
     p.add_argument(
         "--add", action="append", default=[], metavar="TAG", help="add TAG (repeatable; a,b: both)"
     )
-    p.add_argument("--remove", action="append", default=[], metavar="TAG", help="remove TAG")
+    p.add_argument(
+        "--remove",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="remove TAG (repeatable; a,b: both)",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -39,7 +56,7 @@ def register(sub: Any) -> None:
         metavar="TAG",
         help="replace all tags with these (--set '' removes every tag)",
     )
-    add_filter_args(p)
+    add_filter_args(p, paths=True)
     config.add_repo_args(p)
     p.set_defaults(func=run)
 

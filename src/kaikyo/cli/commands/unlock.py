@@ -21,6 +21,9 @@ def register(sub: Any) -> None:
         description="Remove locks whose process is gone or that were not refreshed for 30 "
         "minutes, and objects under locks/ that do not authenticate. A haven lets only the "
         "token that made a lock, or an admin token, remove it.",
+        epilog="""examples:
+  kaikyo unlock
+  kaikyo unlock --remove-all --json""",
     )
     p.add_argument(
         "--remove-all",

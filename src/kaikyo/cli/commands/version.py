@@ -15,7 +15,15 @@ from kaikyo.cli.output import emit_json
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("version", help="print version information")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "version",
+        help="print version information",
+        description="Print kaikyo's version, the Python it runs on and the platform "
+        "(kaikyo --version prints the version alone, faster).",
+        epilog="""examples:
+  kaikyo version
+  kaikyo version --json""",
+    )
     config.add_json_arg(p)
     p.set_defaults(func=run)
 

@@ -27,6 +27,8 @@ Where each part lives:
 - :mod:`.restorer`: the steps of one restore in order, and the writing threads;
 - :mod:`.options`: what a restore is asked for and what it reports;
 - :mod:`.resume`: the target check and the in-progress marker that lets a rerun resume;
+- :mod:`.existing`: onto a tree already there (``--overwrite MODE``, ``--delete``,
+  ``--dry-run``): the plan shrunk to the chunks that differ, what the snapshot lacks;
 - :mod:`.walk`: the snapshot's trees, filtered, into the plan; hard links found;
 - :mod:`.plan`: the plan's columns, dropping files from it, locating chunks in the index;
 - :mod:`.assign`: rows grouped by pack, packs and files shared among the threads;

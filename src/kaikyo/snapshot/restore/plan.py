@@ -38,6 +38,9 @@ class Files:
     rows: array[int] = field(default_factory=lambda: array("I", [0]))
     xattrs: dict[int, Xattrs] = field(default_factory=dict)
     sparse: set[int] = field(default_factory=set)
+    # Files already in the target that are updated where they are (only the chunks that
+    # differ are written, then the size is set), not created anew: see .existing.
+    inplace: set[int] = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.name)
@@ -76,13 +79,21 @@ class Chunks:
 
 @dataclass(slots=True)
 class Plan:
-    """Everything one restore creates; ``hardlinks`` name files by number."""
+    """Everything one restore creates."""
 
     files: Files = field(default_factory=Files)
     dirs: Dirs = field(default_factory=Dirs)
     specials: list[Special] = field(default_factory=list)
-    hardlinks: list[tuple[int, bytes]] = field(default_factory=list)  # (file linked to, path)
+    # (path of the file linked to, path of the link): paths, not file numbers, so that a file
+    # can leave the plan (finished, or left as it is) and its links still be made.
+    hardlinks: list[tuple[bytes, bytes]] = field(default_factory=list)
     chunks: Chunks = field(default_factory=Chunks)
+    # What is in the target where the snapshot has something else: removed (a directory
+    # with all below it) before anything is written. See .existing.
+    remove: list[bytes] = field(default_factory=list)
+    # The share of a read's wanted bytes it may read besides (see kaikyo.repo.cut_spans):
+    # bounded when the plan is the difference to an existing tree.
+    read_waste: float | None = None
 
 
 def keep_files(plan: Plan, keep: npt.NDArray[np.bool_]) -> None:
@@ -98,6 +109,14 @@ def keep_files(plan: Plan, keep: npt.NDArray[np.bool_]) -> None:
     del ids
     files.rows = array("I", [0])
     files.rows.frombytes(np.cumsum(counts[keep], dtype=np.uint32).tobytes())
+    _renumber_files(plan, keep, renumber)
+
+
+def _renumber_files(
+    plan: Plan, keep: npt.NDArray[np.bool_], renumber: npt.NDArray[np.int64]
+) -> None:
+    """The per-file columns but the chunk rows, after files were dropped."""
+    files = plan.files
     meta = np.frombuffer(files.meta, dtype=np.int64).reshape(-1, 5)
     files.meta = array("q", meta[keep].tobytes())
     kept = keep.tolist()
@@ -105,7 +124,26 @@ def keep_files(plan: Plan, keep: npt.NDArray[np.bool_]) -> None:
     files.name = [n for n, k in zip(files.name, kept, strict=True) if k]
     files.xattrs = {int(renumber[f]): x for f, x in files.xattrs.items() if kept[f]}
     files.sparse = {int(renumber[f]) for f in files.sparse if kept[f]}
-    plan.hardlinks = [(int(renumber[s]), d) for s, d in plan.hardlinks]
+    files.inplace = {int(renumber[f]) for f in files.inplace if kept[f]}
+
+
+def drop_located(plan: Plan, keep_row: npt.NDArray[np.bool_], keep: npt.NDArray[np.bool_]) -> None:
+    """After :func:`locate`: keep only the rows where ``keep_row`` is set, of the files where
+    ``keep`` is set. A kept row keeps its offset in its file, so a file can be left with only
+    the chunks that differ from what the target holds."""
+    chunks, files = plan.chunks, plan.files
+    renumber = np.cumsum(keep) - 1
+    rows = keep_row & keep[chunks.fno]
+    ids = np.frombuffer(chunks.ids, dtype=np.uint8).reshape(-1, 32)
+    chunks.ids = bytearray(ids[rows].tobytes())
+    del ids
+    for name in ("blob_type", "pack", "offset", "length", "raw", "foff"):
+        setattr(chunks, name, getattr(chunks, name)[rows])
+    chunks.fno = renumber[chunks.fno[rows]].astype(np.uint32)
+    counts = np.bincount(chunks.fno, minlength=int(keep.sum())).astype(np.uint32)
+    files.rows = array("I", [0])
+    files.rows.frombytes(np.cumsum(counts, dtype=np.uint32).tobytes())
+    _renumber_files(plan, keep, renumber)
 
 
 def locate(repo: Repository, plan: Plan) -> None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from kaikyo.repo import Repository
-from kaikyo.snapshot.restore import resume, special
+from kaikyo.snapshot.filters import PathFilter
+from kaikyo.snapshot.restore import existing, resume, special
 from kaikyo.snapshot.restore.assign import Assignment, assign, group_by_pack
 from kaikyo.snapshot.restore.metadata import probe
 from kaikyo.snapshot.restore.options import RestoreOptions, RestoreResult
 from kaikyo.snapshot.restore.paths import make_target, map_oserror
-from kaikyo.snapshot.restore.plan import locate
+from kaikyo.snapshot.restore.plan import Plan, locate
 from kaikyo.snapshot.restore.verify import verify
 from kaikyo.snapshot.restore.walk import collect
 from kaikyo.snapshot.restore.writer import (
@@ -39,19 +42,40 @@ class Restorer:
     def run(self, root_tree: str, subpath: bytes = b"/") -> RestoreResult:
         opts, result, target = self.opts, self.result, self.opts.target
         ident = resume.identity(opts, root_tree, subpath)
-        resuming = resume.check_target(opts, ident)
-        replacing = opts.overwrite or resuming  # what is in the way may be replaced
+        resuming, occupied = resume.check_target(opts, ident)
+        replacing = opts.overwrite is not None or resuming  # what is in the way may go
         # A bad path or a blob that is not stored fails here, before anything is created.
         plan = collect(self.repo, opts, root_tree, subpath)
-        kept = resume.skip_finished(plan) if resuming else 0
+        expected = existing.expected_paths(plan) if opts.delete and occupied else None
+        # With --overwrite MODE the comparison below decides, by the mode, what is finished.
+        kept = resume.skip_finished(plan) if resuming and opts.overwrite is None else 0
         locate(self.repo, plan)
+        changes = existing.Changes(listing=[] if opts.verbose else None)
+        if occupied and opts.overwrite is not None:
+            existing.compare(self.repo, plan, target, opts.overwrite, opts.workers, changes)
+        else:
+            changes.new = len(plan.files)
+            for fno in range(len(plan.files)) if opts.verbose else ():
+                changes.note(existing.NEW, plan.files.out(fno))
+        if expected is not None:
+            changes.doomed = existing.find_extra(target, expected, _filter(opts))
         group_by_pack(plan.chunks)
+        self._report(plan, changes, kept, resuming)
+        if opts.dry_run:
+            result.deleted = len(changes.doomed)
+            for path in changes.doomed:
+                changes.note(existing.DELETED, path)
+            return result
         make_target(target)
         resume.write_marker(target, ident)
+        result.deleted = existing.remove_all(changes.doomed, target, changes.note)
+        existing.remove_all(plan.remove, target)
         inodes = probe(target, replacing)
         special.make_dirs(plan.dirs, replacing)
         assignment = assign(plan.chunks, plan.files, opts.workers)
-        self.job = Job(self.repo, plan.files, plan.chunks, assignment.owner, inodes)
+        self.job = Job(
+            self.repo, plan.files, plan.chunks, assignment.owner, inodes, plan.read_waste
+        )
         prepare_shared_files(self.job, replacing)
         self._write_data(assignment)
         finish_shared_files(self.job, result.warnings)
@@ -60,13 +84,24 @@ class Restorer:
             result.other += special.make_special(entry, replacing, inodes, result.warnings)
         resume.remove_marker(target)
         special.finish_dirs(plan.dirs, inodes, result.warnings)
-        result.files = len(plan.files) + kept
-        result.dirs = len(plan.dirs.paths)
-        result.resumed = resuming
-        result.kept = kept
         if opts.verify:
             result.verified = verify(self.repo, plan.files, plan.chunks) + kept
         return result
+
+    def _report(self, plan: Plan, changes: existing.Changes, kept: int, resuming: bool) -> None:
+        """What the plan does, known before anything is written (all --dry-run says)."""
+        result = self.result
+        result.files = len(plan.files) + kept + changes.skipped
+        result.dirs = len(plan.dirs.paths)
+        result.resumed = resuming
+        result.kept = kept
+        result.new, result.updated = changes.new, changes.updated
+        result.unchanged, result.skipped = changes.unchanged, changes.skipped
+        result.bytes_downloaded = existing.download_bytes(plan)
+        result.bytes_to_write = int(plan.chunks.raw.sum(dtype=np.int64))
+        result.dry_run = self.opts.dry_run
+        if changes.listing is not None:
+            result.listing = changes.listing
 
     def _write_data(self, assignment: Assignment) -> None:
         """Share 0 runs in this thread, the others in worker threads. A failure stops the
@@ -125,6 +160,11 @@ class Restorer:
         """Pack group ``g`` into its files, as worker ``me - 1`` (see :func:`.write_group`);
         a method so that a test can make one fail."""
         return write_group(self.job, g, me, stop, warnings)
+
+
+def _filter(opts: RestoreOptions) -> PathFilter | None:
+    filt = PathFilter(opts.include, opts.exclude, opts.iinclude, opts.iexclude)
+    return filt if filt else None
 
 
 def run_restore(

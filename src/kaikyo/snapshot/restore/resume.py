@@ -35,28 +35,32 @@ def identity(opts: RestoreOptions, root_tree: str, subpath: bytes) -> Identity:
     return ident
 
 
-def check_target(opts: RestoreOptions, ident: Identity) -> bool:
+def check_target(opts: RestoreOptions, ident: Identity) -> tuple[bool, bool]:
     """Refuse a target that is not a directory, or not empty, unless ``--overwrite``,
-    or unless it holds an interrupted run of this very restore. Whether it resumes one."""
+    or unless it holds an interrupted run of this very restore. Returns (whether it resumes
+    one, whether the target holds anything)."""
     target = opts.target
     if not os.path.lexists(target):
-        return False
+        return False, False
     if not real_dir(target):
         raise AlreadyExistsError(f"restore target {os.fsdecode(target)} is not a directory")
-    if not os.listdir(target) or opts.overwrite:
-        return _marker(target) == ident
+    try:
+        occupied = bool(os.listdir(target))
+    except OSError as exc:
+        raise map_oserror(exc, os.fsdecode(target)) from None
     left = _marker(target)
-    if left == ident:
-        return True
+    if not occupied or opts.overwrite is not None or left == ident:
+        return left == ident, occupied
     if left is not None:
         raise AlreadyExistsError(
             f"restore target {os.fsdecode(target)} holds an interrupted restore of "
             "another snapshot or path",
-            "rerun that restore to finish it, choose another directory, or pass --overwrite",
+            "rerun that restore to finish it, choose another directory, or pass --overwrite MODE",
         )
     raise AlreadyExistsError(
         f"restore target {os.fsdecode(target)} is not empty",
-        "choose an empty directory, or pass --overwrite to replace files in it",
+        "choose an empty directory, or pass --overwrite if-changed (with --delete, the "
+        "target becomes the snapshot)",
     )
 
 
@@ -85,13 +89,8 @@ def remove_marker(target: bytes) -> None:
 
 def skip_finished(plan: Plan) -> int:
     """Drop the files a resumed restore finished before it was cut (kept as they are),
-    so the rerun reads only what is missing. Files other files are hard links to stay.
-    Returns how many were kept."""
-    sources = {first for first, _ in plan.hardlinks}
-    keep = np.array(
-        [fno in sources or not _finished(plan, fno) for fno in range(len(plan.files))],
-        dtype=bool,
-    )
+    so the rerun reads only what is missing. Returns how many were kept."""
+    keep = np.array([not _finished(plan, fno) for fno in range(len(plan.files))], dtype=bool)
     if keep.all():
         return 0
     keep_files(plan, keep)

@@ -50,7 +50,7 @@ def link_hardlinks(plan: Plan, replacing: bool) -> int:
     for first, dst in plan.hardlinks:
         replace(dst, replacing)
         try:
-            os.link(plan.files.out(first), dst)
+            os.link(first, dst)
         except OSError as exc:
             raise map_oserror(exc, os.fsdecode(dst)) from None
     return len(plan.hardlinks)

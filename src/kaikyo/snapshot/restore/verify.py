@@ -14,7 +14,7 @@ def verify(repo: Repository, files: Files, chunks: Chunks) -> int:
     """Re-read every restored file and check each chunk against its blob id. Returns how
     many files were checked; raises IntegrityError naming the first that differs."""
     bad = []
-    raws = chunks.raw.tolist()
+    raws, foffs = chunks.raw.tolist(), chunks.foff.tolist()
     f_rows = files.rows
     hasher = repo.hasher
     for fno in range(len(files)):
@@ -25,11 +25,12 @@ def verify(repo: Repository, files: Files, chunks: Chunks) -> int:
             bad.append(f"{os.fsdecode(out)}: {exc.strerror}")
             continue
         try:
+            # By offset: onto an existing tree the plan holds only the chunks that differed.
             for row in range(f_rows[fno], f_rows[fno + 1]):
                 raw_len = raws[row]
-                data = os.read(fd, raw_len)
+                data = os.pread(fd, raw_len, foffs[row])
                 while len(data) < raw_len:
-                    more = os.read(fd, raw_len - len(data))
+                    more = os.pread(fd, raw_len - len(data), foffs[row] + len(data))
                     if not more:
                         break
                     data += more

@@ -155,8 +155,6 @@ def _find_hardlinks(plan: Plan, linked: tuple[array[int], array[int], array[int]
     dups, srcs = dups[by_walk], srcs[by_walk]
     keep = np.ones(len(plan.files), dtype=bool)
     keep[dups] = False
-    # By the numbers before the drop; keep_files renumbers them with the files.
-    plan.hardlinks = [
-        (int(s), plan.files.out(d)) for s, d in zip(srcs.tolist(), dups.tolist(), strict=True)
-    ]
+    out = plan.files.out
+    plan.hardlinks = [(out(s), out(d)) for s, d in zip(srcs.tolist(), dups.tolist(), strict=True)]
     keep_files(plan, keep)

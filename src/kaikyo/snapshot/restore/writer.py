@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from kaikyo.repo import Repository, WantedBlobs
 from kaikyo.snapshot.restore.metadata import Inodes, apply_meta
 from kaikyo.snapshot.restore.paths import map_oserror, replace
@@ -23,6 +25,7 @@ from kaikyo.snapshot.restore.plan import Chunks, Files
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
 _REOPEN = os.O_WRONLY | os.O_NOFOLLOW
+_UPDATE = os.O_RDWR | os.O_NOFOLLOW  # a file updated in place: its bytes are compared first
 SPARSE_BLOCK = 4096
 _ZERO_BLOCK = bytes(SPARSE_BLOCK)
 
@@ -40,20 +43,22 @@ class Job:
     chunks: Chunks
     owner: bytearray  # per file: 0 the main thread, w + 1 worker w (see .assign)
     inodes: Inodes
+    read_waste: float | None  # see kaikyo.repo.cut_spans
 
 
 def prepare_shared_files(job: Job, replacing: bool) -> None:
     """Create the files written by several workers (or sparse) before data arrives; make
-    room for the others."""
-    files, owner = job.files, job.owner
+    room for the others. A file updated in place stays as it is until its chunks arrive."""
+    files, owner, inplace = job.files, job.owner, job.files.inplace
     for fno in range(len(files)):
-        if owner[fno]:
-            replace(files.out(fno), replacing)
+        if fno in inplace:
             continue
         out = files.out(fno)
         replace(out, replacing)
+        if owner[fno]:
+            continue
         try:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            fd = os.open(out, _CREATE, 0o600)
             try:
                 if fno in files.sparse:
                     os.ftruncate(fd, files.meta[fno * 5 + 4])
@@ -64,12 +69,17 @@ def prepare_shared_files(job: Job, replacing: bool) -> None:
 
 
 def create_empty(job: Job, fnos: list[int], warnings: list[str]) -> None:
-    """Create and finish the empty files a worker owns."""
-    files, create_mode = job.files, job.inodes.create_mode
+    """Create and finish the empty files a worker owns (and the files updated in place that
+    need no data: their size is set)."""
+    files, create_mode, inplace = job.files, job.inodes.create_mode, job.files.inplace
     for fno in fnos:
         out = files.out(fno)
         try:
-            fd = os.open(out, _CREATE, create_mode(files.meta[fno * 5]))
+            if fno in inplace:
+                fd = os.open(out, _REOPEN)
+                os.ftruncate(fd, files.meta[fno * 5 + 4])
+            else:
+                fd = os.open(out, _CREATE, create_mode(files.meta[fno * 5]))
         except OSError as exc:
             raise map_oserror(exc, os.fsdecode(out)) from None
         try:
@@ -93,7 +103,7 @@ def write_group(job: Job, g: int, me: int, stop: threading.Event, warnings: list
         row = rows[k]
         return bytes(ids[row * 32 : row * 32 + 32])
 
-    wanted = WantedBlobs(offs, lens, types, raws, blob_id)
+    wanted = WantedBlobs(offs, lens, types, raws, blob_id, job.read_waste)
     fds: dict[int, int] = {}  # the files open for this group
     try:
         return _write_chunks(job, repo.stream_pack(pack_id, wanted), cols, me, fds, warnings, stop)
@@ -126,10 +136,8 @@ def _write_chunks(
 ) -> int:
     """The chunks of one pack group into the files (see :func:`write_group`)."""
     raws, fnos, foffs = cols[3], cols[5], cols[6]
-    owner, create_mode = job.owner, job.inodes.create_mode
-    files = job.files
-    parents, names, meta = files.parent, files.name, files.meta
-    f_rows, sparse = files.rows, files.sparse
+    owner, files = job.owner, job.files
+    f_rows, sparse, inplace = files.rows, files.sparse, files.inplace
     left: dict[int, int] = {}  # chunks still to write of the open files this worker owns
     written = 0
     for k, plain in enumerate(stream):
@@ -138,18 +146,17 @@ def _write_chunks(
         fno = fnos[k]
         fd = fds.get(fno)
         if fd is None:
-            path = parents[fno] + b"/" + names[fno]
+            fd = fds[fno] = _open_file(job, fno, me)
             if owner[fno] == me:
-                fd = os.open(path, _CREATE, create_mode(meta[fno * 5]))
                 left[fno] = f_rows[fno + 1] - f_rows[fno]
-            else:
-                fd = os.open(path, _REOPEN)
-            fds[fno] = fd
-        if fno in sparse:
+        if fno in inplace:
+            written += pwrite_changed(fd, plain, foffs[k])
+        elif fno in sparse:
             _pwrite_sparse(fd, plain, foffs[k])
+            written += raws[k]
         else:
             os.pwrite(fd, plain, foffs[k])
-        written += raws[k]
+            written += raws[k]
         if fno in left:
             left[fno] -= 1
             if not left[fno]:
@@ -159,6 +166,21 @@ def _write_chunks(
                 finally:
                     os.close(fd)
     return written
+
+
+def _open_file(job: Job, fno: int, me: int) -> int:
+    """Open a file as its first chunk arrives: the worker that owns it creates it (or, for a
+    file updated in place, sets its size); the others open what the main thread made."""
+    files = job.files
+    path = files.parent[fno] + b"/" + files.name[fno]
+    inplace = fno in files.inplace
+    if job.owner[fno] != me:
+        return os.open(path, _UPDATE if inplace else _REOPEN)
+    if not inplace:
+        return os.open(path, _CREATE, job.inodes.create_mode(files.meta[fno * 5]))
+    fd = os.open(path, _UPDATE)
+    os.ftruncate(fd, files.meta[fno * 5 + 4])
+    return fd
 
 
 def finish_owned(job: Job, fd: int, fno: int, warnings: list[str]) -> None:
@@ -192,6 +214,35 @@ def finish_shared_files(job: Job, warnings: list[str]) -> None:
                 os.truncate(out, m[i + 4])
         meta = (m[i], m[i + 1], m[i + 2], m[i + 3])
         apply_meta(out, meta, files.xattrs.get(fno), inodes.chown(meta), True, warnings, out)
+
+
+def pwrite_changed(fd: int, data: bytes, offset: int) -> int:
+    """Write ``data`` at ``offset`` of a file updated in place, only the 4 KiB blocks that
+    differ from what it holds there: a chunk differs as a whole, its bytes mostly not (a
+    page changed in a database file). Returns the bytes written."""
+    old = os.pread(fd, len(data), offset)
+    if old == data:
+        return 0
+    n, m, block = len(data), len(old), SPARSE_BLOCK
+    new_a = np.frombuffer(data, dtype=np.uint8)
+    old_a = np.frombuffer(old, dtype=np.uint8)
+    differs = np.ones((n + block - 1) // block, dtype=bool)
+    whole = m // block
+    if whole:
+        cut = whole * block
+        differs[:whole] = (
+            new_a[:cut].reshape(whole, block) != old_a[:cut].reshape(whole, block)
+        ).any(axis=1)
+    if m % block and m == n:  # the last, partial block, when the file holds all of it
+        differs[whole] = not np.array_equal(new_a[whole * block :], old_a[whole * block :])
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], differs.view(np.int8), [0]))))
+    written = 0
+    view = memoryview(data)
+    for lo, hi in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        first, end = lo * block, min(n, hi * block)
+        os.pwrite(fd, view[first:end], offset + first)
+        written += end - first
+    return written
 
 
 def _pwrite_sparse(fd: int, data: bytes, offset: int) -> None:
