@@ -6,11 +6,12 @@ import argparse
 import getpass
 import multiprocessing
 import os
+import re
 import signal
 import socket
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kaikyo.cli.context import CliContext
@@ -376,7 +377,19 @@ def username() -> str:
         return str(os.getuid())
 
 
-def worker_count(ctx: CliContext) -> int:
+MAX_READERS = 64
+
+
+def _whole_number(text: str) -> int:
+    """ASCII digits only (int() also takes "1_0", " 7 " and other scripts' digits); -1 else."""
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else -1
+
+
+def worker_count(ctx: CliContext, flag: int | None = None) -> int:
+    """Readers of a backup (threads of a restore): ``flag`` (``--read-concurrency``, checked
+    by :func:`read_concurrency`), else ``KAIKYO_WORKERS``, else the cores, at most 4."""
+    if flag is not None:
+        return flag
     value = ctx.env.get("KAIKYO_WORKERS")
     if value:
         try:
@@ -384,6 +397,54 @@ def worker_count(ctx: CliContext) -> int:
         except ValueError:
             raise ConfigError(f"KAIKYO_WORKERS must be a number, not {value!r}") from None
     return max(1, min(os.cpu_count() or 1, 4))
+
+
+def read_concurrency(text: str) -> int:
+    """``--read-concurrency N``: 1 to 64 (argparse's ``type``)."""
+    n = _whole_number(text)
+    if not 1 <= n <= MAX_READERS:
+        raise UsageError(
+            f"--read-concurrency {text!r}: a number of readers from 1 to {MAX_READERS} is needed",
+            "e.g. --read-concurrency 4",
+        )
+    return n
+
+
+# kaikyo.repo.COMPRESSION_MODES, named here without importing the engine (zstd) before the
+# key is open (see cli/session.py).
+COMPRESSION_MODES = ("auto", "off", "max")
+CompressionMode = Literal["auto", "off", "max"]
+
+
+def compression(args: argparse.Namespace, ctx: CliContext) -> CompressionMode:
+    """``--compression``, else ``KAIKYO_COMPRESSION`` (restic's RESTIC_COMPRESSION), else
+    ``auto``."""
+    flag = getattr(args, "compression", None)
+    value = flag or ctx.env.get("KAIKYO_COMPRESSION") or "auto"
+    if value not in COMPRESSION_MODES:
+        where = "--compression" if flag else "KAIKYO_COMPRESSION"
+        message = f"{where} {value!r}: the modes are auto, off and max"
+        if flag:
+            raise UsageError(message, "auto is the repository's level")
+        raise ConfigError(message, "auto is the repository's level")
+    return cast(CompressionMode, value)
+
+
+def pack_size(args: argparse.Namespace, ctx: CliContext) -> int | None:
+    """``--pack-size`` or ``KAIKYO_PACK_SIZE`` in MiB, 4 to 128 (restic's bounds), in bytes;
+    ``None``: the repository's (16 MiB unless chosen at init)."""
+    flag = getattr(args, "pack_size", None)
+    value = flag or ctx.env.get("KAIKYO_PACK_SIZE")
+    if not value:
+        return None
+    mib = _whole_number(value)
+    if not 4 <= mib <= 128:
+        where = "--pack-size" if flag else "KAIKYO_PACK_SIZE"
+        message = f"{where} {value!r}: a size in MiB from 4 to 128 is needed"
+        if flag:
+            raise UsageError(message, "e.g. --pack-size 64")
+        raise ConfigError(message, "e.g. KAIKYO_PACK_SIZE=64")
+    return mib * 1024 * 1024
 
 
 def haven_data_dir(args: argparse.Namespace, ctx: CliContext) -> str:

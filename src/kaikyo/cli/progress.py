@@ -48,7 +48,7 @@ class BackupBar:
         if self.progress is not None:
             self.progress.stop()
 
-    def file_done(self, path: bytes, size: int, cached: bool) -> None:
+    def file_done(self, path: bytes, size: int, status: str) -> None:
         self.files += 1
         if (
             self.progress is not None

@@ -32,6 +32,13 @@ if TYPE_CHECKING:
     from kaikyo.repo.packs import READ_SPAN, WantedBlobs, cut_spans
     from kaikyo.repo.repack import repack_blobs
     from kaikyo.repo.repository import KeyInfo, Repository, RepositoryWriter, SnapshotRecord
+    from kaikyo.repo.tuning import (
+        COMPRESSION_MODES,
+        MAX_PACK_SIZE,
+        MIN_PACK_SIZE,
+        Compression,
+        WriteTuning,
+    )
 
 _WHERE = {
     "PackEntry": "packer",
@@ -60,17 +67,26 @@ _WHERE = {
     "Repository": "repository",
     "RepositoryWriter": "repository",
     "SnapshotRecord": "repository",
+    "COMPRESSION_MODES": "tuning",
+    "MAX_PACK_SIZE": "tuning",
+    "MIN_PACK_SIZE": "tuning",
+    "Compression": "tuning",
+    "WriteTuning": "tuning",
 }
 
 
 __getattr__ = exports(__name__, _WHERE, globals())
 
 __all__ = [
+    "COMPRESSION_MODES",
     "DEFAULT_PACK_SIZE",
+    "MAX_PACK_SIZE",
+    "MIN_PACK_SIZE",
     "READ_SPAN",
     "BlobLocation",
     "BlobStats",
     "BlobWriter",
+    "Compression",
     "FinishedPack",
     "KeyInfo",
     "Lock",
@@ -83,6 +99,7 @@ __all__ = [
     "RepositoryWriter",
     "SnapshotRecord",
     "WantedBlobs",
+    "WriteTuning",
     "acquire_lock",
     "cut_spans",
     "list_locks",

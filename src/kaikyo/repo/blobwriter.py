@@ -60,7 +60,7 @@ class SealingKit:
     cipher: Cipher
     hasher: Callable[[Buffer], bytes]
     index: MasterIndex
-    compression_level: int
+    compression_level: int | None  # None: stored uncompressed
     pack_size: int
 
 

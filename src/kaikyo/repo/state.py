@@ -19,6 +19,7 @@ from kaikyo.repo.badobjects import BadObjects
 from kaikyo.repo.blobwriter import SealingKit
 from kaikyo.repo.config import RepoConfig
 from kaikyo.repo.index import MasterIndex
+from kaikyo.repo.tuning import WriteTuning
 from kaikyo.store import Store
 
 
@@ -43,14 +44,24 @@ class RepositoryState:
         # Packs an index names that are not stored (or are shorter than it says): how many
         # entries each lost. Kept for check, which reports them.
         self.unstored_packs: dict[bytes, int] = {}
+        # How this session writes (restic's --compression, --pack-size); a forked backup
+        # worker inherits it with the rest of the repository.
+        self.tuning = WriteTuning()
         self._local = threading.local()
+
+    def tune(self, tuning: WriteTuning) -> None:
+        """Write with ``tuning`` from now on (the writers made afterwards, and this
+        repository's own objects: index files, snapshots)."""
+        self.tuning = tuning
 
     @property
     def compressor(self) -> Compressor:
-        """This thread's compressor (a zstd context is not shared between threads)."""
+        """This thread's compressor (a zstd context is not shared between threads), at the
+        level the session writes at."""
+        level = self.tuning.level(self.config)
         comp: Compressor | None = getattr(self._local, "compressor", None)
-        if comp is None:
-            comp = Compressor(self.config.compression_level)
+        if comp is None or comp.level != level:
+            comp = Compressor(level)
             self._local.compressor = comp
         return comp
 
@@ -61,8 +72,8 @@ class RepositoryState:
             self.cipher,
             self.hasher,
             self.index,
-            self.config.compression_level,
-            self.config.pack_size,
+            self.tuning.level(self.config),
+            self.tuning.target_pack_size(self.config),
         )
 
     def _check_name(self, name: str, raw: bytes) -> None:

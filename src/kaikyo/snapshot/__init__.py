@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from kaikyo.lazy import exports
 
 if TYPE_CHECKING:
-    from kaikyo.snapshot.backup import BackupOptions, BackupResult, run_backup
+    from kaikyo.snapshot.backup import BackupOptions, BackupResult, normalise_paths, run_backup
     from kaikyo.snapshot.copy import CopyResult, SnapshotCopy, run_copy
+    from kaikyo.snapshot.dirtags import CACHEDIR_TAG, TagFile, parse_tag_file
     from kaikyo.snapshot.dump import DumpResult, dump_archive, dump_file
     from kaikyo.snapshot.restore import RestoreOptions, RestoreResult, run_restore
     from kaikyo.snapshot.stream import StreamSource
@@ -24,7 +25,11 @@ if TYPE_CHECKING:
 _WHERE = {
     "BackupOptions": "backup",
     "BackupResult": "backup",
+    "normalise_paths": "backup",
     "run_backup": "backup",
+    "CACHEDIR_TAG": "dirtags",
+    "TagFile": "dirtags",
+    "parse_tag_file": "dirtags",
     "CopyResult": "copy",
     "SnapshotCopy": "copy",
     "run_copy": "copy",
@@ -41,6 +46,7 @@ _WHERE = {
 __getattr__ = exports(__name__, _WHERE, globals())
 
 __all__ = [
+    "CACHEDIR_TAG",
     "BackupOptions",
     "BackupResult",
     "CopyResult",
@@ -49,8 +55,11 @@ __all__ = [
     "RestoreResult",
     "SnapshotCopy",
     "StreamSource",
+    "TagFile",
     "dump_archive",
     "dump_file",
+    "normalise_paths",
+    "parse_tag_file",
     "run_backup",
     "run_copy",
     "run_restore",

@@ -7,11 +7,14 @@ matches from the root; any other matches at any depth (``etc/ssl`` excludes ``/s
 directories; a pattern starting with ``!`` takes back what the others exclude; an excluded
 directory is excluded with everything in it. Matching is by ``wcmatch`` (glob semantics,
 bytes paths, so names that are not UTF-8 match too).
+
+:class:`PathFilter` is restore's ``--include``/``--exclude`` (and ``--iinclude``/``--iexclude``)
+over the same patterns, with restic's meaning: a pattern matches a path or a directory above
+it, so an include takes everything below a directory it matches, an exclude drops it.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterable
 
@@ -20,32 +23,48 @@ from wcmatch import glob as wglob
 _FLAGS = wglob.GLOBSTAR | wglob.DOTGLOB | wglob.NEGATE | wglob.FORCEUNIX
 
 
-def _anchored(pattern: str) -> bytes:
-    """restic's rule: a relative pattern matches at any depth."""
+def _anchored(pattern: str) -> list[bytes]:
+    """restic's rule: a relative pattern matches at any depth; and a trailing ``**`` may
+    stand for no directory at all (restic's ``dir/**`` matches ``dir`` itself, wcmatch's
+    only what is inside)."""
     negate = pattern.startswith("!")
     body = pattern[1:] if negate else pattern
     body = body.rstrip("/") or "/"
     if not body.startswith("/"):
         body = "**/" + body
-    return os.fsencode(("!" if negate else "") + body)
+    forms = [body]
+    if body.endswith("/**") and len(body) > 3:
+        forms.append(body[:-3] or "/")
+    return [os.fsencode(("!" if negate else "") + form) for form in forms]
+
+
+def _with_below(pattern: bytes) -> list[bytes]:
+    """The pattern, and the same for whatever lies below what it matches."""
+    return [pattern, pattern + (b"**" if pattern.endswith(b"/") else b"/**")]
 
 
 class ExcludeMatcher:
     """restic's excludes (``patterns``) and case-insensitive excludes (``ignore_case``),
-    compiled once: ``matches(path)`` for an absolute path."""
+    compiled once: ``matches(path)`` for an absolute path. ``below``: also match whatever lies
+    below a matching path (for a restore, which sees every path; a backup's walk never
+    enters an excluded directory)."""
 
-    def __init__(self, patterns: Iterable[str], ignore_case: Iterable[str] = ()) -> None:
+    def __init__(
+        self, patterns: Iterable[str], ignore_case: Iterable[str] = (), *, below: bool = False
+    ) -> None:
         self.patterns = tuple(p for p in patterns if p.strip())
         self.ignore_case = tuple(p for p in ignore_case if p.strip())
         self._matchers = []
-        if self.patterns:
-            compiled = wglob.compile([_anchored(p) for p in self.patterns], flags=_FLAGS)
-            self._matchers.append(compiled.match)
-        if self.ignore_case:
-            compiled = wglob.compile(
-                [_anchored(p) for p in self.ignore_case], flags=_FLAGS | wglob.IGNORECASE
-            )
-            self._matchers.append(compiled.match)
+        for given, flags in (
+            (self.patterns, _FLAGS),
+            (self.ignore_case, _FLAGS | wglob.IGNORECASE),
+        ):
+            if not given:
+                continue
+            compiled = [form for p in given for form in _anchored(p)]
+            if below:
+                compiled = [form for p in compiled for form in _with_below(p)]
+            self._matchers.append(wglob.compile(compiled, flags=flags).match)
 
     def __bool__(self) -> bool:
         return bool(self._matchers)
@@ -56,30 +75,27 @@ class ExcludeMatcher:
 
 
 class PathFilter:
-    """A path is wanted if it matches no exclude and, when includes are given, it matches an
-    include, lies below one, or (for directories) lies on the way to one."""
+    """restore's filters, as restic's: a path is wanted if neither it nor a directory above
+    it matches an exclude and, when includes are given, it or a directory above it matches
+    one. A directory on the way to a wanted path is not wanted itself: the restore's walk
+    creates it once it finds something wanted inside (restic's "parents of a match")."""
 
-    def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
-        self.include = [p.rstrip("/") for p in include]
-        self.exclude = ExcludeMatcher(exclude)
+    def __init__(
+        self,
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        iinclude: tuple[str, ...] = (),
+        iexclude: tuple[str, ...] = (),
+    ) -> None:
+        self.include = ExcludeMatcher(include, iinclude, below=True)
+        self.exclude = ExcludeMatcher(exclude, iexclude, below=True)
 
-    def wanted(self, path: bytes, is_dir: bool) -> bool:
-        text = os.fsdecode(path)
-        name = text.rsplit("/", 1)[-1]
-        if self.exclude and self._excluded(text):
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def wanted(self, path: bytes, is_dir: bool = False) -> bool:
+        """``path`` from the restored root, starting with ``/``. ``is_dir`` changes nothing
+        (restic's rule does not depend on it); it is the restore walk's call."""
+        if self.exclude and self.exclude.matches(path):
             return False
-        if not self.include:
-            return True
-        for pat in self.include:
-            if fnmatch.fnmatchcase(text, pat) or fnmatch.fnmatchcase(name, pat):
-                return True
-            if any(fnmatch.fnmatchcase(text[:i], pat) for i in range(len(text)) if text[i] == "/"):
-                return True  # below an included directory
-            if is_dir and pat.startswith(text + "/"):
-                return True  # on the way to an included path
-        return False
-
-    def _excluded(self, text: str) -> bool:
-        """The path or any directory above it matches an exclude (by full path or by name)."""
-        parts = text.split("/")
-        return any(self.exclude.matches("/".join(parts[: i + 1])) for i in range(1, len(parts)))
+        return not self.include or self.include.matches(path)

@@ -3,16 +3,23 @@
 Files the files cache vouches for are settled on the spot; the others are queued in batches
 for the readers (:mod:`kaikyo.snapshot.batching`), and their nodes completed when the batch
 comes back. Directories are handed to the tree builder, which saves each as it settles.
+
+What the walk leaves out (:class:`WalkRules`): excluded paths, what a tag file excludes
+(:mod:`kaikyo.snapshot.dirtags`), entries larger than a size, other filesystems. The rules
+apply to what the walk finds below the backed-up paths; a path given to back up is taken.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import dataclass
 
 from kaikyo.core.format.tree import NodeType, TreeNode
 from kaikyo.repo import MasterIndex
 from kaikyo.snapshot import filescache
 from kaikyo.snapshot.batching import Batch, Batcher
+from kaikyo.snapshot.dirtags import DirTags
 from kaikyo.snapshot.filters import ExcludeMatcher
 from kaikyo.snapshot.fs import make_node, node_type
 from kaikyo.snapshot.tally import Tally
@@ -24,6 +31,18 @@ def _slash(path: bytes) -> bytes:
     return path if path.endswith(b"/") else path + b"/"
 
 
+@dataclass(frozen=True)
+class WalkRules:
+    """What the walk leaves out. ``max_size``: anything but a directory larger than this
+    many bytes, as restic's ``--exclude-larger-than`` (a symlink's size is its target's
+    length)."""
+
+    excludes: ExcludeMatcher
+    one_file_system: bool = False
+    tags: DirTags | None = None
+    max_size: int | None = None
+
+
 class Walker:
     """Walks the backed-up paths into nodes; files to read go to ``batcher``."""
 
@@ -33,16 +52,17 @@ class Walker:
         tally: Tally,
         trees: TreeBuilder,
         old_cache: filescache.OldCache,
-        excludes: ExcludeMatcher,
-        one_file_system: bool,
+        rules: WalkRules,
     ) -> None:
         self.index = index
         self.tally = tally
         self.counts = tally.counts
         self.trees = trees
         self.old_cache = old_cache
-        self.excludes = excludes
-        self.one_file_system = one_file_system
+        self.excludes = rules.excludes
+        self.one_file_system = rules.one_file_system
+        self.tags = rules.tags or None
+        self.max_size = sys.maxsize if rules.max_size is None else rules.max_size
         self.batcher: Batcher | None = None
         # Files given as backup paths are filed under their parent directory.
         self.top_old: dict[bytes, dict[bytes, filescache.Entry]] = {}
@@ -53,10 +73,13 @@ class Walker:
         is freed (a directory of 100,000 entries is not held whole while its subtrees are
         walked). Each entry is lstat'ed once anyway, so a DirEntry would save nothing."""
         try:
-            return sorted(os.listdir(path), reverse=True)
+            names = os.listdir(path)
         except OSError as exc:
             self.tally.error(path, f"cannot list directory: {exc.strerror}")
             return []
+        if self.tags is not None:
+            names = self.tags.kept(path, names)
+        return sorted(names, reverse=True)
 
     def walk_top(self, path: bytes) -> TreeNode | None:
         try:
@@ -82,6 +105,7 @@ class Walker:
         assert self.batcher is not None
         batcher, trees = self.batcher, self.trees
         excluded = self.excludes.matches if self.excludes else None
+        max_size = self.max_size
         top = DirRecord(top_node, top_path, None)
         self.counts["dirs"] += 1
         # (directory, names left, its old files cache, its path with a trailing "/")
@@ -101,7 +125,7 @@ class Walker:
             try:
                 st = os.lstat(full)
                 kind = node_type(st.st_mode)
-                if kind is None:
+                if kind is None or (st.st_size > max_size and kind is not NodeType.DIR):
                     continue
                 node = make_node(name, full, st, kind)
             except OSError as exc:
@@ -143,7 +167,7 @@ class Walker:
             node.content = raw
             new.append(filescache.record(name, cached))
             self.counts["files_unmodified"] += 1
-            self.tally.progress.file_done(path, st.st_size, True)
+            self.tally.progress.file_done(path, st.st_size, "unchanged")
             return
         # Identical files have identical sizes: routing by size sends them to the same worker,
         # whose own set of stored blobs then deduplicates them (workers share no memory). A
@@ -191,7 +215,7 @@ class Walker:
                 )
             counts["files_changed" if was_cached else "files_new"] += 1
             counts["bytes_read"] += size_read
-            tally.progress.file_done(path, size_read, False)
+            tally.progress.file_done(path, size_read, "modified" if was_cached else "new")
         for owner in owners:
             owner.waits_for -= 1
             self.trees.settle(owner)

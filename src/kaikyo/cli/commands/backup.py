@@ -2,6 +2,8 @@
 
 Or of standard input, or of a command's output, as one file (``--stdin``,
 ``--stdin-from-command -- CMD...``); paths may also come from lists (``--files-from``...).
+The flags that filter the walk and tune the session are in :mod:`kaikyo.cli.backupflags`,
+the output in :mod:`kaikyo.cli.backupreport`.
 """
 
 from __future__ import annotations
@@ -9,15 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kaikyo.cli import config, exitcodes, pathlists
+from kaikyo.cli import backupflags, backupreport, config, exitcodes, pathlists
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, human_bytes, out_console
-from kaikyo.cli.progress import BackupBar
-from kaikyo.cli.session import repository
-from kaikyo.core.ids import short
+from kaikyo.cli.session import Mode, repository
+from kaikyo.cli.tags import parse_tags
 from kaikyo.errors import ConfigError, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from kaikyo.repo import SnapshotRecord
 
 
 def register(sub: Any) -> None:
@@ -34,7 +37,9 @@ def register(sub: Any) -> None:
   kaikyo backup /srv --exclude '*.tmp' --exclude '/srv/cache' --one-file-system
   kaikyo backup --stdin-from-command --stdin-filename db.sql -- pg_dump mydb
   find /srv -name '*.conf' -print0 | kaikyo backup --files-from-raw -
-  kaikyo backup /home --dry-run --json""",
+  kaikyo backup /home --dry-run --json
+  kaikyo backup /home -n -v --exclude-caches --exclude-larger-than 2G   # what would be saved
+  kaikyo backup /srv --skip-if-unchanged --tag daily,db --compression max""",
     )
     p.add_argument(
         "paths",
@@ -102,16 +107,34 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="as --exclude-file, ignoring the case of letters",
     )
+    backupflags.register_filters(p)
     p.add_argument(
         "-x", "--one-file-system", action="store_true", help="do not cross filesystem boundaries"
     )
     p.add_argument(
-        "--tag", action="append", default=[], metavar="TAG", help="tag the snapshot (repeatable)"
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG[,TAG...]",
+        help="tag the snapshot (repeatable; a,b: both)",
     )
     p.add_argument("--host", metavar="HOST", help="record this hostname instead of the machine's")
     p.add_argument(
-        "-n", "--dry-run", action="store_true", help="show what would be stored, store nothing"
+        "-n",
+        "--dry-run",
+        action="store_true",
+        help="read and count what would be stored, store nothing (no lock either); "
+        "-v lists the files",
     )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="list the files saved: new, modified (restic lists files only at -vv); -vv "
+        "also the unchanged ones; with --json, every file is a verbose_status line, as restic's",
+    )
+    backupflags.register_tuning(p)
     p.add_argument(
         "--no-cache", action="store_true", help="read every file (ignore the files cache)"
     )
@@ -170,12 +193,27 @@ def _paths(args: argparse.Namespace, ctx: CliContext) -> tuple[bytes, ...]:
     raise UsageError("no paths to back up", "give paths, --files-from FILE or --stdin")
 
 
+def _previous(records: list[SnapshotRecord], host: str, paths: list[str]) -> SnapshotRecord | None:
+    """The last snapshot of this host and these paths: the one a backup that changed
+    nothing repeats (restic's parent for --skip-if-unchanged)."""
+    for r in reversed(records):
+        if r.doc.get("hostname") == host and r.doc.get("paths") == paths:
+            return r
+    return None
+
+
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
     stream = _stream(args, ctx)
     paths = () if stream is not None else _paths(args, ctx)
-    with repository(args, ctx, "shared", write=True) as repo:
+    flags = backupflags.resolve(args, ctx)
+    tags = tuple(parse_tags(args.tag, "--tag"))
+    # A dry run stores nothing, so it takes no lock and sees the store read-only (restic
+    # takes no lock either): whatever it does, it cannot leave an object behind.
+    mode: Mode = "read" if args.dry_run else "shared"
+    with repository(args, ctx, mode, write=not args.dry_run) as repo:
         # Imported once the key is open: see cli/session.py.
-        from kaikyo.snapshot import BackupOptions, StreamSource, run_backup
+        from kaikyo.repo import WriteTuning
+        from kaikyo.snapshot import BackupOptions, StreamSource, normalise_paths, run_backup
 
         cache = None if args.no_cache else (config.cache_dir(ctx) / repo.config.repo_id / "files")
         records = repo.list_snapshots()
@@ -183,62 +221,37 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         parent = next(
             (r.snapshot_id for r in reversed(records) if r.doc.get("hostname") == host), None
         )
+        recorded = (
+            [os.fsdecode(stream[0])] if stream else list(map(os.fsdecode, normalise_paths(paths)))
+        )
+        previous = _previous(records, host, recorded)
         opts = BackupOptions(
             paths=paths,
             time=ctx.clock.now(),
             excludes=_excludes(args.exclude, args.exclude_file),
             iexcludes=_excludes(args.iexclude, args.iexclude_file),
             one_file_system=args.one_file_system,
-            tags=tuple(args.tag),
+            tags=tags,
             host=host,
             user=config.username(),
             dry_run=args.dry_run,
-            workers=config.worker_count(ctx),
+            workers=flags.workers,
             cache_file=cache,
             stream=None if stream is None else StreamSource(*stream),
+            tag_files=flags.tag_files,
+            max_file_size=flags.max_file_size,
+            skip_if_unchanged=args.skip_if_unchanged,
+            tuning=WriteTuning(flags.compression, flags.pack_size),
         )
-        with BackupBar(ctx, enabled=not args.json) as bar:
-            result = run_backup(repo, opts, bar, parent=parent)
-    s = result.summary
-    if args.json:
-        emit_json(
-            ctx,
-            {
-                "snapshot_id": result.snapshot_id,
-                "dry_run": args.dry_run,
-                "summary": s,
-                "errors": result.errors,
-                "adopted_packs": result.adopted_packs,
-                "cache_problem": result.cache_problem,
-            },
-        )
-    else:
-        out = out_console(ctx)
-        for err in result.errors:
-            ctx.stderr.write(f"kaikyo: warning: {err['path']}: {err['error']}\n")
-        if result.cache_problem:
-            ctx.stderr.write(
-                f"kaikyo: warning: the files cache was not saved "
-                f"({result.cache_problem}); the next backup reads every file "
-                f"again (set KAIKYO_CACHE_DIR to a writable directory)\n"
+        with backupreport.FileLister(ctx, args.verbose, args.json) as lister:
+            result = run_backup(
+                repo,
+                opts,
+                lister,
+                parent=parent,
+                unchanged_tree=None if previous is None else previous.doc.get("tree"),
             )
-        out.print(
-            f"files: {s['files_new']} new, {s['files_changed']} changed, "
-            f"{s['files_unmodified']} unmodified; dirs: {s['dirs']}"
-        )
-        out.print(
-            f"added {human_bytes(s['data_added'])} "
-            f"(stored {human_bytes(s['data_stored'])}) of "
-            f"{human_bytes(s['bytes_total'])} processed"
-        )
-        if result.adopted_packs:
-            out.print(
-                f"resumed: reused {result.adopted_packs} pack(s) left by an interrupted backup"
-            )
-        if result.snapshot_id:
-            out.print(f"snapshot {short(result.snapshot_id)} saved")
-        else:
-            out.print("dry run: nothing was stored")
+    backupreport.report(ctx, args, result, None if previous is None else previous.snapshot_id)
     if result.errors:
         ctx.stderr.write(
             f"kaikyo: warning: {len(result.errors)} file(s) could not be read; "

@@ -10,6 +10,7 @@ from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console, show_path
 from kaikyo.cli.progress import Status
+from kaikyo.cli.restorefilters import add_filter_args
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 from kaikyo.errors import UsageError
@@ -38,23 +39,7 @@ def register(sub: Any) -> None:
         "with :PATH the contents of PATH are restored into the target",
     )
     p.add_argument("-t", "--target", required=True, metavar="DIR", help="directory to restore into")
-    p.add_argument(
-        "-i",
-        "--include",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="restore only what matches PATTERN (and the directories above it); the "
-        "pattern grammar of backup --exclude (repeatable)",
-    )
-    p.add_argument(
-        "-e",
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="do not restore what matches PATTERN, as backup --exclude (repeatable)",
-    )
+    add_filter_args(p)
     p.add_argument(
         "--overwrite",
         nargs="?",
@@ -135,6 +120,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             target=os.fsencode(os.path.abspath(args.target)),
             include=tuple(args.include),
             exclude=tuple(args.exclude),
+            iinclude=tuple(args.iinclude),
+            iexclude=tuple(args.iexclude),
             overwrite=args.overwrite,
             delete=args.delete,
             dry_run=args.dry_run,

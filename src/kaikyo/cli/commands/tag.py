@@ -15,6 +15,7 @@ from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.selection import add_filter_args, select
 from kaikyo.cli.session import repository
+from kaikyo.cli.tags import parse_tags
 from kaikyo.core.ids import short
 from kaikyo.errors import PermissionDeniedError, UsageError
 
@@ -58,23 +59,6 @@ def register(sub: Any) -> None:
     add_filter_args(p, paths=True)
     config.add_repo_args(p)
     p.set_defaults(func=run)
-
-
-def parse_tags(values: list[str], flag: str, *, clear: bool = False) -> list[str]:
-    """The tags of repeated ``flag`` values, each split on commas (as restic), in order and
-    without repeats. An empty tag is refused, but for ``--set ''``: no tags at all."""
-    tags: list[str] = []
-    for value in values:
-        if clear and value == "":
-            continue
-        for tag in value.split(","):
-            if not tag:
-                raise UsageError(
-                    f"empty tag in {flag} {value!r}", "a tag is not empty; 'a,b' gives two tags"
-                )
-            if tag not in tags:
-                tags.append(tag)
-    return tags
 
 
 def retag(old: list[str], add: list[str], remove: list[str], set_to: list[str] | None) -> list[str]:

@@ -13,6 +13,8 @@ class RestoreOptions:
     target: bytes
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    iinclude: tuple[str, ...] = ()  # as include and exclude, ignoring case
+    iexclude: tuple[str, ...] = ()
     # None: the target must be empty (or hold an interrupted run of this restore); else one
     # of .existing.OVERWRITE_MODES, for a target that holds a tree.
     overwrite: str | None = None

@@ -163,7 +163,8 @@ class Restorer:
 
 
 def _filter(opts: RestoreOptions) -> PathFilter | None:
-    return PathFilter(opts.include, opts.exclude) if opts.include or opts.exclude else None
+    filt = PathFilter(opts.include, opts.exclude, opts.iinclude, opts.iexclude)
+    return filt if filt else None
 
 
 def run_restore(

@@ -24,12 +24,15 @@ Identity = dict[str, object]
 
 def identity(opts: RestoreOptions, root_tree: str, subpath: bytes) -> Identity:
     """What the marker names: a rerun resumes only the very same restore."""
-    return {
+    ident: Identity = {
         "tree": root_tree,
         "path": os.fsdecode(subpath),
         "include": list(opts.include),
         "exclude": list(opts.exclude),
     }
+    if opts.iinclude or opts.iexclude:  # named only when given: older markers still match
+        ident.update(iinclude=list(opts.iinclude), iexclude=list(opts.iexclude))
+    return ident
 
 
 def check_target(opts: RestoreOptions, ident: Identity) -> tuple[bool, bool]:

@@ -48,8 +48,8 @@ class _Walker:
         self.repo = repo
         self.target = opts.target
         self.numeric_owner = opts.numeric_owner
-        self.filter = PathFilter(opts.include, opts.exclude)
-        self.filtering = bool(opts.include or opts.exclude)
+        self.filter = PathFilter(opts.include, opts.exclude, opts.iinclude, opts.iexclude)
+        self.filtering = bool(self.filter)
         self.plan = Plan()
         # Files with more than one link, to find the ones seen before: (dev, inode, number).
         self.linked = (array("Q"), array("Q"), array("I"))
