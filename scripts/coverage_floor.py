@@ -68,6 +68,8 @@ def tallies(cov: coverage.Coverage) -> dict[str, Tally]:
         files = json.loads(out.read_text())["files"]
     by_package: dict[str, Tally] = {}
     for filename, entry in files.items():
+        if not Path(filename).resolve().is_relative_to(PACKAGE_DIR):
+            continue  # a copy outside the checkout that [tool.coverage.paths] did not map
         by_package.setdefault(package_of(filename), Tally()).add(entry["summary"])
     return dict(sorted(by_package.items()))
 
