@@ -94,7 +94,7 @@ def test_no_worker_outlives_its_backup(lab: dict[str, str], sig: int) -> None:
     done = subprocess.run(
         [KAIKYO, "backup", lab["SRC"], "--json"], env=lab, check=True, capture_output=True
     )
-    assert json.loads(done.stdout)["snapshot_id"]
+    assert json.loads(done.stdout.splitlines()[-1])["snapshot_id"]  # after status lines
     subprocess.run([KAIKYO, "check"], env=lab, check=True, capture_output=True)
 
 

@@ -53,7 +53,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Kaikyo, Path, Pat
 
 def test_engine_commands_match_their_schemas(session: tuple[Kaikyo, Path, Path]) -> None:
     k, src, base = session
-    first = check("backup.summary", lines(k("backup", src, "--json", "--tag", "夜間").out)[-1])
+    *status, summary = lines(k("backup", src, "--json", "--tag", "夜間").out)
+    first = check("backup.summary", summary)
+    assert status and all(check("backup.status", s) for s in status)
     (src / "new").write_text("added\n")
     second = check("backup.summary", lines(k("backup", src, "--json").out)[-1])
     check("snapshots", k("snapshots", "--json").json())

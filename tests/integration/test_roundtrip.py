@@ -520,7 +520,7 @@ def test_unreadable_file_and_directory(tmp_path: Path) -> None:
             check=False,
         )
         assert proc.returncode == 3, proc.stderr
-        errors = {e["path"]: e["error"] for e in json.loads(proc.stdout)["errors"]}
+        errors = {e["path"]: e["error"] for e in json.loads(proc.stdout.splitlines()[-1])["errors"]}
         assert set(errors) == {f"{src}/secret", f"{src}/closed"}
         assert all("ermission denied" in e for e in errors.values())
         assert "Traceback" not in proc.stderr

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 from typing import TYPE_CHECKING
 
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console, show_path
-from kaikyo.cli.progress import BackupBar
+from kaikyo.cli.progress import BackupBar, BackupMeter, StatusLines
 from kaikyo.core.ids import short
 
 if TYPE_CHECKING:
     from kaikyo.snapshot import BackupResult
+    from kaikyo.snapshot.scan import Scanner
     from kaikyo.snapshot.tally import FileStatus
 
 
@@ -28,21 +30,36 @@ class FileLister:
     """A backup's progress (:class:`kaikyo.snapshot.tally.BackupProgress`): the bar, and the
     files as they are done at ``verbose`` 1 and up."""
 
-    def __init__(self, ctx: CliContext, verbose: int, as_json: bool) -> None:
+    def __init__(
+        self, ctx: CliContext, verbose: int, as_json: bool, scanner: Scanner | None = None
+    ) -> None:
         self._ctx = ctx
         self._verbose = verbose
         self._json = as_json
+        self.scanner = scanner
+        self.meter = BackupMeter(scanner)
         # A live bar would tear the lines apart: with -v, the lines are the progress.
-        self.bar = BackupBar(ctx, enabled=not as_json and not verbose)
+        self.bar = BackupBar(ctx, enabled=not as_json and not verbose, meter=self.meter)
+        self._lock = threading.Lock()  # the status thread and the file lines share stdout
+        self.status = StatusLines(ctx, self.meter, self._lock) if as_json else None
 
     def __enter__(self) -> FileLister:
+        if self.scanner is not None:
+            self.scanner.start()
         self.bar.__enter__()
+        if self.status is not None:
+            self.status.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.scanner is not None:
+            self.scanner.stop()
+        if self.status is not None:
+            self.status.finish()
         self.bar.__exit__(None, None, None)
 
     def file_done(self, path: bytes, size: int, status: FileStatus) -> None:
+        self.meter.file_done(size)
         self.bar.file_done(path, size, status)
         if not self._verbose:
             return
@@ -54,7 +71,8 @@ class FileLister:
                 "item": show_path(path),
                 "size": size,
             }
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            with self._lock:
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
         elif status != "unchanged" or self._verbose > 1:
             out.write(f"{status:<9} {show_path(path)}\n")
 

@@ -2,36 +2,91 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
     TaskID,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
     TransferSpeedColumn,
 )
 
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import err_console
 
+if TYPE_CHECKING:
+    from kaikyo.snapshot.scan import Scanner
+
+
+class BackupMeter:
+    """A backup's progress in numbers: every file and every byte done (the walk reports each
+    file once, cached or read), and, from the scan beside it, the totals, so a percentage
+    and the time left. Shared by the bar for people and the status lines for scripts."""
+
+    def __init__(self, scanner: Scanner | None = None) -> None:
+        self.scanner = scanner
+        self.files = 0
+        self.bytes = 0
+        self.started = time.monotonic()
+
+    def file_done(self, size: int) -> None:
+        self.files += 1
+        self.bytes += size
+
+    def totals(self) -> tuple[int | None, int | None]:
+        """(files, bytes) the scan found, once it has finished; else (None, None)."""
+        scan = self.scanner
+        if scan is None or not scan.finished.is_set():
+            return None, None
+        return scan.files, scan.bytes
+
+    def status(self) -> dict[str, object]:
+        """restic's ``status`` message."""
+        elapsed = time.monotonic() - self.started
+        total_files, total_bytes = self.totals()
+        doc: dict[str, object] = {
+            "message_type": "status",
+            "seconds_elapsed": round(elapsed, 3),
+            "files_done": self.files,
+            "bytes_done": self.bytes,
+        }
+        if total_files is not None and total_bytes is not None:
+            done = min(1.0, self.bytes / total_bytes) if total_bytes else 1.0
+            doc.update(total_files=total_files, total_bytes=total_bytes, percent_done=done)
+            if 0 < done < 1:
+                doc["seconds_remaining"] = round(elapsed * (1 - done) / done, 1)
+        return doc
+
 
 class BackupBar:
-    def __init__(self, ctx: CliContext, enabled: bool) -> None:
+    """The bar people see on a terminal: bytes done of the total the scan found (a pulse
+    until it has), rate, files, time elapsed and left."""
+
+    def __init__(self, ctx: CliContext, enabled: bool, meter: BackupMeter) -> None:
         self.enabled = enabled and ctx.interactive
-        self.files = 0
+        self.meter = meter
         self.progress: Progress | None = None
         self.task: TaskID | None = None
+        self._shown = 0.0
         if self.enabled:
             self.progress = Progress(
                 TextColumn("[bold]backup"),
                 BarColumn(),
+                TaskProgressColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
                 TextColumn("{task.fields[files]} files"),
                 TimeElapsedColumn(),
+                TimeRemainingColumn(),
                 console=err_console(ctx),
                 transient=True,
             )
@@ -49,21 +104,45 @@ class BackupBar:
             self.progress.stop()
 
     def file_done(self, path: bytes, size: int, status: str) -> None:
-        self.files += 1
-        if (
-            self.progress is not None
-            and self.task is not None
-            and (self.files % 64 == 0 or size > 1 << 20)
-        ):
-            self.progress.update(
-                self.task,
-                advance=0,
-                files=self.files,
-                completed=(self.progress.tasks[0].completed + size),
-            )
+        if self.progress is None or self.task is None:
+            return
+        now = time.monotonic()
+        if now - self._shown < 0.1:  # the counts are the meter's; the screen, 10 times a second
+            return
+        self._shown = now
+        meter = self.meter
+        self.progress.update(
+            self.task, completed=meter.bytes, total=meter.totals()[1], files=meter.files
+        )
 
     def error(self, path: bytes, message: str) -> None:
         pass
+
+
+class StatusLines(threading.Thread):
+    """With ``--json``: restic's ``status`` message on stdout once a second while the
+    backup runs, and once more at its end (so a script always sees one)."""
+
+    def __init__(self, ctx: CliContext, meter: BackupMeter, lock: threading.Lock) -> None:
+        super().__init__(name="kaikyo-status", daemon=True)
+        self.ctx, self.meter, self.lock = ctx, meter, lock
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(1.0):
+            self._emit()
+
+    def _emit(self) -> None:
+        line = json.dumps(self.meter.status()) + "\n"
+        with self.lock:
+            self.ctx.stdout.write(line)
+            self.ctx.stdout.flush()
+
+    def finish(self) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join()
+        self._emit()
 
 
 class Status:

@@ -27,7 +27,17 @@ class CliRun(NamedTuple):
     err: str
 
     def json(self) -> Any:
-        return json.loads(self.out)
+        """The command's JSON document; of a stream (NDJSON: status lines, then the
+        summary), its last line."""
+        try:
+            return json.loads(self.out)
+        except json.JSONDecodeError:
+            return json.loads(self.out.strip().splitlines()[-1])
+
+    def messages(self, message_type: str | None = None) -> list[Any]:
+        """The lines of an NDJSON stream, of ``message_type`` if given."""
+        docs = [json.loads(ln) for ln in self.out.splitlines() if ln.strip()]
+        return [d for d in docs if message_type is None or d.get("message_type") == message_type]
 
 
 class BytesRun(NamedTuple):

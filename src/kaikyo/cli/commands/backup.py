@@ -243,7 +243,18 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             skip_if_unchanged=args.skip_if_unchanged,
             tuning=WriteTuning(flags.compression, flags.pack_size),
         )
-        with backupreport.FileLister(ctx, args.verbose, args.json) as lister:
+        scanner = None
+        if stream is None:
+            from kaikyo.snapshot.filters import ExcludeMatcher
+            from kaikyo.snapshot.scan import Scanner
+
+            scanner = Scanner(
+                normalise_paths(paths),
+                ExcludeMatcher(opts.excludes, opts.iexcludes),
+                opts.one_file_system,
+                opts.max_file_size,
+            )
+        with backupreport.FileLister(ctx, args.verbose, args.json, scanner) as lister:
             result = run_backup(
                 repo,
                 opts,
