@@ -198,6 +198,24 @@ def _restic_habits(work: Path, env: dict[str, str], sample: Path) -> None:
     with tarfile.open(archive) as tar:
         print(f"{archive.name}: {len(tar.getnames())} entries")
     run(["tag", "--tag", "demo", "--add", "verified"], env)
+    _copy_and_rewrite(work, env, sample)
+
+
+def _copy_and_rewrite(work: Path, env: dict[str, str], sample: Path) -> None:
+    """The repository copied into a second one (another key: every blob named anew), what
+    a rewrite would remove, a seventh of the packs read back."""
+    say("3c. copy into a second repository, rewrite (dry run), a partial read-back")
+    second = {**env, "KAIKYO_REPOSITORY": str(work / "second"), "KAIKYO_PASSWORD": "second 鍵"}
+    second.pop("KAIKYO_TOKEN", None)
+    run(["init"], second)
+    source = {"KAIKYO_FROM_REPOSITORY": env["KAIKYO_REPOSITORY"]}
+    source["KAIKYO_FROM_PASSWORD"] = env["KAIKYO_PASSWORD"]
+    if "KAIKYO_TOKEN" in env:
+        source["KAIKYO_FROM_TOKEN"] = env["KAIKYO_TOKEN"]
+    run(["copy", "--tag", "demo"], {**second, **source})
+    run(["copy", "--tag", "demo"], {**second, **source})  # again: nothing left to copy
+    run(["rewrite", "--tag", "demo", "--exclude", "secret.txt", "--dry-run"], env)
+    run(["check", "--read-data-subset", "1/7"], env)
 
 
 def _plan(env: dict[str, str]) -> None:
@@ -238,7 +256,7 @@ def _attack(work: Path, env: dict[str, str], repo: str) -> None:
 
     import httpx
 
-    say("3c. a stolen backup token: a planted snapshot is skipped, a replay is refused")
+    say("3d. a stolen backup token: a planted snapshot is skipped, a replay is refused")
     data = work / "haven"
     backup_token = json.loads(
         run(
