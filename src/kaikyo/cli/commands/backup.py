@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import backupflags, backupreport, config, exitcodes, pathlists
 from kaikyo.cli.context import CliContext
+from kaikyo.cli.excludes import add_exclude_args, exclude_patterns
 from kaikyo.cli.session import Mode, repository
 from kaikyo.cli.tags import parse_tags
-from kaikyo.errors import ConfigError, NotFoundError, UsageError
+from kaikyo.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from kaikyo.repo import SnapshotRecord
@@ -76,37 +76,7 @@ def register(sub: Any) -> None:
         metavar="NAME",
         help="the file's name in the snapshot, at its root (default: stdin)",
     )
-    p.add_argument(
-        "-e",
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="exclude what matches PATTERN, as restic: '/...' from the root, anything else at "
-        "any depth; * and ? stay within a name, ** spans directories; !PATTERN takes back "
-        "(repeatable)",
-    )
-    p.add_argument(
-        "--iexclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="as --exclude, ignoring the case of letters (repeatable)",
-    )
-    p.add_argument(
-        "--exclude-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="read exclude patterns from a file, one per line ('#' starts a comment)",
-    )
-    p.add_argument(
-        "--iexclude-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="as --exclude-file, ignoring the case of letters",
-    )
+    add_exclude_args(p, "exclude")
     backupflags.register_filters(p)
     p.add_argument(
         "-x", "--one-file-system", action="store_true", help="do not cross filesystem boundaries"
@@ -140,17 +110,6 @@ def register(sub: Any) -> None:
     )
     config.add_repo_args(p)
     p.set_defaults(func=run)
-
-
-def _excludes(patterns: list[str], files: list[str]) -> tuple[str, ...]:
-    patterns = list(patterns)
-    for f in files:
-        try:
-            lines = Path(f).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read exclude file {f}: {exc.strerror}") from None
-        patterns += [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-    return tuple(patterns)
 
 
 def _stream(args: argparse.Namespace, ctx: CliContext) -> tuple[bytes, int, tuple[str, ...]] | None:
@@ -206,6 +165,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     stream = _stream(args, ctx)
     paths = () if stream is not None else _paths(args, ctx)
     flags = backupflags.resolve(args, ctx)
+    excludes, iexcludes = exclude_patterns(args)  # an unreadable file fails before anything
     tags = tuple(parse_tags(args.tag, "--tag"))
     # A dry run stores nothing, so it takes no lock and sees the store read-only (restic
     # takes no lock either): whatever it does, it cannot leave an object behind.
@@ -228,8 +188,8 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         opts = BackupOptions(
             paths=paths,
             time=ctx.clock.now(),
-            excludes=_excludes(args.exclude, args.exclude_file),
-            iexcludes=_excludes(args.iexclude, args.iexclude_file),
+            excludes=excludes,
+            iexcludes=iexcludes,
             one_file_system=args.one_file_system,
             tags=tags,
             host=host,

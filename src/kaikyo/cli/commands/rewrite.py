@@ -10,16 +10,17 @@ The data only the old snapshot referenced stays until ``prune``.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
+from kaikyo.cli.excludes import add_exclude_args, exclude_patterns
+from kaikyo.cli.manifests import DeleteRefused, remove_replaced
 from kaikyo.cli.output import emit_json, human_bytes, out_console, show_path
 from kaikyo.cli.selection import add_filter_args, select
 from kaikyo.cli.session import Mode, repository
 from kaikyo.core.ids import short
-from kaikyo.errors import ConfigError, PermissionDeniedError, UsageError
+from kaikyo.errors import PermissionDeniedError, UsageError
 
 if TYPE_CHECKING:
     from kaikyo.repo import Repository, SnapshotRecord
@@ -51,35 +52,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "snapshots", nargs="*", help="snapshot ids (default: every snapshot the filters select)"
     )
-    p.add_argument(
-        "-e",
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="remove what matches PATTERN, as backup's --exclude (repeatable)",
-    )
-    p.add_argument(
-        "--iexclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="as --exclude, ignoring the case of letters (repeatable)",
-    )
-    p.add_argument(
-        "--exclude-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="read exclude patterns from a file, one per line ('#' starts a comment)",
-    )
-    p.add_argument(
-        "--iexclude-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="as --exclude-file, ignoring the case of letters",
-    )
+    add_exclude_args(p, "remove")
     p.add_argument(
         "--forget",
         action="store_true",
@@ -96,23 +69,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def read_patterns(patterns: list[str], files: list[str]) -> tuple[str, ...]:
-    """``patterns`` and those of ``files`` (one a line, '#' a comment, blank lines skipped)."""
-    out = [p for p in patterns if p.strip()]
-    for f in files:
-        try:
-            lines = Path(f).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read exclude file {f}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"exclude file {f} is not UTF-8 text") from None
-        out += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    return tuple(out)
-
-
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    excludes = read_patterns(args.exclude, args.exclude_file)
-    iexcludes = read_patterns(args.iexclude, args.iexclude_file)
+    excludes, iexcludes = exclude_patterns(args)
     if not (excludes or iexcludes):
         raise UsageError(
             "nothing to do: no exclude patterns", "give --exclude PATTERN or --exclude-file FILE"
@@ -132,7 +90,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             for change in changes:
                 try:
                     outcomes.append(_commit(repo, change, records, forget=args.forget))
-                except _DeleteRefused as exc:
+                except DeleteRefused as exc:
                     refused = exc.error  # the others are left as they are
                     break
     _report(args, ctx, changes, outcomes, unchanged)
@@ -170,12 +128,6 @@ def _plan(
     return changes, unchanged
 
 
-class _DeleteRefused(Exception):
-    def __init__(self, error: PermissionDeniedError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 def _commit(
     repo: Repository, change: Change, records: list[SnapshotRecord], *, forget: bool
 ) -> dict[str, Any]:
@@ -189,19 +141,7 @@ def _commit(
     if new is None:
         new = repo.save_snapshot(change.doc)
     if forget:
-        try:
-            repo.delete_snapshot(old)
-        except PermissionDeniedError as exc:
-            name = f"snapshots/{old}"
-            why = exc.message if name in exc.message else f"{name}: {exc.message}"
-            raise _DeleteRefused(
-                PermissionDeniedError(
-                    f"saved snapshot {short(new)} without the excluded files, "
-                    f"but could not remove the old manifest: {why}",
-                    f"both exist now; remove the old one with an admin token: "
-                    f"'kaikyo forget {short(old)}'",
-                )
-            ) from None
+        remove_replaced(repo, old, new, "without the excluded files")
     return {"old": old, "new": new, "saved": saved, "forgotten": forget}
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
+from kaikyo.cli.manifests import DeleteRefused, remove_replaced
 from kaikyo.cli.output import emit_json, out_console
 from kaikyo.cli.selection import add_filter_args, select
 from kaikyo.cli.session import repository
@@ -93,19 +94,13 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                 continue  # left alone: no new manifest for a change that changes nothing
             try:
                 changes.append(_rewrite(repo, record, tags))
-            except _DeleteRefused as exc:
+            except DeleteRefused as exc:
                 refused = exc.error  # the others are left as they are: one duplicate at most
                 break
     _report(args, ctx, changes)
     if refused is not None:
         raise refused
     return 0
-
-
-class _DeleteRefused(Exception):
-    def __init__(self, error: PermissionDeniedError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 def _rewrite(repo: Repository, record: SnapshotRecord, tags: list[str]) -> dict[str, Any]:
@@ -116,19 +111,7 @@ def _rewrite(repo: Repository, record: SnapshotRecord, tags: list[str]) -> dict[
     # both: two snapshots of the same tree and time that differ in their tags, which the next
     # tag or forget sees as two snapshots. Acceptable (nothing is lost; forget either one);
     # deleting first could lose the snapshot.
-    try:
-        repo.delete_snapshot(old)
-    except PermissionDeniedError as exc:
-        name = f"snapshots/{old}"
-        why = exc.message if name in exc.message else f"{name}: {exc.message}"
-        raise _DeleteRefused(
-            PermissionDeniedError(
-                f"saved snapshot {short(new)} with the new tags, "
-                f"but could not remove the old manifest: {why}",
-                f"both exist now; remove the old one with an admin token: "
-                f"'kaikyo forget {short(old)}'",
-            )
-        ) from None
+    remove_replaced(repo, old, new, "with the new tags")
     return {"old": old, "new": new, "tags": tags}
 
 
