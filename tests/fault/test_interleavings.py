@@ -36,7 +36,7 @@ from hypothesis.stateful import (
 )
 
 from kaikyo.store.local import LocalStore
-from kaikyo.testing.cli import kaikyo
+from kaikyo.testing.cli import kaikyo, last_doc
 from kaikyo.testing.compare import assert_trees_equal
 from kaikyo.testing.repos import new_repository
 
@@ -179,7 +179,7 @@ class Interleavings(RuleBasedStateMachine):
             return
         code, out, err = self.cli("check", "--json")
         assert code in (0, 15), err
-        doc: dict[str, Any] = json.loads(out)
+        doc: dict[str, Any] = last_doc(out)
         damaged = {
             s for f in doc["findings"] if f["severity"] == "error" for s in f.get("snapshots", [])
         }

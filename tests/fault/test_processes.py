@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from kaikyo.testing.cli import last_doc
 from kaikyo.testing.compare import assert_trees_equal
 from kaikyo.testing.haven import HavenProcess, free_port
 from kaikyo.testing.processes import alive, children, gone_within
@@ -119,7 +120,7 @@ def test_an_interrupted_restore_resumes(lab: dict[str, str], tmp_path: Path) -> 
         pytest.fail("the restore always finished before it could be killed")
     again = subprocess.run([*argv, "--json"], env=env, capture_output=True, check=False)
     assert again.returncode == 0, again.stderr.decode()
-    doc = json.loads(again.stdout)
+    doc = last_doc(again.stdout)
     assert doc["resumed"] is True and doc["files_kept"] >= 1
     assert_trees_equal(Path(lab["SRC"]), target)
     assert not (target / ".kaikyo-restore-in-progress").exists()
@@ -158,7 +159,7 @@ def test_an_interrupted_restore_onto_an_existing_tree_resumes(
         pytest.fail("the restore always finished before it could be killed")
     again = subprocess.run([*argv, "--json"], env=env, capture_output=True, check=False)
     assert again.returncode == 0, again.stderr.decode()
-    assert json.loads(again.stdout)["resumed"] is True
+    assert last_doc(again.stdout)["resumed"] is True
     assert_trees_equal(Path(lab["SRC"]), target)
 
 
@@ -198,7 +199,7 @@ def test_an_outage_is_said_at_once_and_counted(
     out, err = check.communicate(timeout=120)
     assert check.returncode == 0, err.decode()
     assert "reachable again" in err.decode()
-    assert json.loads(out)["retries"]["outages"] == 1
+    assert last_doc(out)["retries"]["outages"] == 1
 
 
 def test_the_retry_limit_is_kept(tmp_path: Path) -> None:

@@ -384,7 +384,7 @@ def test_poisoned(
     c.k.restore(f"latest:{c.base.src}", out)
     assert_trees_equal(c.base.src, out)
     final = c.k("check", "--read-data", "--json")
-    assert json.loads(final.out)["ok"], final.out
+    assert final.json()["ok"], final.out
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -65,14 +65,20 @@ def test_engine_commands_match_their_schemas(session: tuple[Kaikyo, Path, Path])
     a, b = first["snapshot_id"][:8], second["snapshot_id"][:8]
     assert check("diff", k("diff", a, b, "--json").json())
     check("stats", k("stats", "--json").json())
-    check("check", k("check", "--read-data-subset", "1/2", "--json").json())
+    *status, summary = lines(k("check", "--read-data-subset", "1/2", "--json").out)
+    check("check.summary", summary)
+    assert status and all(check("check.status", s) for s in status)
+    assert status[-1]["action"] == "checking snapshots"
+    assert status[-1]["snapshots_done"] == status[-1]["total_snapshots"] == summary["snapshots"]
     check("key.list", k("key", "list", "--json").json())
     check("list", k("list", "snapshots", "--json").json())
     check("list.blobs", k("list", "blobs", "--json").json())
     check("version", k("version", "--json").json())
     check("tag", k("tag", a, "--add", "keep", "--json").json())
     check("forget", k("forget", "--keep-last", "1", "--dry-run", "--json").json())
-    check("prune", k("prune", "--dry-run", "--json").json())
+    *status, summary = lines(k("prune", "--dry-run", "--json").out)
+    check("prune.summary", summary)
+    assert status and all(check("prune.status", s) for s in status)
     check("rewrite", k("rewrite", "--exclude", "/**/link", "--dry-run", "--json").json())
     check("recover", k("recover", "--json").json())
 
@@ -84,11 +90,25 @@ def test_restore_streams_verbose_status_then_a_summary(session: tuple[Kaikyo, Pa
     k("restore", f"latest:{src}", "--target", target)
     (target / "new").write_text("changed\n")
     out = k("restore", f"latest:{src}", "-t", target, "--overwrite", "-v", "--json").out
-    *status, summary = lines(out)
-    for line in status:
+    *lines_, summary = lines(out)
+    status = [s for s in lines_ if s["message_type"] == "status"]
+    verbose = [s for s in lines_ if s["message_type"] == "verbose_status"]
+    assert status and all(check("restore.status", s) for s in status)
+    assert lines_ == status + verbose  # the status lines come first: they stream
+    for line in verbose:
         check("restore.verbose_status", line)
-    assert {s["action"] for s in status} >= {"updated", "unchanged"}
+    assert {s["action"] for s in verbose} >= {"updated", "unchanged"}
     check("restore.summary", summary)
+    shutil.rmtree(target)
+    run = k("restore", f"latest:{src}", "-t", target, "--verify", "--json")
+    assert check("restore.status", run.messages("status")[-1])["action"] == "verifying"
+    shutil.rmtree(target)
+    last = k("restore", f"latest:{src}", "-t", target, "--json").messages("status")[-1]
+    assert check("restore.status", last)["action"] == "restoring"
+    done = run.json()
+    assert last["files_restored"] == last["total_files"] == done["files_restored"]
+    assert last["bytes_restored"] == last["total_bytes"] == done["bytes_written"]
+    assert last["percent_done"] == 1
 
 
 def test_copy_messages(session: tuple[Kaikyo, Path, Path]) -> None:
@@ -96,10 +116,15 @@ def test_copy_messages(session: tuple[Kaikyo, Path, Path]) -> None:
     dest = Kaikyo(base / "dest", base / "cache2").init()
     env = {"KAIKYO_FROM_PASSWORD": k.env["KAIKYO_PASSWORD"]}
     out = dest("copy", "--from-repo", k.env["KAIKYO_REPOSITORY"], "--json", env=env).out
-    *snaps, summary = lines(out)
-    assert snaps
+    *items, summary = lines(out)
+    snaps = [s for s in items if s["message_type"] == "snapshot"]
+    status = [s for s in items if s["message_type"] == "status"]
+    assert snaps and len(snaps) + len(status) == len(items)
     for line in snaps:
         check("copy.snapshot", line)
+    assert status and all(check("copy.status", s) for s in status)
+    assert status[-1]["snapshots_done"] == status[-1]["total_snapshots"] == len(snaps)
+    assert status[-1]["bytes_done"] == summary["bytes_read"]
     check("copy.summary", summary)
 
 

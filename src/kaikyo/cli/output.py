@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -10,15 +11,18 @@ from rich.console import Console
 
 from kaikyo.cli.context import CliContext
 
+_STDOUT_LOCK = threading.Lock()
+
 
 def emit_json(ctx: CliContext, obj: Any) -> None:
     """One JSON document on stdout. An object also tells whether the store was retried
     (``retries``), when it was: a script should know its command ran through an outage."""
     if isinstance(obj, dict) and ctx.retries is not None and ctx.retries.outages:
         obj = {**obj, "retries": ctx.retries.summary()}
-    ctx.stdout.write(json.dumps(obj, ensure_ascii=False, indent=None, default=str))
-    ctx.stdout.write("\n")
-    ctx.stdout.flush()
+    line = json.dumps(obj, ensure_ascii=False, indent=None, default=str) + "\n"
+    with _STDOUT_LOCK:  # a status thread (see .progress) writes beside the command's lines
+        ctx.stdout.write(line)
+        ctx.stdout.flush()
 
 
 # Markup and emoji codes off: what kaikyo prints is full of names it does not choose (paths,

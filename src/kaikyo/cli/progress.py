@@ -21,7 +21,8 @@ from rich.progress import (
 )
 
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import err_console
+from kaikyo.cli.output import emit_json, err_console, human_bytes
+from kaikyo.snapshot.progress import Meter, Reading, status_message
 
 if TYPE_CHECKING:
     from kaikyo.snapshot.scan import Scanner
@@ -165,3 +166,95 @@ class Status:
     ) -> None:
         if self._status is not None:
             self._status.stop()
+
+
+class MeterView:
+    """Shows a :class:`~kaikyo.snapshot.progress.Meter` while a command works: on a terminal
+    a bar (the phase, its measure done of its total, the other counts, time elapsed and
+    left), redrawn ten times a second; with ``--json`` restic's ``status`` message on stdout
+    once a second and once more at the end, so a script always sees one. Neither otherwise.
+
+    ``words`` name the counts in the status lines, by phase: ``files_restored`` while a
+    restore writes (restic's name), ``files_verified`` while it verifies; ``packs_done``
+    in a phase not named there."""
+
+    def __init__(
+        self, ctx: CliContext, meter: Meter, as_json: bool, words: dict[str, str] | None = None
+    ) -> None:
+        self.ctx, self.meter, self.as_json = ctx, meter, as_json
+        self.words = words or {}
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        if not as_json and ctx.interactive:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=err_console(ctx),
+                transient=True,
+            )
+
+    def __enter__(self) -> MeterView:
+        if self.progress is not None:
+            self.progress.start()
+        if self.progress is not None or self.as_json:
+            self._thread = threading.Thread(target=self._run, name="kaikyo-progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.progress is not None:
+            self.progress.stop()
+        if self.as_json and t is None:
+            self._emit()
+
+    def _run(self) -> None:
+        tick = 1.0 if self.as_json else 0.1
+        while not self._halt.wait(tick):
+            if self.as_json:
+                self._emit()
+            else:
+                self._draw(self.meter.read())
+
+    def _emit(self) -> None:
+        reading = self.meter.read()
+        emit_json(self.ctx, status_message(reading, self.words.get(reading.phase, "done")))
+
+    def _draw(self, r: Reading) -> None:
+        progress = self.progress
+        if progress is None or not r.phase:
+            return
+        task = self._tasks.get(r.phase)
+        if task is None:
+            for old in self._tasks.values():  # one line: the phase now under way
+                progress.update(old, visible=False)
+            task = self._tasks[r.phase] = progress.add_task(r.phase, total=None, counts="")
+        measure = next(iter(r.totals), None)
+        progress.update(
+            task,
+            completed=r.done.get(measure, 0) if measure else 0,
+            total=r.totals.get(measure) if measure else None,
+            counts=counts_text(r),
+        )
+
+
+def counts_text(r: Reading) -> str:
+    """``3/10 packs, 12.0 MiB/40.0 MiB``: each count of the reading, of its total if known."""
+    parts = []
+    for unit, n in r.done.items():
+        total = r.totals.get(unit)
+        if unit == "bytes":
+            parts.append(human_bytes(n) + (f"/{human_bytes(total)}" if total is not None else ""))
+        else:
+            parts.append(f"{n}/{total} {unit}" if total is not None else f"{n} {unit}")
+    return ", ".join(parts)

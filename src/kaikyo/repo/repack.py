@@ -8,7 +8,7 @@ to new packs of their own, as a writer keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kaikyo.core.constants import BLOB_TREE
 from kaikyo.core.format.pack import PackEntry
@@ -16,9 +16,14 @@ from kaikyo.repo.packer import PackWriter, RawPack, Uploader
 from kaikyo.repo.packs import PackReader
 
 
-def repack_blobs(repo: PackReader, keep: Mapping[bytes, Sequence[PackEntry]]) -> list[RawPack]:
+def repack_blobs(
+    repo: PackReader,
+    keep: Mapping[bytes, Sequence[PackEntry]],
+    on_pack: Callable[[int], None] | None = None,
+) -> list[RawPack]:
     """Copy ``keep`` (pack id -> its entries to keep) into new packs; return them once every
-    one is durable in the store (not yet indexed: the caller indexes them)."""
+    one is durable in the store (not yet indexed: the caller indexes them). ``on_pack`` is
+    told, after each old pack, the bytes of its blobs that were copied (for progress)."""
     new_packs: list[RawPack] = []
     uploader = Uploader(repo.store)
     size = repo.config.pack_size
@@ -29,6 +34,8 @@ def repack_blobs(repo: PackReader, keep: Mapping[bytes, Sequence[PackEntry]]) ->
             for e, sealed in repo.stream_sealed(pid, sorted(entries, key=lambda e: e.offset)):
                 writer = trees if e.blob_type == BLOB_TREE else data
                 writer.add(e.blob_type, e.blob_id, sealed, e.raw_length)
+            if on_pack is not None:
+                on_pack(sum(e.length for e in entries))
         trees.flush()
         data.flush()
         uploader.wait()

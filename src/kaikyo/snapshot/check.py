@@ -6,7 +6,6 @@ whose data lives in it, so an operator knows exactly what a corrupt pack costs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from kaikyo.core.ids import short
 from kaikyo.errors import KaikyoError
 from kaikyo.repo import PackEntry, Repository, pack_name
 from kaikyo.repo.repository import SnapshotRecord
+from kaikyo.snapshot.progress import Meter
 from kaikyo.snapshot.subset import ReadSubset
 
 
@@ -48,12 +48,15 @@ class CheckReport:
 def check(
     repo: Repository,
     read_data: bool = False,
-    on_pack: Callable[[int], None] | None = None,
+    meter: Meter | None = None,
     subset: ReadSubset | None = None,
 ) -> CheckReport:
     """The structure, and with ``read_data`` every pack's bytes (with ``subset``, only the
-    packs it selects: see :mod:`.subset`)."""
+    packs it selects: see :mod:`.subset`). ``meter`` follows the phases: loading the index,
+    reading packs (packs and bytes of their totals), checking snapshots (snapshots, trees)."""
     report = CheckReport()
+    meter = meter or Meter()
+    meter.phase("loading index")
     try:
         repo.load_index()
     except KaikyoError as exc:
@@ -71,10 +74,12 @@ def check(
         readable = [p for p in stored if pack_name(p) not in repo.bad]
         if subset is not None:
             readable = subset.select({p: stored[p].size for p in readable})
-        damaged = _read_all(repo, report, readable, by_pack, on_pack)
+        sizes = {p: stored[p].size for p in readable}
+        meter.phase("reading packs", packs=len(readable), bytes=sum(sizes.values()))
+        damaged = _read_all(repo, report, readable, sizes, by_pack, meter)
     damaged_blobs = {e.blob_id: pid for pid in damaged for e in by_pack.get(pid, [])}
     affected: dict[bytes, tuple[set[str], set[str]]] = {pid: (set(), set()) for pid in damaged}
-    _walk_snapshots(repo, report, damaged_blobs, affected)
+    _walk_snapshots(repo, report, damaged_blobs, affected, meter)
     for pid, problem in damaged.items():
         snaps, files = affected[pid]
         report.findings.append(
@@ -126,19 +131,20 @@ def _read_all(
     repo: Repository,
     report: CheckReport,
     packs: list[bytes],
+    sizes: dict[bytes, int],
     by_pack: dict[bytes, list[PackEntry]],
-    on_pack: Callable[[int], None] | None,
+    meter: Meter,
 ) -> dict[bytes, str]:
     damaged: dict[bytes, str] = {}
 
     def verify(pid: bytes) -> tuple[bytes, str | None]:
-        return pid, repo.verify_pack(pid, by_pack.get(pid, []))
+        problem = repo.verify_pack(pid, by_pack.get(pid, []))
+        meter.add(packs=1, bytes=sizes[pid])
+        return pid, problem
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        for done, (pid, problem) in enumerate(pool.map(verify, packs), 1):
+        for pid, problem in pool.map(verify, packs):
             report.packs_read += 1
-            if on_pack:
-                on_pack(done)
             if problem:
                 damaged[pid] = problem
     return damaged
@@ -149,13 +155,16 @@ def _walk_snapshots(
     report: CheckReport,
     damaged_blobs: dict[bytes, bytes],
     affected: dict[bytes, tuple[set[str], set[str]]],
+    meter: Meter,
 ) -> None:
+    meter.phase("checking snapshots")
     try:
         records: list[SnapshotRecord] = repo.list_snapshots()
     except KaikyoError as exc:
         report.findings.append(Finding("error", "snapshot", f"snapshot unreadable: {exc}"))
         return
     report.snapshots = len(records)
+    meter.phase("checking snapshots", ("trees",), snapshots=len(records))
     seen_trees: dict[str, bool] = {}
     seen_blobs: set[bytes] = set()
     for rec in records:
@@ -187,11 +196,13 @@ def _walk_snapshots(
                 )
                 continue
             report.trees += 1
+            meter.add(trees=1)
             for node in nodes:
                 path = base + b"/" + node.name
                 _check_content(repo, report, sid, path, node, seen_blobs, damaged_blobs, affected)
                 if node.subtree is not None:
                     stack.append((path, node.subtree.hex()))
+        meter.add(snapshots=1)
     report.blobs = len(seen_blobs)
 
 

@@ -22,7 +22,7 @@ keeps what of it is stored; a stored pack in no index whose header does not auth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kaikyo.core.format.tree import decode_nodes
@@ -38,6 +38,7 @@ from kaikyo.repo import (
     repack_blobs,
 )
 from kaikyo.repo.badobjects import OBJECT_ERRORS, reason_of
+from kaikyo.snapshot.progress import Meter
 from kaikyo.store import ObjectNotFound
 
 REPACK_UNUSED_FRACTION = 0.10
@@ -67,7 +68,9 @@ def used_blobs(repo: Repository, trees: Iterable[str]) -> set[bytes]:
     return referenced(repo, [("", t) for t in trees]).blobs
 
 
-def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
+def referenced(
+    repo: Repository, roots: list[tuple[str, str]], meter: Meter | None = None
+) -> UsedBlobs:
     """Every blob reachable from ``(snapshot id, root tree)`` pairs.
 
     A tree in no index is not stored: its snapshot is damaged and what lies below that tree
@@ -100,6 +103,8 @@ def referenced(repo: Repository, roots: list[tuple[str, str]]) -> UsedBlobs:
                     out.blobs.update(node.blob_ids())
                 if node.subtree is not None:
                     stack.append(node.subtree)
+        if meter is not None:
+            meter.add(snapshots=1)
     return out
 
 
@@ -154,15 +159,24 @@ def _check_nothing_lost(plan: PrunePlan, survivors: list[FinishedPack], used: se
         )
 
 
-def execute_prune(repo: Repository, plan: PrunePlan, used: set[bytes] | None = None) -> int:
-    """Carry out a plan; returns the number of packs written."""
-    new_packs = repack_blobs(repo, plan.repack)
+def execute_prune(
+    repo: Repository, plan: PrunePlan, used: set[bytes] | None = None, meter: Meter | None = None
+) -> int:
+    """Carry out a plan; returns the number of packs written. ``meter`` follows two phases:
+    repacking (packs, and bytes copied) and deleting (packs)."""
+    meter = meter or Meter()
+    kept = sum(e.length for entries in plan.repack.values() for e in entries)
+    meter.phase("repacking", packs=len(plan.repack), bytes=kept)
+    new_packs = repack_blobs(repo, plan.repack, lambda n: meter.add(packs=1, bytes=n))
     survivors = _survivors(plan, new_packs)
     if used is not None:
         _check_nothing_lost(plan, survivors, used)
     repo.replace_index(survivors)
-    for pid in [*plan.delete_packs, *plan.repack, *plan.garbage_packs]:
+    doomed = [*plan.delete_packs, *plan.repack, *plan.garbage_packs]
+    meter.phase("deleting", packs=len(doomed))
+    for pid in doomed:
         _delete(repo, pack_name(pid))
+        meter.add(packs=1)
     return len(new_packs)
 
 
@@ -181,21 +195,19 @@ class PruneResult:
     damaged: dict[str, str]
 
 
-def run_prune(
-    repo: Repository, dry_run: bool = False, on_status: Callable[[str], None] | None = None
-) -> PruneResult:
+def run_prune(repo: Repository, dry_run: bool = False, meter: Meter | None = None) -> PruneResult:
     """The whole prune under the caller's exclusive lock: adopt unindexed packs, find what
-    the readable snapshots reference, plan, and (unless ``dry_run``) carry it out."""
+    the readable snapshots reference, plan, and (unless ``dry_run``) carry it out.
+    ``meter`` follows the phases: finding data in use (snapshots), then those of
+    :func:`execute_prune`."""
+    meter = meter or Meter()
+    meter.phase("adopting packs")
     repo.adopt_unindexed(write=not dry_run)
     roots = [(r.snapshot_id, str(r.doc["tree"])) for r in repo.list_snapshots()]
-    used = referenced(repo, roots)
+    meter.phase("finding data in use", snapshots=len(roots))
+    used = referenced(repo, roots, meter)
     plan = plan_prune(repo.index.by_pack(), used.blobs, garbage=repo.unadoptable_packs())
-    if on_status is not None:
-        on_status(
-            f"repacking {len(plan.repack)} and deleting "
-            f"{len(plan.delete_packs) + len(plan.garbage_packs)} packs"
-        )
-    written = 0 if dry_run else execute_prune(repo, plan, used.blobs)
+    written = 0 if dry_run else execute_prune(repo, plan, used.blobs, meter)
     return PruneResult(plan, written, used.damaged)
 
 

@@ -19,6 +19,13 @@ from kaikyo.clock import SYSTEM_CLOCK, Clock
 KAIKYO = [sys.executable, "-m", "kaikyo.cli.main"]
 
 
+def last_doc(out: str | bytes) -> Any:
+    """The last JSON document a command printed: of an NDJSON stream (status lines, then
+    the summary), its summary."""
+    text = out.decode() if isinstance(out, bytes) else out
+    return json.loads(text.strip().splitlines()[-1])
+
+
 class CliRun(NamedTuple):
     """What a command did; unpacks as ``code, out, err``."""
 
@@ -32,7 +39,7 @@ class CliRun(NamedTuple):
         try:
             return json.loads(self.out)
         except json.JSONDecodeError:
-            return json.loads(self.out.strip().splitlines()[-1])
+            return last_doc(self.out)
 
     def messages(self, message_type: str | None = None) -> list[Any]:
         """The lines of an NDJSON stream, of ``message_type`` if given."""

@@ -9,7 +9,7 @@ from typing import Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, out_console
-from kaikyo.cli.progress import Status
+from kaikyo.cli.progress import MeterView
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 from kaikyo.errors import IntegrityError, UsageError
@@ -53,21 +53,19 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         subset = ReadSubset.parse(args.read_data_subset)
     with (
         repository(args, ctx, "shared", load_index=False) as repo,
-        Status(ctx, "checking", not args.json) as status,
     ):
         from kaikyo.snapshot.check import check  # the engine, once the key is open
+        from kaikyo.snapshot.progress import Meter
 
-        report = check(
-            repo,
-            read_data=args.read_data,
-            on_pack=lambda n: status.update(f"read {n} packs"),
-            subset=subset,
-        )
+        meter = Meter()
+        with MeterView(ctx, meter, args.json):
+            report = check(repo, read_data=args.read_data, meter=meter, subset=subset)
     errors = [f for f in report.findings if f.severity == "error"]
     if args.json:
         emit_json(
             ctx,
             {
+                "message_type": "summary",
                 "ok": report.ok,
                 "packs": report.packs,
                 "packs_read": report.packs_read,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console, rfc3339
-from kaikyo.cli.progress import Status
+from kaikyo.cli.progress import MeterView
 from kaikyo.cli.selection import add_filter_args, select
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
@@ -26,6 +26,7 @@ from kaikyo.errors import NotFoundError, UsageError
 if TYPE_CHECKING:
     from kaikyo.repo import Repository, SnapshotRecord
     from kaikyo.snapshot import CopyResult, SnapshotCopy
+    from kaikyo.snapshot.progress import Meter
 
 
 def register(sub: Any) -> None:
@@ -87,27 +88,14 @@ def _chosen(src: Repository, args: argparse.Namespace) -> list[SnapshotRecord]:
     return sorted(chosen.values(), key=lambda r: (r.time, r.snapshot_id))
 
 
-class _Bar:
-    """The spinner's line: snapshots done, bytes read from the source."""
+class _Counts:
+    """What the translator reports, into the meter: blobs and bytes read from the source."""
 
-    def __init__(self, status: Status, total: int) -> None:
-        self.status, self.total = status, total
-        self.done = self.blobs = self.nbytes = 0
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
 
     def blobs_read(self, count: int, nbytes: int) -> None:
-        self.blobs += count
-        self.nbytes += nbytes
-        if self.blobs % 64 == 0:
-            self._show()
-
-    def snapshot_done(self) -> None:
-        self.done += 1
-        self._show()
-
-    def _show(self) -> None:
-        self.status.update(
-            f"copy: {self.done}/{self.total} snapshots, read {human_bytes(self.nbytes)}"
-        )
+        self.meter.add(blobs=count, bytes=nbytes)
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -127,15 +115,17 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
                     "copy into another repository",
                 )
             from kaikyo.snapshot import run_copy  # the engine, once both keys are open
+            from kaikyo.snapshot.progress import Meter
 
-            with Status(ctx, "copy", not args.json) as status:
-                bar = _Bar(status, len(chosen))
+            meter = Meter()
+            meter.phase("copying", ("blobs", "bytes"), snapshots=len(chosen))
 
-                def done(item: SnapshotCopy) -> None:
-                    bar.snapshot_done()
-                    _report_snapshot(args, ctx, item)
+            def done(item: SnapshotCopy) -> None:
+                meter.add(snapshots=1)
+                _report_snapshot(args, ctx, item)
 
-                result = run_copy(src, dst, chosen, on_snapshot=done, progress=bar)
+            with MeterView(ctx, meter, args.json):
+                result = run_copy(src, dst, chosen, on_snapshot=done, progress=_Counts(meter))
     _report_summary(args, ctx, result)
     return 0
 

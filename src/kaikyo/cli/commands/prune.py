@@ -8,7 +8,7 @@ from typing import Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console
-from kaikyo.cli.progress import Status
+from kaikyo.cli.progress import MeterView
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
 
@@ -40,12 +40,14 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     dry = getattr(args, "dry_run", False)
     with (
         repository(args, ctx, "exclusive", write=not dry) as repo,
-        Status(ctx, "finding data in use", not args.json) as status,
     ):
         # The engine, once the key is open.
+        from kaikyo.snapshot.progress import Meter
         from kaikyo.snapshot.prune import run_prune
 
-        result = run_prune(repo, dry, status.update)
+        meter = Meter()
+        with MeterView(ctx, meter, args.json):
+            result = run_prune(repo, dry, meter)
     plan = result.plan
     for sid, problem in sorted(result.damaged.items()):
         ctx.stderr.write(
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         "dry_run": dry,
     }
     if args.json:
-        emit_json(ctx, summary)
+        emit_json(ctx, {"message_type": "summary", **summary})
     else:
         garbage = (
             f", {len(plan.garbage_packs)} unreadable packs removed" if plan.garbage_packs else ""

@@ -9,7 +9,7 @@ from typing import Any
 from kaikyo.cli import config
 from kaikyo.cli.context import CliContext
 from kaikyo.cli.output import emit_json, human_bytes, out_console, show_path
-from kaikyo.cli.progress import Status
+from kaikyo.cli.progress import MeterView
 from kaikyo.cli.restorefilters import add_filter_args
 from kaikyo.cli.session import repository
 from kaikyo.core.ids import short
@@ -18,6 +18,9 @@ from kaikyo.errors import UsageError
 # restore --overwrite MODE; the same names as kaikyo.snapshot.restore.existing (not imported
 # here: the engine loads after the key, see cli/session.py).
 OVERWRITE_MODES = ("always", "if-changed", "if-newer", "never")
+# Status lines by phase: files_compared, then files_restored and bytes_restored (restic's
+# names), then files_verified.
+_WORDS = {"comparing": "compared", "restoring": "restored", "verifying": "verified"}
 
 
 def register(sub: Any) -> None:
@@ -113,6 +116,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with repository(args, ctx, "read") as repo:
         # Imported once the key is open: see cli/session.py.
         from kaikyo.snapshot import RestoreOptions, run_restore
+        from kaikyo.snapshot.progress import Meter
 
         _tune_malloc()  # after the index is loaded: its buffers are better mapped apart
         snap = repo.find_snapshot(ref)
@@ -129,8 +133,9 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
             verify=args.verify and not args.dry_run,
             workers=config.worker_count(ctx),
             numeric_owner=args.numeric_owner,
+            meter=Meter(),
         )
-        with Status(ctx, f"restoring snapshot {short(snap.snapshot_id)}", not args.json):
+        with MeterView(ctx, opts.meter, args.json, _WORDS):
             result = run_restore(repo, snap.doc["tree"], (sub or "/").encode(), opts)
     for w in result.warnings:
         ctx.stderr.write(f"kaikyo: warning: {w}\n")

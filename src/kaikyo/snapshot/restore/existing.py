@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from kaikyo.repo import Repository, cut_spans
 from kaikyo.snapshot.filters import PathFilter
+from kaikyo.snapshot.progress import Meter
 from kaikyo.snapshot.restore.paths import map_oserror, real_dir
 from kaikyo.snapshot.restore.plan import Plan, drop_located
 
@@ -130,7 +131,13 @@ class RealParents:
 
 
 def compare(
-    repo: Repository, plan: Plan, target: bytes, mode: str, workers: int, changes: Changes
+    repo: Repository,
+    plan: Plan,
+    target: bytes,
+    mode: str,
+    workers: int,
+    changes: Changes,
+    meter: Meter | None = None,
 ) -> None:
     """Shrink the (located) plan to what differs from ``target``, by ``mode``."""
     files = plan.files
@@ -154,6 +161,8 @@ def compare(
             out = files.out(fno)
             changes.note(v.action, out)
             _count(changes, v.action)
+            if meter is not None:
+                meter.add(files=1)
             if not v.keep:
                 keep[fno] = False
                 continue

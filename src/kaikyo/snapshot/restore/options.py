@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kaikyo.snapshot.progress import Meter
+
 # (what happens, path) per entry: see .existing.
 Listing = list[tuple[str, bytes]]
 
@@ -24,6 +26,9 @@ class RestoreOptions:
     verify: bool = False
     workers: int = 2
     numeric_owner: bool = False
+    # Where the restore is (comparing, writing) and how far; the caller shows it. Not part
+    # of what the restore is (see .resume.identity).
+    meter: Meter = field(default_factory=Meter, compare=False)
 
 
 @dataclass

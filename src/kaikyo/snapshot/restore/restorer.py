@@ -44,6 +44,7 @@ class Restorer:
         ident = resume.identity(opts, root_tree, subpath)
         resuming, occupied = resume.check_target(opts, ident)
         replacing = opts.overwrite is not None or resuming  # what is in the way may go
+        opts.meter.phase("reading trees")
         # A bad path or a blob that is not stored fails here, before anything is created.
         plan = collect(self.repo, opts, root_tree, subpath)
         expected = existing.expected_paths(plan) if opts.delete and occupied else None
@@ -52,7 +53,10 @@ class Restorer:
         locate(self.repo, plan)
         changes = existing.Changes(listing=[] if opts.verbose else None)
         if occupied and opts.overwrite is not None:
-            existing.compare(self.repo, plan, target, opts.overwrite, opts.workers, changes)
+            opts.meter.phase("comparing", files=len(plan.files))
+            existing.compare(
+                self.repo, plan, target, opts.overwrite, opts.workers, changes, opts.meter
+            )
         else:
             changes.new = len(plan.files)
             for fno in range(len(plan.files)) if opts.verbose else ():
@@ -73,8 +77,15 @@ class Restorer:
         inodes = probe(target, replacing)
         special.make_dirs(plan.dirs, replacing)
         assignment = assign(plan.chunks, plan.files, opts.workers)
+        opts.meter.phase("restoring", bytes=result.bytes_to_write, files=len(plan.files))
         self.job = Job(
-            self.repo, plan.files, plan.chunks, assignment.owner, inodes, plan.read_waste
+            self.repo,
+            plan.files,
+            plan.chunks,
+            assignment.owner,
+            inodes,
+            plan.read_waste,
+            opts.meter,
         )
         prepare_shared_files(self.job, replacing)
         self._write_data(assignment)
@@ -85,7 +96,8 @@ class Restorer:
         resume.remove_marker(target)
         special.finish_dirs(plan.dirs, inodes, result.warnings)
         if opts.verify:
-            result.verified = verify(self.repo, plan.files, plan.chunks) + kept
+            opts.meter.phase("verifying", files=len(plan.files))
+            result.verified = verify(self.repo, plan.files, plan.chunks, opts.meter) + kept
         return result
 
     def _report(self, plan: Plan, changes: existing.Changes, kept: int, resuming: bool) -> None:

@@ -7,10 +7,11 @@ import os
 
 from kaikyo.errors import IntegrityError
 from kaikyo.repo import Repository
+from kaikyo.snapshot.progress import Meter
 from kaikyo.snapshot.restore.plan import Chunks, Files
 
 
-def verify(repo: Repository, files: Files, chunks: Chunks) -> int:
+def verify(repo: Repository, files: Files, chunks: Chunks, meter: Meter | None = None) -> int:
     """Re-read every restored file and check each chunk against its blob id. Returns how
     many files were checked; raises IntegrityError naming the first that differs."""
     bad = []
@@ -39,6 +40,8 @@ def verify(repo: Repository, files: Files, chunks: Chunks) -> int:
                     break
         finally:
             os.close(fd)
+        if meter is not None:
+            meter.add(files=1)
     if bad:
         raise IntegrityError(f"verification failed for {len(bad)} file(s): {bad[0]}")
     return len(files)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kaikyo.repo import Repository, WantedBlobs
+from kaikyo.snapshot.progress import Meter
 from kaikyo.snapshot.restore.metadata import Inodes, apply_meta
 from kaikyo.snapshot.restore.paths import map_oserror, replace
 from kaikyo.snapshot.restore.plan import Chunks, Files
@@ -28,6 +29,7 @@ _REOPEN = os.O_WRONLY | os.O_NOFOLLOW
 _UPDATE = os.O_RDWR | os.O_NOFOLLOW  # a file updated in place: its bytes are compared first
 SPARSE_BLOCK = 4096
 _ZERO_BLOCK = bytes(SPARSE_BLOCK)
+_METER_STEP = 1 << 20  # bytes written are told to the meter a MiB at a time, not per chunk
 
 # One pack group's rows by offset: row, offset, length, raw length, blob type, file number
 # and offset in the file.
@@ -44,6 +46,7 @@ class Job:
     owner: bytearray  # per file: 0 the main thread, w + 1 worker w (see .assign)
     inodes: Inodes
     read_waste: float | None  # see kaikyo.repo.cut_spans
+    meter: Meter  # files finished and bytes written, per pack group (see .progress)
 
 
 def prepare_shared_files(job: Job, replacing: bool) -> None:
@@ -86,6 +89,7 @@ def create_empty(job: Job, fnos: list[int], warnings: list[str]) -> None:
             finish_owned(job, fd, fno, warnings)
         finally:
             os.close(fd)
+    job.meter.add(files=len(fnos))
 
 
 def write_group(job: Job, g: int, me: int, stop: threading.Event, warnings: list[str]) -> int:
@@ -139,10 +143,15 @@ def _write_chunks(
     owner, files = job.owner, job.files
     f_rows, sparse, inplace = files.rows, files.sparse, files.inplace
     left: dict[int, int] = {}  # chunks still to write of the open files this worker owns
-    written = 0
+    written = finished = pending = 0  # pending: bytes not yet told to the meter
+    meter = job.meter
     for k, plain in enumerate(stream):
         if stop.is_set():
             break
+        pending += raws[k]
+        if pending >= _METER_STEP:
+            meter.add(bytes=pending)
+            pending = 0
         fno = fnos[k]
         fd = fds.get(fno)
         if fd is None:
@@ -161,10 +170,12 @@ def _write_chunks(
             left[fno] -= 1
             if not left[fno]:
                 del left[fno], fds[fno]
+                finished += 1
                 try:
                     finish_owned(job, fd, fno, warnings)
                 finally:
                     os.close(fd)
+    meter.add(files=finished, bytes=pending)
     return written
 
 
@@ -214,6 +225,7 @@ def finish_shared_files(job: Job, warnings: list[str]) -> None:
                 os.truncate(out, m[i + 4])
         meta = (m[i], m[i + 1], m[i + 2], m[i + 3])
         apply_meta(out, meta, files.xattrs.get(fno), inodes.chown(meta), True, warnings, out)
+        job.meter.add(files=1)
 
 
 def pwrite_changed(fd: int, data: bytes, offset: int) -> int:
