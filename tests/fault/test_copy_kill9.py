@@ -71,7 +71,8 @@ class Lab:
         if "--json" not in argv:
             return None
         if argv[0] == "copy":
-            return [json.loads(ln) for ln in run.out.splitlines()]
+            docs = [json.loads(ln) for ln in run.out.splitlines()]
+            return [d for d in docs if d["message_type"] != "status"]
         return run.json()
 
     def back_up_source(self) -> None:

@@ -41,8 +41,9 @@ def copy(dst: Kaikyo, src: Kaikyo, *argv: str) -> tuple[list[dict[str, Any]], di
     """Run ``copy --json``; the snapshot lines and the summary."""
     out = lines(dst("copy", "--json", *argv, env=source_env(src)).out)
     assert out[-1]["message_type"] == "summary"
-    assert all(o["message_type"] == "snapshot" for o in out[:-1])
-    return out[:-1], out[-1]
+    assert out[-2]["message_type"] == "status", "a last status line before the summary"
+    assert {o["message_type"] for o in out[:-1]} <= {"snapshot", "status"}
+    return [o for o in out[:-1] if o["message_type"] == "snapshot"], out[-1]
 
 
 def listing(root: Path) -> list[str]:
