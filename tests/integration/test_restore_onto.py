@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kaikyo.testing.compare import assert_trees_equal, compare_trees, scan
-from kaikyo.testing.trees import JAPANESE_NAME
+from kaikyo.testing.trees import JAPANESE_NAME, try_setxattr
 
 from .conftest import ZooRepo
 
@@ -62,6 +62,8 @@ def _mangle(out: Path) -> None:
     os.symlink("elsewhere", out / "link-to-file")
     (out / "fifo").unlink()  # a special replaced by a file
     (out / "fifo").write_bytes(b"fifo no more")
+    for stray in (out / "compressible.txt", out / "empty", out / "names"):
+        try_setxattr(stray, "user.stray", b"set after the restore")  # removed again
 
 
 def test_overwrite_delete_makes_the_target_the_snapshot(zoo_repo: ZooRepo, tmp_path: Path) -> None:

@@ -57,9 +57,12 @@ def apply_meta(
     warnings: list[str],
     shown: bytes,
     symlink: bool = False,
+    existing: bool = False,
 ) -> None:
     """Owner (if ``chown``), xattrs, mode (if ``chmod``), then times: chown clears set-id
-    bits, and any later change would move the times."""
+    bits, and any later change would move the times. On an ``existing`` inode (kept in
+    place by a restore onto a tree) the xattrs the snapshot does not have are removed first
+    (see :func:`drop_other_xattrs`)."""
     mode, uid, gid, mtime = meta
     follow = not symlink
     if chown:
@@ -67,6 +70,8 @@ def apply_meta(
             os.chown(target, uid, gid, follow_symlinks=follow)
         except OSError as exc:
             warnings.append(f"{os.fsdecode(shown)}: cannot set owner: {exc.strerror}")
+    if existing:
+        drop_other_xattrs(target, xattrs, warnings, shown)
     for name, value in xattrs or ():
         try:
             os.setxattr(target, name, base64.b64decode(value), follow_symlinks=follow)
@@ -79,6 +84,32 @@ def apply_meta(
             warnings.append(f"{os.fsdecode(shown)}: cannot set mode: {exc.strerror}")
     with contextlib.suppress(OSError, NotImplementedError):
         os.utime(target, ns=(mtime, mtime), follow_symlinks=follow)
+
+
+# What a restore onto an existing tree removes when the snapshot lacks it: names a backup
+# records and a user or an administrator sets. security.* belongs to the security modules
+# (SELinux labels a file itself) and the other system.* names are the kernel's views.
+_OWN_XATTRS = ("user.", "trusted.", "system.posix_acl_access", "system.posix_acl_default")
+
+
+def drop_other_xattrs(
+    target: bytes | int, keep: Xattrs | None, warnings: list[str], shown: bytes
+) -> None:
+    """Remove from an inode that was already there the extended attributes (user, trusted,
+    ACLs) the snapshot does not give it, so the restored file ends as the snapshot's."""
+    follow = isinstance(target, int)  # an open descriptor; a path is never followed
+    try:
+        names = os.listxattr(target, follow_symlinks=follow)
+    except OSError:
+        return  # no xattrs here (the filesystem has none): nothing to remove
+    wanted = {name for name, _ in keep or ()}
+    for name in names:
+        if name in wanted or not name.startswith(_OWN_XATTRS):
+            continue
+        try:
+            os.removexattr(target, name, follow_symlinks=follow)
+        except OSError as exc:
+            warnings.append(f"{os.fsdecode(shown)}: cannot remove xattr {name}: {exc.strerror}")
 
 
 @dataclass(frozen=True, slots=True)

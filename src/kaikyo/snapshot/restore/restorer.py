@@ -94,7 +94,7 @@ class Restorer:
         for entry in plan.specials:
             result.other += special.make_special(entry, replacing, inodes, result.warnings)
         resume.remove_marker(target)
-        special.finish_dirs(plan.dirs, inodes, result.warnings)
+        special.finish_dirs(plan.dirs, inodes, result.warnings, replacing)
         if opts.verify:
             opts.meter.phase("verifying", files=len(plan.files))
             result.verified = verify(self.repo, plan.files, plan.chunks, opts.meter) + kept

@@ -35,14 +35,16 @@ def make_dirs(dirs: Dirs, replacing: bool) -> None:
             raise map_oserror(exc, os.fsdecode(out)) from None
 
 
-def finish_dirs(dirs: Dirs, inodes: Inodes, warnings: list[str]) -> None:
-    """Directories' metadata, deepest first."""
+def finish_dirs(dirs: Dirs, inodes: Inodes, warnings: list[str], replacing: bool) -> None:
+    """Directories' metadata, deepest first; ``replacing`` (onto a tree, or resuming): a
+    directory may have been there, with xattrs the snapshot does not give it."""
     depth = [d.count(b"/") for d in dirs.paths]
     m = dirs.meta
     for i in sorted(range(len(dirs.paths)), key=depth.__getitem__, reverse=True):
         out = dirs.paths[i]
         meta = (m[4 * i], m[4 * i + 1], m[4 * i + 2], m[4 * i + 3])
-        apply_meta(out, meta, dirs.xattrs.get(i), inodes.chown(meta), True, warnings, out)
+        xattrs, chown = dirs.xattrs.get(i), inodes.chown(meta)
+        apply_meta(out, meta, xattrs, chown, True, warnings, out, existing=replacing)
 
 
 def link_hardlinks(plan: Plan, replacing: bool) -> int:

@@ -202,8 +202,10 @@ def finish_owned(job: Job, fd: int, fno: int, warnings: list[str]) -> None:
     chown = inodes.chown(meta)
     chmod = inodes.chmod(meta[0])
     xattrs = job.files.xattrs.get(fno)
-    if chown or chmod or xattrs:
-        apply_meta(fd, meta, xattrs, chown, chmod, warnings, job.files.out(fno))
+    existing = fno in job.files.inplace
+    if chown or chmod or xattrs or existing:
+        out = job.files.out(fno)
+        apply_meta(fd, meta, xattrs, chown, chmod, warnings, out, existing=existing)
         return
     try:
         os.utime(fd, ns=(meta[3], meta[3]))
@@ -224,7 +226,9 @@ def finish_shared_files(job: Job, warnings: list[str]) -> None:
             if os.lstat(out).st_size != m[i + 4]:
                 os.truncate(out, m[i + 4])
         meta = (m[i], m[i + 1], m[i + 2], m[i + 3])
-        apply_meta(out, meta, files.xattrs.get(fno), inodes.chown(meta), True, warnings, out)
+        xattrs, chown = files.xattrs.get(fno), inodes.chown(meta)
+        existing = fno in files.inplace
+        apply_meta(out, meta, xattrs, chown, True, warnings, out, existing=existing)
         job.meter.add(files=1)
 
 
