@@ -246,6 +246,34 @@ def test_a_bad_overwrite_mode_is_a_usage_error(
     assert not (tmp_path / "o").exists()
 
 
+def test_overwrite_without_a_mode_before_the_snapshot_takes_the_snapshot(
+    zoo_repo: ZooRepo, tmp_path: Path
+) -> None:
+    """``restore --overwrite SNAPSHOT -t DIR``, as restic's users write it: MODE is
+    optional, so the snapshot is read back from the flag and the mode is ``always``."""
+    out = _restored(zoo_repo, tmp_path)
+    _mangle(out)
+    zoo_repo.k("restore", "--overwrite", zoo_repo.ref(), "--target", out, "--delete")
+    assert_trees_equal(zoo_repo.zoo.root, out)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--overwrite", "sometimes", "SNAP"],  # a wrong mode, with a snapshot
+        ["--overwrite="],  # an empty mode and no snapshot
+        [],  # no snapshot at all
+    ],
+)
+def test_a_missing_snapshot_or_wrong_mode_is_one_usage_line(
+    zoo_repo: ZooRepo, tmp_path: Path, argv: list[str]
+) -> None:
+    argv = [zoo_repo.ref() if a == "SNAP" else a for a in argv]
+    run = zoo_repo.k("restore", *argv, "--target", tmp_path / "o", expect=64)
+    assert run.err.count("\n") == 1 and ("--overwrite" in run.err or "snapshot" in run.err)
+    assert not (tmp_path / "o").exists()
+
+
 def test_nothing_is_read_kept_or_removed_through_a_symlinked_directory(
     zoo_repo: ZooRepo, tmp_path: Path
 ) -> None:

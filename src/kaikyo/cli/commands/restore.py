@@ -38,6 +38,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "snapshot",
+        nargs="?",
         help="SNAPSHOT or SNAPSHOT:PATH (id, prefix or 'latest'); "
         "with :PATH the contents of PATH are restored into the target",
     )
@@ -47,7 +48,6 @@ def register(sub: Any) -> None:
         "--overwrite",
         nargs="?",
         const="always",
-        choices=OVERWRITE_MODES,
         metavar="MODE",
         help="restore onto a target that holds a tree (without it the target must be empty). "
         "MODE (restic's): always (the default: every existing file compared by content, only "
@@ -109,10 +109,30 @@ def _tune_malloc() -> None:
         pass  # not glibc
 
 
+def _overwrite_and_snapshot(args: argparse.Namespace) -> None:
+    """Read ``--overwrite latest -t DIR`` as restic's users mean it.
+
+    MODE is optional, so argparse hands a snapshot written right after a bare
+    ``--overwrite`` to the flag; a value that is not a mode is taken back as the snapshot.
+    """
+    mode = args.overwrite
+    if mode is None or mode in OVERWRITE_MODES:
+        pass
+    elif args.snapshot is None and mode:
+        args.snapshot, args.overwrite = mode, "always"
+    else:
+        raise UsageError(
+            f"--overwrite {mode!r}: MODE is one of {', '.join(OVERWRITE_MODES)} (always when omitted)"
+        )
+    if not args.snapshot:
+        raise UsageError("no snapshot given: name one (an id, a prefix or 'latest')")
+
+
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    _overwrite_and_snapshot(args)
     ref, _, sub = args.snapshot.partition(":")
     if not ref:
-        raise UsageError("no snapshot given")
+        raise UsageError("no snapshot given: name one (an id, a prefix or 'latest')")
     with repository(args, ctx, "read") as repo:
         # Imported once the key is open: see cli/session.py.
         from kaikyo.snapshot import RestoreOptions, run_restore
