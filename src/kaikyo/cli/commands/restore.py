@@ -122,7 +122,8 @@ def _overwrite_and_snapshot(args: argparse.Namespace) -> None:
         args.snapshot, args.overwrite = mode, "always"
     else:
         raise UsageError(
-            f"--overwrite {mode!r}: MODE is one of {', '.join(OVERWRITE_MODES)} (always when omitted)"
+            f"--overwrite {mode!r}: MODE is one of {', '.join(OVERWRITE_MODES)} "
+            "(always when omitted)"
         )
     if not args.snapshot:
         raise UsageError("no snapshot given: name one (an id, a prefix or 'latest')")
