@@ -146,3 +146,17 @@ def test_missing_file_is_a_config_error(tmp_path: Path):
         "2011-07-01",
     )
     assert code == 23 and "nope.csv" in err
+
+
+def test_the_wave_table_in_a_pipe_is_plain_with_figures_right_aligned():
+    code, out, _ = run(*BASE, "--target", "15%")
+    assert code == 0
+    assert "┃" not in out and "│" not in out and "━" not in out
+    title, header, *rows = out.splitlines()
+    assert title.startswith("Evacuation waves (2011-05-26 to 2011-07-01)")
+    assert header.split()[:4] == ["wave", "cut-over", "grp", "srv"]
+    waves = [r for r in rows if r.split() and r.split()[0].isdigit() and "," not in r]
+    assert waves, out
+    # Figures end where their header ends: "cum kW" is the last column.
+    end = len(header.rstrip())
+    assert all(len(r.rstrip()) == end for r in waves)

@@ -97,30 +97,42 @@ def rfc3339_ns(ns: int | None) -> str | None:
     return f"{stamp}.{frac:09d}Z"
 
 
-def print_table(ctx: CliContext, headers: list[str], rows: list[list[str]]) -> None:
+def print_table(
+    ctx: CliContext,
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    title: str | None = None,
+    right: frozenset[str] = frozenset(),
+) -> None:
     """A table: drawn with rich on a terminal; plain aligned text when stdout is a pipe or a
     file, whole (nothing cut to a terminal's width), one space-separated line per row and
     the extra lines of a cell that holds several below it, so that ``grep``, ``awk`` and
-    ``cut`` work. Widths count East Asian characters as two cells."""
+    ``cut`` work. Widths count East Asian characters as two cells. Columns named in
+    ``right`` (figures) are right-aligned; a title goes above, as a line of its own in a
+    pipe."""
     out = out_console(ctx)
     if out.is_terminal:
         from rich.table import Table
 
-        table = Table()
+        table = Table(title=title)
         for h in headers:
-            table.add_column(h)
+            table.add_column(h, justify="right" if h in right else "left", no_wrap=h in right)
         for row in rows:
             table.add_row(*row)
         out.print(table)
         return
     from rich.cells import cell_len
 
+    if title:
+        ctx.stdout.write(title + "\n")
     lines = [[cell.split("\n") for cell in row] for row in [headers, *rows]]
     widths = [max(cell_len(part) for row in lines for part in row[i]) for i in range(len(headers))]
     for cells in lines:
         for k in range(max(len(cell) for cell in cells)):
             parts = [cell[k] if k < len(cell) else "" for cell in cells]
             line = "  ".join(
-                p + " " * (w - cell_len(p)) for p, w in zip(parts, widths, strict=True)
+                " " * (w - cell_len(p)) + p if h in right else p + " " * (w - cell_len(p))
+                for p, w, h in zip(parts, widths, headers, strict=True)
             )
             ctx.stdout.write(line.rstrip() + "\n")

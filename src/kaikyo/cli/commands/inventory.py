@@ -13,11 +13,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from kaikyo.cli import config, exitcodes
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, err_console, out_console
+from kaikyo.cli.output import emit_json, err_console, print_table
 from kaikyo.errors import UsageError
 from kaikyo.inventory import InventoryRow, discover
 from kaikyo.plan.defaults import SERVER_WATTS_AVG, SERVER_WATTS_PEAK
@@ -126,12 +124,14 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         emit_json(ctx, [{**r.as_fleet_row(), "watts_min": r.watts_min} for r in rows])
     else:
-        table = Table(title="Redfish inventory")
-        for name in ("id", "model", "avg W", "peak W", "source", "BMC"):
-            table.add_column(name)
-        for r in rows:
-            table.add_row(
-                r.id, r.model, f"{r.watts_avg:g}", f"{r.watts_peak:g}", r.power_source, r.bmc
-            )
-        out_console(ctx).print(table)
+        print_table(
+            ctx,
+            ["id", "model", "avg W", "peak W", "source", "BMC"],
+            [
+                [r.id, r.model, f"{r.watts_avg:g}", f"{r.watts_peak:g}", r.power_source, r.bmc]
+                for r in rows
+            ],  # fmt: skip
+            title="Redfish inventory",
+            right=frozenset({"avg W", "peak W"}),
+        )
     return exitcodes.INCOMPLETE if fallbacks else exitcodes.OK

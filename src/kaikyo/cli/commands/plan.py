@@ -14,11 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from kaikyo.cli import exitcodes
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, out_console
+from kaikyo.cli.output import emit_json, out_console, print_table
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.plan import (
     Objective,
@@ -218,39 +216,34 @@ def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...]) -> None:
 def _render(ctx: CliContext, plan: Plan) -> None:
     console = out_console(ctx)
     console.width = max(console.width, 110)  # the wave table needs ~100 columns
-    table = Table(title=f"Evacuation waves ({plan.start} to {plan.deadline})")
-    for name in (
-        "wave",
-        "cut-over",
-        "grp",
-        "srv",
-        "TB sent",
-        "seeding",
-        "seed h",
-        "down h",
-        "kW off",
-        "cum kW",
-    ):
-        table.add_column(
-            name, justify="left" if name in ("cut-over", "seeding") else "right", no_wrap=True
-        )
+    headers = ["wave", "cut-over", "grp", "srv", "TB sent", "seeding", "seed h", "down h",
+               "kW off", "cum kW"]  # fmt: skip
+    rows = []
     for w in plan.waves:
         if not w.servers:
             continue
         seed = f"{w.seed_start:%m-%d}>{w.seed_end:%m-%d}" if w.seed_start and w.seed_end else ""
-        table.add_row(
-            str(w.index),
-            f"{w.cutover:%m-%d %a}",
-            str(len(w.groups)),
-            str(w.servers),
-            f"{w.send_gb / 1000:,.1f}",
-            seed,
-            f"{w.seed_hours:.1f}",
-            f"{w.downtime_hours:.1f}",
-            f"{w.kw_removed:.1f}",
-            f"{w.cumulative_kw:.1f}",
+        rows.append(
+            [
+                str(w.index),
+                f"{w.cutover:%m-%d %a}",
+                str(len(w.groups)),
+                str(w.servers),
+                f"{w.send_gb / 1000:,.1f}",
+                seed,
+                f"{w.seed_hours:.1f}",
+                f"{w.downtime_hours:.1f}",
+                f"{w.kw_removed:.1f}",
+                f"{w.cumulative_kw:.1f}",
+            ]
         )
-    console.print(table)
+    print_table(
+        ctx,
+        headers,
+        rows,
+        title=f"Evacuation waves ({plan.start} to {plan.deadline})",
+        right=frozenset(headers) - {"cut-over", "seeding"},
+    )
     s = plan.savings
     verdict = "meets" if plan.feasible else "CANNOT meet"
     target_pct = 100 * plan.target_kw / plan.baseline_peak_kw
