@@ -131,3 +131,16 @@ def test_a_terminal_sees_a_bar_and_a_pipe_does_not(
     assert b"restored snapshot" in out and b"restoring" not in out
     piped = k("restore", "latest", "-t", tmp_path / "piped")
     assert "restoring" not in piped.err and "\x1b" not in piped.err
+
+
+def test_a_stdin_backup_counts_the_bytes_of_the_stream_as_they_are_read(
+    local_kaikyo: Kaikyo,
+) -> None:
+    """The command gives 24 MiB at once and then waits: a status line while it waits already
+    counts most of those bytes, before the one file is done."""
+    script = "head -c 25165824 /dev/urandom; sleep 2.5"
+    run = local_kaikyo("backup", "--json", "--stdin-from-command", "--", "sh", "-c", script)
+    status = run.messages("status")
+    waiting = [s for s in status if s["files_done"] == 0 and s["seconds_elapsed"] > 1.5]
+    assert waiting and waiting[-1]["bytes_done"] >= 12 * 1024 * 1024, status
+    assert status[-1]["files_done"] == 1 and status[-1]["bytes_done"] == 25165824

@@ -76,6 +76,10 @@ class FileLister:
         elif status != "unchanged" or self._verbose > 1:
             out.write(f"{status:<9} {show_path(path)}\n")
 
+    def bytes_read(self, n: int) -> None:
+        self.meter.bytes_read(n)
+        self.bar.refresh()
+
     def error(self, path: bytes, message: str) -> None:
         self.bar.error(path, message)
 

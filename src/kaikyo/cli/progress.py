@@ -37,11 +37,20 @@ class BackupMeter:
         self.scanner = scanner
         self.files = 0
         self.bytes = 0
+        self.reading = 0  # of the stream being read, not yet done
         self.started = time.monotonic()
 
     def file_done(self, size: int) -> None:
         self.files += 1
         self.bytes += size
+        self.reading = 0
+
+    def bytes_read(self, n: int) -> None:
+        self.reading += n
+
+    @property
+    def bytes_done(self) -> int:
+        return self.bytes + self.reading
 
     def totals(self) -> tuple[int | None, int | None]:
         """(files, bytes) the scan found, once it has finished; else (None, None)."""
@@ -58,10 +67,10 @@ class BackupMeter:
             "message_type": "status",
             "seconds_elapsed": round(elapsed, 3),
             "files_done": self.files,
-            "bytes_done": self.bytes,
+            "bytes_done": self.bytes_done,
         }
         if total_files is not None and total_bytes is not None:
-            done = min(1.0, self.bytes / total_bytes) if total_bytes else 1.0
+            done = min(1.0, self.bytes_done / total_bytes) if total_bytes else 1.0
             doc.update(total_files=total_files, total_bytes=total_bytes, percent_done=done)
             if 0 < done < 1:
                 doc["seconds_remaining"] = round(elapsed * (1 - done) / done, 1)
@@ -105,6 +114,10 @@ class BackupBar:
             self.progress.stop()
 
     def file_done(self, path: bytes, size: int, status: str) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the meter's counts, at most 10 times a second."""
         if self.progress is None or self.task is None:
             return
         now = time.monotonic()
@@ -113,7 +126,7 @@ class BackupBar:
         self._shown = now
         meter = self.meter
         self.progress.update(
-            self.task, completed=meter.bytes, total=meter.totals()[1], files=meter.files
+            self.task, completed=meter.bytes_done, total=meter.totals()[1], files=meter.files
         )
 
     def error(self, path: bytes, message: str) -> None:

@@ -128,7 +128,9 @@ class Backup:
         opts = self.opts
         chunker = data_chunker(self.repo, self.writer.pack_done, opts.dry_run, opts.max_in_flight)
         try:
-            node = read_stream(chunker, stream, int(opts.time * 1e9))
+            node = read_stream(
+                chunker, stream, int(opts.time * 1e9), self.tally.progress.bytes_read
+            )
             stats = [chunker.writer.finish()]
         except BaseException:
             self.writer.close()  # drops the trees' unfinished pack

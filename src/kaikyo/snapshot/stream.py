@@ -17,6 +17,7 @@ import os
 import shlex
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kaikyo.core.format.tree import NodeType, TreeNode
@@ -100,24 +101,32 @@ class CommandOutput:
                 proc.stdout.close()
 
 
-def _read(chunker: FileChunker, fd: int, what: str) -> tuple[list[bytes], int]:
+def _read(
+    chunker: FileChunker, fd: int, what: str, on_read: Callable[[int], None] | None
+) -> tuple[list[bytes], int]:
     try:
-        return stream_fd(chunker, fd)
+        return stream_fd(chunker, fd, on_read=on_read)
     except OSError as exc:  # the repository's own failures are KaikyoErrors, not OSErrors
         raise InputFailedError(f"cannot read {what}: {exc.strerror or exc}") from None
 
 
-def read_stream(chunker: FileChunker, source: StreamSource, mtime_ns: int) -> TreeNode:
-    """Read ``source`` to its end through ``chunker``; the file's node (``mtime_ns``: now)."""
+def read_stream(
+    chunker: FileChunker,
+    source: StreamSource,
+    mtime_ns: int,
+    on_read: Callable[[int], None] | None = None,
+) -> TreeNode:
+    """Read ``source`` to its end through ``chunker``; the file's node (``mtime_ns``: now).
+    ``on_read`` hears the bytes as they are saved, a buffer-full at a time."""
     if source.command:
         command = CommandOutput(source.command)
         try:
-            ids, size = _read(chunker, command.fd, f"the output of {command.shown}")
+            ids, size = _read(chunker, command.fd, f"the output of {command.shown}", on_read)
             command.check()
         finally:
             command.close()
     else:
-        ids, size = _read(chunker, source.fd, "standard input")
+        ids, size = _read(chunker, source.fd, "standard input", on_read)
     uid, gid = os.getuid(), os.getgid()
     node = TreeNode(
         source.name,

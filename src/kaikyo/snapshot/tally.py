@@ -13,11 +13,18 @@ FileStatus = Literal["new", "modified", "unchanged"]
 class BackupProgress(Protocol):
     def file_done(self, path: bytes, size: int, status: FileStatus) -> None: ...
 
+    def bytes_read(self, n: int) -> None:
+        """``n`` more bytes of a file still being read (standard input or a command's
+        output): counted until its ``file_done``, which counts the whole file."""
+
     def error(self, path: bytes, message: str) -> None: ...
 
 
 class NullProgress:
     def file_done(self, path: bytes, size: int, status: FileStatus) -> None:
+        pass
+
+    def bytes_read(self, n: int) -> None:
         pass
 
     def error(self, path: bytes, message: str) -> None:

@@ -186,11 +186,16 @@ def process_big_file(
 
 
 def stream_fd(
-    saver: FileChunker, fd: int, buffer: memoryview | None = None
+    saver: FileChunker,
+    fd: int,
+    buffer: memoryview | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> tuple[list[bytes], int]:
     """Chunk and save what ``fd`` gives until its end, with plain reads, in ``buffer`` if it
     is big enough (STREAM_BLOCK plus the largest chunk) and nothing else uses it; the blob ids
     and the bytes read. A file, standard input or a pipe: at most that buffer is held.
+    ``on_read`` is told the bytes of each buffer-full once its chunks are saved (the
+    progress of a stream, whose size nobody knows before its end).
 
     Not mmap: a file truncated while it is read would kill the worker with SIGBUS. Chunk
     boundaries are only taken where FastCDC could not have looked past the buffer
@@ -224,6 +229,8 @@ def stream_fd(
             for c in chunks:
                 c.release()
             del chunks
+            if on_read is not None and consumed:
+                on_read(consumed)
             if final:
                 return ids, total
             view[: filled - consumed] = view[consumed:filled]  # memmove: may overlap
