@@ -85,10 +85,11 @@ def test_engine_commands_match_their_schemas(session: tuple[Kaikyo, Path, Path])
 
 def test_restore_streams_verbose_status_then_a_summary(session: tuple[Kaikyo, Path, Path]) -> None:
     k, src, base = session
+    k("backup", src)  # this test also runs alone (pytest -k)
     target = base / "restored"
     shutil.rmtree(target, ignore_errors=True)
     k("restore", f"latest:{src}", "--target", target)
-    (target / "new").write_text("changed\n")
+    (target / "d" / JAPANESE_NAME).write_text("changed\n")
     out = k("restore", f"latest:{src}", "-t", target, "--overwrite", "-v", "--json").out
     *lines_, summary = lines(out)
     status = [s for s in lines_ if s["message_type"] == "status"]
