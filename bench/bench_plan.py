@@ -61,9 +61,12 @@ def main() -> None:
     site = parse_site(
         {
             "baseline_peak_kw": round(it_kw * 2.5),
-            "link_mbps": 10_000,
+            "link_mbps": 12_000,  # the last cut-over is the last Saturday before the deadline
             "link_limits": [{"hours": "09:00-20:00", "mbps": 3_000}],
-            "cutover_window_h": 14,
+            # The calendar on: Saturday-night windows, Japan's holidays, a blackout date.
+            "cutover_windows": ["Sat 20:00-Sun 10:00"],
+            "holidays": "JP",
+            "blackout": ["2011-05-06"],  # a Friday: the weekend after Golden Week stays
         },
         it_kw,
     )

@@ -154,9 +154,10 @@ def test_the_wave_table_in_a_pipe_is_plain_with_figures_right_aligned():
     assert "┃" not in out and "│" not in out and "━" not in out
     title, header, *rows = out.splitlines()
     assert title.startswith("Evacuation waves (2011-05-26 to 2011-07-01)")
-    assert header.split()[:4] == ["wave", "cut-over", "grp", "srv"]
+    assert header.split()[:5] == ["wave", "cut-over", "(JST)", "grp", "srv"]
     waves = [r for r in rows if r.split() and r.split()[0].isdigit() and "," not in r]
     assert waves, out
+    assert all("Sat 20:00-Sun 10:00" in r for r in waves)  # the sample site's window
     # Figures end where their header ends: "cum kW" is the last column.
     end = len(header.rstrip())
     assert all(len(r.rstrip()) == end for r in waves)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import zoneinfo
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -104,8 +105,11 @@ def render_html(plan: Plan) -> str:
     """A standalone page: headline figures, the chart (inline SVG) and the wave table."""
     e = html.escape
     verdict = "meets" if plan.feasible else "cannot meet"
+    zone = zoneinfo.ZoneInfo(plan.timezone)
+    abbrev = e(dt.datetime.combine(plan.deadline, dt.time(), zone).tzname() or plan.timezone)
     rows = "".join(
-        f"<tr><td>{w.index}</td><td>{w.cutover:%Y-%m-%d %H:%M}</td><td>{w.servers}</td>"
+        f"<tr><td>{w.index}</td><td>{w.cutover:%Y-%m-%d %a %H:%M} to "
+        f"{w.cutover_end:%a %H:%M}</td><td>{w.servers}</td>"
         f"<td>{w.send_gb:,.0f}</td><td>{w.seed_hours:.1f}</td><td>{w.downtime_hours:.1f}</td>"
         f"<td>{w.kw_removed:.1f}</td></tr>"
         for w in plan.waves
@@ -122,7 +126,7 @@ def render_html(plan: Plan) -> str:
         f"{plan.reduction_kw:.1f} kW ({plan.reduction_pct:.1f}% of the "
         f"{plan.baseline_peak_kw:g} kW baseline) by moving {len(plan.moves)} servers.</p>"
         f"<figure>{render_svg(plan)}</figure>"
-        "<table><tr><th>wave</th><th>cut-over</th><th>servers</th><th>GB sent</th>"
+        f"<table><tr><th>wave</th><th>cut-over ({abbrev})</th><th>servers</th><th>GB sent</th>"
         f"<th>seed h</th><th>downtime h</th><th>kW off</th></tr>{rows}</table>"
         f"<ul>{reasons}</ul></body></html>\n"
     )

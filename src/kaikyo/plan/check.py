@@ -17,14 +17,34 @@ from kaikyo.plan.result import Plan
 _TOL = 1e-6
 
 
-def _wave_ends(request: PlanRequest) -> list[dt.datetime]:
-    start = dt.datetime.combine(request.start, dt.time())
+def _check_calendar(plan: Plan, site: Site, request: PlanRequest) -> list[str]:
+    """Every cut-over inside a declared window (when the site declares windows), touching
+    no holiday or blackout date, over before the deadline, the waves in time order."""
+    problems = []
     deadline = dt.datetime.combine(request.deadline, dt.time())
-    ends, t = [], start
-    while t < deadline:
-        t = min(t + dt.timedelta(days=request.wave_days), deadline)
-        ends.append(t)
-    return ends
+    start = dt.datetime.combine(request.start, dt.time())
+    previous = start
+    for w in plan.waves:
+        where = f"wave {w.index}: cut-over {w.cutover:%Y-%m-%d %H:%M}"
+        if w.cutover < previous or w.cutover_end < w.cutover:
+            problems.append(f"{where} is out of order")
+        previous = w.cutover_end
+        if w.cutover_end > deadline:
+            problems.append(f"{where} ends after the deadline {request.deadline}")
+        day, last = w.cutover.date(), (w.cutover_end - dt.timedelta(microseconds=1)).date()
+        while day <= max(last, w.cutover.date()):
+            if site.is_closed(day):
+                problems.append(f"{where} touches {day}, a holiday or blackout date")
+            day += dt.timedelta(days=1)
+        if site.cutover_windows:
+            monday = dt.datetime.combine(
+                w.cutover.date() - dt.timedelta(days=w.cutover.weekday()), dt.time()
+            )
+            minute = int((w.cutover - monday).total_seconds() // 60)
+            length = int((w.cutover_end - w.cutover).total_seconds() // 60)
+            if not any(c.start == minute and c.minutes == length for c in site.cutover_windows):
+                problems.append(f"{where} is in no declared cut-over window")
+    return problems
 
 
 def _link_gb_until(site: Site, start: dt.date, end: dt.datetime) -> float:
@@ -51,7 +71,7 @@ def verify_plan(
     """Every violated constraint, in words; an empty list means the plan is valid."""
     problems: list[str] = []
     by_id = {s.id: s for s in servers}
-    ends = _wave_ends(request)
+    ends = [w.cutover for w in plan.waves]
     wave_of: dict[str, int] = {}
     for m in plan.moves:
         s = by_id.get(m.server)
@@ -70,7 +90,9 @@ def verify_plan(
         if s.max_rtt_ms is not None and s.max_rtt_ms < site.rtt_ms:
             problems.append(f"{m.server}: tolerates {s.max_rtt_ms} ms, haven is {site.rtt_ms} ms")
     problems += _check_groups(servers, wave_of)
-    problems += _check_waves(servers, wave_of, site, request, ends)
+    problems += _check_calendar(plan, site, request)
+    windows = [(w.cutover_end - w.cutover).total_seconds() / 3600 for w in plan.waves]
+    problems += _check_waves(servers, wave_of, site, request, ends, windows)
     moved = [by_id[i] for i in wave_of if i in by_id]
     reduction = sum(s.watts_peak for s in moved) * site.pue_primary / 1000.0
     if abs(reduction - plan.reduction_kw) > _TOL * max(1.0, reduction):
@@ -98,6 +120,7 @@ def _check_waves(
     site: Site,
     request: PlanRequest,
     ends: list[dt.datetime],
+    windows: list[float],
 ) -> list[str]:
     problems = []
     rate_gb_h = site.link_mbps * 1e6 / 8 * 3600 / 1e9 * site.link_usable
@@ -117,12 +140,14 @@ def _check_waves(
             * site.dedup_ratio
             * (site.delta_interval_hours / 24.0)
         )
+        declared = bool(site.cutover_windows) or site.cutover_window_h is not None
+        window = windows[w - 1]
         if (
-            site.cutover_window_h is not None
+            declared
             and members
-            and (site.cutover_hours + delta_gb / rate_gb_h > site.cutover_window_h * (1 + _TOL))
+            and (site.cutover_hours + delta_gb / rate_gb_h > window * (1 + _TOL) + _TOL)
         ):
-            problems.append(f"wave {w}: cut-over exceeds the {site.cutover_window_h} h window")
+            problems.append(f"wave {w}: cut-over exceeds its {window:g} h window")
         problems += _check_downtime(members, servers, site, rate_gb_h)
     if site.haven_capacity_kw is not None:
         moved = [s for s in servers if s.id in wave_of]

@@ -117,14 +117,15 @@ def blockers(groups: Sequence[Group], inst: f.Instance, solver: Solver) -> list[
     families = [f.LINK]
     if request.servers_per_wave is not None:
         families.append(f.CUTOVERS)
-    if site.cutover_window_h is not None:
+    windows = [s.window_h for s in slots if s.window_h is not None]
+    if windows:
         families.append(f.WINDOW)
     for family in families:
         spec = f.Spec(mode=f.MIN_COST, stretch=family)
         sol = solver.solve(f.build_selection(inst, spec))
         if sol.x is None:
             continue
-        out.append(_stretch_words(family, float(sol.x[-1]), site, request))
+        out.append(_stretch_words(family, float(sol.x[-1]), site, request, min(windows or [0.0])))
     if site.haven_capacity_kw is not None:
         spec = f.Spec(mode=f.MIN_COST, drop=frozenset({f.HAVEN}))
         sol = solver.solve(f.build_selection(inst, spec))
@@ -141,7 +142,10 @@ def blockers(groups: Sequence[Group], inst: f.Instance, solver: Solver) -> list[
     return out
 
 
-def _stretch_words(family: str, factor: float, site: Site, request: PlanRequest) -> str:
+def _stretch_words(
+    family: str, factor: float, site: Site, request: PlanRequest, window: float
+) -> str:
+    """``window``: the shortest cut-over window of the calendar, in hours."""
     if family == f.LINK:
         gbit = site.link_mbps * factor / 1000.0
         return (
@@ -156,6 +160,5 @@ def _stretch_words(family: str, factor: float, site: Site, request: PlanRequest)
             f"the waves would need at least {need:.0f} cut-overs each "
             f"(allowed {request.servers_per_wave})"
         )
-    window = site.cutover_window_h or 0.0
     need_h = site.cutover_hours + factor * max(window - site.cutover_hours, 0.0)
     return f"the cut-over window would need at least {need_h:.1f} h (has {window:g} h)"

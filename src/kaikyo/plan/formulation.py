@@ -132,10 +132,10 @@ def _limits(rows: _Rows, inst: Instance, spec: Spec, idx: np.ndarray) -> None:
         count = np.array([float(g.n_servers) for g in groups])
         per_wave = float(request.servers_per_wave)
         _per_wave(rows, spec, idx, family=CUTOVERS, coef=count, rhs=[per_wave] * w_n)
-    if site.cutover_window_h is not None:
+    rooms = [s.delta_room_gb for s in slots]
+    if all(r is not None for r in rooms) and w_n:
         delta = np.array([g.final_delta_gb for g in groups])
-        room = max(site.cutover_window_h - site.cutover_hours, 0.0) * site.peak_rate_gb_per_hour
-        _per_wave(rows, spec, idx, family=WINDOW, coef=delta, rhs=[room] * w_n)
+        _per_wave(rows, spec, idx, family=WINDOW, coef=delta, rhs=[r or 0.0 for r in rooms])
     if site.haven_capacity_kw is not None and HAVEN not in spec.drop and w_n:
         rows.add(last, np.array([g.kw_avg_haven for g in groups]), -np.inf, site.haven_capacity_kw)
     kw = np.array([g.kw_peak for g in groups])
@@ -200,7 +200,7 @@ def _selection_totals(
 ) -> list[tuple[str, np.ndarray, float]]:
     """Each per-wave limit summed over the waves: (family, coefficient per group, bound).
     A group that can never fit one wave gets an upper bound of 0 in ``ub``."""
-    groups, site, request, w_n = inst.groups, inst.site, inst.request, len(inst.slots)
+    groups, request, w_n = inst.groups, inst.request, len(inst.slots)
     g_n = len(groups)
     totals: list[tuple[str, np.ndarray, float]] = [
         (LINK, np.array([g.send_gb for g in groups]), inst.slots[-1].cumulative_gb if w_n else 0.0)
@@ -210,12 +210,12 @@ def _selection_totals(
         totals.append((CUTOVERS, count, float(request.servers_per_wave) * w_n))
         if spec.stretch != CUTOVERS:  # a group larger than a wave can never move
             ub[:g_n][count > request.servers_per_wave] = 0.0
-    if site.cutover_window_h is not None:
+    rooms = [s.delta_room_gb or 0.0 for s in inst.slots]
+    if w_n and all(s.delta_room_gb is not None for s in inst.slots):
         delta = np.array([g.final_delta_gb for g in groups])
-        room = max(site.cutover_window_h - site.cutover_hours, 0.0) * site.peak_rate_gb_per_hour
-        totals.append((WINDOW, delta, room * w_n))
-        if spec.stretch != WINDOW:
-            ub[:g_n][delta > room] = 0.0
+        totals.append((WINDOW, delta, sum(rooms)))
+        if spec.stretch != WINDOW:  # a group whose delta fits no window can never move
+            ub[:g_n][delta > max(rooms)] = 0.0
     return totals
 
 

@@ -34,9 +34,6 @@ def pull_earlier(
             count[w - 1] += g.n_servers
             delta[w - 1] += g.final_delta_gb
     cum_cap = np.array([s.cumulative_gb for s in slots])
-    room = None
-    if site.cutover_window_h is not None:
-        room = max(site.cutover_window_h - site.cutover_hours, 0.0) * site.peak_rate_gb_per_hour
     order = sorted(
         (i for i, w in enumerate(result) if w is not None and w > 1),
         key=lambda i: -groups[i].kw_peak,
@@ -53,6 +50,7 @@ def pull_earlier(
                 count[lo] + g.n_servers > request.servers_per_wave
             ):
                 continue
+            room = slots[lo].delta_room_gb
             if room is not None and delta[lo] + g.final_delta_gb > room * (1 + 1e-9):
                 continue
             send[lo] += g.send_gb

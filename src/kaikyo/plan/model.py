@@ -7,6 +7,7 @@ decimal GB for storage and bytes on the wire, Mbit/s for links, hours for durati
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -58,6 +59,20 @@ class LinkLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class CutoverWindow:
+    """A weekly window in which servers may be cut over, in the site's time zone: from
+    ``start`` minutes after Monday 00:00 for ``minutes`` (it may run into the next week).
+    Written ``"Sat 20:00-Sun 10:00"``; ``"daily 01:00-05:00"`` is seven of them."""
+
+    start: int  # minutes after Monday 00:00, 0 <= start < 7 * 24 * 60
+    minutes: int  # the window's length, 0 < minutes <= 7 * 24 * 60
+
+    @property
+    def hours(self) -> float:
+        return self.minutes / 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     """The primary site, the haven and the link between them (see docs/PLANNER.md)."""
 
@@ -82,6 +97,19 @@ class Site:
     delta_interval_hours: float
     cutover_window_h: float | None
     haven_capacity_kw: float | None
+    # The cut-over calendar (kaikyo.plan.calendar): weekly windows in ``timezone``, and the
+    # days no window may touch (public holidays of ``holiday_country`` and listed dates, and
+    # blackout dates). Times inside the planner are naive wall-clock times of ``timezone``.
+    cutover_windows: tuple[CutoverWindow, ...] = ()
+    timezone: str = "Asia/Tokyo"
+    holiday_country: str | None = None
+    closed_dates: frozenset[dt.date] = frozenset()
+
+    def is_closed(self, day: dt.date) -> bool:
+        """A public holiday or a blackout date: no cut-over window may touch it."""
+        if day in self.closed_dates:
+            return True
+        return self.holiday_country is not None and day in _holidays(self.holiday_country, day.year)
 
     def rate_gb_per_hour(self, when: dt.datetime) -> float:
         """Usable link throughput at ``when`` in GB/h, honouring time-of-day limits."""
@@ -94,6 +122,15 @@ class Site:
     @property
     def peak_rate_gb_per_hour(self) -> float:
         return self.link_mbps * self.link_usable * 0.45
+
+
+@functools.cache
+def _holidays(country: str, year: int) -> frozenset[dt.date]:
+    """The public holidays of ``country`` (an ISO 3166 code) in ``year``, from the
+    ``holidays`` project (kept up to date by its maintainers, substitute days included)."""
+    import holidays
+
+    return frozenset(holidays.country_holidays(country, years=year))
 
 
 @dataclass(frozen=True, slots=True)

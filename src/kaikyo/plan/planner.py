@@ -85,6 +85,7 @@ def make_plan(
         savings=savings(groups, waves, site, request.deadline),
         start=request.start,
         deadline=request.deadline,
+        timezone=site.timezone,
     )
 
 

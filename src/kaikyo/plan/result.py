@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +17,14 @@ class Move:
 
 @dataclass(frozen=True, slots=True)
 class WaveReport:
-    """One wave: seeding runs [seed_start, seed_end], the cut-over happens at ``cutover``."""
+    """One wave: seeding runs [seed_start, seed_end], the cut-over in [cutover,
+    cutover_end) (a window of the calendar). Wall-clock times of the plan's time zone."""
 
     index: int
     start: dt.datetime
     end: dt.datetime
     cutover: dt.datetime
+    cutover_end: dt.datetime
     groups: tuple[str, ...]
     servers: int
     storage_gb: float
@@ -78,32 +81,38 @@ class Plan:
     savings: Savings
     start: dt.date
     deadline: dt.date
+    timezone: str = "Asia/Tokyo"  # of every time in the plan (IANA name)
 
     @property
     def cap_kw(self) -> float:
         return self.baseline_peak_kw - self.target_kw
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="minutes")
+def _iso(value: dt.datetime | None, zone: str) -> str | None:
+    """ISO 8601 with the offset of the plan's zone: ``2011-06-04T20:00+09:00``."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=zoneinfo.ZoneInfo(zone)).isoformat(timespec="minutes")
 
 
 def _r(value: float, digits: int = 3) -> float:
     return round(value, digits)
 
 
-def wave_json(w: WaveReport) -> dict[str, Any]:
+def wave_json(w: WaveReport, zone: str) -> dict[str, Any]:
     return {
         "wave": w.index,
-        "start": _iso(w.start),
-        "end": _iso(w.end),
-        "cutover": _iso(w.cutover),
+        "start": _iso(w.start, zone),
+        "end": _iso(w.end, zone),
+        "cutover": _iso(w.cutover, zone),
+        "cutover_start": _iso(w.cutover, zone),
+        "cutover_end": _iso(w.cutover_end, zone),
         "groups": list(w.groups),
         "servers": w.servers,
         "storage_gb": _r(w.storage_gb),
         "send_gb": _r(w.send_gb),
-        "seed_start": _iso(w.seed_start),
-        "seed_end": _iso(w.seed_end),
+        "seed_start": _iso(w.seed_start, zone),
+        "seed_end": _iso(w.seed_end, zone),
         "seed_hours": _r(w.seed_hours),
         "final_delta_hours": _r(w.final_delta_hours),
         "downtime_hours": _r(w.downtime_hours),
@@ -133,7 +142,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "storage_gb_moved": _r(plan.storage_gb_moved),
         "send_gb": _r(plan.send_gb),
         "moves": [{"server": m.server, "group": m.group, "wave": m.wave} for m in plan.moves],
-        "waves": [wave_json(w) for w in plan.waves],
+        "timezone": plan.timezone,
+        "waves": [wave_json(w, plan.timezone) for w in plan.waves],
         "binding": list(plan.binding),
         "blockers": list(plan.blockers),
         "notes": list(plan.notes),

@@ -28,10 +28,8 @@ def pack_waves(
     """A wave (1-based) for every chosen group, None for the others; None if packing fails."""
     waves: list[int | None] = [None] * len(groups)
     left = sorted((i for i, c in enumerate(chosen) if c), key=lambda i: -groups[i].send_gb)
-    room = None
-    if site.cutover_window_h is not None:
-        room = max(site.cutover_window_h - site.cutover_hours, 0.0) * site.peak_rate_gb_per_hour
     for slot in reversed(slots):
+        room = slot.delta_room_gb
         count, delta, placed, kept = 0, 0.0, 0.0, []
         for i in left:
             g = groups[i]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +17,7 @@ import yaml
 
 from kaikyo.errors import ConfigError
 from kaikyo.plan import defaults
-from kaikyo.plan.model import LinkLimit, Site
+from kaikyo.plan.model import CutoverWindow, LinkLimit, Site
 
 _NUMBERS: dict[str, float | None] = {
     "baseline_peak_kw": None,
@@ -36,7 +38,23 @@ _NUMBERS: dict[str, float | None] = {
     "cutover_window_h": None,
     "haven_capacity_kw": None,
 }
-_OTHER = ("name", "currency", "link_limits", "restriction_end", "restricted_hours")
+_OTHER = (
+    "name",
+    "currency",
+    "link_limits",
+    "restriction_end",
+    "restricted_hours",
+    "cutover_windows",
+    "timezone",
+    "holidays",
+    "blackout",
+)
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEK = 7 * 24 * 60
+_WINDOW = re.compile(
+    r"^\s*(?P<day>[A-Za-z]+)\s+(?P<start>\d{1,2}:\d\d)\s*-\s*"
+    r"(?:(?P<end_day>[A-Za-z]+)\s+)?(?P<end>\d{1,2}:\d\d)\s*$"
+)
 
 
 def load_site(text: str, it_peak_kw: float) -> Site:
@@ -78,6 +96,13 @@ def parse_site(data: Mapping[str, Any], it_peak_kw: float) -> Site:
         raise ConfigError("site: keys 'dedup_ratio', 'link_mbps' and the baseline must be > 0")
     if num["metering_minutes"] not in (30.0, 60.0):
         raise ConfigError("site: key 'metering_minutes': expected 30 or 60")
+    windows = _windows(data.get("cutover_windows"))
+    if windows and num["cutover_window_h"] is not None:
+        raise ConfigError(
+            "site: keys 'cutover_windows' and 'cutover_window_h' both given",
+            hint="keep cutover_windows: each window's length is its own",
+        )
+    country, holiday_dates = _holidays(data.get("holidays"))
     return Site(
         name=str(data.get("name", "")),
         baseline_peak_kw=baseline,
@@ -102,6 +127,10 @@ def parse_site(data: Mapping[str, Any], it_peak_kw: float) -> Site:
         delta_interval_hours=_req(num, "delta_interval_hours"),
         cutover_window_h=num["cutover_window_h"],
         haven_capacity_kw=num["haven_capacity_kw"],
+        cutover_windows=windows,
+        timezone=_timezone(data.get("timezone", "Asia/Tokyo")),
+        holiday_country=country,
+        closed_dates=holiday_dates | _blackout(data.get("blackout")),
     )
 
 
@@ -161,3 +190,105 @@ def _limits(raw: Any) -> tuple[LinkLimit, ...]:
             raise ConfigError(f"site: link_limits item {i}: 'days' is 'weekdays' or 'all'")
         limits.append(LinkLimit(start_h, end_h, mbps or 0.0, weekdays_only=days == "weekdays"))
     return tuple(limits)
+
+
+def _windows(raw: Any) -> tuple[CutoverWindow, ...]:
+    """``["Sat 20:00-Sun 10:00", "daily 01:00-05:00", "weekdays 22:00-06:00"]``: a day (or
+    ``daily``, ``weekdays``) and a time, to an optional day and a time; an end at or before
+    the start on the same day is on the next day."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(
+            "site: key 'cutover_windows': expected a list such as [\"Sat 20:00-Sun 10:00\"]"
+        )
+    windows: list[CutoverWindow] = []
+    for item in raw:
+        windows += _window(str(item))
+    return tuple(sorted(set(windows), key=lambda w: (w.start, w.minutes)))
+
+
+def _window(text: str) -> list[CutoverWindow]:
+    bad = (
+        f"site: cutover window {text!r}: expected e.g. 'Sat 20:00-Sun 10:00' or 'daily 01:00-05:00'"
+    )
+    match = _WINDOW.match(text)
+    if match is None:
+        raise ConfigError(bad)
+    day, end_day = match["day"].lower(), (match["end_day"] or "").lower()
+    start, end = _clock(match["start"], bad), _clock(match["end"], bad)
+    same_day = (end - start) % (24 * 60) or 24 * 60  # an end at or before the start: next day
+    if day in ("daily", "weekdays"):
+        if end_day:
+            raise ConfigError(bad, hint="a daily or weekdays window ends at a time, not a day")
+        days = range(7) if day == "daily" else range(5)
+        return [CutoverWindow(d * 24 * 60 + start, same_day) for d in days]
+    if day[:3] not in _DAYS or (end_day and end_day[:3] not in _DAYS):
+        raise ConfigError(bad, hint="days are Mon, Tue, Wed, Thu, Fri, Sat, Sun, daily, weekdays")
+    begin = _DAYS.index(day[:3]) * 24 * 60 + start
+    if not end_day:
+        return [CutoverWindow(begin, same_day)]
+    finish = _DAYS.index(end_day[:3]) * 24 * 60 + end
+    return [CutoverWindow(begin, (finish - begin) % _WEEK or _WEEK)]
+
+
+def _clock(text: str, bad: str) -> int:
+    hours, minutes = (int(x) for x in text.split(":"))
+    if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
+        raise ConfigError(bad)
+    return hours * 60 + minutes
+
+
+def _timezone(raw: Any) -> str:
+    name = str(raw)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"site: key 'timezone': unknown time zone {name!r}",
+            hint="an IANA name such as Asia/Tokyo or Asia/Seoul",
+        ) from None
+    return name
+
+
+def _holidays(raw: Any) -> tuple[str | None, frozenset[dt.date]]:
+    """A country code (``JP``: its public holidays, from the ``holidays`` project) or a list
+    of dates."""
+    if raw is None:
+        return None, frozenset()
+    if isinstance(raw, str):
+        import holidays
+
+        code = raw.strip().upper()
+        if code not in holidays.list_supported_countries():
+            raise ConfigError(
+                f"site: key 'holidays': {raw!r} is no country the holidays library knows",
+                hint="an ISO 3166 code such as JP or KR, or a list of dates",
+            )
+        return code, frozenset()
+    if not isinstance(raw, list):
+        raise ConfigError("site: key 'holidays': expected a country code or a list of dates")
+    return None, frozenset(_date(d, "holidays") for d in raw)
+
+
+def _blackout(raw: Any) -> frozenset[dt.date]:
+    """Dates, and ranges ``2011-04-29/2011-05-08`` (both days included)."""
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list):
+        raise ConfigError(
+            "site: key 'blackout': expected a list of dates or ranges like 2011-04-29/2011-05-08"
+        )
+    days: set[dt.date] = set()
+    for item in raw:
+        if isinstance(item, str) and "/" in item:
+            first, _, last = item.partition("/")
+            begin, end = _date(first.strip(), "blackout"), _date(last.strip(), "blackout")
+            if end < begin:
+                raise ConfigError(f"site: key 'blackout': range {item!r} ends before it begins")
+            days.update(begin + dt.timedelta(days=i) for i in range((end - begin).days + 1))
+        else:
+            days.add(_date(item, "blackout"))
+    return frozenset(days)

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -193,10 +194,14 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...]) -> None:
     by_id = {s.id: s for s in servers}
-    cutover = {w.index: w.cutover for w in plan.waves}
+    zone = zoneinfo.ZoneInfo(plan.timezone)
+    cutover = {w.index: w.cutover.replace(tzinfo=zone) for w in plan.waves}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["server", "group", "wave", "cutover", "storage_gb", "watts_peak", "role"])
+    writer.writerow(
+        ["server", "group", "wave", "cutover", "cutover_end", "storage_gb", "watts_peak", "role"]
+    )
+    ends = {w.index: w.cutover_end.replace(tzinfo=zone) for w in plan.waves}
     for m in plan.moves:
         s = by_id[m.server]
         writer.writerow(
@@ -205,6 +210,7 @@ def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...]) -> None:
                 m.group,
                 m.wave,
                 cutover[m.wave].isoformat(timespec="minutes"),
+                ends[m.wave].isoformat(timespec="minutes"),
                 s.storage_gb,
                 s.watts_peak,
                 s.role,
@@ -213,11 +219,19 @@ def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...]) -> None:
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
+def _span(begin: dt.datetime, end: dt.datetime) -> str:
+    """``06-04 Sat 20:00-Sun 10:00``: the day of the end only when it differs."""
+    last = f"{end:%a %H:%M}" if end.date() != begin.date() else f"{end:%H:%M}"
+    return f"{begin:%m-%d %a %H:%M}-{last}"
+
+
 def _render(ctx: CliContext, plan: Plan) -> None:
     console = out_console(ctx)
     console.width = max(console.width, 110)  # the wave table needs ~100 columns
-    headers = ["wave", "cut-over", "grp", "srv", "TB sent", "seeding", "seed h", "down h",
-               "kW off", "cum kW"]  # fmt: skip
+    zone = zoneinfo.ZoneInfo(plan.timezone)
+    abbrev = dt.datetime.combine(plan.deadline, dt.time(), zone).tzname() or plan.timezone
+    headers = ["wave", f"cut-over ({abbrev})", "grp", "srv", "TB sent", "seeding", "seed h",
+               "down h", "kW off", "cum kW"]  # fmt: skip
     rows = []
     for w in plan.waves:
         if not w.servers:
@@ -226,7 +240,7 @@ def _render(ctx: CliContext, plan: Plan) -> None:
         rows.append(
             [
                 str(w.index),
-                f"{w.cutover:%m-%d %a}",
+                _span(w.cutover, w.cutover_end),
                 str(len(w.groups)),
                 str(w.servers),
                 f"{w.send_gb / 1000:,.1f}",
@@ -242,7 +256,7 @@ def _render(ctx: CliContext, plan: Plan) -> None:
         headers,
         rows,
         title=f"Evacuation waves ({plan.start} to {plan.deadline})",
-        right=frozenset(headers) - {"cut-over", "seeding"},
+        right=frozenset(headers) - {headers[1], "seeding"},
     )
     s = plan.savings
     verdict = "meets" if plan.feasible else "CANNOT meet"
