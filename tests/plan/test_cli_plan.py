@@ -98,12 +98,34 @@ def test_kw_target_table_csv_and_charts(tmp_path: Path):
     )
     page = (tmp_path / "c.html").read_text(encoding="utf-8")
     assert code == 0 and "<svg" in page and "<script" not in page
+    # What a board reads: the verdict, the net, the savings, each wave's servers, the notes,
+    # and a layout for paper.
+    assert "The plan meets the 60.0 kW target" in page and "Net 2011-07-01" in page
+    assert "the primary draws" in page and "<h2>Notes</h2>" in page
+    assert (
+        page.count("<details>")
+        == sum(
+            1
+            for _ in json.loads(run(*BASE, "--target", "60kW", "--json")[1])["waves"]
+            if _["servers"]
+        )
+        and "@media print" in page
+    )
+    assert "cut-over (JST)" in page
     assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # both charts
 
 
 @pytest.mark.parametrize(
     "flag,value",
-    [("--target", "15"), ("--target", "150%"), ("--start", "May 1"), ("--chart", "x.gif")],
+    [
+        ("--target", "15"),
+        ("--target", "150%"),
+        ("--start", "May 1"),
+        ("--chart", "x.gif"),
+        ("--margin", "lots"),
+        ("--margin", "-5"),
+        ("--rated-spread", "120%"),
+    ],
 )
 def test_bad_flags_are_usage_errors(flag: str, value: str):
     argv = [*BASE, flag, value]
@@ -161,3 +183,60 @@ def test_the_wave_table_in_a_pipe_is_plain_with_figures_right_aligned():
     # Figures end where their header ends: "cum kW" is the last column.
     end = len(header.rstrip())
     assert all(len(r.rstrip()) == end for r in waves)
+
+
+def _fleet_rows() -> dict[str, dict[str, str]]:
+    import csv
+
+    with FLEET.open(encoding="utf-8") as fh:
+        return {row["id"]: row for row in csv.DictReader(fh)}
+
+
+def test_net_figures_are_primary_and_haven_together_and_say_what_is_unfavourable(
+    tmp_path: Path,
+):
+    code, out, _ = run(*BASE, "--target", "15%", "--json")
+    doc = json.loads(out)
+    s, net = doc["savings"], doc["net"]
+    assert net["jpy"] == net["cost"] == round(s["cost_added"] - s["cost_saved"])
+    assert abs(net["kwh"] - (s["kwh_added_haven"] - s["kwh_saved_primary"])) < 0.2
+    assert abs(net["co2_t"] - (s["co2_added_kg"] - s["co2_saved_kg"]) / 1000) < 1e-3
+    # The 2011 sample: the haven is cheaper but its grid and PUE make it emit more.
+    assert net["jpy"] < 0 < net["co2_t"] and net["kwh"] > 0
+    code, out, _ = run(*BASE, "--target", "15%", "--csv", str(tmp_path / "m.csv"))
+    [line] = [ln for ln in out.splitlines() if ln.startswith("Net ")]
+    assert "JPY (a saving)" in line and "t CO2 (UNFAVOURABLE" in line
+    import csv
+
+    with (tmp_path / "m.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    # The servers' shares add up to the whole (each rounded to a yen).
+    assert abs(sum(float(r["net_jpy"]) for r in rows) - net["jpy"]) <= len(rows)
+    assert abs(sum(float(r["net_co2_kg"]) for r in rows) / 1000 - net["co2_t"]) < 0.01
+
+
+def test_a_margin_plans_for_more_and_the_range_rests_on_the_rated_servers():
+    _, out, _ = run(*BASE, "--target", "15%", "--json")
+    plain = json.loads(out)
+    assert plain["margin_pct"] == 0 and plain["planned_kw"] == plain["target_kw"]
+    code, out, _ = run(*BASE, "--target", "15%", "--margin", "5%", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["feasible"]
+    assert doc["planned_kw"] == round(doc["target_kw"] * 1.05, 3)
+    assert doc["reduction_kw"] >= doc["planned_kw"] > plain["reduction_kw"]
+    # The range, recomputed from the fleet: rated servers moved, +-20% of their kW.
+    fleet = _fleet_rows()
+    rated = sum(
+        float(fleet[m["server"]]["watts_peak"]) * 2.0 / 1000  # pue_primary 2.0
+        for m in doc["moves"]
+        if fleet[m["server"]]["power_source"] != "measured"
+    )
+    low, high = doc["reduction_range_kw"]
+    assert abs(low - (doc["reduction_kw"] - 0.2 * rated)) < 1e-2
+    assert abs(high - (doc["reduction_kw"] + 0.2 * rated)) < 1e-2
+    assert abs(doc["rated_share_pct"] - 100 * rated / doc["reduction_kw"]) < 1e-2
+    _, out, _ = run(*BASE, "--target", "15%", "--rated-spread", "0", "--json")
+    none = json.loads(out)
+    assert none["reduction_range_kw"] == [none["reduction_kw"]] * 2
+    _, out, _ = run(*BASE, "--target", "15%", "--margin", "5")
+    assert "Margin: planned for" in out and "Range: " in out and "at the low end" in out

@@ -97,7 +97,7 @@ def verify_plan(
     reduction = sum(s.watts_peak for s in moved) * site.pue_primary / 1000.0
     if abs(reduction - plan.reduction_kw) > _TOL * max(1.0, reduction):
         problems.append(f"reduction reported {plan.reduction_kw} kW, servers give {reduction} kW")
-    target = request.target.resolve_kw(site.baseline_peak_kw)
+    target = request.planned_kw(site.baseline_peak_kw)
     if plan.feasible and reduction < target * (1 - _TOL):
         problems.append(f"marked feasible but removes {reduction:.3f} of {target:.3f} kW")
     return problems

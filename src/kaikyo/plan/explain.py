@@ -54,7 +54,8 @@ def binding(
     out: list[str] = []
     reduction = sum(r.kw_removed for r in reports)
     if feasible:
-        out.append(f"target: {target_kw:.1f} kW needed, the plan removes {reduction:.1f} kW")
+        what = f"target with its {request.margin_pct:g}% margin" if request.margin_pct else "target"
+        out.append(f"{what}: {target_kw:.1f} kW needed, the plan removes {reduction:.1f} kW")
     staying = [g for g, w in zip(groups, waves, strict=True) if w is None]
     if not staying:
         if not feasible:

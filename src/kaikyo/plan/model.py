@@ -170,3 +170,13 @@ class PlanRequest:
     weights: Weights = Weights()
     time_limit_s: float = 60.0
     mip_gap: float = 1e-4
+    # Plan for the target plus this share of it, so the plan still holds when the fleet
+    # draws a little more than its figures say.
+    margin_pct: float = 0.0
+    # How far a server's rated (not measured) watts may be from what it draws, either way:
+    # the reduction is reported as the range this gives.
+    rated_spread_pct: float = 20.0
+
+    def planned_kw(self, baseline_peak_kw: float) -> float:
+        """The reduction the plan must reach: the target with its margin."""
+        return self.target.resolve_kw(baseline_peak_kw) * (1 + self.margin_pct / 100.0)

@@ -45,9 +45,10 @@ def make_plan(
     groups = build_groups(chosen, site, request.wave_days)
     slots = wave_slots(site, request.start, request.deadline, request.wave_days)
     target_kw = request.target.resolve_kw(site.baseline_peak_kw)
+    planned_kw = request.planned_kw(site.baseline_peak_kw)
     movable = [g for g in groups if g.movable]
 
-    inst = f.Instance(tuple(movable), slots, site, request, target_kw)
+    inst = f.Instance(tuple(movable), slots, site, request, planned_kw)
     sol = solve(inst, f.Spec(), solver)
     feasible = sol.waves is not None
     if sol.waves is None:
@@ -62,6 +63,9 @@ def make_plan(
     if feasible:  # when infeasible, the same shares head the blockers instead
         notes += explain.load_notes(groups, site)
     blockers = [] if feasible else explain.blockers(groups, inst, solver)
+    rated_kw = _rated_kw(chosen, {m.server for m in moves_for(groups, waves)}, site)
+    spread = request.rated_spread_pct / 100.0
+    low, high = reduction - rated_kw * spread, reduction + rated_kw * spread
     return Plan(
         feasible=feasible,
         status=sol.status,
@@ -86,6 +90,20 @@ def make_plan(
         start=request.start,
         deadline=request.deadline,
         timezone=site.timezone,
+        margin_pct=request.margin_pct,
+        planned_kw=planned_kw,
+        rated_spread_pct=request.rated_spread_pct,
+        reduction_range_kw=(low, high),
+        rated_share_pct=100.0 * rated_kw / reduction if reduction else 0.0,
+    )
+
+
+def _rated_kw(servers: Sequence[Server], moved: set[str], site: Site) -> float:
+    """The part of the reduction that rests on rated (not measured) watts."""
+    return sum(
+        s.watts_peak * site.pue_primary / 1000.0
+        for s in servers
+        if s.id in moved and s.power_source != "measured"
     )
 
 

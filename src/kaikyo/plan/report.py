@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from kaikyo.plan.calendar import WaveSlot, seed_schedule
 from kaikyo.plan.groups import Group
-from kaikyo.plan.model import Site
+from kaikyo.plan.model import Server, Site
 from kaikyo.plan.result import Move, Savings, WaveReport
 
 
@@ -89,4 +89,17 @@ def savings(
         co2_saved_kg=kwh_primary * site.co2_kg_per_kwh,
         co2_added_kg=kwh_haven * site.co2_haven_kg_per_kwh,
         currency=site.currency,
+    )
+
+
+def server_net(server: Server, site: Site, period: Savings) -> tuple[float, float, float]:
+    """One moved server's share of the net: (kWh, cost, kg CO2) over the restriction period,
+    the haven's draw less the primary's (negative: less), as :func:`savings` counts them."""
+    hours = (period.period_end - period.period_start).days * 24.0
+    primary = server.watts_avg * site.pue_primary / 1000.0 * hours
+    haven = server.watts_avg * site.pue_haven / 1000.0 * hours
+    return (
+        haven - primary,
+        haven * site.price_haven_per_kwh - primary * site.price_per_kwh,
+        haven * site.co2_haven_kg_per_kwh - primary * site.co2_kg_per_kwh,
     )

@@ -56,6 +56,19 @@ class Savings:
     co2_added_kg: float
     currency: str
 
+    @property
+    def net_kwh(self) -> float:
+        """The change in energy drawn, primary and haven together (negative: less)."""
+        return self.kwh_added_haven - self.kwh_saved_primary
+
+    @property
+    def net_cost(self) -> float:
+        return self.cost_added - self.cost_saved
+
+    @property
+    def net_co2_kg(self) -> float:
+        return self.co2_added_kg - self.co2_saved_kg
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -82,6 +95,13 @@ class Plan:
     start: dt.date
     deadline: dt.date
     timezone: str = "Asia/Tokyo"  # of every time in the plan (IANA name)
+    margin_pct: float = 0.0  # asked for: the plan reaches target x (1 + margin)
+    planned_kw: float = 0.0  # the target with its margin
+    rated_spread_pct: float = 20.0
+    # What the plan removes if servers with rated (not measured) watts draw rated_spread
+    # less, and more, than rated; and the share of the reduction resting on rated watts.
+    reduction_range_kw: tuple[float, float] = (0.0, 0.0)
+    rated_share_pct: float = 0.0
 
     @property
     def cap_kw(self) -> float:
@@ -136,6 +156,11 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "deadline": plan.deadline.isoformat(),
         "baseline_peak_kw": _r(plan.baseline_peak_kw),
         "target_kw": _r(plan.target_kw),
+        "margin_pct": _r(plan.margin_pct),
+        "planned_kw": _r(plan.planned_kw),
+        "rated_spread_pct": _r(plan.rated_spread_pct),
+        "reduction_range_kw": [_r(plan.reduction_range_kw[0]), _r(plan.reduction_range_kw[1])],
+        "rated_share_pct": _r(plan.rated_share_pct),
         "cap_kw": _r(plan.cap_kw),
         "reduction_kw": _r(plan.reduction_kw),
         "reduction_pct": _r(plan.reduction_pct),
@@ -159,5 +184,13 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "co2_saved_kg": _r(s.co2_saved_kg, 1),
             "co2_added_kg": _r(s.co2_added_kg, 1),
             "currency": s.currency,
+        },
+        # Primary and haven together over the restriction period; negative is less.
+        "net": {
+            "kwh": _r(s.net_kwh, 1),
+            "jpy": _r(s.net_cost, 0) if s.currency == "JPY" else None,
+            "cost": _r(s.net_cost, 0),
+            "currency": s.currency,
+            "co2_t": _r(s.net_co2_kg / 1000.0, 3),
         },
     }

@@ -24,6 +24,7 @@ from kaikyo.plan import (
     Plan,
     PlanRequest,
     Server,
+    Site,
     Target,
     Weights,
     format_for,
@@ -33,6 +34,7 @@ from kaikyo.plan import (
     plan_json,
     verify_plan,
 )
+from kaikyo.plan.words import board_lines
 from kaikyo.units import parse_duration
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|kw)\s*$", re.IGNORECASE)
@@ -105,6 +107,19 @@ def register(subparsers: Any) -> None:
         metavar="DURATION",
         help="solver time limit, e.g. 90s or 5min (default 60s)",
     )
+    p.add_argument(
+        "--margin",
+        default="0",
+        metavar="PCT",
+        help="plan for the target plus PCT%% of it, a safety margin (default 0)",
+    )
+    p.add_argument(
+        "--rated-spread",
+        default="20",
+        metavar="PCT",
+        help="servers on rated (not measured) watts may draw PCT%% less or more: the "
+        "reduction is reported as that range (default 20)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--csv", metavar="FILE", help="write the moves as CSV")
     p.add_argument(
@@ -160,7 +175,20 @@ def request_from(args: argparse.Namespace) -> PlanRequest:
         servers_per_wave=args.servers_per_wave,
         weights=Weights(per_tb=args.weight_tb, per_downtime_hour=args.weight_downtime),
         time_limit_s=parse_duration(args.time_limit, "--time-limit"),
+        margin_pct=_percent("--margin", args.margin),
+        rated_spread_pct=_percent("--rated-spread", args.rated_spread),
     )
+
+
+def _percent(flag: str, text: str) -> float:
+    """``5``, ``5%`` or ``2.5``: a share in [0, 100]."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: expected a percentage such as 5 or 5%") from None
+    if not 0 <= value <= 100:
+        raise UsageError(f"{flag} {text!r}: a percentage is between 0 and 100")
+    return value
 
 
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -175,7 +203,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if problems:  # a modelling bug, not a user error: show it loudly
         raise RuntimeError("plan failed its own check: " + "; ".join(problems[:5]))
     if args.csv:
-        _write_csv(Path(args.csv), plan, servers)
+        _write_csv(Path(args.csv), plan, servers, site)
     if args.chart:
         from kaikyo.plan.chart import render_html, render_png  # matplotlib is slow to import
 
@@ -192,18 +220,24 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     return exitcodes.OK if plan.feasible else exitcodes.PLAN_INFEASIBLE
 
 
-def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...]) -> None:
+def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...], site: Site) -> None:
+    """One row per moved server; ``net_*``: its share of the net over the restriction
+    period (haven less primary: negative is less)."""
+    from kaikyo.plan.report import server_net
+
     by_id = {s.id: s for s in servers}
     zone = zoneinfo.ZoneInfo(plan.timezone)
     cutover = {w.index: w.cutover.replace(tzinfo=zone) for w in plan.waves}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        ["server", "group", "wave", "cutover", "cutover_end", "storage_gb", "watts_peak", "role"]
-    )
+        ["server", "group", "wave", "cutover", "cutover_end", "storage_gb", "watts_peak",
+         "power_source", "net_kwh", f"net_{plan.savings.currency.lower()}", "net_co2_kg", "role"]
+    )  # fmt: skip
     ends = {w.index: w.cutover_end.replace(tzinfo=zone) for w in plan.waves}
     for m in plan.moves:
         s = by_id[m.server]
+        kwh, cost, co2 = server_net(s, site, plan.savings)
         writer.writerow(
             [
                 m.server,
@@ -213,6 +247,10 @@ def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...]) -> None:
                 ends[m.wave].isoformat(timespec="minutes"),
                 s.storage_gb,
                 s.watts_peak,
+                s.power_source,
+                round(kwh, 1),
+                round(cost),
+                round(co2, 1),
                 s.role,
             ]
         )
@@ -267,6 +305,8 @@ def _render(ctx: CliContext, plan: Plan) -> None:
         f"({plan.reduction_pct:.1f}%), peak {plan.baseline_peak_kw - plan.reduction_kw:.1f} kW "
         f"vs cap {plan.cap_kw:.1f} kW."
     )
+    for line in board_lines(plan):
+        console.print(line, markup=False)
     console.print(
         f"{len(plan.moves)} servers, {plan.storage_gb_moved:,.0f} GB leave the earthquake zone "
         f"({plan.send_gb:,.0f} GB on the wire); objective {plan.objective} = "

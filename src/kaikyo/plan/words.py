@@ -1,0 +1,61 @@
+"""A plan's headline figures in words, for the terminal, the HTML report and the chart.
+
+A board reads sentences, not keys: what the margin buys, how far the reduction may be off
+while part of it rests on rated watts, and what primary and haven together cost and emit,
+with an unfavourable figure named as such.
+"""
+
+from __future__ import annotations
+
+from kaikyo.plan.result import Plan
+
+
+def verdict(plan: Plan) -> str:
+    """One headline: does the plan meet the target, by what date, with what net effect."""
+    s = plan.savings
+    meets = "meets" if plan.feasible else "CANNOT meet"
+    return (
+        f"The plan {meets} the {plan.target_kw:.1f} kW target by {plan.deadline}: "
+        f"{plan.reduction_kw:.1f} kW off the peak ({plan.reduction_pct:.1f}%), "
+        f"net {s.net_cost:+,.0f} {s.currency} and {s.net_co2_kg / 1000:+,.1f} t CO2 "
+        f"to {s.period_end}."
+    )
+
+
+def board_lines(plan: Plan) -> list[str]:
+    """The figures a board asks about, in words: the margin, the range the rated watts
+    leave, and the net effect of primary and haven together (said plainly when it is
+    unfavourable)."""
+    lines = []
+    if plan.margin_pct:
+        lines.append(
+            f"Margin: planned for {plan.planned_kw:.1f} kW, the target plus "
+            f"{plan.margin_pct:g}%; the plan clears the target by "
+            f"{plan.reduction_kw - plan.target_kw:+.1f} kW."
+        )
+    low, high = plan.reduction_range_kw
+    if plan.rated_share_pct:
+        verdict = (
+            "still meets the target"
+            if low >= plan.target_kw
+            else f"falls short of the target by {plan.target_kw - low:.1f} kW"
+        )
+        lines.append(
+            f"Range: {low:.1f} to {high:.1f} kW removed if servers on rated watts draw "
+            f"{plan.rated_spread_pct:g}% less or more; {plan.rated_share_pct:.0f}% of the "
+            f"reduction rests on rated watts (measure them: kaikyo inventory discover); at the "
+            f"low end the plan {verdict}."
+        )
+    else:
+        lines.append("Range: every server moved has measured watts; no rated figure in play.")
+    s = plan.savings
+    worse = "UNFAVOURABLE: the haven's power {} more than the primary saves"
+    cost = "a saving" if s.net_cost < 0 else worse.format("costs")
+    co2 = "less" if s.net_co2_kg < 0 else worse.format("emits")
+    kwh = "less" if s.net_kwh < 0 else "UNFAVOURABLE: the haven's PUE is the higher"
+    lines.append(
+        f"Net {s.period_start} to {s.period_end}, primary and haven together: "
+        f"{s.net_kwh:+,.0f} kWh ({kwh}); {s.net_cost:+,.0f} {s.currency} ({cost}); "
+        f"{s.net_co2_kg / 1000:+,.1f} t CO2 ({co2})."
+    )
+    return lines
