@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -240,3 +241,26 @@ def test_a_margin_plans_for_more_and_the_range_rests_on_the_rated_servers():
     assert none["reduction_range_kw"] == [none["reduction_kw"]] * 2
     _, out, _ = run(*BASE, "--target", "15%", "--margin", "5")
     assert "Margin: planned for" in out and "Range: " in out and "at the low end" in out
+
+
+def test_a_priced_project_prints_its_payback_or_says_it_never_pays_back(tmp_path: Path):
+    base = SITE.read_text(encoding="utf-8")
+    cheap = tmp_path / "cheap.yaml"
+    cheap.write_text(base + "line_cost_per_month: 50000\nlabour_per_server: 20000\n", "utf-8")
+    code, out, _ = run(*[a if a != str(SITE) else str(cheap) for a in BASE], "--json")
+    doc = json.loads(out)
+    p, net = doc["project"], doc["net"]
+    moved = len(doc["moves"])
+    assert p["one_off"] == 20000 * moved and p["running_per_month"] == 50000
+    period_h = 24 * (dt.date.fromisoformat(doc["savings"]["period_end"]) - dt.date(2011, 7, 1)).days
+    energy = -net["cost"] / period_h * 730
+    assert abs(p["energy_saving_per_month"] - energy) <= 1
+    assert abs(p["payback_months"] - p["one_off"] / (energy - 50000)) < 0.01
+    dear = tmp_path / "dear.yaml"
+    dear.write_text(base + "haven_cost_per_rack_month: 400000\nservers_per_rack: 10\n", "utf-8")
+    code, out, _ = run(*[a if a != str(SITE) else str(dear) for a in BASE], "--json")
+    p = json.loads(out)["project"]
+    assert p["racks"] == -(-len(json.loads(out)["moves"]) // 10) and p["payback_months"] is None
+    code, out, _ = run(*[a if a != str(SITE) else str(dear) for a in BASE])
+    assert "NEVER pays back" in out
+    assert json.loads(run(*BASE, "--json")[1])["project"] is None  # no prices, no project

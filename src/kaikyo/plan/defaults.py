@@ -47,3 +47,7 @@ CUTOVER_HOURS = 2.0
 # Repeated deltas run this often before the final one, so the final delta holds this much change.
 DELTA_INTERVAL_HOURS = 6.0
 WAVE_DAYS = 7
+
+# Servers a haven rack holds when the site prices the haven by rack: a 42U rack at about
+# 8 kW (a common colocation feed in 2011) holds about 20 two-socket servers of 365 W peak.
+SERVERS_PER_RACK = 20

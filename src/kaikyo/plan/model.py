@@ -73,6 +73,29 @@ class CutoverWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class ProjectCosts:
+    """What the evacuation costs besides power, in the site's currency; None: not given."""
+
+    line_per_month: float | None = None
+    haven_per_kw_month: float | None = None  # by kW the haven's meter adds
+    haven_per_rack_month: float | None = None  # or by rack
+    servers_per_rack: float = 20.0
+    labour_per_server: float | None = None  # one-off, per server moved
+
+    @property
+    def given(self) -> bool:
+        return any(
+            v is not None
+            for v in (
+                self.line_per_month,
+                self.haven_per_kw_month,
+                self.haven_per_rack_month,
+                self.labour_per_server,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     """The primary site, the haven and the link between them (see docs/PLANNER.md)."""
 
@@ -100,6 +123,7 @@ class Site:
     # The cut-over calendar (kaikyo.plan.calendar): weekly windows in ``timezone``, and the
     # days no window may touch (public holidays of ``holiday_country`` and listed dates, and
     # blackout dates). Times inside the planner are naive wall-clock times of ``timezone``.
+    costs: ProjectCosts = ProjectCosts()
     cutover_windows: tuple[CutoverWindow, ...] = ()
     timezone: str = "Asia/Tokyo"
     holiday_country: str | None = None

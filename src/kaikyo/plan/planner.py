@@ -16,7 +16,7 @@ from kaikyo.plan.calendar import wave_slots
 from kaikyo.plan.groups import build_groups
 from kaikyo.plan.improve import pull_earlier
 from kaikyo.plan.model import PlanRequest, Server, Site
-from kaikyo.plan.report import moves_for, savings, wave_reports
+from kaikyo.plan.report import moves_for, project, savings, wave_reports
 from kaikyo.plan.result import Plan
 from kaikyo.plan.schedule import pack_waves
 from kaikyo.plan.solver import OPTIMAL, HighsSolver, Solver
@@ -63,7 +63,9 @@ def make_plan(
     if feasible:  # when infeasible, the same shares head the blockers instead
         notes += explain.load_notes(groups, site)
     blockers = [] if feasible else explain.blockers(groups, inst, solver)
-    rated_kw = _rated_kw(chosen, {m.server for m in moves_for(groups, waves)}, site)
+    moves = moves_for(groups, waves)
+    saved = savings(groups, waves, site, request.deadline)
+    rated_kw = _rated_kw(chosen, {m.server for m in moves}, site)
     spread = request.rated_spread_pct / 100.0
     low, high = reduction - rated_kw * spread, reduction + rated_kw * spread
     return Plan(
@@ -81,12 +83,13 @@ def make_plan(
         reduction_pct=100.0 * reduction / site.baseline_peak_kw,
         storage_gb_moved=sum(r.storage_gb for r in reports),
         send_gb=sum(r.send_gb for r in reports),
-        moves=moves_for(groups, waves),
+        moves=moves,
+        project=project(site, len(moves), saved),
         waves=reports,
         binding=tuple(explain.binding(inst, assignment, reports, feasible)),
         blockers=tuple(blockers),
         notes=tuple(notes),
-        savings=savings(groups, waves, site, request.deadline),
+        savings=saved,
         start=request.start,
         deadline=request.deadline,
         timezone=site.timezone,

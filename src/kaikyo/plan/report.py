@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 
 from kaikyo.plan.calendar import WaveSlot, seed_schedule
 from kaikyo.plan.groups import Group
 from kaikyo.plan.model import Server, Site
-from kaikyo.plan.result import Move, Savings, WaveReport
+from kaikyo.plan.result import Move, Project, Savings, WaveReport
 
 
 def moves_for(groups: Sequence[Group], waves: Sequence[int | None]) -> tuple[Move, ...]:
@@ -102,4 +103,38 @@ def server_net(server: Server, site: Site, period: Savings) -> tuple[float, floa
         haven - primary,
         haven * site.price_haven_per_kwh - primary * site.price_per_kwh,
         haven * site.co2_haven_kg_per_kwh - primary * site.co2_kg_per_kwh,
+    )
+
+
+HOURS_PER_MONTH = 730.0  # 8760 / 12
+
+
+def project(site: Site, servers_moved: int, savings: Savings) -> Project | None:
+    """The project's cost against the power it saves, when the site prices the project.
+
+    The energy saving runs at the restriction period's net rate for as long as the servers
+    stay at the haven; the payback is the one-off work over the monthly net of saving less
+    running cost, or None when the month's net is no gain (it never pays back).
+    """
+    costs = site.costs
+    if not costs.given:
+        return None
+    hours = max((savings.period_end - savings.period_start).days * 24.0, 1.0)
+    energy = -savings.net_cost / hours * HOURS_PER_MONTH
+    racks = math.ceil(servers_moved / costs.servers_per_rack) if servers_moved else 0
+    running = (
+        (costs.line_per_month or 0.0)
+        + (costs.haven_per_kw_month or 0.0) * savings.kw_added_haven
+        + (costs.haven_per_rack_month or 0.0) * racks
+    )
+    one_off = (costs.labour_per_server or 0.0) * servers_moved
+    monthly = energy - running
+    return Project(
+        one_off=one_off,
+        running_per_month=running,
+        energy_saving_per_month=energy,
+        net_per_month=monthly,
+        racks=racks,
+        payback_months=(one_off / monthly) if monthly > 0 else None,
+        currency=site.currency,
     )

@@ -71,6 +71,19 @@ class Savings:
 
 
 @dataclass(frozen=True, slots=True)
+class Project:
+    """The project's cost against the power it saves (kaikyo.plan.report.project)."""
+
+    one_off: float  # labour for the servers moved
+    running_per_month: float  # line and haven rent
+    energy_saving_per_month: float  # the net power cost saved, primary and haven together
+    net_per_month: float  # saving less running cost
+    racks: int  # at the haven, when it is priced by rack
+    payback_months: float | None  # None: the month's net is no gain, it never pays back
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The answer: what moves when, what it achieves and why it cannot do better."""
 
@@ -102,6 +115,7 @@ class Plan:
     # less, and more, than rated; and the share of the reduction resting on rated watts.
     reduction_range_kw: tuple[float, float] = (0.0, 0.0)
     rated_share_pct: float = 0.0
+    project: Project | None = None  # when the site prices the project
 
     @property
     def cap_kw(self) -> float:
@@ -184,6 +198,19 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             "co2_saved_kg": _r(s.co2_saved_kg, 1),
             "co2_added_kg": _r(s.co2_added_kg, 1),
             "currency": s.currency,
+        },
+        "project": None
+        if plan.project is None
+        else {
+            "one_off": _r(plan.project.one_off, 0),
+            "running_per_month": _r(plan.project.running_per_month, 0),
+            "energy_saving_per_month": _r(plan.project.energy_saving_per_month, 0),
+            "net_per_month": _r(plan.project.net_per_month, 0),
+            "racks": plan.project.racks,
+            "payback_months": None
+            if plan.project.payback_months is None
+            else _r(plan.project.payback_months, 2),
+            "currency": plan.project.currency,
         },
         # Primary and haven together over the restriction period; negative is less.
         "net": {

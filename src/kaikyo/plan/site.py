@@ -17,7 +17,7 @@ import yaml
 
 from kaikyo.errors import ConfigError
 from kaikyo.plan import defaults
-from kaikyo.plan.model import CutoverWindow, LinkLimit, Site
+from kaikyo.plan.model import CutoverWindow, LinkLimit, ProjectCosts, Site
 
 _NUMBERS: dict[str, float | None] = {
     "baseline_peak_kw": None,
@@ -37,6 +37,14 @@ _NUMBERS: dict[str, float | None] = {
     "delta_interval_hours": defaults.DELTA_INTERVAL_HOURS,
     "cutover_window_h": None,
     "haven_capacity_kw": None,
+    # The project's cost (optional; in ``currency``): the line, the haven's rent by kW of
+    # draw or by rack, and the one-off work per server moved. With any, the plan prints
+    # its payback.
+    "line_cost_per_month": None,
+    "haven_cost_per_kw_month": None,
+    "haven_cost_per_rack_month": None,
+    "servers_per_rack": None,
+    "labour_per_server": None,
 }
 _OTHER = (
     "name",
@@ -127,6 +135,13 @@ def parse_site(data: Mapping[str, Any], it_peak_kw: float) -> Site:
         delta_interval_hours=_req(num, "delta_interval_hours"),
         cutover_window_h=num["cutover_window_h"],
         haven_capacity_kw=num["haven_capacity_kw"],
+        costs=ProjectCosts(
+            line_per_month=num["line_cost_per_month"],
+            haven_per_kw_month=num["haven_cost_per_kw_month"],
+            haven_per_rack_month=num["haven_cost_per_rack_month"],
+            servers_per_rack=num["servers_per_rack"] or defaults.SERVERS_PER_RACK,
+            labour_per_server=num["labour_per_server"],
+        ),
         cutover_windows=windows,
         timezone=_timezone(data.get("timezone", "Asia/Tokyo")),
         holiday_country=country,

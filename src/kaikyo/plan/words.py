@@ -53,6 +53,18 @@ def board_lines(plan: Plan) -> list[str]:
     cost = "a saving" if s.net_cost < 0 else worse.format("costs")
     co2 = "less" if s.net_co2_kg < 0 else worse.format("emits")
     kwh = "less" if s.net_kwh < 0 else "UNFAVOURABLE: the haven's PUE is the higher"
+    p = plan.project
+    if p is not None:
+        pays = (
+            f"pays back in {p.payback_months:.1f} months"
+            if p.payback_months is not None
+            else "NEVER pays back on power alone: the month's saving does not cover the rent"
+        )
+        lines.append(
+            f"Project: {p.one_off:,.0f} {p.currency} one-off, {p.running_per_month:,.0f} a month "
+            f"(line and haven rent) against {p.energy_saving_per_month:,.0f} a month of power "
+            f"saved; it {pays}."
+        )
     lines.append(
         f"Net {s.period_start} to {s.period_end}, primary and haven together: "
         f"{s.net_kwh:+,.0f} kWh ({kwh}); {s.net_cost:+,.0f} {s.currency} ({cost}); "
