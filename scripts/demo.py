@@ -252,6 +252,25 @@ def _plan(env: dict[str, str]) -> None:
     if proc.returncode not in (0, 2):
         raise SystemExit(f"demo: plan failed with exit code {proc.returncode}")
     print(f"\nchart written to {chart} and {OUT / 'plan.html'}")
+    say("4b. scenarios for the board: 10 to 15% over a 300 Mbit/s or a 1 Gbit/s line")
+    inputs = [
+        "--fleet",
+        str(ROOT / "examples" / "fleet-tokyo.csv"),
+        "--site",
+        str(ROOT / "examples" / "site-tokyo.yaml"),
+        "--start",
+        "2011-05-01",
+        "--deadline",
+        "2011-07-01",
+    ]
+    proc = subprocess.run(
+        KAIKYO
+        + ["plan", "compare", *inputs, "--targets", "10%,12.5%,15%", "--link-mbps", "300,1000"],
+        env=env,
+        check=False,
+    )
+    if proc.returncode not in (0, 2):
+        raise SystemExit(f"demo: plan compare failed with exit code {proc.returncode}")
 
 
 def _attack(work: Path, env: dict[str, str], repo: str) -> None:

@@ -264,3 +264,60 @@ def test_a_priced_project_prints_its_payback_or_says_it_never_pays_back(tmp_path
     code, out, _ = run(*[a if a != str(SITE) else str(dear) for a in BASE])
     assert "NEVER pays back" in out
     assert json.loads(run(*BASE, "--json")[1])["project"] is None  # no prices, no project
+
+
+COMPARE = ["plan", "compare", *BASE[1:]]
+
+
+def test_compare_runs_the_grid_and_prices_each_extra_percent():
+    code, out, _ = run(
+        *COMPARE, "--targets", "12.5%,10%,15%", "--link-mbps", "300,1000", "--dedup", "0.6",
+        "--json",
+    )  # fmt: skip
+    assert code == 0
+    rows = json.loads(out)["scenarios"]
+    assert [(r["link_mbps"], r["target"]) for r in rows] == [
+        (link, t) for link in (300.0, 1000.0) for t in ("10%", "12.5%", "15%")
+    ]
+    for before, after in zip(rows, rows[1:], strict=False):
+        if before["link_mbps"] != after["link_mbps"]:
+            assert after["extra_per_pct"] is None  # the first of its series
+            continue
+        if not (before["feasible"] and after["feasible"]):
+            continue
+        extra, pct = after["extra_per_pct"], 2.5
+        assert abs(extra["send_tb"] - (after["send_tb"] - before["send_tb"]) / pct) < 1e-2
+        assert (
+            abs(extra["servers"] - (after["servers_moved"] - before["servers_moved"]) / pct) < 0.01
+        )
+        assert abs(extra["net_cost"] - (after["net"]["cost"] - before["net"]["cost"]) / pct) <= 1
+    # Each scenario is the plan `kaikyo plan` gives for it.
+    _, alone, _ = run(*BASE, "--target", "15%", "--json")
+    assert json.loads(alone)["reduction_kw"] == rows[-1]["reduction_kw"]
+    code, out, _ = run(*COMPARE, "--targets", "10%,15%", "--link-mbps", "300")
+    assert code == 0 and "+TB/%" in out.splitlines()[1] and "10%" in out
+
+
+def test_compare_exits_2_when_no_scenario_meets_its_target():
+    code, out, _ = run(*COMPARE, "--targets", "40%,50%", "--json")
+    assert code == 2 and not any(r["feasible"] for r in json.loads(out)["scenarios"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--targets", ""],
+        ["--targets", "15%,abc"],
+        ["--link-mbps", "1000,fast"],
+        ["--dedup", "0"],
+        ["--targets", ",".join(f"{i}%" for i in range(1, 21)), "--link-mbps", "1,2,3,4"],
+    ],
+)
+def test_compare_bad_lists_are_usage_errors(argv: list[str]):
+    code, _, err = run(*COMPARE, *argv)
+    assert code == 64 and err.count("\n") == 1
+
+
+def test_plan_and_compare_name_their_missing_inputs():
+    code, _, err = run("plan", "compare", "--site", str(SITE))
+    assert code == 64 and "plan compare: the following arguments are required: --fleet" in err

@@ -40,37 +40,80 @@ from kaikyo.units import parse_duration
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|kw)\s*$", re.IGNORECASE)
 
 
+_REQUIRED = ("--fleet", "--site", "--start", "--deadline")
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "plan",
         help="plan which servers move to the haven to cut peak power",
         description="Choose the servers and waves that cut the primary's peak demand by the "
         "target by the deadline, at least cost; explain what binds or blocks. Exit 2: the "
-        "target cannot be met (the best plan is still printed). See docs/PLANNER.md.",
+        "target cannot be met (the best plan is still printed). 'plan compare' runs "
+        "scenarios side by side. See docs/PLANNER.md.",
         epilog="""examples:
   kaikyo plan --fleet fleet.csv --site site.yaml --start 2011-05-01 --deadline 2011-07-01
   kaikyo plan --fleet fleet.csv --site site.yaml --target 300kW --start 2011-05-01 \\
-      --deadline 2011-07-01 --objective weighted --chart plan.html --json""",
+      --deadline 2011-07-01 --objective weighted --margin 5% --chart plan.html --json
+  kaikyo plan compare --fleet fleet.csv --site site.yaml --start 2011-05-01 \\
+      --deadline 2011-07-01 --targets 15%,20%,25% --link-mbps 1000,2000""",
     )
+    _add_inputs(p)
+    _add_tuning(p)
+    p.add_argument("--target", default="15%", metavar="REDUCTION",
+                   help="reduction: '15%%' of baseline or '300kW' (default 15%%)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    p.add_argument("--csv", metavar="FILE", help="write the moves as CSV")
     p.add_argument(
-        "--fleet", required=True, metavar="FILE", help="fleet inventory (.csv, .yaml or .json)"
+        "--chart",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="write a chart: FILE.png or FILE.html (repeatable)",
     )
-    p.add_argument("--site", required=True, metavar="FILE", help="site facts (.yaml)")
-    p.add_argument(
-        "--target",
-        default="15%",
-        metavar="REDUCTION",
-        help="reduction: '15%%' of baseline or '300kW' (default 15%%)",
+    p.set_defaults(func=run)
+    sub = p.add_subparsers(dest="plan_command", metavar="ACTION", required=False)
+    c = sub.add_parser(
+        "compare",
+        help="run several targets, link speeds and dedup ratios side by side",
+        description="Plan every combination of --targets, --link-mbps and --dedup (each a "
+        "comma-separated list; the site's value when omitted) and print them side by side, "
+        "with what each extra percent of reduction costs within a link and dedup ratio: TB "
+        "over the link, servers moved, the net cost. Exit 2 when no scenario meets its "
+        "target. Flags go after 'compare'.",
+        epilog="""examples:
+  kaikyo plan compare --fleet fleet.csv --site site.yaml --start 2011-05-01 \\
+      --deadline 2011-07-01 --targets 15%,20%,25% --link-mbps 1000,2000 --dedup 0.4,0.6,0.8
+  kaikyo plan compare --fleet fleet.csv --site site.yaml --start 2011-05-01 \\
+      --deadline 2011-07-01 --targets 10%,15% --json""",
     )
-    p.add_argument(
-        "--start", required=True, metavar="DATE", help="first day of the migration (YYYY-MM-DD)"
-    )
-    p.add_argument(
-        "--deadline",
-        required=True,
-        metavar="DATE",
-        help="day the reduction must be in place (YYYY-MM-DD)",
-    )
+    _add_inputs(c)
+    _add_tuning(c)
+    c.add_argument("--targets", default="15%", metavar="LIST",
+                   help="reductions to compare, e.g. 15%%,20%%,25%% or 100kW,150kW "
+                   "(default 15%%)")  # fmt: skip
+    c.add_argument("--link-mbps", metavar="LIST",
+                   help="link speeds in Mbit/s, e.g. 1000,2000 (default: the site's)")  # fmt: skip
+    c.add_argument("--dedup", metavar="LIST",
+                   help="dedup ratios (stored bytes per source byte), e.g. 0.4,0.6,0.8 "
+                   "(default: the site's)")  # fmt: skip
+    c.add_argument("--json", action="store_true", help="print the scenarios as one JSON object")
+    c.set_defaults(func=run_compare)
+
+
+def _add_inputs(p: argparse.ArgumentParser) -> None:
+    """The files and dates every plan needs. Not argparse-required: ``plan compare``'s
+    flags come after the word, so the parent parser would miss them (checked in run)."""
+    p.add_argument("--fleet", metavar="FILE",
+                   help="fleet inventory (.csv, .yaml or .json; required)")  # fmt: skip
+    p.add_argument("--site", metavar="FILE", help="site facts (.yaml; required)")
+    p.add_argument("--start", metavar="DATE",
+                   help="first day of the migration (YYYY-MM-DD; required)")  # fmt: skip
+    p.add_argument("--deadline", metavar="DATE",
+                   help="day the reduction must be in place (YYYY-MM-DD; required)")  # fmt: skip
+
+
+def _add_tuning(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--objective",
         choices=[o.value for o in Objective],
@@ -78,8 +121,9 @@ def register(subparsers: Any) -> None:
         help="what to minimise once the target is met (default: bytes)",
     )
     p.add_argument(
-        "--wave-days", type=int, default=7, metavar="N", help="days per wave (default 7)"
-    )
+        "--wave-days", type=int, default=7, metavar="N",
+        help="days at least between two cut-overs (default 7)",
+    )  # fmt: skip
     p.add_argument(
         "--servers-per-wave",
         type=int,
@@ -120,16 +164,6 @@ def register(subparsers: Any) -> None:
         help="servers on rated (not measured) watts may draw PCT%% less or more: the "
         "reduction is reported as that range (default 20)",
     )
-    p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
-    p.add_argument("--csv", metavar="FILE", help="write the moves as CSV")
-    p.add_argument(
-        "--chart",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="write a chart: FILE.png or FILE.html (repeatable)",
-    )
-    p.set_defaults(func=run)
 
 
 def parse_target(text: str) -> Target:
@@ -161,13 +195,19 @@ def _read(kind: str, path: str) -> str:
 
 
 def request_from(args: argparse.Namespace) -> PlanRequest:
+    missing = [f for f in _REQUIRED if getattr(args, f[2:].replace("-", "_")) is None]
+    if missing:
+        where = "plan compare" if getattr(args, "plan_command", None) else "plan"
+        raise UsageError(
+            f"kaikyo {where}: the following arguments are required: {', '.join(missing)}"
+        )
     if args.servers_per_wave is not None and args.servers_per_wave < 1:
         raise UsageError("--servers-per-wave must be at least 1")
-    for chart in args.chart:
+    for chart in getattr(args, "chart", []):
         if not chart.lower().endswith((".png", ".html")):
             raise UsageError(f"--chart {chart}: the name must end in .png or .html")
     return PlanRequest(
-        target=parse_target(args.target),
+        target=parse_target(getattr(args, "target", "15%")),
         start=_date("--start", args.start),
         deadline=_date("--deadline", args.deadline),
         objective=Objective(args.objective),
@@ -191,13 +231,18 @@ def _percent(flag: str, text: str) -> float:
     return value
 
 
-def run(args: argparse.Namespace, ctx: CliContext) -> int:
+def _inputs(args: argparse.Namespace) -> tuple[PlanRequest, tuple[Server, ...], Site]:
     request = request_from(args)
     servers = parse_fleet(_read("fleet", args.fleet), format_for(args.fleet))
     it_peak_kw = 0.0  # completes the baseline only when the site gives non_it_kw
     site = load_site(_read("site", args.site), it_peak_kw)
     if site.baseline_peak_kw == 0.0:
         raise ConfigError("site: the baseline is 0 kW")
+    return request, servers, site
+
+
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
+    request, servers, site = _inputs(args)
     plan = make_plan(servers, site, request)
     problems = verify_plan(plan, servers, site, request)
     if problems:  # a modelling bug, not a user error: show it loudly
@@ -207,7 +252,7 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.chart:
         from kaikyo.plan.chart import render_html, render_png  # matplotlib is slow to import
 
-        for chart in args.chart:
+        for chart in getattr(args, "chart", []):
             path = Path(chart)
             if path.suffix.lower() == ".png":
                 path.write_bytes(render_png(plan))
@@ -327,3 +372,128 @@ def _render(ctx: CliContext, plan: Plan) -> None:
             console.print(f"{title}:")
             for line in lines:
                 console.print(f"  - {line}", markup=False)
+
+
+def _list(flag: str, text: str | None, parse: Any) -> list[Any] | None:
+    if text is None:
+        return None
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items:
+        raise UsageError(f"{flag} {text!r}: expected a comma-separated list")
+    return [parse(item) for item in items]
+
+
+def _positive(flag: str) -> Any:
+    def parse(item: str) -> float:
+        try:
+            value = float(item)
+        except ValueError:
+            raise UsageError(f"{flag}: {item!r} is not a number") from None
+        if not 0 < value < float("inf"):
+            raise UsageError(f"{flag}: {item!r} must be above 0")
+        return value
+
+    return parse
+
+
+def run_compare(args: argparse.Namespace, ctx: CliContext) -> int:
+    from kaikyo.plan.compare import compare
+
+    targets = _list("--targets", args.targets, parse_target) or []
+    links = _list("--link-mbps", args.link_mbps, _positive("--link-mbps"))
+    dedups = _list("--dedup", args.dedup, _positive("--dedup"))
+    if len(targets) * len(links or [0]) * len(dedups or [0]) > 60:
+        raise UsageError("plan compare: at most 60 scenarios at once; give shorter lists")
+    request, servers, site = _inputs(args)
+    scenarios = compare(
+        servers, site, request, targets, links or [site.link_mbps], dedups or [site.dedup_ratio]
+    )
+    if args.json:
+        emit_json(ctx, {"scenarios": [_scenario_json(s) for s in scenarios]})
+    else:
+        _render_compare(ctx, scenarios)
+    feasible = any(s.plan.feasible for s in scenarios)
+    return exitcodes.OK if feasible else exitcodes.PLAN_INFEASIBLE
+
+
+def _scenario_json(s: Any) -> dict[str, Any]:
+    p = s.plan
+    doc = plan_json(p)
+    last = s.last_cutover
+    zone = zoneinfo.ZoneInfo(p.timezone)
+    return {
+        "target": str(s.target),
+        "target_kw": doc["target_kw"],
+        "link_mbps": s.link_mbps,
+        "dedup_ratio": s.dedup_ratio,
+        "feasible": p.feasible,
+        "reduction_kw": doc["reduction_kw"],
+        "reduction_pct": doc["reduction_pct"],
+        "reduction_range_kw": doc["reduction_range_kw"],
+        "servers_moved": len(p.moves),
+        "send_tb": round(p.send_gb / 1000.0, 3),
+        "waves": sum(1 for w in p.waves if w.servers),
+        "last_cutover": None
+        if last is None
+        else last.replace(tzinfo=zone).isoformat(timespec="minutes"),
+        "net": doc["net"],
+        "payback_months": None if p.project is None else doc["project"]["payback_months"],
+        "extra_per_pct": None
+        if s.extra_tb_per_pct is None
+        else {
+            "send_tb": round(s.extra_tb_per_pct, 3),
+            "servers": round(s.extra_servers_per_pct, 2),
+            "net_cost": round(s.extra_net_cost_per_pct),
+        },
+        "blockers": doc["blockers"],
+    }
+
+
+def _render_compare(ctx: CliContext, scenarios: list[Any]) -> None:
+    currency = scenarios[0].plan.savings.currency if scenarios else ""
+    headers = ["target", "link Mbit/s", "dedup", "meets", "kW off", "servers", "TB sent",
+               "last cut-over", f"net {currency}", "net t CO2", "+TB/%", "+srv/%",
+               f"+{currency}/%"]  # fmt: skip
+    rows = []
+    for s in scenarios:
+        p, last = s.plan, s.last_cutover
+        extra = (
+            ["", "", ""]
+            if s.extra_tb_per_pct is None
+            else [
+                f"{s.extra_tb_per_pct:,.1f}",
+                f"{s.extra_servers_per_pct:,.1f}",
+                f"{s.extra_net_cost_per_pct:+,.0f}",
+            ]
+        )
+        rows.append(
+            [
+                str(s.target),
+                f"{s.link_mbps:g}",
+                f"{s.dedup_ratio:g}",
+                "yes" if p.feasible else "NO",
+                f"{p.reduction_kw:.1f}",
+                str(len(p.moves)),
+                f"{p.send_gb / 1000:,.1f}",
+                "" if last is None else f"{last:%m-%d %a %H:%M}",
+                f"{p.savings.net_cost:+,.0f}",
+                f"{p.savings.net_co2_kg / 1000:+,.1f}",
+                *extra,
+            ]
+        )
+    first = scenarios[0].plan if scenarios else None
+    title = "Scenarios" if first is None else f"Scenarios ({first.start} to {first.deadline})"
+    print_table(ctx, headers, rows, title=title, right=frozenset(headers[1:3] + headers[4:]))
+    out = out_console(ctx)
+    out.print(
+        "+TB/%, +srv/%, +cost/%: what each extra percent of reduction costs against the "
+        "target before it, at the same link and dedup ratio.",
+        markup=False,
+    )
+    for s in scenarios:
+        if not s.plan.feasible and s.plan.blockers:
+            out.print(
+                f"{s.target} at {s.link_mbps:g} Mbit/s, dedup {s.dedup_ratio:g}: "
+                f"{s.plan.blockers[0]}",
+                markup=False,
+            )
