@@ -18,7 +18,19 @@ import random
 import sys
 
 COLUMNS = ["id", "group", "site", "watts_avg", "watts_peak", "storage_gb", "change_gb_per_day",
-           "tier", "max_rtt_ms", "residency", "downtime_window_h", "role", "power_source"]
+           "tier", "max_rtt_ms", "residency", "downtime_window_h", "role", "power_source",
+           "owner", "sign_off"]
+
+# Who answers for each family's groups, and who signs off their cut-over (invented roles).
+OWNERS = {
+    "erp": ("経理部", "CFO"), "mes-db": ("生産管理部", "工場長"),
+    "file": ("総務部", "情報システム部長"),
+    "mail": ("情報システム部", "情報システム部長"), "web": ("広報部", "広報部長"),
+    "db": ("情報システム部", "情報システム部長"), "crm": ("営業本部", "営業本部長"),
+    "dev": ("開発部", "開発部長"), "bi": ("経営企画部", "経営企画部長"),
+    "backup": ("情報システム部", "情報システム部長"), "pbx": ("総務部", "総務部長"),
+    "infra": ("情報システム部", "CIO"),
+}
 
 # (prefix, role in Japanese, groups, servers per group, storage GB range, change GB/day range,
 #  tier, max_rtt_ms or None, residency, downtime window h or None, watts scale)
@@ -56,6 +68,7 @@ def servers(rnd: random.Random) -> list[dict[str, object]]:
                     "max_rtt_ms": "" if rtt is None else rtt, "residency": residency,
                     "downtime_window_h": "" if window is None else window, "role": role,
                     "power_source": "measured" if measured else "rated",
+                    "owner": OWNERS[prefix][0], "sign_off": OWNERS[prefix][1],
                 })
     return rows
 

@@ -321,3 +321,63 @@ def test_compare_bad_lists_are_usage_errors(argv: list[str]):
 def test_plan_and_compare_name_their_missing_inputs():
     code, _, err = run("plan", "compare", "--site", str(SITE))
     assert code == 64 and "plan compare: the following arguments are required: --fleet" in err
+
+
+def test_each_wave_has_its_go_no_go_rollback_deadline_and_owners(tmp_path: Path):
+    _, out, _ = run(*BASE, "--json")
+    doc = json.loads(out)
+    fleet = _fleet_rows()
+    for w in (w for w in doc["waves"] if w["servers"]):
+        start = dt.datetime.fromisoformat(w["cutover_start"])
+        end = dt.datetime.fromisoformat(w["cutover_end"])
+        assert dt.datetime.fromisoformat(w["go_no_go"]) == start - dt.timedelta(hours=24)
+        assert dt.datetime.fromisoformat(w["rollback_by"]) == end - dt.timedelta(hours=2)
+        owners = {o["group"]: o for o in w["owners"]}
+        assert set(owners) == set(w["groups"])
+        for m in (m for m in doc["moves"] if m["wave"] == w["wave"]):
+            assert owners[m["group"]]["owner"] == fleet[m["server"]]["owner"]
+            assert owners[m["group"]]["sign_off"] == fleet[m["server"]]["sign_off"]
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE.read_text("utf-8") + "go_no_go_hours: 48\nrollback_hours: 6\n", "utf-8")
+    _, out, _ = run(*[str(site) if a == str(SITE) else a for a in BASE], "--json")
+    w = json.loads(out)["waves"][0]
+    start, end = (dt.datetime.fromisoformat(w[k]) for k in ("cutover_start", "cutover_end"))
+    assert dt.datetime.fromisoformat(w["go_no_go"]) == start - dt.timedelta(hours=48)
+    assert dt.datetime.fromisoformat(w["rollback_by"]) == end - dt.timedelta(hours=6)
+
+
+def test_the_workbook_holds_summary_waves_servers_and_assumptions(tmp_path: Path):
+    import openpyxl
+
+    book_path = tmp_path / "計画.xlsx"
+    code, out, _ = run(*BASE, "--margin", "5", "--xlsx", str(book_path), "--json")
+    doc = json.loads(out)
+    assert code == 0
+    book = openpyxl.load_workbook(book_path)
+    assert book.sheetnames == ["Summary", "Waves", "Servers", "Assumptions"]
+    summary = [r for r in book["Summary"].iter_rows(values_only=True)]
+    assert summary[1][0].startswith("The plan meets the 127.5 kW target")
+    figures = {r[0]: r[1] for r in summary if r[0] and r[1] is not None}
+    assert figures["Planned for (kW)"] == pytest.approx(doc["planned_kw"], abs=1e-3)
+    assert figures["Net cost (JPY)"] == pytest.approx(doc["net"]["cost"], abs=1)
+    waves = list(book["Waves"].iter_rows(min_row=2, values_only=True))
+    active = [w for w in doc["waves"] if w["servers"]]
+    assert [r[0] for r in waves if r[0]] == [w["wave"] for w in active]
+    for row, w in zip(waves, active, strict=False):
+        assert row[2] == dt.datetime.fromisoformat(w["cutover_start"]).replace(tzinfo=None)
+        assert row[4] == dt.datetime.fromisoformat(w["rollback_by"]).replace(tzinfo=None)
+    servers = list(book["Servers"].iter_rows(min_row=2, values_only=True))
+    assert sorted(r[1] for r in servers) == sorted(m["server"] for m in doc["moves"])
+    fleet = _fleet_rows()
+    assert all(r[4] == fleet[r[1]]["owner"] and r[5] == fleet[r[1]]["sign_off"] for r in servers)
+    assumptions = dict(book["Assumptions"].iter_rows(min_row=2, values_only=True))
+    assert assumptions["time zone"] == "Asia/Tokyo" and assumptions["margin (%)"] == 5
+    assert "Sat 20:00 for 14 h" in assumptions["cut-over windows"]
+
+
+def test_a_workbook_that_cannot_be_written_leaves_nothing(tmp_path: Path):
+    code, _, err = run(*BASE, "--xlsx", str(tmp_path / "missing" / "plan.xlsx"))
+    assert code == 23 and err.count("\n") == 1 and "cannot write" in err
+    assert not (tmp_path / "missing").exists()
+    code, _, err = run(*BASE, "--xlsx", str(tmp_path / "plan.xls"))
+    assert code == 64 and "must end in .xlsx" in err and not list(tmp_path.iterdir())

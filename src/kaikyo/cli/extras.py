@@ -16,7 +16,7 @@ from kaikyo.errors import MissingExtraError
 # pyproject.toml; tests/unit/cli/test_extras.py keeps the two in step).
 EXTRA_MODULES: dict[str, frozenset[str]] = {
     "haven": frozenset({"anyio", "h11", "prometheus_client", "sqlalchemy", "starlette", "uvicorn"}),
-    "plan": frozenset({"holidays", "matplotlib", "redfish", "scipy", "yaml"}),
+    "plan": frozenset({"holidays", "matplotlib", "redfish", "scipy", "xlsxwriter", "yaml"}),
 }
 
 COMMAND_EXTRA: dict[str, str] = {

@@ -174,16 +174,22 @@ def render_html(plan: Plan) -> str:
     for m in plan.moves:
         by_wave.setdefault(m.wave, []).append(m.server)
     rows = "".join(
-        f"<tr><td class='n'>{w.index}</td><td>{w.cutover:%Y-%m-%d %a %H:%M} to "
-        f"{w.cutover_end:%a %H:%M}</td><td class='n'>{w.servers}</td>"
+        f"<tr><td class='n'>{w.index}</td><td>{w.go_no_go:%m-%d %a %H:%M}</td>"
+        f"<td>{w.cutover:%Y-%m-%d %a %H:%M} to {w.cutover_end:%a %H:%M}</td>"
+        f"<td>{w.rollback_by:%a %H:%M}</td><td class='n'>{w.servers}</td>"
         f"<td class='n'>{w.send_gb:,.0f}</td><td class='n'>{w.seed_hours:.1f}</td>"
         f"<td class='n'>{w.downtime_hours:.1f}</td><td class='n'>{w.kw_removed:.1f}</td></tr>"
         for w in plan.waves
         if w.servers
     )
+    owners = {w.index: w.owners for w in plan.waves}
     servers = "".join(
         f"<details><summary>Wave {w}: {len(ids)} servers</summary>"
-        f"<p>{', '.join(e(i) for i in sorted(ids))}</p></details>"
+        + "".join(
+            f"<p>{e(o.group)}: owner {e(o.owner or '-')}, sign-off {e(o.sign_off or '-')}</p>"
+            for o in owners.get(w, ())
+        )
+        + f"<p>{', '.join(e(i) for i in sorted(ids))}</p></details>"
         for w, ids in sorted(by_wave.items())
     )
     s = plan.savings
@@ -207,7 +213,8 @@ def render_html(plan: Plan) -> str:
         f"<p class='verdict{'' if plan.feasible else ' bad'}'>{e(verdict(plan))}</p>"
         f"<section><h2>Margin, range and net</h2><ul>{figures}</ul><p>{savings}</p></section>"
         f"<figure>{render_svg(plan)}</figure>"
-        f"<section><h2>Waves</h2><table><tr><th>wave</th><th>cut-over ({abbrev})</th>"
+        f"<section><h2>Waves</h2><table><tr><th>wave</th><th>go/no-go ({abbrev})</th>"
+        f"<th>cut-over ({abbrev})</th><th>roll back by</th>"
         "<th>servers</th><th>GB sent</th><th>seed h</th><th>downtime h</th><th>kW off</th></tr>"
         f"{rows}</table>{servers}</section>"
         f"<section><h2>What binds</h2><ul>{reasons}</ul></section>"

@@ -29,6 +29,8 @@ def _check_calendar(plan: Plan, site: Site, request: PlanRequest) -> list[str]:
         if w.cutover < previous or w.cutover_end < w.cutover:
             problems.append(f"{where} is out of order")
         previous = w.cutover_end
+        if not w.go_no_go <= w.cutover <= w.rollback_by <= w.cutover_end:
+            problems.append(f"{where}: go/no-go or rollback deadline outside their order")
         if w.cutover_end > deadline:
             problems.append(f"{where} ends after the deadline {request.deadline}")
         day, last = w.cutover.date(), (w.cutover_end - dt.timedelta(microseconds=1)).date()

@@ -51,3 +51,9 @@ WAVE_DAYS = 7
 # Servers a haven rack holds when the site prices the haven by rack: a 42U rack at about
 # 8 kW (a common colocation feed in 2011) holds about 20 two-socket servers of 365 W peak.
 SERVERS_PER_RACK = 20
+
+# Governance (assumptions): the go/no-go meeting a day before each cut-over; a rollback
+# decided no later than two hours before the window closes, the time to restart the
+# primary's servers and switch back.
+GO_NO_GO_HOURS = 24.0
+ROLLBACK_HOURS = 2.0

@@ -31,7 +31,19 @@ COLUMNS = (
     "max_rtt_ms",
     "residency",
 )
-OPTIONAL_COLUMNS = ("downtime_window_h", "role", "power_source", "bmc", "model", "note")
+OPTIONAL_COLUMNS = (
+    "downtime_window_h",
+    "role",
+    "power_source",
+    "bmc",
+    "model",
+    "serial",
+    "note",
+    # Governance: who answers for the server's dependency group, and who signs off its
+    # cut-over (shown per wave in the plan, its workbook and its report).
+    "owner",
+    "sign_off",
+)
 FORMATS = ("csv", "yaml", "json")
 
 
@@ -124,6 +136,8 @@ def _server(row: Mapping[str, Any], n: int) -> Server:
         downtime_window_h=_number(row, n, "downtime_window_h"),
         role=_text(row, n, "role"),
         power_source=source,
+        owner=_text(row, n, "owner"),
+        sign_off=_text(row, n, "sign_off"),
     )
 
 

@@ -41,6 +41,8 @@ class Server:
     downtime_window_h: float | None = None
     role: str = ""
     power_source: str = "rated"
+    owner: str = ""  # who answers for the server's group
+    sign_off: str = ""  # who signs off its cut-over
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,8 @@ class Site:
     # days no window may touch (public holidays of ``holiday_country`` and listed dates, and
     # blackout dates). Times inside the planner are naive wall-clock times of ``timezone``.
     costs: ProjectCosts = ProjectCosts()
+    go_no_go_hours: float = 24.0
+    rollback_hours: float = 2.0
     cutover_windows: tuple[CutoverWindow, ...] = ()
     timezone: str = "Asia/Tokyo"
     holiday_country: str | None = None

@@ -16,7 +16,7 @@ from kaikyo.plan.calendar import wave_slots
 from kaikyo.plan.groups import build_groups
 from kaikyo.plan.improve import pull_earlier
 from kaikyo.plan.model import PlanRequest, Server, Site
-from kaikyo.plan.report import moves_for, project, savings, wave_reports
+from kaikyo.plan.report import group_owners, moves_for, project, savings, wave_reports
 from kaikyo.plan.result import Plan
 from kaikyo.plan.schedule import pack_waves
 from kaikyo.plan.solver import OPTIMAL, HighsSolver, Solver
@@ -58,7 +58,7 @@ def make_plan(
     by_name = dict(zip((g.name for g in movable), assignment, strict=True))
     waves = [by_name.get(g.name) for g in groups]
 
-    reports = wave_reports(groups, waves, slots, site, request.start)
+    reports = wave_reports(groups, waves, slots, site, request.start, group_owners(chosen))
     reduction = sum(r.kw_removed for r in reports)
     if feasible:  # when infeasible, the same shares head the blockers instead
         notes += explain.load_notes(groups, site)

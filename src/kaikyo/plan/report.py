@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kaikyo.plan.calendar import WaveSlot, seed_schedule
 from kaikyo.plan.groups import Group
 from kaikyo.plan.model import Server, Site
-from kaikyo.plan.result import Move, Project, Savings, WaveReport
+from kaikyo.plan.result import GroupOwner, Move, Project, Savings, WaveReport
+
+
+def group_owners(servers: Sequence[Server]) -> dict[str, GroupOwner]:
+    """Each group's owner and sign-off from its servers' rows (several, joined with "; ")."""
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for s in servers:
+        owners, signers = found.setdefault(s.group, ([], []))
+        if s.owner and s.owner not in owners:
+            owners.append(s.owner)
+        if s.sign_off and s.sign_off not in signers:
+            signers.append(s.sign_off)
+    return {g: GroupOwner(g, "; ".join(o), "; ".join(so)) for g, (o, so) in found.items()}
 
 
 def moves_for(groups: Sequence[Group], waves: Sequence[int | None]) -> tuple[Move, ...]:
@@ -27,8 +39,11 @@ def wave_reports(
     slots: Sequence[WaveSlot],
     site: Site,
     start: dt.date,
+    owners: Mapping[str, GroupOwner] | None = None,
 ) -> tuple[WaveReport, ...]:
-    """One report per calendar wave, including empty ones (the Gantt shows them as idle)."""
+    """One report per calendar wave, including empty ones (the Gantt shows them as idle);
+    ``owners``: who answers for each group (:func:`group_owners`)."""
+    owners = owners or {}
     members: list[list[Group]] = [[] for _ in slots]
     for g, w in zip(groups, waves, strict=True):
         if w is not None:
@@ -49,6 +64,12 @@ def wave_reports(
                 end=slot.end,
                 cutover=slot.cutover_start,
                 cutover_end=slot.cutover_end,
+                go_no_go=slot.cutover_start - dt.timedelta(hours=site.go_no_go_hours),
+                rollback_by=max(
+                    slot.cutover_start,
+                    slot.cutover_end - dt.timedelta(hours=site.rollback_hours),
+                ),
+                owners=tuple(owners.get(g.name, GroupOwner(g.name, "", "")) for g in group_list),
                 groups=tuple(g.name for g in group_list),
                 servers=sum(g.n_servers for g in group_list),
                 storage_gb=sum(g.storage_gb for g in group_list),

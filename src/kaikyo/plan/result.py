@@ -16,6 +16,15 @@ class Move:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupOwner:
+    """Who answers for a dependency group, and who signs off its cut-over."""
+
+    group: str
+    owner: str
+    sign_off: str
+
+
+@dataclass(frozen=True, slots=True)
 class WaveReport:
     """One wave: seeding runs [seed_start, seed_end], the cut-over in [cutover,
     cutover_end) (a window of the calendar). Wall-clock times of the plan's time zone."""
@@ -25,6 +34,9 @@ class WaveReport:
     end: dt.datetime
     cutover: dt.datetime
     cutover_end: dt.datetime
+    go_no_go: dt.datetime  # the decision to cut over, before the window opens
+    rollback_by: dt.datetime  # the last moment to decide to roll back within the window
+    owners: tuple[GroupOwner, ...]  # per group of the wave
     groups: tuple[str, ...]
     servers: int
     storage_gb: float
@@ -141,6 +153,9 @@ def wave_json(w: WaveReport, zone: str) -> dict[str, Any]:
         "cutover": _iso(w.cutover, zone),
         "cutover_start": _iso(w.cutover, zone),
         "cutover_end": _iso(w.cutover_end, zone),
+        "go_no_go": _iso(w.go_no_go, zone),
+        "rollback_by": _iso(w.rollback_by, zone),
+        "owners": [{"group": o.group, "owner": o.owner, "sign_off": o.sign_off} for o in w.owners],
         "groups": list(w.groups),
         "servers": w.servers,
         "storage_gb": _r(w.storage_gb),

@@ -45,6 +45,10 @@ _NUMBERS: dict[str, float | None] = {
     "haven_cost_per_rack_month": None,
     "servers_per_rack": None,
     "labour_per_server": None,
+    # Governance: the go/no-go decision this long before each cut-over, and the rollback
+    # decided this long before its window closes (time to bring the primary back).
+    "go_no_go_hours": defaults.GO_NO_GO_HOURS,
+    "rollback_hours": defaults.ROLLBACK_HOURS,
 }
 _OTHER = (
     "name",
@@ -142,6 +146,8 @@ def parse_site(data: Mapping[str, Any], it_peak_kw: float) -> Site:
             servers_per_rack=num["servers_per_rack"] or defaults.SERVERS_PER_RACK,
             labour_per_server=num["labour_per_server"],
         ),
+        go_no_go_hours=_req(num, "go_no_go_hours"),
+        rollback_hours=_req(num, "rollback_hours"),
         cutover_windows=windows,
         timezone=_timezone(data.get("timezone", "Asia/Tokyo")),
         holiday_country=country,

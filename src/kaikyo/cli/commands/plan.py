@@ -10,6 +10,7 @@ import argparse
 import csv
 import datetime as dt
 import io
+import os
 import re
 import zoneinfo
 from pathlib import Path
@@ -64,6 +65,12 @@ def register(subparsers: Any) -> None:
                    help="reduction: '15%%' of baseline or '300kW' (default 15%%)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--csv", metavar="FILE", help="write the moves as CSV")
+    p.add_argument(
+        "--xlsx",
+        metavar="FILE",
+        help="write the workbook for the board: summary, waves (go/no-go, rollback, owners), "
+        "servers per wave, assumptions",
+    )
     p.add_argument(
         "--chart",
         metavar="FILE",
@@ -203,6 +210,9 @@ def request_from(args: argparse.Namespace) -> PlanRequest:
         )
     if args.servers_per_wave is not None and args.servers_per_wave < 1:
         raise UsageError("--servers-per-wave must be at least 1")
+    xlsx = getattr(args, "xlsx", None)
+    if xlsx and not xlsx.lower().endswith(".xlsx"):
+        raise UsageError(f"--xlsx {xlsx}: the name must end in .xlsx")
     for chart in getattr(args, "chart", []):
         if not chart.lower().endswith((".png", ".html")):
             raise UsageError(f"--chart {chart}: the name must end in .png or .html")
@@ -249,15 +259,19 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
         raise RuntimeError("plan failed its own check: " + "; ".join(problems[:5]))
     if args.csv:
         _write_csv(Path(args.csv), plan, servers, site)
+    if args.xlsx:
+        from kaikyo.plan.workbook import workbook_bytes
+
+        write_whole(Path(args.xlsx), workbook_bytes(plan, servers, site, request))
     if args.chart:
         from kaikyo.plan.chart import render_html, render_png  # matplotlib is slow to import
 
         for chart in getattr(args, "chart", []):
             path = Path(chart)
             if path.suffix.lower() == ".png":
-                path.write_bytes(render_png(plan))
+                write_whole(path, render_png(plan))
             else:
-                path.write_text(render_html(plan), encoding="utf-8")
+                write_whole(path, render_html(plan).encode("utf-8"))
     if args.json:
         emit_json(ctx, plan_json(plan))
     else:
@@ -299,7 +313,19 @@ def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...], site: Site) 
                 s.role,
             ]
         )
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    write_whole(path, buf.getvalue().encode("utf-8"))
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, renamed over it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _span(begin: dt.datetime, end: dt.datetime) -> str:
@@ -350,6 +376,15 @@ def _render(ctx: CliContext, plan: Plan) -> None:
         f"({plan.reduction_pct:.1f}%), peak {plan.baseline_peak_kw - plan.reduction_kw:.1f} kW "
         f"vs cap {plan.cap_kw:.1f} kW."
     )
+    for w in plan.waves:
+        if w.servers:
+            signers = sorted({o.sign_off for o in w.owners if o.sign_off})
+            console.print(
+                f"Wave {w.index}: go/no-go {w.go_no_go:%a %m-%d %H:%M}, roll back by "
+                f"{w.rollback_by:%a %m-%d %H:%M} {abbrev}"
+                + (f"; sign-off {', '.join(signers)}" if signers else ""),
+                markup=False,
+            )
     for line in board_lines(plan):
         console.print(line, markup=False)
     console.print(
