@@ -455,11 +455,6 @@ def haven_data_dir(args: argparse.Namespace, ctx: CliContext) -> str:
     return str(data)
 
 
-def bmc_password(args: argparse.Namespace, ctx: CliContext) -> str | None:
-    """The BMCs' password: ``--password`` or ``KAIKYO_BMC_PASSWORD`` (none: anonymous)."""
-    return getattr(args, "password", None) or ctx.env.get("KAIKYO_BMC_PASSWORD")
-
-
 def armed_crash_point(ctx: CliContext) -> str | None:
     """Tests only: the step at which a haven process kills itself (``KAIKYO_TEST_CRASH_AT``,
     see :mod:`kaikyo.server.crashpoints`)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -136,3 +138,17 @@ def print_table(
                 for p, w, h in zip(parts, widths, headers, strict=True)
             )
             ctx.stdout.write(line.rstrip() + "\n")
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, renamed over it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        from kaikyo.errors import ConfigError
+
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -17,7 +17,8 @@ from redfish.rest.v1 import (
     ServerDownOrUnreachableError,
 )
 
-from kaikyo.inventory.readings import InventoryRow, rated_row, rows_from_service
+from kaikyo.clock import SYSTEM_CLOCK
+from kaikyo.inventory.readings import InventoryRow, rated_row, rows_from_service, sampled_rows
 
 
 class _LibraryGetter:
@@ -40,8 +41,11 @@ def discover(
     password: str | None,
     rated: tuple[float, float],
     timeout_s: float = 10.0,
+    sample_s: float = 0.0,
+    interval_s: float = 10.0,
 ) -> list[InventoryRow]:
-    """Rows for every chassis behind the BMC at ``url`` (never raises for BMC failures)."""
+    """Rows for every chassis behind the BMC at ``url`` (never raises for BMC failures);
+    with ``sample_s``, its power read every ``interval_s`` for that long."""
     bmc = urlsplit(url).netloc or url
     try:
         client = redfish.redfish_client(
@@ -57,7 +61,13 @@ def discover(
     try:
         if user:
             client.login(auth="basic")
-        return rows_from_service(_LibraryGetter(client), bmc, rated)
+        getter = _LibraryGetter(client)
+        if sample_s > 0:
+            clock = SYSTEM_CLOCK
+            return sampled_rows(
+                getter, bmc, rated, sample_s, interval_s, clock.monotonic, clock.sleep
+            )
+        return rows_from_service(getter, bmc, rated)
     except InvalidCredentialsError:
         return [rated_row(bmc, bmc, "the BMC refused the credentials (HTTP 401)", rated)]
     except (RetriesExhaustedError, ServerDownOrUnreachableError) as exc:

@@ -61,7 +61,7 @@ def format_for(name: str) -> str:
 
 def parse_fleet(text: str, fmt: str) -> tuple[Server, ...]:
     """Parse and validate a whole fleet; raises ConfigError on the first bad row."""
-    rows, first_row = _rows(text, fmt)
+    rows, first_row = fleet_rows(text, fmt)
     servers = tuple(_server(row, first_row + i) for i, row in enumerate(rows))
     seen: dict[str, int] = {}
     for i, server in enumerate(servers):
@@ -76,7 +76,9 @@ def parse_fleet(text: str, fmt: str) -> tuple[Server, ...]:
     return servers
 
 
-def _rows(text: str, fmt: str) -> tuple[Sequence[Mapping[str, Any]], int]:
+def fleet_rows(text: str, fmt: str) -> tuple[Sequence[Mapping[str, Any]], int]:
+    """The raw rows of a fleet file (each a mapping of column to value, unvalidated) and the
+    spreadsheet row number of the first, for messages."""
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
         header = reader.fieldnames or []

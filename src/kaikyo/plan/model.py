@@ -14,6 +14,10 @@ from enum import StrEnum
 MAY_LEAVE = "may-leave"
 MUST_STAY = "must-stay"
 RESIDENCIES = (MAY_LEAVE, MUST_STAY)
+# power_source values that are a meter's figure over time: a BMC's own average
+# (``measured``) or kaikyo's repeated readings (``sampled``); not ``spot`` (one reading),
+# ``rated``, ``file`` or ``default``.
+MEASURED_SOURCES = ("measured", "sampled")
 
 
 class Objective(StrEnum):

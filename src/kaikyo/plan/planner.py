@@ -15,7 +15,7 @@ from kaikyo.plan import formulation as f
 from kaikyo.plan.calendar import wave_slots
 from kaikyo.plan.groups import build_groups
 from kaikyo.plan.improve import pull_earlier
-from kaikyo.plan.model import PlanRequest, Server, Site
+from kaikyo.plan.model import MEASURED_SOURCES, PlanRequest, Server, Site
 from kaikyo.plan.report import group_owners, moves_for, project, savings, wave_reports
 from kaikyo.plan.result import Plan
 from kaikyo.plan.schedule import pack_waves
@@ -102,11 +102,12 @@ def make_plan(
 
 
 def _rated_kw(servers: Sequence[Server], moved: set[str], site: Site) -> float:
-    """The part of the reduction that rests on rated (not measured) watts."""
+    """The part of the reduction that rests on figures no meter gave over time: rated,
+    defaulted, or one spot reading."""
     return sum(
         s.watts_peak * site.pue_primary / 1000.0
         for s in servers
-        if s.id in moved and s.power_source != "measured"
+        if s.id in moved and s.power_source not in MEASURED_SOURCES
     )
 
 

@@ -10,7 +10,6 @@ import argparse
 import csv
 import datetime as dt
 import io
-import os
 import re
 import zoneinfo
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from kaikyo.cli import exitcodes
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, out_console, print_table
+from kaikyo.cli.output import emit_json, out_console, print_table, write_whole
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.plan import (
     Objective,
@@ -314,18 +313,6 @@ def _write_csv(path: Path, plan: Plan, servers: tuple[Server, ...], site: Site) 
             ]
         )
     write_whole(path, buf.getvalue().encode("utf-8"))
-
-
-def write_whole(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all: a temporary file beside it, renamed over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _span(begin: dt.datetime, end: dt.datetime) -> str:
