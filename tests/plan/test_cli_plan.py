@@ -381,3 +381,26 @@ def test_a_workbook_that_cannot_be_written_leaves_nothing(tmp_path: Path):
     assert not (tmp_path / "missing").exists()
     code, _, err = run(*BASE, "--xlsx", str(tmp_path / "plan.xls"))
     assert code == 64 and "must end in .xlsx" in err and not list(tmp_path.iterdir())
+
+
+def test_lang_ja_labels_the_chart_and_the_report_in_japanese(tmp_path: Path):
+    import warnings
+
+    from kaikyo.plan.chart import cjk_font_missing
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, err = run(*BASE, "--lang", "ja", "--chart", str(tmp_path / "計画.html"),
+                           "--chart", str(tmp_path / "p.png"))  # fmt: skip
+    assert code == 0
+    page = (tmp_path / "計画.html").read_text("utf-8")
+    assert "<html lang='ja'>" in page and "退避計画 2011-05-26〜2011-07-01" in page
+    assert "目標 127.5 kW の削減を達成します" in page and "実施判断 (JST)" in page
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    glyphs = [str(w.message) for w in caught if "Glyph" in str(w.message)]
+    if cjk_font_missing():  # CI installs fonts-ipafont-gothic (.ci/run)
+        assert "no Japanese font" in err
+    else:
+        assert not glyphs and "no Japanese font" not in err
+    code, out, _ = run(*BASE, "--chart", str(tmp_path / "en.html"))
+    assert "<html lang='en'>" in (tmp_path / "en.html").read_text("utf-8")

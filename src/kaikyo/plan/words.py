@@ -7,19 +7,30 @@ with an unfavourable figure named as such.
 
 from __future__ import annotations
 
+from kaikyo.plan.labels import label
 from kaikyo.plan.result import Plan
 
 
-def verdict(plan: Plan) -> str:
+def verdict(plan: Plan, lang: str = "en") -> str:
     """One headline: does the plan meet the target, by what date, with what net effect."""
     s = plan.savings
-    meets = "meets" if plan.feasible else "CANNOT meet"
-    return (
-        f"The plan {meets} the {plan.target_kw:.1f} kW target by {plan.deadline}: "
-        f"{plan.reduction_kw:.1f} kW off the peak ({plan.reduction_pct:.1f}%), "
-        f"net {s.net_cost:+,.0f} {s.currency} and {s.net_co2_kg / 1000:+,.1f} t CO2 "
-        f"to {s.period_end}."
+    head = label(
+        lang,
+        "verdict_meets" if plan.feasible else "verdict_fails",
+        target=plan.target_kw,
+        deadline=plan.deadline,
     )
+    tail = label(
+        lang,
+        "verdict_tail",
+        reduction=plan.reduction_kw,
+        pct=plan.reduction_pct,
+        cost=s.net_cost,
+        currency=s.currency,
+        co2=s.net_co2_kg / 1000,
+        end=s.period_end,
+    )
+    return f"{head}\n{tail}" if lang == "ja" else f"{head} {tail}"
 
 
 def board_lines(plan: Plan) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from kaikyo.cli import exitcodes
 from kaikyo.cli.context import CliContext
-from kaikyo.cli.output import emit_json, out_console, print_table, write_whole
+from kaikyo.cli.output import emit_json, err_console, out_console, print_table, write_whole
 from kaikyo.errors import ConfigError, UsageError
 from kaikyo.plan import (
     Objective,
@@ -76,6 +76,13 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         help="write a chart: FILE.png or FILE.html (repeatable)",
+    )
+    p.add_argument(
+        "--lang",
+        choices=("en", "ja"),
+        default="en",
+        help="language of the chart and the HTML report (ja needs a Japanese font, e.g. "
+        "Debian's fonts-ipafont-gothic; default en)",
     )
     p.set_defaults(func=run)
     sub = p.add_subparsers(dest="plan_command", metavar="ACTION", required=False)
@@ -263,14 +270,21 @@ def run(args: argparse.Namespace, ctx: CliContext) -> int:
 
         write_whole(Path(args.xlsx), workbook_bytes(plan, servers, site, request))
     if args.chart:
-        from kaikyo.plan.chart import render_html, render_png  # matplotlib is slow to import
+        # matplotlib is slow to import: only when a chart is asked for
+        from kaikyo.plan.chart import cjk_font_missing, render_html, render_png
 
+        if args.lang == "ja" and cjk_font_missing():
+            err_console(ctx).print(
+                "kaikyo: warning: no Japanese font is installed: the chart's labels will be "
+                "boxes (Debian: apt-get install fonts-ipafont-gothic)",
+                markup=False,
+            )
         for chart in getattr(args, "chart", []):
             path = Path(chart)
             if path.suffix.lower() == ".png":
-                write_whole(path, render_png(plan))
+                write_whole(path, render_png(plan, args.lang))
             else:
-                write_whole(path, render_html(plan).encode("utf-8"))
+                write_whole(path, render_html(plan, args.lang).encode("utf-8"))
     if args.json:
         emit_json(ctx, plan_json(plan))
     else:
