@@ -12,6 +12,7 @@ import functools
 import html
 import io
 import zoneinfo
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -179,13 +180,13 @@ def cjk_font_missing() -> bool:
     return not cjk_fonts()
 
 
-def _render(plan: Plan, lang: str, fmt: str, **kw: object) -> bytes:
+def _render(plan: Plan, lang: str, fmt: str, **kw: Any) -> bytes:
     import matplotlib
 
-    rc: dict[str, object] = {"svg.fonttype": "path"}
+    rc: dict[str, Any] = {"svg.fonttype": "path"}
     if lang == "ja" and (fonts := cjk_fonts()):
         rc["font.family"] = [*fonts, "DejaVu Sans"]
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]
         buf = io.BytesIO()
         figure(plan, lang).savefig(buf, format=fmt, **kw)
         return buf.getvalue()
