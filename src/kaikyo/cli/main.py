@@ -49,6 +49,7 @@ COMMAND_MODULES = [
     "generate",
     "plan",
     "inventory",
+    "endpoint",
     "serve",
     "tenant",
     "token",
